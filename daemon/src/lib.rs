@@ -1,0 +1,4 @@
+//! The EdgeCoder device: the `edgecoder` command-line interface today, the `edgecoderd` daemon
+//! (local API, agent, swarm worker) as its issues land.
+
+pub mod cli;

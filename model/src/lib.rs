@@ -1,0 +1,1 @@
+//! On-device transformer inference with Burn: GGUF weights, tokenizer, KV cache, sampling.
