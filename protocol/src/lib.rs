@@ -7,7 +7,7 @@
 pub mod run;
 
 pub use run::{
-    ExitCode, Isolation, IsolationReport, Lang, Limits, Outcome, ReasonCode, RunResult, TestCase,
+    ExecRequest, ExecResponse, ExitCode, Isolation, IsolationReport, Lang, Limits, Outcome, ReasonCode, RunResult, TestCase,
     TestReport, TestStatus,
 };
 

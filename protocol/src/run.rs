@@ -356,3 +356,33 @@ mod tests {
         assert_eq!(Lang::from_path("Makefile"), None);
     }
 }
+
+/// A unit of work for the executor, as sent to a sandboxed child process or a swarm worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExecRequest {
+    /// Run one program.
+    Run {
+        /// The language.
+        lang: Lang,
+        /// The program's source.
+        code: String,
+    },
+    /// Run a solution against its tests.
+    Tests {
+        /// The language.
+        lang: Lang,
+        /// The solution's source.
+        solution: String,
+        /// The tests' source (bare asserts, `test_*` functions, or a `check(candidate)` call).
+        tests: String,
+    },
+}
+
+/// What the executor returns for an [`ExecRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExecResponse {
+    /// The result of [`ExecRequest::Run`].
+    Run(RunResult),
+    /// The result of [`ExecRequest::Tests`].
+    Tests(TestReport),
+}
