@@ -1,0 +1,11 @@
+name, age, score = "Zoe", 30, 91.456
+print("%s is %d years old" % (name, age))
+print("score: %.1f%%" % score)
+print("%-6s|%6s|" % ("ab", "cd"))
+print("%05d %x %o %e" % (42, 255, 8, 12345.678))
+print("{} and {}".format("spam", "eggs"))
+print("{1} {0} {1}".format("a", "b"))
+print("{name} has {n:>4} points".format(name=name, n=12))
+print("{:^10}|{:*<6}|{:.3}".format("mid", "x", "abcdef"))
+print("{0[0]} {0[1]} {1.real}".format(["p", "q"], 3 + 4j))
+print("%(a)s-%(b)s" % {"a": 1, "b": 2})

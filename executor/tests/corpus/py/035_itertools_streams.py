@@ -1,0 +1,18 @@
+import itertools
+
+print(list(itertools.islice(itertools.count(10, 5), 4)))
+print(list(itertools.islice(itertools.cycle("AB"), 5)))
+print(list(itertools.repeat("x", 3)))
+print(list(itertools.accumulate([1, 2, 3, 4, 5])))
+print(list(itertools.accumulate([3, 1, 4, 1, 5], max)))
+print(list(itertools.chain([1, 2], (3,), "ab")))
+print(list(itertools.chain.from_iterable([[1], [2, 3]])))
+print(list(itertools.takewhile(lambda x: x < 4, [1, 3, 5, 2])))
+print(list(itertools.dropwhile(lambda x: x < 4, [1, 3, 5, 2])))
+print(list(itertools.compress("ABCDEF", [1, 0, 1, 0, 1, 1])))
+print(list(itertools.starmap(pow, [(2, 5), (3, 2)])))
+print(list(itertools.zip_longest("abc", [1], fillvalue="-")))
+print(list(itertools.pairwise([1, 4, 9, 16])))
+print(list(itertools.filterfalse(lambda x: x % 3, range(10))))
+a, b = itertools.tee([1, 2, 3])
+print(list(a), list(b))

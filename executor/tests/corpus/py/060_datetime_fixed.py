@@ -1,0 +1,15 @@
+from datetime import date, datetime, timedelta, time
+
+d = date(2024, 2, 28)
+print(d + timedelta(days=1), d + timedelta(days=2))
+print(d.weekday(), d.isoformat(), d.strftime("%d/%m/%Y %A %B"))
+dt = datetime(2023, 12, 31, 23, 59, 30)
+print(dt + timedelta(seconds=45))
+print((datetime(2024, 3, 1) - datetime(2024, 1, 1)).days)
+print(datetime.strptime("2021-07-04 12:30", "%Y-%m-%d %H:%M"))
+print(dt.replace(year=2000).isoformat())
+print(time(9, 5, 3).strftime("%H:%M:%S"), date.fromisoformat("2020-05-17").toordinal())
+delta = timedelta(days=3, hours=5, minutes=30)
+print(delta, delta.total_seconds())
+print(date(2024, 1, 1) < date(2024, 1, 2), max(date(2020, 1, 1), date(2019, 12, 31)))
+print(date(2024, 3, 10).isocalendar()[1])

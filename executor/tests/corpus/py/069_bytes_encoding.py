@@ -1,0 +1,12 @@
+s = "héllo wörld"
+b = s.encode("utf-8")
+print(b, len(b), len(s))
+print(b.decode("utf-8") == s)
+print(bytes([72, 105]), b"abc".hex(), bytes.fromhex("4869"))
+ba = bytearray(b"hello")
+ba[0] = ord("J")
+print(ba, ba.decode())
+print(list(b"AZ"), b"a,b".split(b","))
+print("caf\u00e9".encode("ascii", errors="replace"), "naïve".encode("ascii", "ignore"))
+print(ord("A"), chr(9731), hex(ord("é")))
+print(int.from_bytes(b"\x01\x00", "big"), (258).to_bytes(2, "little"))
