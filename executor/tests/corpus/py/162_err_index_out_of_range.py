@@ -1,0 +1,3 @@
+queue = ["a", "b", "c"]
+for i in range(4):
+    print(i, queue[i])

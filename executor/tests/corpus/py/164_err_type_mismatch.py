@@ -1,0 +1,5 @@
+def label(count):
+    return "items: " + count
+
+print(label("3"))
+print(label(3))

@@ -1,0 +1,6 @@
+def compute():
+    result = 10
+    return reslt * 2
+
+print("start")
+compute()

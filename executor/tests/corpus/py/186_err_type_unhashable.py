@@ -1,0 +1,4 @@
+cache = {}
+cache[(1, 2)] = "tuple ok"
+print(cache)
+cache[[1, 2]] = "list fails"

@@ -1,0 +1,4 @@
+import statistics
+
+print(statistics.mean([1, 2, 3]))
+print(statistics.mean([]))

@@ -1,0 +1,8 @@
+from enum import Enum
+
+class Color(Enum):
+    RED = 1
+    GREEN = 2
+
+print(Color(1).name)
+print(Color(3))
