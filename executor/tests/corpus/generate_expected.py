@@ -37,7 +37,8 @@ TIMEOUT_S = 20
 NODE_RUNNER = r"""
 const fs = require('fs');
 const vm = require('vm');
-const file = process.argv[1];
+const proc = process; // a program may declare its own global `process`
+const file = proc.argv[1];
 const original = console.log.bind(console);
 console.log = (...args) => {
   for (const a of args) {
@@ -57,8 +58,8 @@ try {
 } catch (e) {
   const name = (e !== null && typeof e === 'object' && typeof e.name === 'string') ? e.name : 'non-Error value';
   const message = (e !== null && typeof e === 'object') ? String(e.message) : String(e);
-  process.stderr.write('\n@@ERROR_KIND@@' + name + '@@' + message + '\n');
-  process.exitCode = 1;
+  proc.stderr.write('\n@@ERROR_KIND@@' + name + '@@' + message + '\n');
+  proc.exitCode = 1;
 }
 """
 

@@ -1,0 +1,17 @@
+const m = new Map();
+m.set('apples', 5).set('pears', 2).set(42, 'answer');
+console.log(m.size, m.get('apples'), m.has('kiwi'), m.get(42));
+m.delete('pears');
+for (const [k, v] of m) console.log(typeof k, k, v);
+const counts = new Map();
+for (const w of 'the cat the hat the end'.split(' ')) counts.set(w, (counts.get(w) || 0) + 1);
+console.log([...counts.entries()].map(([k, v]) => `${k}:${v}`).join(' '));
+const s = new Set([3, 1, 3, 2, 1]);
+console.log(s.size, [...s].join(','), s.has(2));
+s.add(10); s.delete(1);
+console.log([...s].sort((a, b) => a - b).join(','));
+const a = new Set([1, 2, 3]), b = new Set([2, 3, 4]);
+console.log([...a].filter(x => b.has(x)).join(','), [...new Set([...a, ...b])].join(','));
+const objKey = {};
+const wm = new WeakMap([[objKey, 'meta']]);
+console.log(wm.get(objKey), wm.has({}));

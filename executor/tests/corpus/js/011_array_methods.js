@@ -1,0 +1,17 @@
+const nums = [5, 3, 8, 1, 9, 2];
+console.log(nums.map(n => n * 2).join(','));
+console.log(nums.filter(n => n % 2).join(','));
+console.log(nums.reduce((a, b) => a + b, 0), nums.reduceRight((a, b) => a + '-' + b));
+console.log([...nums].sort((a, b) => a - b).join(','), nums.join(','));
+console.log(nums.find(n => n > 5), nums.findIndex(n => n > 5), nums.findLast(n => n < 5), nums.findLastIndex(n => n > 100));
+console.log(nums.some(n => n > 8), nums.every(n => n > 0), nums.includes(3), nums.indexOf(9));
+console.log([[1, 2], [3, [4, [5]]]].flat().length, [[1, 2], [3, [4, [5]]]].flat(Infinity).join(','));
+console.log([1, 2, 3].flatMap(x => [x, x * 10]).join(','));
+console.log(nums.slice(1, 3).join(','), nums.slice(-2).join(','), nums.at(-1));
+const sp = [1, 2, 3, 4, 5];
+const removed = sp.splice(1, 2, 'a', 'b', 'c');
+console.log(sp.join(','), removed.join(','));
+console.log(Array.from({ length: 5 }, (_, i) => i * i).join(','), Array.of(7, 8).join(','));
+console.log(new Array(3).fill(0).join(','), [3, 1, 2].reverse().join(','));
+console.log([1, 2, 3].toReversed().join(','), [3, 1, 2].toSorted().join(','), [1, 2, 3].with(1, 9).join(','));
+console.log(Array.isArray([]), Array.isArray('x'), [1, [2, 3]].toString());

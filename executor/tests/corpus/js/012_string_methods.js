@@ -1,0 +1,14 @@
+const s = '  Hello, World! Hello, JS!  ';
+console.log(JSON.stringify(s.trim()), s.trimStart().length, s.trimEnd().length);
+console.log(s.toLowerCase().split('hello').length - 1);
+console.log(s.trim().split(', ').join('|'));
+console.log(s.replace('Hello', 'Bye').trim(), s.replaceAll('Hello', 'Yo').trim());
+console.log('abc'.padStart(6, '*'), '7'.padStart(3, '0'), 'x'.padEnd(3, '.') + '|');
+console.log('hello'.startsWith('he'), 'file.js'.endsWith('.js'), 'abc'.includes('bc'));
+console.log('Hello'.indexOf('l'), 'Hello'.lastIndexOf('l'), 'Hello'.indexOf('z'));
+console.log('abc'.repeat(3), 'a-b-c'.split('-', 2).join('+'), 'abc'.at(-1));
+console.log('Hello'.charAt(1), 'Hello'.charCodeAt(0), String.fromCharCode(72, 105), 'Hello'.codePointAt(1));
+console.log('substring'.substring(3, 6), 'substring'.slice(-3), 'ab'.concat('cd', 'ef'));
+console.log('a\tb\nc'.length, 'Straße'.toUpperCase(), 'İ'.toLowerCase().length);
+console.log(['b', 'a', 'C'].sort().join(''), 'résumé'.normalize('NFD').length);
+console.log('x'.localeCompare('y'), 'title case words'.split(' ').map(w => w[0].toUpperCase() + w.slice(1)).join(' '));

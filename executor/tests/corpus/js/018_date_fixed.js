@@ -1,0 +1,12 @@
+const d = new Date(Date.UTC(2024, 1, 28, 12, 30, 0));
+console.log(d.toISOString(), d.getTime());
+const next = new Date(d.getTime() + 2 * 24 * 3600 * 1000);
+console.log(next.toISOString(), next.getUTCDate(), next.getUTCMonth(), next.getUTCDay());
+console.log(new Date(0).toISOString(), new Date('2020-05-17T10:00:00Z').getTime());
+const a = Date.UTC(2024, 0, 1), b = Date.UTC(2024, 2, 1);
+console.log((b - a) / 86400000);
+console.log(new Date(1700000000000).toISOString(), JSON.stringify({ at: new Date(86400000) }));
+const e = new Date(Date.UTC(2023, 11, 31, 23, 59, 59));
+e.setUTCSeconds(e.getUTCSeconds() + 2);
+console.log(e.toISOString(), e.getUTCFullYear());
+console.log(isNaN(new Date('not a date').getTime()), Date.parse('2000-01-01T00:00:00.000Z'));

@@ -1,0 +1,11 @@
+console.log(Math.sqrt(16), Math.cbrt(27), Math.hypot(3, 4), Math.abs(-7.5));
+console.log(Math.floor(-2.5), Math.ceil(-2.5), Math.round(2.5), Math.round(-2.5), Math.trunc(-2.7), Math.sign(-3));
+console.log(Math.max(), Math.min(), Math.max(1, 'x' === 'x' ? 5 : 0, 3));
+console.log(Math.pow(2, 10), 2 ** 0.5, Math.log2(1024), Math.log10(1000), Math.round(Math.log(Math.E) * 1e6) / 1e6);
+console.log(Math.round(Math.sin(Math.PI / 2) * 1e9) / 1e9, Math.cos(0), Math.atan2(1, 1) * 4 === Math.PI);
+console.log(0.1 + 0.2, 0.1 + 0.2 === 0.3, Math.abs(0.3 - (0.1 + 0.2)) < Number.EPSILON);
+console.log(Number.MAX_SAFE_INTEGER, Number.isInteger(5.0), Number.isSafeInteger(2 ** 53), 1 / 0, -1 / 0);
+console.log((1234.5678).toFixed(2), (0.000123).toExponential(1), (1234.5678).toPrecision(6), (255).toString(2));
+console.log(parseInt('ff', 16), parseInt('42px'), parseFloat('3.14abc'), Number('  12  '), Number('12a'));
+console.log(Math.clz32(1), Math.fround(5.5), Math.imul(3, 4), Math.expm1(0), Math.log1p(0));
+console.log(7 % 3, -7 % 3, 5 / 2, Math.floor(5 / 2), 2 ** 53 + 1);

@@ -1,0 +1,18 @@
+const inventory = { apples: 5, pears: 2 };
+inventory.kiwis = 7;
+Object.assign(inventory, { pears: 4, plums: 1 });
+console.log(JSON.stringify(inventory));
+console.log(Object.keys(inventory).join(','), Object.values(inventory).join(','));
+console.log(Object.entries(inventory).sort((a, b) => b[1] - a[1]).map(([k, v]) => k + '=' + v).join(' '));
+const inverted = Object.fromEntries(Object.entries(inventory).map(([k, v]) => [v, k]));
+console.log(JSON.stringify(inverted));
+delete inventory.apples;
+console.log('apples' in inventory, inventory.hasOwnProperty('kiwis'), Object.hasOwn(inventory, 'plums'));
+const frozen = Object.freeze({ x: 1 });
+frozen.x = 2;
+console.log(frozen.x, Object.isFrozen(frozen));
+const counts = {};
+for (const ch of 'mississippi') counts[ch] = (counts[ch] ?? 0) + 1;
+console.log(JSON.stringify(counts));
+const numericKeys = { 10: 'a', 2: 'b', x: 'c', 1: 'd' };
+console.log(Object.keys(numericKeys).join(','));

@@ -1,0 +1,10 @@
+const data = { user: { profile: { name: 'ann' }, tags: ['a'] }, count: 0, empty: '' };
+console.log(data.user?.profile?.name, data.missing?.profile?.name, data.user?.tags?.[0], data.user?.tags?.[5]);
+console.log(data.count ?? 10, data.count || 10, data.nothing ?? 'fallback', data.empty ?? 'x', data.empty || 'y');
+const fn = data.user.greet?.();
+console.log(fn);
+let cfg = { retries: null };
+cfg.retries ??= 3;
+cfg.timeout ||= 1000;
+cfg.debug &&= 'never set';
+console.log(cfg.retries, cfg.timeout, cfg.debug);

@@ -1,0 +1,13 @@
+const buf = new ArrayBuffer(8);
+const view = new DataView(buf);
+view.setUint32(0, 0xdeadbeef);
+view.setInt16(4, -2, true);
+console.log(view.getUint32(0).toString(16), view.getInt16(4, true), view.getUint8(0));
+const bytes = new Uint8Array(buf);
+console.log(Array.from(bytes).join(','));
+const f = new Float64Array([1.5, 2.5, 3.5]);
+console.log(f.map(x => x * 2).join(','), f.length, f.BYTES_PER_ELEMENT);
+const clamped = new Uint8ClampedArray([300, -5, 128.6]);
+console.log(clamped.join(','), new Int8Array([200]).join(','));
+const i32 = Int32Array.from([5, 3, 9, 1]).sort();
+console.log(i32.join(','), i32.subarray(1, 3).join(','), i32.indexOf(9));

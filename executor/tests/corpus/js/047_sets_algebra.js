@@ -1,0 +1,12 @@
+const A = new Set([1, 2, 3, 4, 5]), B = new Set([4, 5, 6, 7]);
+const union = new Set([...A, ...B]);
+const inter = new Set([...A].filter(x => B.has(x)));
+const diff = new Set([...A].filter(x => !B.has(x)));
+const sym = new Set([...A, ...B].filter(x => A.has(x) !== B.has(x)));
+const show = s => [...s].sort((a, b) => a - b).join(',');
+console.log(show(union), show(inter), show(diff), show(sym));
+const isSubset = (a, b) => [...a].every(x => b.has(x));
+console.log(isSubset(new Set([1, 2]), A), isSubset(A, B));
+const seen = new Set();
+const dupes = [3, 1, 3, 2, 1, 5, 3].filter(x => seen.has(x) || !seen.add(x));
+console.log(dupes.join(','), seen.size);

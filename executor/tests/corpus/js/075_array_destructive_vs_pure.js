@@ -1,0 +1,14 @@
+const base = [3, 1, 4, 1, 5, 9, 2, 6];
+const sorted = [...base].sort((a, b) => a - b);
+const reversed = base.slice().reverse();
+console.log(base.join(''), sorted.join(''), reversed.join(''));
+const arr = [1, 2, 3];
+arr.push(4); arr.unshift(0);
+console.log(arr.join(','), arr.pop(), arr.shift(), arr.join(','));
+arr.length = 1;
+console.log(arr.join(','), arr.length);
+const sparse = [1, , 3];
+console.log(sparse.length, 1 in sparse, sparse.map(x => x * 2).join('|'), sparse.filter(() => true).length);
+const filled = Array(3).fill().map((_, i) => i);
+console.log(filled.join(','), [..."abc"].entries().next().value.join(':'));
+console.log([1, 2, 3, 4].copyWithin(0, 2).join(','), [5, 1, 4].concat([2], 3).join(','));

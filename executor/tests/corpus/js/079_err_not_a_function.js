@@ -1,0 +1,4 @@
+const handlers = { start: () => 'started', stop: 'stopped' };
+for (const name of ['start', 'stop']) {
+  console.log(handlers[name]());
+}

@@ -1,0 +1,6 @@
+function firstWord(s) {
+  const m = s.match(/\w+/);
+  return m[0];
+}
+console.log(firstWord('hello world'));
+console.log(firstWord('!!!'));

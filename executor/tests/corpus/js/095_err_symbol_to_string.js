@@ -1,0 +1,3 @@
+const tag = Symbol('tag');
+console.log(tag.description);
+console.log('tag is ' + tag);

@@ -1,0 +1,11 @@
+const o = { b: 1, a: 2, 10: 'ten', 2: 'two', [Symbol('s')]: 3 };
+o.c = 4;
+delete o.b;
+o.b = 5;
+console.log(Object.keys(o).join(','), JSON.stringify(o));
+for (const k in o) console.log('key', k);
+const child = Object.create({ inherited: true });
+child.own = 1;
+const inKeys = [];
+for (const k in child) inKeys.push(k);
+console.log(inKeys.join(','), Object.keys(child).join(','));

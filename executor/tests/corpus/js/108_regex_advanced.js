@@ -1,0 +1,11 @@
+const re = /(?<year>\d{4})-(?<month>\d{2})/g;
+console.log('2024-01 and 2023-12'.replace(re, '$<month>/$<year>'));
+console.log('a1b2c3'.replace(/\d/g, d => d * 2), 'x'.replace(/x/, '$&$&'), 'aaa'.replace(/a/g, '$$'));
+console.log(/(\w)\1/.test('hello'), /^\p{Lu}/u.test('Émile'), /colou?r/i.test('COLOR'));
+console.log('cost $30 or $45'.match(/(?<=\$)\d+/g).join(','), 'foo.bar'.split(/(\.)/).join('|'));
+const sticky = /foo/y;
+sticky.lastIndex = 3;
+console.log(sticky.test('barfoo'), sticky.lastIndex, /a.c/s.test('a\nc'), /a.c/.test('a\nc'));
+console.log(['img10.png', 'img2.png', 'img1.png'].sort((a, b) => Number(a.match(/\d+/)[0]) - Number(b.match(/\d+/)[0])).join(' '));
+const esc = s => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+console.log(esc('1+1=2?'), new RegExp(esc('a.b')).test('axb'), /x/gi.flags, /x/.source);
