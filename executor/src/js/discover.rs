@@ -16,7 +16,7 @@ use oxc_ast::ast::{Argument, CallExpression, Expression, Statement};
 use oxc_ast_visit::{Visit, walk};
 use oxc_span::GetSpan;
 
-use super::subset::{line_col, parse};
+use super::subset::{line_col, parse, too_deep};
 
 /// The global test hook the prelude defines.
 const HOOK: &str = "__edgecoder_test__";
@@ -65,6 +65,9 @@ fn calls_assert(stmt: &Statement<'_>) -> bool {
 /// Finds the tests of `tests` and rewrites it; a source that does not parse yields no tests and
 /// is returned unchanged (running it reports the syntax error).
 pub(crate) fn discover(tests: &str) -> Discovered {
+    if too_deep(tests).is_some() {
+        return Discovered { tests: Vec::new(), source: tests.to_owned() };
+    }
     let allocator = Allocator::default();
     let parsed = parse(&allocator, tests);
     if parsed.panicked || !parsed.diagnostics.is_empty() {

@@ -556,6 +556,29 @@
     record(id, 0, '', '', '', false);
   }
 
+  // Run-time wall behind JS_DYNAMIC_EVAL: no `eval`, and every function constructor
+  // (`Function`, and `.constructor` of any function, generator or async function) throws, so code
+  // built at run time cannot run even when the check is bypassed. `instanceof Function` and
+  // `Function.prototype` keep working.
+  const refuse = (name) => ({
+    [name]() {
+      throw new EvalError('code built at run time (' + name + ') is outside the on-device subset');
+    },
+  })[name];
+  const constructors = [
+    ['Function', Function.prototype],
+    ['GeneratorFunction', getProto(function* () {})],
+    ['AsyncFunction', getProto(async function () {})],
+    ['AsyncGeneratorFunction', getProto(async function* () {})],
+  ];
+  for (const [name, proto] of constructors) {
+    const blocked = refuse(name);
+    Object.defineProperty(blocked, 'prototype', { value: proto, writable: false, configurable: false, enumerable: false });
+    Object.defineProperty(proto, 'constructor', { value: blocked, writable: false, configurable: false, enumerable: false });
+    if (name === 'Function') Object.defineProperty(G, 'Function', { value: blocked, writable: true, configurable: true, enumerable: false });
+  }
+  delete G.eval;
+
   const define = (name, value) =>
     Object.defineProperty(G, name, { value, writable: true, configurable: true, enumerable: false });
   define('console', console);

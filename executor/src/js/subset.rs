@@ -55,8 +55,103 @@ pub(crate) fn parse<'a>(allocator: &'a Allocator, code: &'a str) -> ParserReturn
     Parser::new(allocator, code, SourceType::unambiguous()).parse()
 }
 
-/// Applies the subset check to `code`; see the module docs.
+/// The deepest bracket nesting (`(`, `[`, `{`, `${`) the executor parses.
+pub(crate) const MAX_NESTING: usize = 1000;
+
+/// The most arrow functions (`=>`) a source may have: arrow chains nest without brackets.
+pub(crate) const MAX_ARROWS: usize = 10_000;
+
+/// Why a source is too deeply nested to parse safely, if it is. Parsers and AST walks recurse
+/// once per level; this cheap scan (strings, templates and comments skipped; regular expression
+/// literals are not recognised, which can only shift the count by their unbalanced brackets)
+/// keeps them inside the stack of the thread they run on.
+pub(crate) fn too_deep(code: &str) -> Option<String> {
+    let bytes = code.as_bytes();
+    let (mut depth, mut max, mut arrows) = (0usize, 0usize, 0usize);
+    // Template literals nest through `${`: the brace depth at which each open template resumes.
+    let mut templates: Vec<usize> = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\'' | b'"' => {
+                let quote = bytes[i];
+                i += 1;
+                while i < bytes.len() && bytes[i] != quote && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i + 1 < bytes.len() && !(bytes[i] == b'*' && bytes[i + 1] == b'/') {
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'`' => {
+                // Template text up to its end or to a `${`.
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'`' {
+                    if bytes[i] == b'\\' {
+                        i += 1;
+                    } else if bytes[i] == b'$' && bytes.get(i + 1) == Some(&b'{') {
+                        depth += 1;
+                        max = max.max(depth);
+                        templates.push(depth);
+                        i += 1;
+                        break;
+                    }
+                    i += 1;
+                }
+            }
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b'}' if templates.last() == Some(&depth) => {
+                // The end of a `${...}`: back into the template's text.
+                templates.pop();
+                depth = depth.saturating_sub(1);
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'`' {
+                    if bytes[i] == b'\\' {
+                        i += 1;
+                    } else if bytes[i] == b'$' && bytes.get(i + 1) == Some(&b'{') {
+                        depth += 1;
+                        max = max.max(depth);
+                        templates.push(depth);
+                        i += 1;
+                        break;
+                    }
+                    i += 1;
+                }
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            b'=' if bytes.get(i + 1) == Some(&b'>') => arrows += 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    if max > MAX_NESTING {
+        Some(format!("the source nests {max} levels deep (brackets, braces, template substitutions); the executor parses at most {MAX_NESTING}"))
+    } else if arrows > MAX_ARROWS {
+        Some(format!("the source has {arrows} arrow functions; the executor parses at most {MAX_ARROWS}"))
+    } else {
+        None
+    }
+}
+
+/// Applies the subset check to `code`; see the module docs. Run it on a thread with a large
+/// stack (see `PARSE_STACK_BYTES`).
 pub(crate) fn check(code: &str) -> Result<(), SubsetViolation> {
+    if too_deep(code).is_some() {
+        // Not a subset question: the run refuses such a source as a SyntaxError.
+        return Ok(());
+    }
     let allocator = Allocator::default();
     let parsed = parse(&allocator, code);
     if parsed.panicked || !parsed.diagnostics.is_empty() {
@@ -136,12 +231,6 @@ impl Checker<'_> {
             return;
         };
         if !GLOBAL_OBJECTS.contains(&object.name.as_str()) || self.declared.contains(&object.name.as_str()) {
-            return;
-        }
-        if let MemberExpression::ComputedMemberExpression(computed) = member
-            && computed.static_property_name().is_none()
-        {
-            self.flag(ReasonCode::JsDynamicEval, span, "a global looked up by a computed name");
             return;
         }
         match member.static_property_name() {

@@ -58,7 +58,6 @@ fn dynamic_code_is_js_dynamic_eval() {
         "(() => 1).constructor('return 1');",
         "Object.getPrototypeOf(function*(){}).constructor('yield 1');",
         "Reflect.construct(Function, ['return 1']);",
-        "globalThis['ev' + 'al']('1');",
         "globalThis.eval('1');",
     ] {
         assert_eq!(violation(code).code, ReasonCode::JsDynamicEval, "{code}");
@@ -114,6 +113,7 @@ fn look_alikes_are_not_violations() {
         "const assert = require('assert'); assert.ok(true);",
         "const { strictEqual } = require('node:assert/strict');",
         "module.exports = { a: 1 };",
+        "const E = globalThis[name];",
         "const x = 1 +;", // a syntax error is reported by the run, not the check
     ] {
         assert_eq!(check(code), Ok(()), "{code}");
@@ -268,6 +268,61 @@ fn host_features_do_not_exist_at_run_time() {
     assert_eq!(r.value.as_deref(), Some("'undefined,function,undefined,undefined,undefined,undefined'"));
     let r = run("require('fs')", &limits());
     assert!(error_kind(&r).1.contains("outside the on-device subset"));
+}
+
+#[test]
+fn code_built_at_run_time_cannot_run_even_past_the_check() {
+    for code in [
+        "globalThis['ev' + 'al']('1 + 1')",
+        "const F = [].map.constructor; F('return 1')()",
+        "const G = Object.getPrototypeOf(function* () {}).constructor; G('yield 1')",
+        "const k = 'constr' + 'uctor'; (() => 1)[k]('return 1')()",
+    ] {
+        assert_eq!(check(code), Ok(()), "{code}: the check does not see these");
+        let r = run(code, &limits());
+        let (kind, _, _) = error_kind(&r);
+        assert!(kind == "EvalError" || kind == "TypeError", "{code}: {kind}");
+    }
+    // What stays usable: instanceof, Function.prototype methods, inspecting functions.
+    let r = run(
+        "function* g() {}
+[(() => 1) instanceof Function, typeof Function.prototype.call, Math.max.apply(null, [1, 3])].join() + ' ' + [g].toString().length",
+        &limits(),
+    );
+    assert_eq!(r.outcome, Outcome::Ok, "{}", r.stderr);
+    let r = run("function* g() {}
+console.log(g, Function)", &limits());
+    assert_eq!(r.stdout, "[GeneratorFunction: g] [Function: Function]\n");
+}
+
+#[test]
+fn absurd_nesting_is_refused_without_overflowing_any_stack() {
+    let cases = [
+        format!("const x = {}1{};", "[".repeat(50_000), "]".repeat(50_000)),
+        format!("const x = {}1{};", "(".repeat(50_000), ")".repeat(50_000)),
+        format!("const x = {}1{};", "`${".repeat(5_000), "}`".repeat(5_000)),
+        format!("const f = {}1;", "x => ".repeat(20_000)),
+        format!("{}{}", "function f() {".repeat(5_000), "}".repeat(5_000)),
+    ];
+    for code in &cases {
+        // On a small stack like a test thread's: the check moves to its own thread.
+        assert_eq!(check(code), Ok(()));
+        let r = run(code, &limits());
+        let (kind, message, _) = error_kind(&r);
+        assert_eq!(kind, "SyntaxError");
+        assert!(message.contains("the executor parses at most"), "{message}");
+        let report = run_tests("", code, &limits());
+        assert!(report.tests.is_empty());
+        assert_eq!(error_kind(&report.run).0, "SyntaxError");
+    }
+    // Deep but sane code still runs, and chains without brackets parse fine.
+    let r = run(&format!("{}1{}", "[".repeat(500), "]".repeat(500)), &limits());
+    assert_eq!(r.outcome, Outcome::Ok, "{}", r.stderr);
+    let r = run(&format!("1{}", " + 1".repeat(50_000)), &limits());
+    assert_eq!(r.value.as_deref(), Some("50001"), "{}", r.stderr);
+    // Brackets inside strings, comments and template text do not count.
+    let quoted = format!("const s = '{}'; // {}\nconst t = `{}`; s.length + t.length", "[".repeat(3000), "(".repeat(3000), "{".repeat(3000));
+    assert_eq!(run(&quoted, &limits()).value.as_deref(), Some("6000"));
 }
 
 #[test]
