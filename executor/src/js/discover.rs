@@ -151,7 +151,8 @@ pub(crate) fn discover(tests: &str) -> Discovered {
 
 /// `base`, or `base#N` when `base` is taken.
 fn unique(found: &[FoundTest], base: String) -> String {
-    let same = found.iter().filter(|t| t.name == base || t.name.starts_with(&format!("{base}#"))).count();
+    let same =
+        found.iter().filter(|t| t.name == base || t.name.starts_with(&format!("{base}#"))).count();
     if same == 0 { base } else { format!("{base}#{}", same + 1) }
 }
 
@@ -179,7 +180,10 @@ mod tests {
         assert_eq!(names(&d), ["assert#1", "assert#2", "check", "adds", "assert#3", "test_late"]);
         assert_eq!(d.tests.iter().map(|t| t.line).collect::<Vec<_>>(), [2, 3, 5, 6, 8, 7]);
         // Lines are kept: the wrapped statements stay on their own lines.
-        assert_eq!(d.source.lines().nth(4).unwrap(), ";__edgecoder_test__(2, () => { check(f); });");
+        assert_eq!(
+            d.source.lines().nth(4).unwrap(),
+            ";__edgecoder_test__(2, () => { check(f); });"
+        );
         assert!(d.source.ends_with("\n;__edgecoder_test__(5, test_late);"));
     }
 

@@ -90,16 +90,26 @@ pub fn check(code: &str) -> Result<(), SubsetViolation> {
 pub fn run(code: &str, limits: &Limits) -> RunResult {
     let span = tracing::info_span!("js_run", code_bytes = code.len());
     let started = Instant::now();
-    let result = on_run_thread(|| span.in_scope(|| Sandbox::start(limits, started).map(|sb| sb.run(code))));
+    let result =
+        on_run_thread(|| span.in_scope(|| Sandbox::start(limits, started).map(|sb| sb.run(code))));
     let result = result.unwrap_or_else(|message| host_failure(message, started));
-    tracing::debug!(outcome = result.outcome.label(), steps = result.steps, wall_us = result.wall_time_us, "js run done");
+    tracing::debug!(
+        outcome = result.outcome.label(),
+        steps = result.steps,
+        wall_us = result.wall_time_us,
+        "js run done"
+    );
     result
 }
 
 /// Runs `solution`, then `tests` in the same context, and reports every test found in `tests`
 /// (the shapes are listed in `SUBSET.md`).
 pub fn run_tests(solution: &str, tests: &str, limits: &Limits) -> TestReport {
-    let span = tracing::info_span!("js_run_tests", solution_bytes = solution.len(), tests_bytes = tests.len());
+    let span = tracing::info_span!(
+        "js_run_tests",
+        solution_bytes = solution.len(),
+        tests_bytes = tests.len()
+    );
     let started = Instant::now();
     let mut found = Discovered { tests: Vec::new(), source: tests.to_owned() };
     let report = on_run_thread(|| {
@@ -115,12 +125,21 @@ pub fn run_tests(solution: &str, tests: &str, limits: &Limits) -> TestReport {
             .iter()
             .map(|t| TestCase {
                 name: t.name.clone(),
-                status: TestStatus::Error { kind: "ExecutorError".into(), message: message.clone(), line: Some(t.line) },
+                status: TestStatus::Error {
+                    kind: "ExecutorError".into(),
+                    message: message.clone(),
+                    line: Some(t.line),
+                },
             })
             .collect();
         TestReport { tests, run }
     });
-    tracing::debug!(passed = report.passed(), failed = report.failed(), outcome = report.run.outcome.label(), "js tests done");
+    tracing::debug!(
+        passed = report.passed(),
+        failed = report.failed(),
+        outcome = report.run.outcome.label(),
+        "js tests done"
+    );
     report
 }
 
@@ -297,7 +316,8 @@ impl Shared {
             (&text[..cut], true)
         };
         out.used += kept.len() as u64;
-        let marker = format!("\n[output truncated: budget of {} bytes reached]\n", self.limits.output_bytes);
+        let marker =
+            format!("\n[output truncated: budget of {} bytes reached]\n", self.limits.output_bytes);
         let target = if stream == 2 { &mut out.stderr } else { &mut out.stdout };
         target.push_str(kept);
         if over {
@@ -321,7 +341,11 @@ impl Shared {
         let record = if self.budget.was_hit() {
             self.halt(Stop::Memory);
             let message = Stop::Memory.describe(&self.limits);
-            Record { status: 2, thrown: Thrown { kind: "MemoryLimit".into(), message, stack: String::new() }, generated_message: false }
+            Record {
+                status: 2,
+                thrown: Thrown { kind: "MemoryLimit".into(), message, stack: String::new() },
+                generated_message: false,
+            }
         } else {
             record
         };
@@ -368,14 +392,19 @@ impl<'js> Helpers<'js> {
     }
 
     fn describe(&self, ctx: &Ctx<'js>, value: Value<'js>) -> Thrown {
-        let described = self.describe.call::<_, rquickjs::Array>((value,)).and_then(|a| {
-            Ok(Thrown { kind: a.get(0)?, message: a.get(1)?, stack: a.get(2)? })
-        });
+        let described = self
+            .describe
+            .call::<_, rquickjs::Array>((value,))
+            .and_then(|a| Ok(Thrown { kind: a.get(0)?, message: a.get(1)?, stack: a.get(2)? }));
         match described {
             Ok(thrown) => thrown,
             Err(_) => {
                 ctx.catch();
-                Thrown { kind: "Uncaught".into(), message: "an undescribable value was thrown".into(), stack: String::new() }
+                Thrown {
+                    kind: "Uncaught".into(),
+                    message: "an undescribable value was thrown".into(),
+                    stack: String::new(),
+                }
             }
         }
     }
@@ -402,7 +431,10 @@ impl Sandbox {
         runtime.set_interrupt_handler(Some(Box::new(move || handler.interrupt())));
         let context = Context::full(&runtime).map_err(|e| {
             if shared.budget.was_hit() {
-                format!("the memory budget ({} bytes) is too small for a JavaScript context", limits.memory_bytes)
+                format!(
+                    "the memory budget ({} bytes) is too small for a JavaScript context",
+                    limits.memory_bytes
+                )
             } else {
                 format!("could not create a JavaScript context: {e}")
             }
@@ -412,8 +444,12 @@ impl Sandbox {
 
     /// Evaluates the prelude and hands it the host functions.
     fn install<'js>(&self, ctx: &Ctx<'js>) -> Result<Helpers<'js>, Thrown> {
-        let fail = |what: &str| Thrown { kind: "ExecutorError".into(), message: format!("sandbox set-up failed: {what}"), stack: String::new() };
-        let bytecode = prelude_bytecode().map_err(|e| fail(e))?;
+        let fail = |what: &str| Thrown {
+            kind: "ExecutorError".into(),
+            message: format!("sandbox set-up failed: {what}"),
+            stack: String::new(),
+        };
+        let bytecode = prelude_bytecode().map_err(fail)?;
         // SAFETY: the bytes were written by `Module::write` of this same QuickJS build, in this
         // process, and live in a static for the rest of it (QuickJS may keep pointing into them).
         let module = unsafe { Module::load(ctx.clone(), bytecode) };
@@ -426,14 +462,27 @@ impl Sandbox {
                 fail(&e.to_string())
             })?;
         let s = self.shared.clone();
-        let write = Function::new(ctx.clone(), move |stream: i32, text: String| s.write(stream, &text));
+        let write =
+            Function::new(ctx.clone(), move |stream: i32, text: String| s.write(stream, &text));
         let s = self.shared.clone();
         let begin = Function::new(ctx.clone(), move |id: u32| s.begin(id));
         let s = self.shared.clone();
         let record = Function::new(
             ctx.clone(),
-            move |id: u32, status: u32, kind: String, message: String, stack: String, generated: bool| {
-                s.record(id, Record { status, thrown: Thrown { kind, message, stack }, generated_message: generated });
+            move |id: u32,
+                  status: u32,
+                  kind: String,
+                  message: String,
+                  stack: String,
+                  generated: bool| {
+                s.record(
+                    id,
+                    Record {
+                        status,
+                        thrown: Thrown { kind, message, stack },
+                        generated_message: generated,
+                    },
+                );
             },
         );
         let (write, begin, record) = match (write, begin, record) {
@@ -451,7 +500,13 @@ impl Sandbox {
     }
 
     /// Evaluates `code` as a sloppy-mode global script named `file`, then runs pending jobs.
-    fn eval<'js>(&self, ctx: &Ctx<'js>, helpers: &Helpers<'js>, code: &str, file: &str) -> Result<Value<'js>, Thrown> {
+    fn eval<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        helpers: &Helpers<'js>,
+        code: &str,
+        file: &str,
+    ) -> Result<Value<'js>, Thrown> {
         if let Some(why) = subset::too_deep(code) {
             return Err(Thrown { kind: "SyntaxError".into(), message: why, stack: String::new() });
         }
@@ -460,13 +515,25 @@ impl Sandbox {
             Ok(value) => value,
             Err(rquickjs::Error::Exception) => {
                 let thrown = ctx.catch();
-                return Err(if self.shared.stopped().is_some() { self.stop_thrown() } else { helpers.describe(ctx, thrown) });
+                return Err(if self.shared.stopped().is_some() {
+                    self.stop_thrown()
+                } else {
+                    helpers.describe(ctx, thrown)
+                });
             }
             Err(rquickjs::Error::InvalidString(_)) => {
-                return Err(Thrown { kind: "SyntaxError".into(), message: "the source contains a NUL character".into(), stack: String::new() });
+                return Err(Thrown {
+                    kind: "SyntaxError".into(),
+                    message: "the source contains a NUL character".into(),
+                    stack: String::new(),
+                });
             }
             Err(other) => {
-                return Err(Thrown { kind: "ExecutorError".into(), message: other.to_string(), stack: String::new() });
+                return Err(Thrown {
+                    kind: "ExecutorError".into(),
+                    message: other.to_string(),
+                    stack: String::new(),
+                });
             }
         };
         while self.shared.stopped().is_none() && ctx.execute_pending_job() {}
@@ -478,7 +545,11 @@ impl Sandbox {
 
     fn stop_thrown(&self) -> Thrown {
         let stop = self.shared.stopped().unwrap_or(Stop::Time);
-        Thrown { kind: stop.kind().into(), message: stop.describe(&self.shared.limits), stack: String::new() }
+        Thrown {
+            kind: stop.kind().into(),
+            message: stop.describe(&self.shared.limits),
+            stack: String::new(),
+        }
     }
 
     fn finish(&self, value: Option<String>, error: Option<&Thrown>, file: &str) -> RunResult {
@@ -495,7 +566,11 @@ impl Sandbox {
                 }
                 stderr.push_str(text[..cut].trim_end());
                 stderr.push('\n');
-                Outcome::Error { kind: e.kind.clone(), message: e.message.clone(), line: e.line_in(file) }
+                Outcome::Error {
+                    kind: e.kind.clone(),
+                    message: e.message.clone(),
+                    line: e.line_in(file),
+                }
             }
             (None, None) => Outcome::Ok,
         };
@@ -532,10 +607,14 @@ impl Sandbox {
     fn run_tests(self, solution: &str, tests: &str, found: &Discovered) -> TestReport {
         self.context.with(|ctx| {
             let (run, not_run) = match self.install(&ctx) {
-                Err(e) => (self.finish(None, Some(&e), "tests.js"), format!("the sandbox failed: {}", e.message)),
+                Err(e) => (
+                    self.finish(None, Some(&e), "tests.js"),
+                    format!("the sandbox failed: {}", e.message),
+                ),
                 Ok(helpers) => match self.eval(&ctx, &helpers, solution, "solution.js") {
                     Err(e) => {
-                        let why = self.not_run_reason("the solution failed to load", &e, "solution.js");
+                        let why =
+                            self.not_run_reason("the solution failed to load", &e, "solution.js");
                         (self.finish(None, Some(&e), "solution.js"), why)
                     }
                     Ok(_) => match self.eval(&ctx, &helpers, &found.source, "tests.js") {
@@ -559,7 +638,9 @@ impl Sandbox {
     fn not_run_reason(&self, what: &str, e: &Thrown, file: &str) -> String {
         match (self.shared.stopped(), e.line_in(file)) {
             (Some(stop), _) => stop.describe(&self.shared.limits),
-            (None, Some(line)) => format!("{what} at {file} line {line}: {}: {}", e.kind, e.message),
+            (None, Some(line)) => {
+                format!("{what} at {file} line {line}: {}: {}", e.kind, e.message)
+            }
             (None, None) => format!("{what}: {}: {}", e.kind, e.message),
         }
     }
@@ -584,7 +665,14 @@ impl Sandbox {
                         },
                         _ => TestStatus::Error {
                             kind: "NotRun".into(),
-                            message: format!("not run: {}", if not_run.is_empty() { "the test hook was never reached" } else { not_run }),
+                            message: format!(
+                                "not run: {}",
+                                if not_run.is_empty() {
+                                    "the test hook was never reached"
+                                } else {
+                                    not_run
+                                }
+                            ),
                             line: Some(test.line),
                         },
                     },
@@ -611,7 +699,11 @@ fn status_of(record: &Record, tests: &str, test_line: u32) -> TestStatus {
             };
             TestStatus::Failed { message, line }
         }
-        _ => TestStatus::Error { kind: record.thrown.kind.clone(), message: record.thrown.message.clone(), line },
+        _ => TestStatus::Error {
+            kind: record.thrown.kind.clone(),
+            message: record.thrown.message.clone(),
+            line,
+        },
     }
 }
 

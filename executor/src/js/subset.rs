@@ -3,10 +3,10 @@
 
 use oxc_allocator::Allocator;
 use oxc_ast::ast::{
-    Argument, ArrowFunctionExpression, AwaitExpression, BinaryExpression, BindingIdentifier, CallExpression,
-    ComputedMemberExpression, Expression, ForOfStatement, Function, IdentifierReference,
-    ImportExpression, ImportMeta, MemberExpression, ModuleDeclaration, NewExpression, Program,
-    StaticMemberExpression,
+    Argument, ArrowFunctionExpression, AwaitExpression, BinaryExpression, BindingIdentifier,
+    CallExpression, ComputedMemberExpression, Expression, ForOfStatement, Function,
+    IdentifierReference, ImportExpression, ImportMeta, MemberExpression, ModuleDeclaration,
+    NewExpression, Program, StaticMemberExpression,
 };
 use oxc_ast_visit::{Visit, walk};
 use oxc_parser::{Parser, ParserReturn};
@@ -137,9 +137,13 @@ pub(crate) fn too_deep(code: &str) -> Option<String> {
         i += 1;
     }
     if max > MAX_NESTING {
-        Some(format!("the source nests {max} levels deep (brackets, braces, template substitutions); the executor parses at most {MAX_NESTING}"))
+        Some(format!(
+            "the source nests {max} levels deep (brackets, braces, template substitutions); the executor parses at most {MAX_NESTING}"
+        ))
     } else if arrows > MAX_ARROWS {
-        Some(format!("the source has {arrows} arrow functions; the executor parses at most {MAX_ARROWS}"))
+        Some(format!(
+            "the source has {arrows} arrow functions; the executor parses at most {MAX_ARROWS}"
+        ))
     } else {
         None
     }
@@ -230,7 +234,9 @@ impl Checker<'_> {
         let Expression::Identifier(object) = member.object().without_parentheses() else {
             return;
         };
-        if !GLOBAL_OBJECTS.contains(&object.name.as_str()) || self.declared.contains(&object.name.as_str()) {
+        if !GLOBAL_OBJECTS.contains(&object.name.as_str())
+            || self.declared.contains(&object.name.as_str())
+        {
             return;
         }
         match member.static_property_name() {
@@ -272,7 +278,11 @@ impl Checker<'_> {
 fn first_arg_is_string(args: &[Argument<'_>]) -> bool {
     matches!(
         args.first(),
-        Some(Argument::StringLiteral(_) | Argument::TemplateLiteral(_) | Argument::BinaryExpression(_))
+        Some(
+            Argument::StringLiteral(_)
+                | Argument::TemplateLiteral(_)
+                | Argument::BinaryExpression(_)
+        )
     )
 }
 
@@ -286,7 +296,9 @@ fn literal_require_name<'a>(call: &CallExpression<'a>) -> Option<&'a str> {
 impl<'a> Visit<'a> for Checker<'_> {
     fn visit_module_declaration(&mut self, it: &ModuleDeclaration<'a>) {
         match it {
-            ModuleDeclaration::ImportDeclaration(_) => self.flag(ReasonCode::JsModule, it.span(), "module loading"),
+            ModuleDeclaration::ImportDeclaration(_) => {
+                self.flag(ReasonCode::JsModule, it.span(), "module loading")
+            }
             _ => self.flag(ReasonCode::JsModule, it.span(), "a module export"),
         }
     }
@@ -368,10 +380,14 @@ impl<'a> Visit<'a> for Checker<'_> {
     fn visit_expression(&mut self, it: &Expression<'a>) {
         // `new Function(...)` / `Function(...)`: a call or `new` whose callee is `Function`.
         match it {
-            Expression::CallExpression(call) if call.callee.without_parentheses().is_specific_id("Function") => {
+            Expression::CallExpression(call)
+                if call.callee.without_parentheses().is_specific_id("Function") =>
+            {
                 self.flag(ReasonCode::JsDynamicEval, call.span, "code built at run time");
             }
-            Expression::NewExpression(new) if new.callee.without_parentheses().is_specific_id("Function") => {
+            Expression::NewExpression(new)
+                if new.callee.without_parentheses().is_specific_id("Function") =>
+            {
                 self.flag(ReasonCode::JsDynamicEval, new.span, "code built at run time");
             }
             _ => {}
@@ -381,7 +397,9 @@ impl<'a> Visit<'a> for Checker<'_> {
 
     fn visit_binary_expression(&mut self, it: &BinaryExpression<'a>) {
         // `x instanceof Function` only compares: it cannot build code.
-        if it.operator == BinaryOperator::Instanceof && it.right.without_parentheses().is_specific_id("Function") {
+        if it.operator == BinaryOperator::Instanceof
+            && it.right.without_parentheses().is_specific_id("Function")
+        {
             self.visit_expression(&it.left);
             return;
         }

@@ -4,7 +4,13 @@ use super::*;
 use crate::ReasonCode;
 
 fn limits() -> Limits {
-    Limits { wall_time_ms: 10_000, steps: 20_000_000, memory_bytes: 64 * 1024 * 1024, output_bytes: 4096, ..Limits::default() }
+    Limits {
+        wall_time_ms: 10_000,
+        steps: 20_000_000,
+        memory_bytes: 64 * 1024 * 1024,
+        output_bytes: 4096,
+        ..Limits::default()
+    }
 }
 
 fn violation(code: &str) -> SubsetViolation {
@@ -26,7 +32,11 @@ fn module_syntax_and_require_are_js_module() {
     assert_eq!(v.code, ReasonCode::JsModule);
     assert_eq!((v.line, v.col), (2, 12));
     assert_eq!(v.construct, "require('fs')");
-    assert!(v.message.contains("uses `require('fs')` (JS_MODULE) at line 2, col 12"), "{}", v.message);
+    assert!(
+        v.message.contains("uses `require('fs')` (JS_MODULE) at line 2, col 12"),
+        "{}",
+        v.message
+    );
     assert!(v.message.contains("edgecoder queue"), "{}", v.message);
     for code in [
         "import fs from 'fs';",
@@ -141,10 +151,16 @@ fn console_output_is_captured_node_style() {
 fn completion_value_is_inspected() {
     assert_eq!(run("1 + 2", &limits()).value.as_deref(), Some("3"));
     assert_eq!(run("'hi'", &limits()).value.as_deref(), Some("'hi'"));
-    assert_eq!(run("({a: [1, 2], 'b c': 'd'})", &limits()).value.as_deref(), Some("{ a: [ 1, 2 ], 'b c': 'd' }"));
+    assert_eq!(
+        run("({a: [1, 2], 'b c': 'd'})", &limits()).value.as_deref(),
+        Some("{ a: [ 1, 2 ], 'b c': 'd' }")
+    );
     assert_eq!(run("let x = 1;", &limits()).value, None);
     assert_eq!(run("undefined", &limits()).value, None);
-    assert_eq!(run("const o = {}; o.self = o; o", &limits()).value.as_deref(), Some("{ self: [Circular *1] }"));
+    assert_eq!(
+        run("const o = {}; o.self = o; o", &limits()).value.as_deref(),
+        Some("{ self: [Circular *1] }")
+    );
 }
 
 #[test]
@@ -176,7 +192,11 @@ fn output_is_capped_with_a_marker() {
     let r = run("while (true) console.log('flood flood flood');", &limits());
     assert_eq!(r.outcome, Outcome::OutputLimit);
     assert!(r.stdout.len() < 4096 + 100, "{}", r.stdout.len());
-    assert!(r.stdout.ends_with("[output truncated: budget of 4096 bytes reached]\n"), "{}", r.stdout);
+    assert!(
+        r.stdout.ends_with("[output truncated: budget of 4096 bytes reached]\n"),
+        "{}",
+        r.stdout
+    );
     assert_eq!(r.exit_code, 141);
     // A single huge write is cut on a character boundary.
     let r = run("console.log('é'.repeat(5000));", &limits());
@@ -255,7 +275,10 @@ fn promises_run_and_unhandled_rejections_do_not_crash() {
     let r = run("Promise.reject(new Error('no')).catch((e) => console.log(e.message));", &limits());
     assert_eq!(r.stdout, "no\n");
     // A job that loops forever is still under the step budget.
-    let r = run("Promise.resolve().then(() => { while (true) {} });", &Limits { steps: 500_000, ..limits() });
+    let r = run(
+        "Promise.resolve().then(() => { while (true) {} });",
+        &Limits { steps: 500_000, ..limits() },
+    );
     assert_eq!(r.outcome, Outcome::StepLimit);
 }
 
@@ -265,7 +288,10 @@ fn host_features_do_not_exist_at_run_time() {
         "[typeof process, typeof require('assert'), typeof os, typeof std, typeof setTimeout, typeof fetch].join(',')",
         &limits(),
     );
-    assert_eq!(r.value.as_deref(), Some("'undefined,function,undefined,undefined,undefined,undefined'"));
+    assert_eq!(
+        r.value.as_deref(),
+        Some("'undefined,function,undefined,undefined,undefined,undefined'")
+    );
     let r = run("require('fs')", &limits());
     assert!(error_kind(&r).1.contains("outside the on-device subset"));
 }
@@ -290,8 +316,11 @@ fn code_built_at_run_time_cannot_run_even_past_the_check() {
         &limits(),
     );
     assert_eq!(r.outcome, Outcome::Ok, "{}", r.stderr);
-    let r = run("function* g() {}
-console.log(g, Function)", &limits());
+    let r = run(
+        "function* g() {}
+console.log(g, Function)",
+        &limits(),
+    );
     assert_eq!(r.stdout, "[GeneratorFunction: g] [Function: Function]\n");
 }
 
@@ -321,7 +350,12 @@ fn absurd_nesting_is_refused_without_overflowing_any_stack() {
     let r = run(&format!("1{}", " + 1".repeat(50_000)), &limits());
     assert_eq!(r.value.as_deref(), Some("50001"), "{}", r.stderr);
     // Brackets inside strings, comments and template text do not count.
-    let quoted = format!("const s = '{}'; // {}\nconst t = `{}`; s.length + t.length", "[".repeat(3000), "(".repeat(3000), "{".repeat(3000));
+    let quoted = format!(
+        "const s = '{}'; // {}\nconst t = `{}`; s.length + t.length",
+        "[".repeat(3000),
+        "(".repeat(3000),
+        "{".repeat(3000)
+    );
     assert_eq!(run(&quoted, &limits()).value.as_deref(), Some("6000"));
 }
 
@@ -354,7 +388,12 @@ fn every_test_shape_is_reported() {
     match &report.tests[1].status {
         TestStatus::Failed { message, line } => {
             assert_eq!(*line, Some(2));
-            assert!(message.starts_with("assert.strictEqual(add(2, 2), 5);: Expected values to be strictly equal"), "{message}");
+            assert!(
+                message.starts_with(
+                    "assert.strictEqual(add(2, 2), 5);: Expected values to be strictly equal"
+                ),
+                "{message}"
+            );
             assert!(message.contains("4 !== 5"), "{message}");
         }
         other => panic!("{other:?}"),
@@ -395,7 +434,11 @@ fn multipl_e_style_tests_with_require_assert_pass() {
 
 #[test]
 fn a_broken_solution_fails_every_test_with_the_reason() {
-    let report = run_tests("function add(a, b) {\n  return a +;\n}", "assert(add(1, 1) === 2);\nassert(true);", &limits());
+    let report = run_tests(
+        "function add(a, b) {\n  return a +;\n}",
+        "assert(add(1, 1) === 2);\nassert(true);",
+        &limits(),
+    );
     assert_eq!(report.tests.len(), 2);
     for t in &report.tests {
         match &t.status {
@@ -415,8 +458,16 @@ fn a_limit_inside_a_test_marks_it_and_the_rest_not_run() {
     let tests = "assert(add(1, 1) === 2);\nassert((() => { while (true) {} })());\nassert(true);\n";
     let report = run_tests(SOLUTION, tests, &Limits { steps: 1_000_000, ..limits() });
     assert_eq!(report.tests[0].status, TestStatus::Passed);
-    assert!(matches!(&report.tests[1].status, TestStatus::Error { kind, .. } if kind == "StepLimit"), "{:?}", report.tests[1]);
-    assert!(matches!(&report.tests[2].status, TestStatus::Error { kind, .. } if kind == "NotRun"), "{:?}", report.tests[2]);
+    assert!(
+        matches!(&report.tests[1].status, TestStatus::Error { kind, .. } if kind == "StepLimit"),
+        "{:?}",
+        report.tests[1]
+    );
+    assert!(
+        matches!(&report.tests[2].status, TestStatus::Error { kind, .. } if kind == "NotRun"),
+        "{:?}",
+        report.tests[2]
+    );
     assert_eq!(report.run.outcome, Outcome::StepLimit);
 
     let tests = "assert(true);\nconst s = 'x'.repeat(2 ** 29);\nassert(true);\n";
@@ -427,7 +478,11 @@ fn a_limit_inside_a_test_marks_it_and_the_rest_not_run() {
 
     let tests = "assert(true);\nassert((() => { 'x'.repeat(2 ** 29); })());\n";
     let report = run_tests(SOLUTION, tests, &Limits { memory_bytes: 16 * 1024 * 1024, ..limits() });
-    assert!(matches!(&report.tests[1].status, TestStatus::Error { kind, .. } if kind == "MemoryLimit"), "{:?}", report.tests[1]);
+    assert!(
+        matches!(&report.tests[1].status, TestStatus::Error { kind, .. } if kind == "MemoryLimit"),
+        "{:?}",
+        report.tests[1]
+    );
 }
 
 #[test]
@@ -475,9 +530,14 @@ fn assert_has_node_semantics() {
 
 #[test]
 fn test_runs_do_not_leak_either() {
-    let first = run_tests("Object.prototype.x = 1; globalThis.add = () => 3;", "assert(({}).x === 1);", &limits());
+    let first = run_tests(
+        "Object.prototype.x = 1; globalThis.add = () => 3;",
+        "assert(({}).x === 1);",
+        &limits(),
+    );
     assert!(first.all_passed());
-    let second = run_tests("", "assert(({}).x === undefined && typeof add === 'undefined');", &limits());
+    let second =
+        run_tests("", "assert(({}).x === undefined && typeof add === 'undefined');", &limits());
     assert!(second.all_passed(), "{:?}", second.tests);
 }
 
@@ -502,5 +562,10 @@ fn speed_of_a_function_with_three_asserts() {
         })
         .collect();
     times.sort_unstable();
-    println!("js run_tests (function + 3 asserts): p50 {} µs, max {} µs over {} runs", times[times.len() / 2], times[times.len() - 1], times.len());
+    println!(
+        "js run_tests (function + 3 asserts): p50 {} µs, max {} µs over {} runs",
+        times[times.len() / 2],
+        times[times.len() - 1],
+        times.len()
+    );
 }
