@@ -579,6 +579,21 @@
   }
   delete G.eval;
 
+  // Deterministic runs: `Math.random` is a fixed-seed generator (mulberry32), so the same
+  // program prints the same numbers and takes the same steps on every run.
+  const imul = Math.imul;
+  let seed = 0x2545f491;
+  Object.defineProperty(Math, 'random', {
+    value: function random() {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = seed;
+      t = imul(t ^ (t >>> 15), t | 1);
+      t ^= t + imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    },
+    writable: true, configurable: true, enumerable: false,
+  });
+
   const define = (name, value) =>
     Object.defineProperty(G, name, { value, writable: true, configurable: true, enumerable: false });
   define('console', console);

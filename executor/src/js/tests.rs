@@ -250,6 +250,15 @@ fn infinite_loops_hit_the_step_limit_deterministically() {
 }
 
 #[test]
+fn math_random_is_seeded_so_runs_repeat() {
+    let code = "const xs = Array.from({length: 1000}, () => Math.random());\nconsole.log(xs.slice(0, 3).join(' '));\nxs.every((x) => x >= 0 && x < 1) && new Set(xs).size === 1000";
+    let (a, b) = (run(code, &limits()), run(code, &limits()));
+    assert_eq!(a.value.as_deref(), Some("true"), "{}", a.stderr);
+    assert_eq!(a.stdout, b.stdout);
+    assert_eq!(a.steps, b.steps);
+}
+
+#[test]
 fn the_wall_clock_stops_a_loop_when_steps_are_plenty() {
     let l = Limits { wall_time_ms: 50, steps: u64::MAX, ..limits() };
     let r = run("while (true) {}", &l);
