@@ -1,1 +1,2 @@
 //! On-device transformer inference with Burn: GGUF weights, tokenizer, KV cache, sampling.
+pub mod sampling;
