@@ -39,12 +39,12 @@ use discover::{Discovered, discover};
 pub const POLL_INTERVAL: u64 = 10_000;
 
 /// The JavaScript stack budget: deep recursion past it throws a `RangeError`.
-pub const JS_STACK_BYTES: usize = 4 * 1024 * 1024;
+pub const JS_STACK_BYTES: usize = 8 * 1024 * 1024;
 
 /// The native stack of the threads that parse and run (room for the JS stack, and for the
 /// parser and AST walks of sources up to [`subset::MAX_NESTING`] levels deep; measured: 10 000
 /// levels of any construct fit in 64 MiB in a debug build). Only the pages used are committed.
-const THREAD_STACK_BYTES: usize = 256 * 1024 * 1024;
+const THREAD_STACK_BYTES: usize = 128 * 1024 * 1024;
 
 /// The most bytes of an uncaught error's text added to stderr.
 const ERROR_TEXT_BYTES: usize = 4096;
