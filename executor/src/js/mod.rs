@@ -51,6 +51,9 @@ const ERROR_TEXT_BYTES: usize = 4096;
 
 const PRELUDE: &str = include_str!("prelude.js");
 
+/// The prelude's global function the promise rejection tracker reports to.
+const TRACK_GLOBAL: &str = "__edgecoder_track__";
+
 /// The global the prelude module leaves its set-up function in (removed at once).
 const PRELUDE_GLOBAL: &str = "__edgecoder_prelude__";
 
@@ -384,6 +387,7 @@ fn frame_line(stack: &str, file: &str) -> Option<u32> {
 struct Helpers<'js> {
     inspect: Function<'js>,
     describe: Function<'js>,
+    first_unhandled: Function<'js>,
 }
 
 impl<'js> Helpers<'js> {
@@ -429,6 +433,16 @@ impl Sandbox {
         });
         let handler = shared.clone();
         runtime.set_interrupt_handler(Some(Box::new(move || handler.interrupt())));
+        runtime.set_host_promise_rejection_tracker(Some(Box::new(
+            |ctx, promise, reason, handled| {
+                // Before the prelude has run there is nothing to report to.
+                if let Ok(track) = ctx.globals().get::<_, Function>(TRACK_GLOBAL)
+                    && track.call::<_, ()>((promise, reason, handled)).is_err()
+                {
+                    ctx.catch();
+                }
+            },
+        )));
         let context = Context::full(&runtime).map_err(|e| {
             if shared.budget.was_hit() {
                 format!(
@@ -493,8 +507,10 @@ impl Sandbox {
             ctx.catch();
             fail(&e.to_string())
         })?;
-        match (helpers.get("inspect"), helpers.get("describe")) {
-            (Ok(inspect), Ok(describe)) => Ok(Helpers { inspect, describe }),
+        match (helpers.get("inspect"), helpers.get("describe"), helpers.get("firstUnhandled")) {
+            (Ok(inspect), Ok(describe), Ok(first_unhandled)) => {
+                Ok(Helpers { inspect, describe, first_unhandled })
+            }
             _ => Err(fail("prelude helpers")),
         }
     }
@@ -537,9 +553,28 @@ impl Sandbox {
             }
         };
         while self.shared.stopped().is_none() && ctx.execute_pending_job() {}
-        match self.shared.stopped() {
-            Some(_) => Err(self.stop_thrown()),
-            None => Ok(value),
+        if self.shared.stopped().is_some() {
+            return Err(self.stop_thrown());
+        }
+        // A rejection nobody handled by now ends the run as an uncaught error, as in node.
+        let unhandled = helpers
+            .first_unhandled
+            .call::<_, rquickjs::Array>(())
+            .and_then(|a| Ok(if a.get::<bool>(0)? { Some(a.get::<Value>(1)?) } else { None }));
+        match unhandled {
+            Ok(None) => Ok(value),
+            Ok(Some(reason)) => Err(helpers.describe(ctx, reason)),
+            Err(_) => {
+                ctx.catch();
+                Err(self.shared.stopped().map_or_else(
+                    || Thrown {
+                        kind: "ExecutorError".into(),
+                        message: "could not read the unhandled promise rejections".into(),
+                        stack: String::new(),
+                    },
+                    |_| self.stop_thrown(),
+                ))
+            }
         }
     }
 

@@ -605,5 +605,18 @@
   define('module', module);
   define('exports', module.exports);
   Object.defineProperty(G, '__edgecoder_test__', { value: runTest, writable: false, configurable: false, enumerable: false });
-  return { inspect, describe };
+
+  // Rejected promises without a handler, kept by the host's rejection tracker; what is left
+  // once the job queue is empty is reported like node's unhandled rejection.
+  const unhandled = new Map();
+  function track(promise, reason, handled) {
+    if (handled) unhandled.delete(promise);
+    else unhandled.set(promise, reason);
+  }
+  function firstUnhandled() {
+    for (const [, reason] of unhandled) return [true, reason];
+    return [false, undefined];
+  }
+  Object.defineProperty(G, '__edgecoder_track__', { value: track, writable: false, configurable: false, enumerable: false });
+  return { inspect, describe, firstUnhandled };
 })

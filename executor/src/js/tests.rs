@@ -277,6 +277,27 @@ fn deep_recursion_is_a_range_error() {
 }
 
 #[test]
+fn unhandled_rejections_are_uncaught_errors_as_in_node() {
+    let r = run("Promise.reject(new TypeError('nope'));", &limits());
+    assert_eq!(error_kind(&r), ("TypeError", "nope", Some(1)));
+    let r = run("new Promise((_, reject) => reject(new Error('later'))).then(() => 1);", &limits());
+    assert_eq!(error_kind(&r).1, "later");
+    let r = run("Promise.reject(42);", &limits());
+    assert_eq!(error_kind(&r), ("Uncaught", "42", None));
+    // Handled after the fact, or caught: fine.
+    let r = run("const p = Promise.reject(1);\np.catch(() => console.log('handled'));", &limits());
+    assert_eq!(r.outcome, Outcome::Ok, "{}", r.stderr);
+    assert_eq!(r.stdout, "handled\n");
+    let report = run_tests(
+        "",
+        "test('rejects', () => { Promise.reject(new RangeError('r')); });",
+        &limits(),
+    );
+    assert_eq!(report.tests[0].status, TestStatus::Passed);
+    assert_eq!(error_kind(&report.run).0, "RangeError");
+}
+
+#[test]
 fn promises_run_and_unhandled_rejections_do_not_crash() {
     let r = run("Promise.resolve(2).then((x) => console.log('got', x * 2));", &limits());
     assert_eq!(r.outcome, Outcome::Ok);
