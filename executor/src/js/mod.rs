@@ -10,7 +10,8 @@
 //!   checkpoint, so the step count is `handler calls × POLL_INTERVAL` and is the same on every run
 //!   of the same code with the same limits. The interrupt cannot be caught by the program;
 //! - no `std`/`os` modules, no module loader, no timers: host access does not exist, whatever
-//!   gets past the subset check.
+//!   gets past the subset check; and no `eval` or working function constructor, so code built at
+//!   run time cannot run either.
 //!
 //! The sandbox's own JavaScript (`prelude.js`) provides `console` and `print` (captured, capped
 //! at `Limits::output_bytes` with a truncation marker), a node-compatible `assert`, `test`/`it`,
@@ -49,6 +50,7 @@ const THREAD_STACK_BYTES: usize = 128 * 1024 * 1024;
 /// The most bytes of an uncaught error's text added to stderr.
 const ERROR_TEXT_BYTES: usize = 4096;
 
+/// The sandbox's own JavaScript, set up in every context before the user's code.
 const PRELUDE: &str = include_str!("prelude.js");
 
 /// The prelude's global function the promise rejection tracker reports to.
