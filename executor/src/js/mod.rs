@@ -191,6 +191,22 @@ fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
+/// The result of a run whose memory budget cannot hold an empty context.
+fn too_small(limits: &Limits, started: Instant) -> RunResult {
+    let message =
+        format!("{}: it cannot hold an empty JavaScript context", Stop::Memory.describe(limits));
+    RunResult {
+        stdout: String::new(),
+        stderr: format!("{message}\n"),
+        value: None,
+        exit_code: exit_code(&Outcome::MemoryLimit),
+        wall_time_us: micros(started.elapsed()),
+        steps: 0,
+        outcome: Outcome::MemoryLimit,
+        isolation: None,
+    }
+}
+
 /// Why a run was stopped from outside the program.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stop {
@@ -418,8 +434,7 @@ impl<'js> Helpers<'js> {
 
 impl Sandbox {
     fn start(limits: &Limits, started: Instant) -> Result<Sandbox, String> {
-        let memory = usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX);
-        let budget = MemoryBudget::new(memory);
+        let budget = MemoryBudget::unarmed();
         let runtime = Runtime::new_with_alloc(BudgetAllocator::new(budget.clone()))
             .map_err(|e| format!("could not create a JavaScript runtime: {e}"))?;
         runtime.set_max_stack_size(JS_STACK_BYTES);
@@ -445,16 +460,8 @@ impl Sandbox {
                 }
             },
         )));
-        let context = Context::full(&runtime).map_err(|e| {
-            if shared.budget.was_hit() {
-                format!(
-                    "the memory budget ({} bytes) is too small for a JavaScript context",
-                    limits.memory_bytes
-                )
-            } else {
-                format!("could not create a JavaScript context: {e}")
-            }
-        })?;
+        let context = Context::full(&runtime)
+            .map_err(|e| format!("could not create a JavaScript context: {e}"))?;
         Ok(Sandbox { shared, started, context, _runtime: runtime })
     }
 
@@ -515,6 +522,13 @@ impl Sandbox {
             }
             _ => Err(fail("prelude helpers")),
         }
+    }
+
+    /// Arms the memory budget now that the sandbox is set up; false when the empty sandbox
+    /// already uses more than the budget.
+    fn arm_memory(&self) -> bool {
+        let limit = usize::try_from(self.shared.limits.memory_bytes).unwrap_or(usize::MAX);
+        self.shared.budget.arm(limit)
     }
 
     /// Evaluates `code` as a sloppy-mode global script named `file`, then runs pending jobs.
@@ -629,6 +643,9 @@ impl Sandbox {
                 Ok(h) => h,
                 Err(e) => return self.finish(None, Some(&e), "main.js"),
             };
+            if !self.arm_memory() {
+                return too_small(&self.shared.limits, self.started);
+            }
             match self.eval(&ctx, &helpers, code, "main.js") {
                 Ok(value) => {
                     let value = if value.is_undefined() { None } else { helpers.inspect(value) };
@@ -648,6 +665,22 @@ impl Sandbox {
                     self.finish(None, Some(&e), "tests.js"),
                     format!("the sandbox failed: {}", e.message),
                 ),
+                Ok(_) if !self.arm_memory() => {
+                    let run = too_small(&self.shared.limits, self.started);
+                    let tests = found
+                        .tests
+                        .iter()
+                        .map(|t| TestCase {
+                            name: t.name.clone(),
+                            status: TestStatus::Error {
+                                kind: Stop::Memory.kind().into(),
+                                message: run.stderr.trim_end().to_owned(),
+                                line: Some(t.line),
+                            },
+                        })
+                        .collect();
+                    return TestReport { tests, run };
+                }
                 Ok(helpers) => match self.eval(&ctx, &helpers, solution, "solution.js") {
                     Err(e) => {
                         let why =

@@ -228,6 +228,28 @@ fn memory_bombs_end_in_memory_limit() {
 }
 
 #[test]
+fn a_budget_too_small_for_the_sandbox_is_a_memory_limit() {
+    // QuickJS crashes when it runs out of memory while it builds a runtime or context; the
+    // budget is armed after set-up, so tiny budgets are a clean MemoryLimit.
+    for bytes in [0, 1000, 44_000, 64 * 1024, 200 * 1024] {
+        let tiny = Limits { memory_bytes: bytes, ..limits() };
+        let r = run("1 + 1", &tiny);
+        assert_eq!(r.outcome, Outcome::MemoryLimit, "{bytes}: {}", r.stderr);
+        let report = run_tests(SOLUTION, "assert(add(1, 1) === 2);", &tiny);
+        assert_eq!(report.run.outcome, Outcome::MemoryLimit, "{bytes}");
+        assert!(
+            matches!(&report.tests[0].status, TestStatus::Error { kind, .. } if kind == "MemoryLimit"),
+            "{bytes}: {:?}",
+            report.tests[0]
+        );
+    }
+    // An empty sandbox takes ≈ 0.3 MB: 1 MiB runs small programs and stops bigger ones.
+    let small = Limits { memory_bytes: 1024 * 1024, ..limits() };
+    assert_eq!(run("[1, 2, 3].map((x) => x * 2)", &small).value.as_deref(), Some("[ 2, 4, 6 ]"));
+    assert_eq!(run("new Array(1e6).fill(0).length", &small).outcome, Outcome::MemoryLimit);
+}
+
+#[test]
 fn infinite_loops_hit_the_step_limit_deterministically() {
     let l = Limits { steps: 1_000_000, ..limits() };
     let code = "let i = 0; while (true) { i++; }";
