@@ -1,0 +1,3 @@
+// attempt: spin forever
+// expect: timeout | step_limit
+while (true) {}

@@ -1,0 +1,4 @@
+# attempt: spin forever
+# expect: timeout | step_limit
+while True:
+    pass

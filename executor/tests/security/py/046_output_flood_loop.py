@@ -1,0 +1,4 @@
+# attempt: print forever
+# expect: output_limit
+while True:
+    print("flood " * 20)
