@@ -1,0 +1,369 @@
+//! The Python half of the executor, on RustPython 0.5 built without host access.
+//!
+//! A program goes through three walls:
+//! 1. the static subset check ([`check`]): RustPython's own parser (ruff's AST) and stable reason
+//!    codes for what the device will not run (`SUBSET.md`);
+//! 2. instrumentation: the checked AST gets probes at loop iterations, function entries and the
+//!    operators that can build a huge object in one step (see `instrument.rs`), which drive the
+//!    deterministic step budget and the memory budget;
+//! 3. a sandboxed interpreter: no `os`, files, sockets, threads or signals are compiled in; the
+//!    import guard, `open`, `eval`/`exec`/`compile`, the `getattr` family and `sys` are replaced
+//!    by guarded versions; output is captured under a budget; the wall clock interrupts it.
+//!
+//! Each run gets a fresh interpreter from a pool of pre-built ones ([`warm_up`]), so no state
+//! survives from one run to the next.
+
+mod heap;
+mod instrument;
+mod pool;
+mod runtime;
+mod subset;
+
+pub use heap::HeapCounter;
+
+use crate::{Limits, RunResult, SubsetViolation, TestReport};
+
+#[cfg(test)]
+#[global_allocator]
+static TEST_HEAP: HeapCounter = HeapCounter;
+
+/// Applies the Python subset check: `Ok(())` when the program may run on the device. A syntax
+/// error is not a violation (the run reports it).
+pub fn check(code: &str) -> Result<(), SubsetViolation> {
+    subset::check(code)
+}
+
+/// Runs a Python program under `limits` in this process. The subset check is applied again
+/// (the run refuses what [`check`] refuses), so calling this directly is safe.
+pub fn run(code: &str, limits: &Limits) -> RunResult {
+    let span = tracing::info_span!("python_run", bytes = code.len());
+    let _entered = span.enter();
+    let result = pool::execute(runtime::Work::Run { code: code.to_owned() }, limits).run;
+    tracing::debug!(outcome = result.outcome.label(), steps = result.steps, us = result.wall_time_us, "python run done");
+    result
+}
+
+/// Runs `solution`, then `tests` in the same namespace, and reports each test: every top-level
+/// `assert` (`assert#N`), every `def test_*()` (called after all top-level statements), and a
+/// HumanEval-style top-level `check(...)` call when the tests define `check` (named `check`).
+pub fn run_tests(solution: &str, tests: &str, limits: &Limits) -> TestReport {
+    let span = tracing::info_span!("python_tests", solution_bytes = solution.len(), tests_bytes = tests.len());
+    let _entered = span.enter();
+    let work = runtime::Work::Tests { solution: solution.to_owned(), tests: tests.to_owned() };
+    let report = pool::execute(work, limits);
+    tracing::debug!(passed = report.passed(), failed = report.failed(), outcome = report.run.outcome.label(), "python tests done");
+    report
+}
+
+/// Starts the interpreter pool in the background, so the first run does not pay for
+/// interpreter start-up. Optional: the first run starts the pool anyway.
+pub fn warm_up() {
+    pool::warm_up();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Outcome, ReasonCode, TestStatus};
+
+    fn limits() -> Limits {
+        Limits { wall_time_ms: 10_000, ..Limits::default() }
+    }
+
+    fn run_ok(code: &str) -> RunResult {
+        let r = run(code, &limits());
+        assert_eq!(r.outcome, Outcome::Ok, "{code}\nstdout: {}\nstderr: {}", r.stdout, r.stderr);
+        r
+    }
+
+    #[test]
+    fn prints_and_the_last_expression_value() {
+        let r = run_ok("print('hi', 1 + 1)\nx = [1, 2]\nx + [3]");
+        assert_eq!(r.stdout, "hi 2\n");
+        assert_eq!(r.value.as_deref(), Some("[1, 2, 3]"));
+        assert_eq!(r.exit_code, 0);
+        assert!(r.steps == 0 || r.steps < 10, "{}", r.steps);
+        assert_eq!(run_ok("print('x')").value, None);
+        assert_eq!(run_ok("'a' * 3").value.as_deref(), Some("'aaa'"));
+    }
+
+    #[test]
+    fn language_features_work() {
+        let code = r#"
+import math, itertools, functools, collections, heapq, bisect, re, string, json, typing
+import dataclasses, enum, fractions, decimal, statistics, random, operator, copy, textwrap, datetime, cmath
+from dataclasses import dataclass
+from collections import Counter, defaultdict, deque
+from io import StringIO
+import sys
+
+@dataclass
+class P:
+    x: int
+    y: int = 0
+    def norm(self):
+        return math.hypot(self.x, self.y)
+
+class Color(enum.Enum):
+    RED = 1
+
+def gen(n):
+    for i in range(n):
+        yield i * i
+
+def fib(n):
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+class Ctx:
+    def __enter__(self):
+        return self
+    def __exit__(self, *a):
+        return False
+
+try:
+    1 / 0
+except ZeroDivisionError as e:
+    err = str(e)
+with Ctx() as c:
+    pass
+out = [
+    P(3, 4).norm(), list(gen(4)), {k: v for k, v in Counter('aab').items()}, 2 ** 100, fib(15),
+    f"{3.14159:.2f}", Color.RED.name, json.dumps({'a': [1, 2]}), re.findall(r'\d+', 'a1b22'),
+    str(fractions.Fraction(1, 3) + fractions.Fraction(1, 6)), str(decimal.Decimal('0.1') + decimal.Decimal('0.2')),
+    statistics.mean([1, 2, 3, 4]), heapq.nsmallest(2, [5, 1, 3]), bisect.bisect([1, 2, 4], 3),
+    functools.reduce(operator.mul, range(1, 6)), list(itertools.combinations('abc', 2))[0],
+    copy.deepcopy({'a': [1]}), textwrap.shorten('hello world foo', 12), datetime.date(2024, 1, 31).isoformat(),
+    string.ascii_lowercase[:3], err, cmath.sqrt(-1), typing.Optional[int] is not None, sys.maxsize > 0,
+    sorted(deque([3, 1, 2])), defaultdict(int)['x'], random.randint(1, 1),
+]
+s = StringIO()
+s.write('ok')
+print(out, s.getvalue())
+"#;
+        let r = run_ok(code);
+        assert!(r.stdout.contains("5.0, [0, 1, 4, 9], {'a': 2, 'b': 1}, 1267650600228229401496703205376, 610"), "{}", r.stdout);
+        assert!(r.stdout.contains("'3.14', 'RED', '{\"a\": [1, 2]}', ['1', '22'], '1/2', '0.3', 2.5, [1, 3], 2, 120, ('a', 'b')"), "{}", r.stdout);
+        assert!(r.stdout.contains("'2024-01-31', 'abc', 'division by zero', 1j, True, True, [1, 2, 3], 0, 1] ok"), "{}", r.stdout);
+    }
+
+    #[test]
+    fn uncaught_errors_report_kind_message_and_line() {
+        let r = run("x = 1\n\ndef f():\n    return {}['k']\nf()", &limits());
+        assert_eq!(
+            r.outcome,
+            Outcome::Error { kind: "KeyError".into(), message: "'k'".into(), line: Some(4) }
+        );
+        assert_eq!(r.exit_code, 1);
+        assert!(r.stderr.contains("KeyError"), "{}", r.stderr);
+        let r = run("def f(:\n  pass", &limits());
+        assert!(matches!(&r.outcome, Outcome::Error { kind, line: Some(1), .. } if kind == "SyntaxError"), "{:?}", r.outcome);
+        let r = run("import sys\nprint('a')\nsys.exit(3)", &limits());
+        assert_eq!((r.exit_code, r.stdout.as_str()), (3, "a\n"));
+        assert_eq!(run("import sys\nsys.exit(0)", &limits()).outcome, Outcome::Ok);
+    }
+
+    #[test]
+    fn code_outside_the_subset_is_refused_by_run_too() {
+        let r = run("import os\nprint(os.getcwd())", &limits());
+        assert!(matches!(r.outcome, Outcome::OutsideSubset { code: ReasonCode::PyImportDenied, line: 1, .. }), "{:?}", r.outcome);
+        assert_eq!(r.stdout, "");
+    }
+
+    #[test]
+    fn run_time_guards_stand_behind_the_check() {
+        // Dynamic names the static check cannot see are refused when they run.
+        let r = run("m = __import__('o' + 's')", &limits());
+        assert!(matches!(&r.outcome, Outcome::OutsideSubset { code: ReasonCode::PyDynamicEval, .. }), "{:?}", r.outcome);
+        for (code, kind) in [
+            ("name = 'o' + 's'\nm = eval('__import__')(name)", "PermissionError"),
+            ("exec('import ' + 'os')", "PermissionError"),
+            ("f = lambda: 0\ngetattr(f, '__glo' + 'bals__')", "PermissionError"),
+            ("b = eval('open')\nb('/etc/passwd')", "PermissionError"),
+            ("import sys\nsys.modules", "AttributeError"),
+        ] {
+            let r = run(code, &limits());
+            assert!(matches!(&r.outcome, Outcome::Error { kind: k, .. } if k == kind), "{code}: {:?}", r.outcome);
+        }
+        let r = run("x = eval('1 + 2')\nexec('y = x * 2')\ny", &limits());
+        assert_eq!(r.value.as_deref(), Some("6"), "{:?}", r.outcome);
+    }
+
+    #[test]
+    fn an_infinite_loop_hits_the_step_limit_deterministically() {
+        let l = Limits { steps: 100_000, ..limits() };
+        let a = run("i = 0\nwhile True:\n    i += 1", &l);
+        let b = run("i = 0\nwhile True:\n    i += 1", &l);
+        assert_eq!(a.outcome, Outcome::StepLimit);
+        assert_eq!(a.exit_code, 125);
+        assert_eq!((a.steps, a.outcome.clone()), (b.steps, b.outcome));
+        let swallow = "while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass";
+        assert_eq!(run(swallow, &l).outcome, Outcome::StepLimit);
+        let comp = run("sum(x for x in range(10**9))", &l);
+        assert_eq!(comp.outcome, Outcome::StepLimit);
+        let rec = run("def f(n):\n    return f(n + 1) if n < 50 else g(0)\ndef g(n):\n    return f(0)\nf(0)", &l);
+        assert!(matches!(rec.outcome, Outcome::StepLimit | Outcome::Error { .. }), "{:?}", rec.outcome);
+    }
+
+    #[test]
+    fn the_same_program_uses_the_same_steps_every_run() {
+        let code = "def f(n):\n    return sum(i * i for i in range(n))\n[f(k) for k in range(50)]";
+        let first = run_ok(code);
+        for _ in 0..3 {
+            let again = run_ok(code);
+            assert_eq!((again.steps, &again.value), (first.steps, &first.value));
+        }
+        assert!(first.steps > 1_000, "{}", first.steps);
+    }
+
+    #[test]
+    fn the_wall_clock_stops_a_program_without_a_step_budget() {
+        let l = Limits { wall_time_ms: 200, steps: u64::MAX, ..limits() };
+        let r = run("while True:\n    pass", &l);
+        assert_eq!(r.outcome, Outcome::Timeout);
+        assert_eq!(r.exit_code, 124);
+        let r = run("while True:\n    try:\n        while True: pass\n    except:\n        pass", &l);
+        assert_eq!(r.outcome, Outcome::Timeout);
+    }
+
+    #[test]
+    fn output_is_capped_with_a_marker() {
+        let l = Limits { output_bytes: 100, ..limits() };
+        let r = run("while True:\n    print('flood' * 10)", &l);
+        assert_eq!(r.outcome, Outcome::OutputLimit);
+        assert_eq!(r.exit_code, 141);
+        assert!(r.stdout.starts_with("floodflood"));
+        assert!(r.stdout.ends_with("[output truncated: budget of 100 bytes reached]\n"), "{}", r.stdout);
+        assert!(r.stdout.len() < 200);
+        let r = run("import sys\nsys.stderr.write('e' * 1000)", &l);
+        assert_eq!(r.outcome, Outcome::OutputLimit);
+    }
+
+    #[test]
+    fn memory_bombs_end_in_memory_limit_and_the_host_survives() {
+        let l = Limits { memory_bytes: 64 * 1024 * 1024, ..limits() };
+        for code in [
+            "'a' * 10**10",
+            "[0] * 10**10",
+            "x = 10**10**10",
+            "x = 1 << 10**12",
+            "pow(7, 10**12)",
+            "import operator\noperator.mul([1], 10**11)",
+            "b = b'x'\nb *= 10**11",
+            "x = [0]\nwhile True:\n    x = x + x",
+            "x = ['a']\nwhile True:\n    x.extend(x)",
+            "s = 'ab'\nwhile True:\n    s = s * 2",
+        ] {
+            let r = run(code, &l);
+            assert_eq!(r.outcome, Outcome::MemoryLimit, "{code}: {} {}", r.stdout, r.stderr);
+            assert_eq!(r.exit_code, 137);
+        }
+        // Big but affordable numbers still work.
+        assert_eq!(run_ok("len(str(2 ** 10000))").value.as_deref(), Some("3011"));
+    }
+
+    #[test]
+    fn runs_cannot_see_each_other() {
+        let polluter = "import math\nimport collections\nimport json\nmath.pi = 3\ncollections.Counter.extra = 1\njson.dumps = None\nsecret = 42\nlen = None\nprint('polluted')";
+        assert_eq!(run_ok(polluter).stdout, "polluted\n");
+        for _ in 0..4 {
+            let r = run_ok(
+                "import math, collections, json\n[math.pi, hasattr(collections.Counter, 'extra'), json.dumps([1]), 'secret' in globals(), len('ab')]",
+            );
+            assert_eq!(r.value.as_deref(), Some("[3.141592653589793, False, '[1]', False, 2]"));
+        }
+        let r = run_ok("try:\n    int.extra = 1\nexcept TypeError:\n    pass\nhasattr(int, 'extra')");
+        assert_eq!(r.value.as_deref(), Some("False"));
+    }
+
+    #[test]
+    fn random_is_reproducible() {
+        let code = "import random\n[random.random() for _ in range(3)]";
+        assert_eq!(run_ok(code).value, run_ok(code).value);
+        let code = "print({'b', 'a', 'c', 'dd', 'e'})";
+        assert_eq!(run_ok(code).stdout, run_ok(code).stdout);
+    }
+
+    #[test]
+    fn deep_recursion_is_an_error_not_a_crash() {
+        let r = run("import sys\nsys.setrecursionlimit(10**6)\ndef f(n):\n    return f(n + 1)\nf(0)", &limits());
+        assert!(matches!(&r.outcome, Outcome::Error { kind, .. } if kind == "RecursionError"), "{:?}", r.outcome);
+        let r = run_ok("import sys\nsys.setrecursionlimit(2500)\ndef f(n):\n    return 0 if n == 0 else 1 + f(n - 1)\nf(2000)");
+        assert_eq!(r.value.as_deref(), Some("2000"));
+    }
+
+    #[test]
+    fn tests_are_found_and_reported_one_by_one() {
+        let solution = "def add(a, b):\n    return a + b\n";
+        let tests = "assert add(1, 2) == 3\nassert add(1, 1) == 3, 'one plus one'\nassert add(2, 2) == 5\nassert add('a', 1)\n\ndef test_zero():\n    assert add(0, 0) == 0\n\ndef test_neg():\n    assert add(-1, -1) == -3\n";
+        let report = run_tests(solution, tests, &limits());
+        let names: Vec<&str> = report.tests.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["assert#1", "assert#2", "assert#3", "assert#4", "test_zero", "test_neg"]);
+        assert_eq!(report.tests[0].status, TestStatus::Passed);
+        assert_eq!(report.tests[1].status, TestStatus::Failed { message: "one plus one".into(), line: Some(2) });
+        assert_eq!(
+            report.tests[2].status,
+            TestStatus::Failed { message: "assert add(2, 2) == 5".into(), line: Some(3) }
+        );
+        assert!(matches!(&report.tests[3].status, TestStatus::Error { kind, line: Some(4), .. } if kind == "TypeError"));
+        assert_eq!(report.tests[4].status, TestStatus::Passed);
+        assert_eq!(
+            report.tests[5].status,
+            TestStatus::Failed { message: "assert add(-1, -1) == -3".into(), line: Some(10) }
+        );
+        assert!(!report.all_passed());
+        assert_eq!(report.passed(), 2);
+        assert_eq!(report.run.outcome, Outcome::Ok);
+    }
+
+    #[test]
+    fn humaneval_style_check_is_one_test() {
+        let solution = "def inc(x):\n    return x + 1\n";
+        let tests = "METADATA = {}\n\ndef check(candidate):\n    assert candidate(1) == 2\n    assert candidate(5) == 6\n\ncheck(inc)\n";
+        let report = run_tests(solution, tests, &limits());
+        assert_eq!(report.tests.len(), 1);
+        assert_eq!(report.tests[0].name, "check");
+        assert!(report.all_passed(), "{report:?}");
+        let wrong = run_tests("def inc(x):\n    return None\n", tests, &limits());
+        assert!(matches!(&wrong.tests[0].status, TestStatus::Failed { line: Some(4), .. }), "{wrong:?}");
+        assert!(!wrong.all_passed());
+    }
+
+    #[test]
+    fn no_tests_is_not_a_pass_and_failures_before_tests_are_reported() {
+        let report = run_tests("x = 1", "y = 2", &limits());
+        assert!(report.tests.is_empty());
+        assert!(!report.all_passed());
+        let broken = run_tests("raise ValueError('boom')", "assert True", &limits());
+        assert!(matches!(&broken.tests[0].status, TestStatus::Error { kind, .. } if kind == "ValueError"), "{broken:?}");
+        assert!(!broken.all_passed());
+        let looping = run_tests(
+            "def f():\n    while True:\n        pass",
+            "assert f() is None\nassert True",
+            &Limits { steps: 10_000, ..limits() },
+        );
+        assert_eq!(looping.run.outcome, Outcome::StepLimit);
+        assert!(matches!(&looping.tests[0].status, TestStatus::Error { kind, .. } if kind == "StepLimit"), "{looping:?}");
+        assert!(matches!(&looping.tests[1].status, TestStatus::Error { .. }), "{looping:?}");
+    }
+
+    /// Prints the in-process latency of a function plus three asserts (run with `--ignored
+    /// --nocapture`, ideally in release). Not a benchmark gate: `edgecoder bench executor` is.
+    #[test]
+    #[ignore]
+    fn print_latency_of_a_small_test_run() {
+        warm_up();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let solution = "def add(a, b):\n    return a + b\n";
+        let tests = "assert add(1, 2) == 3\nassert add(0, 0) == 0\nassert add(-1, 1) == 0\n";
+        let mut micros = Vec::new();
+        for _ in 0..50 {
+            let t = std::time::Instant::now();
+            let report = run_tests(solution, tests, &limits());
+            micros.push(t.elapsed().as_micros());
+            assert!(report.all_passed());
+            std::thread::sleep(std::time::Duration::from_millis(30));
+        }
+        micros.sort_unstable();
+        println!("python run_tests: p50 {} us, p95 {} us", micros[micros.len() / 2], micros[micros.len() * 95 / 100]);
+    }
+}
