@@ -1,2 +1,3 @@
 //! On-device transformer inference with Burn: GGUF weights, tokenizer, KV cache, sampling.
 pub mod sampling;
+pub mod quant;

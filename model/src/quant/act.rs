@@ -1,0 +1,217 @@
+//! Activation rows quantized to int8 blocks, once per row, the way llama.cpp does it.
+//!
+//! * `Q8_0` (for Q4_0, Q5_0, Q8_0 weights): 32-element blocks, f16-rounded scale, plus the
+//!   integer sum of each block (the kernels use it to undo the unsigned offset of the weights).
+//! * `Q8_1` (for Q4_1 weights): as `Q8_0`, plus `s = d · Σq` (f16-rounded) for the minimum term.
+//! * `Q8_K` (for K-quants): 256-element blocks with an f32 scale and sums of each 16 elements.
+//!
+//! The quants are token-major (`qs[token * cols + i]`); the per-block numbers are block-major
+//! (`d[block * n + token]`, see [`QuantizedActs::bidx`]) so a kernel tile working on several
+//! tokens loads their scales with one vector load.
+
+use super::blocks::{QK_K, QK32};
+
+/// Which int8 block format an activation row is quantized to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActFormat {
+    /// 32-element blocks, f16 scale (llama.cpp `block_q8_0`).
+    Q8_0,
+    /// 32-element blocks, f16 scale and f16 `d·Σq` (llama.cpp `block_q8_1`).
+    Q8_1,
+    /// 256-element blocks, f32 scale, per-16 sums (llama.cpp `block_q8_K`).
+    Q8K,
+}
+
+impl ActFormat {
+    /// Elements per block.
+    pub fn block_len(self) -> usize {
+        match self {
+            ActFormat::Q8_0 | ActFormat::Q8_1 => QK32,
+            ActFormat::Q8K => QK_K,
+        }
+    }
+}
+
+/// `n` activation rows of `cols` elements, quantized to int8 blocks.
+#[derive(Debug, Clone)]
+pub struct QuantizedActs {
+    /// Block format.
+    pub format: ActFormat,
+    /// Number of rows (tokens).
+    pub n: usize,
+    /// Elements per row.
+    pub cols: usize,
+    /// Blocks per row.
+    pub blocks: usize,
+    /// Quants, `n × cols`.
+    pub qs: Vec<i8>,
+    /// Block scales, `blocks × n` (index with [`QuantizedActs::bidx`]).
+    pub d: Vec<f32>,
+    /// `Q8_0`/`Q8_1`: Σq of each block, `blocks × n`; empty for `Q8K`.
+    pub sums: Vec<i32>,
+    /// `Q8_1`: f16-rounded `d·Σq` of each block, `blocks × n`; empty otherwise.
+    pub s: Vec<f32>,
+    /// `Q8K`: Σq of each 16 elements, `blocks × n × 16` (index `bidx(t, b) * 16 + g`).
+    pub bsums: Vec<i16>,
+}
+
+/// Rounds to the nearest integer, ties to even, exactly as ggml's `nearest_int` (valid for
+/// |x| ≤ 2²²; activation quants are within ±127.5).
+#[inline(always)]
+fn nearest_int(x: f32) -> i32 {
+    let v = x + 12_582_912.0;
+    ((v.to_bits() & 0x007F_FFFF) as i32) - 0x0040_0000
+}
+
+/// Rounds an f32 to the nearest f16 and back.
+#[inline(always)]
+fn round_f16(x: f32) -> f32 {
+    half::f16::from_f32(x).to_f32()
+}
+
+impl QuantizedActs {
+    /// Quantizes `n` rows of `cols` elements (`x` is `n × cols`, row-major). `cols` must be a
+    /// whole number of blocks of `format` and `x.len() == n * cols` (the callers check).
+    pub fn quantize(format: ActFormat, x: &[f32], n: usize, cols: usize) -> Self {
+        debug_assert_eq!(x.len(), n * cols);
+        debug_assert_eq!(cols % format.block_len(), 0);
+        let blocks = cols / format.block_len();
+        let mut a = QuantizedActs {
+            format,
+            n,
+            cols,
+            blocks,
+            qs: vec![0; n * cols],
+            d: vec![0.0; n * blocks],
+            sums: Vec::new(),
+            s: Vec::new(),
+            bsums: Vec::new(),
+        };
+        match format {
+            ActFormat::Q8_0 | ActFormat::Q8_1 => {
+                a.sums = vec![0; n * blocks];
+                if format == ActFormat::Q8_1 {
+                    a.s = vec![0.0; n * blocks];
+                }
+                for bi in 0..n * blocks {
+                    let xs = &x[bi * QK32..(bi + 1) * QK32];
+                    let qs = &mut a.qs[bi * QK32..(bi + 1) * QK32];
+                    let amax = xs.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                    let d = amax / 127.0;
+                    let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
+                    let mut sum = 0i32;
+                    for (q, &v) in qs.iter_mut().zip(xs) {
+                        let qi = nearest_int(v * id).clamp(-127, 127);
+                        *q = qi as i8;
+                        sum += qi;
+                    }
+                    let o = (bi % blocks) * n + bi / blocks;
+                    a.d[o] = round_f16(d);
+                    a.sums[o] = sum;
+                    if format == ActFormat::Q8_1 {
+                        a.s[o] = round_f16(d * sum as f32);
+                    }
+                }
+            }
+            ActFormat::Q8K => {
+                a.bsums = vec![0; n * blocks * 16];
+                for bi in 0..n * blocks {
+                    let xs = &x[bi * QK_K..(bi + 1) * QK_K];
+                    let qs = &mut a.qs[bi * QK_K..(bi + 1) * QK_K];
+                    let (mut amax, mut max) = (0.0f32, 0.0f32);
+                    for &v in xs {
+                        if v.abs() > amax {
+                            amax = v.abs();
+                            max = v;
+                        }
+                    }
+                    if amax == 0.0 {
+                        continue;
+                    }
+                    let iscale = -127.0 / max;
+                    for (q, &v) in qs.iter_mut().zip(xs) {
+                        *q = nearest_int(iscale * v).clamp(-127, 127) as i8;
+                    }
+                    let o = (bi % blocks) * n + bi / blocks;
+                    for (g, bs) in a.bsums[o * 16..o * 16 + 16].iter_mut().enumerate() {
+                        *bs = qs[g * 16..g * 16 + 16].iter().map(|&q| q as i16).sum();
+                    }
+                    a.d[o] = 1.0 / iscale;
+                }
+            }
+        }
+        a
+    }
+
+    /// Quants of block `b` of token `t`.
+    #[inline(always)]
+    pub fn block_qs(&self, t: usize, b: usize) -> &[i8] {
+        let bl = self.format.block_len();
+        let start = t * self.cols + b * bl;
+        &self.qs[start..start + bl]
+    }
+
+    /// Index of block `b` of token `t` in the per-block arrays (`d`, `sums`, `s`).
+    #[inline(always)]
+    pub fn bidx(&self, t: usize, b: usize) -> usize {
+        b * self.n + t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_int_ties_to_even() {
+        assert_eq!(nearest_int(2.5), 2);
+        assert_eq!(nearest_int(3.5), 4);
+        assert_eq!(nearest_int(-2.5), -2);
+        assert_eq!(nearest_int(-126.6), -127);
+        assert_eq!(nearest_int(0.49), 0);
+    }
+
+    #[test]
+    fn q8_0_round_trip_error_is_within_half_a_step() {
+        let x: Vec<f32> = (0..64).map(|i| ((i as f32) * 0.37).sin() * 3.0).collect();
+        let a = QuantizedActs::quantize(ActFormat::Q8_0, &x, 2, 32);
+        for t in 0..2 {
+            let d = a.d[a.bidx(t, 0)];
+            let exact_d = x[t * 32..t * 32 + 32].iter().fold(0f32, |m, v| m.max(v.abs())) / 127.0;
+            for i in 0..32 {
+                let back = a.qs[t * 32 + i] as f32 * exact_d;
+                assert!((back - x[t * 32 + i]).abs() <= exact_d * 0.5 + 1e-6);
+            }
+            let sum: i32 = a.qs[t * 32..t * 32 + 32].iter().map(|&q| q as i32).sum();
+            assert_eq!(a.sums[a.bidx(t, 0)], sum);
+            assert!((d - exact_d).abs() <= exact_d * 1e-3);
+        }
+    }
+
+    #[test]
+    fn q8k_maps_the_largest_magnitude_to_127_steps_and_sums_groups() {
+        let mut x = vec![0.5f32; 256];
+        x[3] = -4.0;
+        let a = QuantizedActs::quantize(ActFormat::Q8K, &x, 1, 256);
+        assert_eq!(a.qs[3], -127);
+        assert!((a.d[0] * -127.0 + 4.0).abs() < 1e-6);
+        assert_eq!(a.qs[0], 16);
+        x[3] = 4.0;
+        let b = QuantizedActs::quantize(ActFormat::Q8K, &x, 1, 256);
+        assert_eq!(b.qs[3], -127);
+        assert!((b.d[0] * -127.0 - 4.0).abs() < 1e-6);
+        assert_eq!(b.qs[0], -16);
+        let g0: i16 = a.qs[..16].iter().map(|&q| q as i16).sum();
+        assert_eq!(a.bsums[0], g0);
+    }
+
+    #[test]
+    fn all_zero_rows_quantize_to_zero() {
+        let x = vec![0.0f32; 256];
+        for f in [ActFormat::Q8_0, ActFormat::Q8_1, ActFormat::Q8K] {
+            let a = QuantizedActs::quantize(f, &x, 1, 256);
+            assert!(a.qs.iter().all(|&q| q == 0));
+            assert!(a.d.iter().all(|&d| d == 0.0));
+        }
+    }
+}

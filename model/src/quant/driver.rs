@@ -1,0 +1,131 @@
+//! Splits a matmul over threads (by output rows) and over cache-sized groups of tokens, and
+//! sends each rectangle to the chosen instruction-set path.
+
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+use super::act::QuantizedActs;
+use super::{Isa, Kernels, QuantMatrix, QuantType, scalar};
+
+/// Activation rows processed together while a slice of weight rows stays in cache.
+const TOKEN_CHUNK: usize = 64;
+/// Output rows are handed out in multiples of this (a multiple of every SIMD row tile).
+const ROW_ALIGN: usize = 16;
+/// Row chunks per thread (a little slack so a busy core does not hold everyone up).
+const CHUNKS_PER_THREAD: usize = 4;
+
+/// Write access to `y` (`n × ld`, row-major) shared by the tasks of one call.
+#[derive(Clone, Copy)]
+pub struct Out {
+    ptr: *mut f32,
+    ld: usize,
+}
+
+// SAFETY: `Out` is only a pointer into the caller's `y`, which outlives the parallel section;
+// every task writes a disjoint set of (token, row) cells (see `matmul_acts`), and nobody reads.
+unsafe impl Send for Out {}
+// SAFETY: as above.
+unsafe impl Sync for Out {}
+
+impl Out {
+    /// Writes output `(t, r)`.
+    ///
+    /// # Safety
+    /// `t < n`, `r < ld`, and no other thread writes the same cell.
+    #[inline(always)]
+    pub unsafe fn write(self, t: usize, r: usize, v: f32) {
+        // SAFETY: the caller guarantees the cell is in bounds and exclusively ours.
+        unsafe { *self.ptr.add(t * self.ld + r) = v };
+    }
+}
+
+/// Row ranges handed to the threads.
+fn row_chunks(rows: usize, threads: usize) -> Vec<Range<usize>> {
+    if threads == 1 {
+        return vec![0..rows];
+    }
+    let want = threads * CHUNKS_PER_THREAD;
+    let per = rows.div_ceil(want).div_ceil(ROW_ALIGN) * ROW_ALIGN;
+    (0..rows).step_by(per.max(ROW_ALIGN)).map(|s| s..(s + per).min(rows)).collect()
+}
+
+fn for_each_chunk(k: &Kernels, rows: usize, f: impl Fn(Range<usize>) + Sync) {
+    let chunks = row_chunks(rows, k.threads);
+    match &k.pool {
+        Some(pool) => pool.install(|| chunks.into_par_iter().for_each(&f)),
+        None => chunks.into_iter().for_each(f),
+    }
+}
+
+/// `y = x·Wᵀ` for f32 `x` (`n × cols`).
+pub fn matmul(k: &Kernels, m: &QuantMatrix, x: &[f32], n: usize, y: &mut [f32]) {
+    match m.ty().act_format() {
+        Some(format) => {
+            let a = QuantizedActs::quantize(format, x, n, m.cols());
+            matmul_acts(k, m, &a, y);
+        }
+        None => {
+            let out = Out { ptr: y.as_mut_ptr(), ld: m.rows() };
+            let (ty, data, rb, cols) = (m.ty(), m.data(), m.row_bytes(), m.cols());
+            for_each_chunk(k, m.rows(), |rows| {
+                scalar::run_float(ty, data, rb, x, cols, rows, 0..n, out)
+            });
+        }
+    }
+}
+
+/// `y = A·Wᵀ` for activations already quantized to the matrix's format.
+pub fn matmul_acts(k: &Kernels, m: &QuantMatrix, a: &QuantizedActs, y: &mut [f32]) {
+    let out = Out { ptr: y.as_mut_ptr(), ld: m.rows() };
+    let (ty, data, rb, isa) = (m.ty(), m.data(), m.row_bytes(), k.isa);
+    for_each_chunk(k, m.rows(), |rows| {
+        let mut t0 = 0;
+        while t0 < a.n {
+            let t1 = (t0 + TOKEN_CHUNK).min(a.n);
+            run_rect(isa, ty, data, rb, a, rows.clone(), t0..t1, out);
+            t0 = t1;
+        }
+    });
+}
+
+/// One rectangle of outputs on the chosen path.
+#[allow(clippy::too_many_arguments)]
+fn run_rect(
+    isa: Isa,
+    ty: QuantType,
+    data: &[u8],
+    rb: usize,
+    a: &QuantizedActs,
+    rows: Range<usize>,
+    tokens: Range<usize>,
+    out: Out,
+) {
+    match isa {
+        Isa::Scalar => scalar::run_quant(ty, data, rb, a, rows, tokens, out),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 | Isa::Avx512Vnni => super::x86::run_quant(isa, ty, data, rb, a, rows, tokens, out),
+        #[cfg(not(target_arch = "x86_64"))]
+        _ => scalar::run_quant(ty, data, rb, a, rows, tokens, out),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_chunks_cover_every_row_once() {
+        for rows in [1, 15, 16, 17, 128, 896, 4864, 151_936] {
+            for threads in [1, 2, 3, 8] {
+                let c = row_chunks(rows, threads);
+                assert_eq!(c.first().unwrap().start, 0);
+                assert_eq!(c.last().unwrap().end, rows);
+                for w in c.windows(2) {
+                    assert_eq!(w[0].end, w[1].start);
+                    assert_eq!(w[0].start % ROW_ALIGN, 0);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,513 @@
+//! AVX2 and AVX-512 VNNI kernels (x86_64), bit-identical to the scalar reference.
+//!
+//! A tile of `R` weight rows × `C` activation rows is computed per block: the integer dot
+//! products of all `R·C` pairs run in 256-bit vectors (`vpdpbusd` on VNNI, `vpmaddubsw` +
+//! `vpmaddwd` on AVX2), are reduced to one exact i32 per pair, and the float stage of the
+//! reference (`acc = fma(scale, isum, acc)`, in block order) then runs with one pair per vector
+//! lane. Rows and activation rows that do not fill a tile go through the scalar reference,
+//! which gives the same bits.
+
+use std::arch::x86_64::*;
+use std::ops::Range;
+
+use super::act::QuantizedActs;
+use super::blocks::*;
+use super::driver::Out;
+use super::{Isa, QuantType, scalar};
+
+/// Entry point: one rectangle of outputs on an x86 SIMD path.
+#[allow(clippy::too_many_arguments)]
+pub fn run_quant(
+    isa: Isa,
+    ty: QuantType,
+    data: &[u8],
+    rb: usize,
+    a: &QuantizedActs,
+    rows: Range<usize>,
+    tokens: Range<usize>,
+    out: Out,
+) {
+    // SAFETY: a `Kernels` with this `isa` is only built after `Isa::is_available` confirmed
+    // every target feature these functions enable.
+    unsafe {
+        match isa {
+            Isa::Avx512Vnni => run_vnni(ty, data, rb, a, rows, tokens, out),
+            _ => run_avx2(ty, data, rb, a, rows, tokens, out),
+        }
+    }
+}
+
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn run_vnni(
+    ty: QuantType,
+    data: &[u8],
+    rb: usize,
+    a: &QuantizedActs,
+    rows: Range<usize>,
+    tokens: Range<usize>,
+    out: Out,
+) {
+    // SAFETY: features enabled above.
+    unsafe { run_generic::<Vnni, 4, 4>(ty, data, rb, a, rows, tokens, out) }
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn run_avx2(
+    ty: QuantType,
+    data: &[u8],
+    rb: usize,
+    a: &QuantizedActs,
+    rows: Range<usize>,
+    tokens: Range<usize>,
+    out: Out,
+) {
+    // SAFETY: features enabled above.
+    unsafe { run_generic::<Avx2, 2, 4>(ty, data, rb, a, rows, tokens, out) }
+}
+
+/// The integer dot-product primitives of one instruction set.
+trait Dot {
+    /// `acc + Σ` of each 4 consecutive u8×i8 products (one i32 lane per 4 bytes). On AVX2 each
+    /// pair of products must fit in i16.
+    unsafe fn dot(acc: __m256i, a: __m256i, b: __m256i) -> __m256i;
+    /// `acc + Σ` of pairs of (u8×i8 pair sums, as i16) × `scale16` (i16 lanes).
+    unsafe fn dot_scaled(acc: __m256i, a: __m256i, b: __m256i, scale16: __m256i) -> __m256i;
+    /// Offset added to Q8_0 weights by [`Dot::q8_prep`], undone with the activation block sums.
+    const Q8_OFFSET: i32;
+    /// Turns 32 signed Q8_0 weights into the operand [`Dot::q8_dot`] takes.
+    unsafe fn q8_prep(w: __m256i) -> __m256i;
+    /// Lanes of (prepared Q8_0 weights) · (signed activations).
+    unsafe fn q8_dot(wp: __m256i, x: __m256i) -> __m256i;
+}
+
+struct Vnni;
+struct Avx2;
+
+impl Dot for Vnni {
+    #[inline(always)]
+    unsafe fn dot(acc: __m256i, a: __m256i, b: __m256i) -> __m256i {
+        unsafe { _mm256_dpbusd_epi32(acc, a, b) }
+    }
+    #[inline(always)]
+    unsafe fn dot_scaled(acc: __m256i, a: __m256i, b: __m256i, scale16: __m256i) -> __m256i {
+        unsafe { _mm256_dpwssd_epi32(acc, _mm256_maddubs_epi16(a, b), scale16) }
+    }
+    const Q8_OFFSET: i32 = 128;
+    #[inline(always)]
+    unsafe fn q8_prep(w: __m256i) -> __m256i {
+        unsafe { _mm256_xor_si256(w, _mm256_set1_epi8(-128)) }
+    }
+    #[inline(always)]
+    unsafe fn q8_dot(wp: __m256i, x: __m256i) -> __m256i {
+        unsafe { _mm256_dpbusd_epi32(_mm256_setzero_si256(), wp, x) }
+    }
+}
+
+impl Dot for Avx2 {
+    #[inline(always)]
+    unsafe fn dot(acc: __m256i, a: __m256i, b: __m256i) -> __m256i {
+        unsafe {
+            let p = _mm256_maddubs_epi16(a, b);
+            _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1)))
+        }
+    }
+    #[inline(always)]
+    unsafe fn dot_scaled(acc: __m256i, a: __m256i, b: __m256i, scale16: __m256i) -> __m256i {
+        unsafe {
+            let p = _mm256_maddubs_epi16(a, b);
+            _mm256_add_epi32(acc, _mm256_madd_epi16(p, scale16))
+        }
+    }
+    const Q8_OFFSET: i32 = 0;
+    #[inline(always)]
+    unsafe fn q8_prep(w: __m256i) -> __m256i {
+        w
+    }
+    #[inline(always)]
+    unsafe fn q8_dot(wp: __m256i, x: __m256i) -> __m256i {
+        // |w|·sign(x, w): the products keep their sign and stay within i16 pair sums
+        // (activations are within ±127).
+        unsafe {
+            let p = _mm256_maddubs_epi16(_mm256_sign_epi8(wp, wp), _mm256_sign_epi8(x, wp));
+            _mm256_madd_epi16(p, _mm256_set1_epi16(1))
+        }
+    }
+}
+
+/// Sums each of eight i32×8 vectors: lane `i` of the result is the total of `v[i]`.
+#[inline(always)]
+unsafe fn hsum8(v: &[__m256i]) -> __m256i {
+    unsafe {
+        let a01 = _mm256_hadd_epi32(v[0], v[1]);
+        let a23 = _mm256_hadd_epi32(v[2], v[3]);
+        let a45 = _mm256_hadd_epi32(v[4], v[5]);
+        let a67 = _mm256_hadd_epi32(v[6], v[7]);
+        let b0 = _mm256_hadd_epi32(a01, a23);
+        let b1 = _mm256_hadd_epi32(a45, a67);
+        let lo = _mm256_permute2x128_si256(b0, b1, 0x20);
+        let hi = _mm256_permute2x128_si256(b0, b1, 0x31);
+        _mm256_add_epi32(lo, hi)
+    }
+}
+
+#[inline(always)]
+unsafe fn load(p: *const u8) -> __m256i {
+    unsafe { _mm256_loadu_si256(p as *const __m256i) }
+}
+
+/// 32 nibbles of a 16-byte array: low nibbles to bytes 0..16, high nibbles to bytes 16..32.
+#[inline(always)]
+unsafe fn nibbles32(p: *const u8) -> __m256i {
+    unsafe {
+        let q = _mm_loadu_si128(p as *const __m128i);
+        let m = _mm_set1_epi8(0x0F);
+        let lo = _mm_and_si128(q, m);
+        let hi = _mm_and_si128(_mm_srli_epi16(q, 4), m);
+        _mm256_set_m128i(hi, lo)
+    }
+}
+
+/// Bit `i` of the 32-bit `qh` as 0x10 in byte `i` (the fifth bit of Q5_0 quants).
+#[inline(always)]
+unsafe fn q5_high(qh: u32) -> __m256i {
+    unsafe {
+        let shuf = _mm256_setr_epi8(
+            0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3,
+            3, 3, 3, 3,
+        );
+        let bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(qh as i32), shuf);
+        let bit = _mm256_set1_epi64x(0x8040_2010_0804_0201u64 as i64);
+        let set = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);
+        _mm256_and_si256(set, _mm256_set1_epi8(0x10))
+    }
+}
+
+/// # Safety
+/// `p` points at the two bytes of a block's f16 field.
+#[inline(always)]
+unsafe fn f16_ptr(p: *const u8) -> f32 {
+    // SAFETY: guaranteed by the caller.
+    let bits = unsafe { u16::from_le_bytes([*p, *p.add(1)]) };
+    half::f16::from_bits(bits).to_f32()
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn run_generic<D: Dot, const R: usize, const C: usize>(
+    ty: QuantType,
+    data: &[u8],
+    rb: usize,
+    a: &QuantizedActs,
+    rows: Range<usize>,
+    tokens: Range<usize>,
+    out: Out,
+) {
+    let n = tokens.len();
+    let full_rows = rows.start + (rows.len() / R) * R;
+    let full_tok = tokens.start + (n / C) * C;
+    // Matvec-shaped rest: eight rows per tile, one activation row.
+    let rows8 = rows.start + (rows.len() / 8) * 8;
+    unsafe {
+        let mut r = rows.start;
+        while r < full_rows {
+            let mut t = tokens.start;
+            while t < full_tok {
+                tile::<D, R, C>(ty, data, rb, a, r, t, out);
+                t += C;
+            }
+            r += R;
+        }
+        for t in full_tok..tokens.end {
+            let mut r = rows.start;
+            while r < rows8 {
+                tile::<D, 8, 1>(ty, data, rb, a, r, t, out);
+                r += 8;
+            }
+            scalar::run_quant(ty, data, rb, a, rows8..rows.end, t..t + 1, out);
+        }
+        if full_tok > tokens.start {
+            scalar::run_quant(ty, data, rb, a, full_rows..rows.end, tokens.start..full_tok, out);
+        }
+    }
+}
+
+/// One `R × C` tile (R·C is 8 or 16) starting at weight row `r0`, activation row `t0`.
+#[inline(always)]
+unsafe fn tile<D: Dot, const R: usize, const C: usize>(
+    ty: QuantType,
+    data: &[u8],
+    rb: usize,
+    a: &QuantizedActs,
+    r0: usize,
+    t0: usize,
+    out: Out,
+) {
+    match ty {
+        QuantType::Q4_K | QuantType::Q6_K => unsafe { tile_k::<D, R, C>(ty, data, rb, a, r0, t0, out) },
+        _ => unsafe { tile_32::<D, R, C>(ty, data, rb, a, r0, t0, out) },
+    }
+}
+
+/// Stores the per-pair float accumulators.
+#[inline(always)]
+unsafe fn store<const R: usize, const C: usize>(acc: &[__m256; 2], r0: usize, t0: usize, out: Out) {
+    let mut v = [0.0f32; 16];
+    unsafe {
+        _mm256_storeu_ps(v.as_mut_ptr(), acc[0]);
+        _mm256_storeu_ps(v.as_mut_ptr().add(8), acc[1]);
+        for r in 0..R {
+            for c in 0..C {
+                // SAFETY: the tile lies inside the rectangle the driver gave this task.
+                out.write(t0 + c, r0 + r, v[r * C + c]);
+            }
+        }
+    }
+}
+
+/// Tile kernel for the 32-element block types (Q8_0, Q4_0, Q5_0, Q4_1).
+#[inline(always)]
+unsafe fn tile_32<D: Dot, const R: usize, const C: usize>(
+    ty: QuantType,
+    data: &[u8],
+    rb: usize,
+    a: &QuantizedActs,
+    r0: usize,
+    t0: usize,
+    out: Out,
+) {
+    let groups = (R * C) / 8;
+    let bb = ty.block_bytes();
+    let offset: i32 = match ty {
+        QuantType::Q4_0 => 8,
+        QuantType::Q5_0 => 16,
+        QuantType::Q8_0 => D::Q8_OFFSET,
+        _ => 0,
+    };
+    unsafe {
+        let zero = _mm256_setzero_si256();
+        let mut acc = [_mm256_setzero_ps(); 2];
+        let base = data.as_ptr().add(r0 * rb);
+        for b in 0..a.blocks {
+            let mut wv = [zero; R];
+            let mut dw = [0.0f32; R];
+            let mut mw = [0.0f32; R];
+            for r in 0..R {
+                let wb = base.add(r * rb + b * bb);
+                dw[r] = f16_ptr(wb);
+                wv[r] = match ty {
+                    QuantType::Q8_0 => D::q8_prep(load(wb.add(2))),
+                    QuantType::Q4_0 => nibbles32(wb.add(2)),
+                    QuantType::Q4_1 => {
+                        mw[r] = f16_ptr(wb.add(2));
+                        nibbles32(wb.add(4))
+                    }
+                    _ => {
+                        let qh = u32::from_le_bytes([*wb.add(2), *wb.add(3), *wb.add(4), *wb.add(5)]);
+                        _mm256_or_si256(nibbles32(wb.add(6)), q5_high(qh))
+                    }
+                };
+            }
+            let mut s = [zero; 16];
+            for c in 0..C {
+                let xv = load(a.qs.as_ptr().add((t0 + c) * a.cols + b * QK32) as *const u8);
+                for r in 0..R {
+                    s[r * C + c] = if ty == QuantType::Q8_0 {
+                        D::q8_dot(wv[r], xv)
+                    } else {
+                        D::dot(zero, wv[r], xv)
+                    };
+                }
+            }
+            for g in 0..groups {
+                let mut isum = hsum8(&s[g * 8..g * 8 + 8]);
+                let mut scale = [0.0f32; 8];
+                let mut corr = [0i32; 8];
+                let mut mins = [0.0f32; 8];
+                let mut sx = [0.0f32; 8];
+                for k in 0..8 {
+                    let p = g * 8 + k;
+                    let (r, c) = (p / C, p % C);
+                    let i = a.bidx(t0 + c, b);
+                    scale[k] = dw[r] * a.d[i];
+                    if offset != 0 {
+                        corr[k] = offset * a.sums[i];
+                    }
+                    if ty == QuantType::Q4_1 {
+                        mins[k] = mw[r];
+                        sx[k] = a.s[i];
+                    }
+                }
+                if offset != 0 {
+                    isum = _mm256_sub_epi32(isum, _mm256_loadu_si256(corr.as_ptr() as *const __m256i));
+                }
+                acc[g] = _mm256_fmadd_ps(
+                    _mm256_loadu_ps(scale.as_ptr()),
+                    _mm256_cvtepi32_ps(isum),
+                    acc[g],
+                );
+                if ty == QuantType::Q4_1 {
+                    acc[g] = _mm256_fmadd_ps(
+                        _mm256_loadu_ps(mins.as_ptr()),
+                        _mm256_loadu_ps(sx.as_ptr()),
+                        acc[g],
+                    );
+                }
+            }
+        }
+        store::<R, C>(&acc, r0, t0, out);
+    }
+}
+
+/// Tile kernel for the K-quants (Q4_K, Q6_K) against Q8_K activations.
+#[inline(always)]
+unsafe fn tile_k<D: Dot, const R: usize, const C: usize>(
+    ty: QuantType,
+    data: &[u8],
+    rb: usize,
+    a: &QuantizedActs,
+    r0: usize,
+    t0: usize,
+    out: Out,
+) {
+    let groups = (R * C) / 8;
+    let bb = ty.block_bytes();
+    unsafe {
+        let zero = _mm256_setzero_si256();
+        let mask4 = _mm256_set1_epi8(0x0F);
+        let mask2 = _mm256_set1_epi8(0x03);
+        let mut acc = [_mm256_setzero_ps(); 2];
+        let base = data.as_ptr().add(r0 * rb);
+        for b in 0..a.blocks {
+            let mut s = [zero; 16];
+            // Per-pair integer corrections: Q4_K's Σ m·Σx, Q6_K's 32·Σ sc·Σx.
+            let mut corr = [0i32; 16];
+            let mut d = [0.0f32; R];
+            let mut dmin = [0.0f32; R];
+            let mut xp = [std::ptr::null::<u8>(); C];
+            for c in 0..C {
+                xp[c] = a.qs.as_ptr().add((t0 + c) * a.cols + b * QK_K) as *const u8;
+            }
+            if ty == QuantType::Q4_K {
+                let mut sc16 = [[zero; 8]; R];
+                let mut qs = [std::ptr::null::<u8>(); R];
+                for r in 0..R {
+                    let wb = base.add(r * rb + b * bb);
+                    let blk = std::slice::from_raw_parts(wb, bb);
+                    d[r] = f16_at(blk, 0);
+                    dmin[r] = f16_at(blk, 2);
+                    let (sc, m) = q4k_scales_mins(&blk[Q4_K_SCALES..Q4_K_SCALES + 12]);
+                    for j in 0..8 {
+                        sc16[r][j] = _mm256_set1_epi16(sc[j] as i16);
+                    }
+                    for c in 0..C {
+                        let bs = &a.bsums[a.bidx(t0 + c, b) * 16..][..16];
+                        let mut ms = 0i32;
+                        for j in 0..8 {
+                            ms += m[j] as i32 * (bs[2 * j] as i32 + bs[2 * j + 1] as i32);
+                        }
+                        corr[r * C + c] = ms;
+                    }
+                    qs[r] = wb.add(Q4_K_QS);
+                }
+                for j2 in 0..4 {
+                    let mut lo = [zero; R];
+                    let mut hi = [zero; R];
+                    for r in 0..R {
+                        let q = load(qs[r].add(32 * j2));
+                        lo[r] = _mm256_and_si256(q, mask4);
+                        hi[r] = _mm256_and_si256(_mm256_srli_epi16(q, 4), mask4);
+                    }
+                    for c in 0..C {
+                        let xl = load(xp[c].add(64 * j2));
+                        let xh = load(xp[c].add(64 * j2 + 32));
+                        for r in 0..R {
+                            let p = r * C + c;
+                            s[p] = D::dot_scaled(s[p], lo[r], xl, sc16[r][2 * j2]);
+                            s[p] = D::dot_scaled(s[p], hi[r], xh, sc16[r][2 * j2 + 1]);
+                        }
+                    }
+                }
+            } else {
+                let mut scv = [[zero; 8]; R];
+                let mut wp = [std::ptr::null::<u8>(); R];
+                for r in 0..R {
+                    let wb = base.add(r * rb + b * bb);
+                    let blk = std::slice::from_raw_parts(wb, bb);
+                    d[r] = f16_at(blk, Q6_K_D);
+                    let sc = &blk[Q6_K_SCALES..Q6_K_SCALES + 16];
+                    for k in 0..8 {
+                        let lo = _mm_set1_epi16(sc[2 * k] as i8 as i16);
+                        let hi = _mm_set1_epi16(sc[2 * k + 1] as i8 as i16);
+                        scv[r][k] = _mm256_set_m128i(hi, lo);
+                    }
+                    for c in 0..C {
+                        let bs = &a.bsums[a.bidx(t0 + c, b) * 16..][..16];
+                        let mut o = 0i32;
+                        for g in 0..16 {
+                            o += (sc[g] as i8 as i32) * bs[g] as i32;
+                        }
+                        corr[r * C + c] = 32 * o;
+                    }
+                    wp[r] = wb;
+                }
+                for half in 0..2 {
+                    let mut q = [[zero; 4]; R];
+                    for r in 0..R {
+                        let ql0 = load(wp[r].add(64 * half));
+                        let ql1 = load(wp[r].add(64 * half + 32));
+                        let qh = load(wp[r].add(Q6_K_QH + 32 * half));
+                        let h0 = _mm256_slli_epi16(_mm256_and_si256(qh, mask2), 4);
+                        let h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), mask2), 4);
+                        let h2 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), mask2), 4);
+                        let h3 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), mask2), 4);
+                        q[r][0] = _mm256_or_si256(_mm256_and_si256(ql0, mask4), h0);
+                        q[r][1] = _mm256_or_si256(_mm256_and_si256(ql1, mask4), h1);
+                        q[r][2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), mask4), h2);
+                        q[r][3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), mask4), h3);
+                    }
+                    for c in 0..C {
+                        for k in 0..4 {
+                            let xv = load(xp[c].add(128 * half + 32 * k));
+                            for r in 0..R {
+                                let p = r * C + c;
+                                s[p] = D::dot_scaled(s[p], q[r][k], xv, scv[r][4 * half + k]);
+                            }
+                        }
+                    }
+                }
+            }
+            for g in 0..groups {
+                let isum = hsum8(&s[g * 8..g * 8 + 8]);
+                let cv = _mm256_loadu_si256(corr.as_ptr().add(g * 8) as *const __m256i);
+                let mut scale = [0.0f32; 8];
+                let mut mscale = [0.0f32; 8];
+                for k in 0..8 {
+                    let p = g * 8 + k;
+                    let (r, c) = (p / C, p % C);
+                    let dx = a.d[a.bidx(t0 + c, b)];
+                    scale[k] = d[r] * dx;
+                    mscale[k] = dmin[r] * dx;
+                }
+                if ty == QuantType::Q4_K {
+                    acc[g] = _mm256_fmadd_ps(
+                        _mm256_loadu_ps(scale.as_ptr()),
+                        _mm256_cvtepi32_ps(isum),
+                        acc[g],
+                    );
+                    acc[g] = _mm256_fnmadd_ps(
+                        _mm256_loadu_ps(mscale.as_ptr()),
+                        _mm256_cvtepi32_ps(cv),
+                        acc[g],
+                    );
+                } else {
+                    acc[g] = _mm256_fmadd_ps(
+                        _mm256_loadu_ps(scale.as_ptr()),
+                        _mm256_cvtepi32_ps(_mm256_sub_epi32(isum, cv)),
+                        acc[g],
+                    );
+                }
+            }
+        }
+        store::<R, C>(&acc, r0, t0, out);
+    }
+}
