@@ -55,6 +55,30 @@ fn module_syntax_and_require_are_js_module() {
 }
 
 #[test]
+fn positions_count_characters_and_lines_in_any_line_ending() {
+    let v = violation("const café = 'é';\r\n/* ☃ */ const x = 1; eval('x');\r\n");
+    assert_eq!((v.line, v.col), (2, 22));
+    assert_eq!(v.construct, "eval");
+    // A long construct is cut to its first line and 60 characters.
+    let long = format!("fetch('{}'\n);", "a".repeat(100));
+    let v = violation(&long);
+    assert!(v.construct.chars().count() <= 62 && v.construct.ends_with('…'), "{}", v.construct);
+}
+
+#[test]
+fn empty_and_comment_only_programs_run() {
+    for code in ["", "// nothing", "/* nothing */\n\n", ";;"] {
+        assert_eq!(check(code), Ok(()));
+        let r = run(code, &limits());
+        assert_eq!(
+            (r.outcome.clone(), r.value.clone(), r.exit_code),
+            (Outcome::Ok, None, 0),
+            "{code:?}"
+        );
+    }
+}
+
+#[test]
 fn dynamic_code_is_js_dynamic_eval() {
     for code in [
         "eval('1 + 1');",
