@@ -251,6 +251,20 @@ impl Checker<'_> {
         }
     }
 
+    /// Flags a call or `new` of a host API (`fetch(url)`, `process.exit(1)`, `new Worker(f)`)
+    /// with the whole call as the construct.
+    fn check_host_call(&mut self, callee: &Expression<'_>, span: Span) {
+        let mut root = callee.without_parentheses();
+        while let Some(member) = root.as_member_expression() {
+            root = member.object().without_parentheses();
+        }
+        if let Expression::Identifier(id) = root
+            && self.is_host_name(id.name.as_str())
+        {
+            self.flag(ReasonCode::JsHostApi, span, "a host API the sandbox does not have");
+        }
+    }
+
     /// Flags calls and `new` of a function constructor reached through `.constructor`:
     /// `x.constructor.constructor(...)`, `(function(){}).constructor(...)`,
     /// `Object.getPrototypeOf(f).constructor(...)`.
@@ -329,12 +343,16 @@ impl<'a> Visit<'a> for Checker<'_> {
             {
                 self.flag(ReasonCode::JsDynamicEval, it.span, "a string run as code by a timer");
             }
-            _ => self.check_constructor_call(&it.callee, it.span),
+            _ => {
+                self.check_host_call(&it.callee, it.span);
+                self.check_constructor_call(&it.callee, it.span);
+            }
         }
         walk::walk_call_expression(self, it);
     }
 
     fn visit_new_expression(&mut self, it: &NewExpression<'a>) {
+        self.check_host_call(&it.callee, it.span);
         self.check_constructor_call(&it.callee, it.span);
         walk::walk_new_expression(self, it);
     }

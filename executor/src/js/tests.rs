@@ -120,6 +120,13 @@ fn host_apis_are_js_host_api() {
 }
 
 #[test]
+fn host_calls_are_reported_whole() {
+    assert_eq!(violation("process.exit(1);").construct, "process.exit(1)");
+    assert_eq!(violation("const w = new Worker('w.js');").construct, "new Worker('w.js')");
+    assert_eq!(violation("const e = process.env;").construct, "process");
+}
+
+#[test]
 fn async_code_is_js_async() {
     for code in [
         "async function f() {}",
