@@ -78,6 +78,8 @@ trait Dot {
     unsafe fn q8_prep(w: __m256i) -> __m256i;
     /// Lanes of (prepared Q8_0 weights) · (signed activations).
     unsafe fn q8_dot(wp: __m256i, x: __m256i) -> __m256i;
+    /// Bit `i` of `qh` as 0x10 in byte `i` (the fifth bit of Q5_0 quants).
+    unsafe fn q5_high(qh: u32) -> __m256i;
 }
 
 struct Vnni;
@@ -100,6 +102,10 @@ impl Dot for Vnni {
     #[inline(always)]
     unsafe fn q8_dot(wp: __m256i, x: __m256i) -> __m256i {
         unsafe { _mm256_dpbusd_epi32(_mm256_setzero_si256(), wp, x) }
+    }
+    #[inline(always)]
+    unsafe fn q5_high(qh: u32) -> __m256i {
+        unsafe { _mm256_maskz_mov_epi8(qh, _mm256_set1_epi8(0x10)) }
     }
 }
 
@@ -131,6 +137,10 @@ impl Dot for Avx2 {
             let p = _mm256_maddubs_epi16(_mm256_sign_epi8(wp, wp), _mm256_sign_epi8(x, wp));
             _mm256_madd_epi16(p, _mm256_set1_epi16(1))
         }
+    }
+    #[inline(always)]
+    unsafe fn q5_high(qh: u32) -> __m256i {
+        unsafe { q5_high_avx2(qh) }
     }
 }
 
@@ -167,9 +177,9 @@ unsafe fn nibbles32(p: *const u8) -> __m256i {
     }
 }
 
-/// Bit `i` of the 32-bit `qh` as 0x10 in byte `i` (the fifth bit of Q5_0 quants).
+/// Bit `i` of the 32-bit `qh` as 0x10 in byte `i`, with AVX2 shuffles.
 #[inline(always)]
-unsafe fn q5_high(qh: u32) -> __m256i {
+unsafe fn q5_high_avx2(qh: u32) -> __m256i {
     unsafe {
         let shuf = _mm256_setr_epi8(
             0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3,
@@ -182,13 +192,54 @@ unsafe fn q5_high(qh: u32) -> __m256i {
     }
 }
 
+
+/// Raw f16 bits at `p`.
+///
 /// # Safety
-/// `p` points at the two bytes of a block's f16 field.
+/// `p` points at two readable bytes.
 #[inline(always)]
-unsafe fn f16_ptr(p: *const u8) -> f32 {
+unsafe fn f16_raw(p: *const u8) -> u16 {
     // SAFETY: guaranteed by the caller.
-    let bits = unsafe { u16::from_le_bytes([*p, *p.add(1)]) };
-    half::f16::from_bits(bits).to_f32()
+    unsafe { u16::from_le_bytes([*p, *p.add(1)]) }
+}
+
+/// Up to eight f16 values (one per tile row) to f32 lanes; lane `r` is row `r`.
+#[inline(always)]
+unsafe fn rows_f16(h: &[u16; 8]) -> __m256 {
+    unsafe { _mm256_cvtph_ps(_mm_loadu_si128(h.as_ptr() as *const __m128i)) }
+}
+
+/// Spreads per-row lanes (lane `r` = row `r`) over the pairs of group `g` of an `R × C` tile:
+/// lane `k` gets row `(8g + k) / C`.
+#[inline(always)]
+unsafe fn row_lanes<const C: usize>(v: __m256, g: usize) -> __m256 {
+    let mut idx = [0i32; 8];
+    for (k, i) in idx.iter_mut().enumerate() {
+        *i = ((8 * g + k) / C) as i32;
+    }
+    unsafe { _mm256_permutevar8x32_ps(v, _mm256_loadu_si256(idx.as_ptr() as *const __m256i)) }
+}
+
+/// `C` consecutive per-token f32 values spread over a pair group: lane `k` gets token `k % C`.
+#[inline(always)]
+unsafe fn tok_lanes<const C: usize>(p: *const f32) -> __m256 {
+    unsafe {
+        match C {
+            1 => _mm256_set1_ps(*p),
+            2 => _mm256_castpd_ps(_mm256_set1_pd(std::ptr::read_unaligned(p as *const f64))),
+            4 => {
+                let v = _mm_loadu_ps(p);
+                _mm256_set_m128(v, v)
+            }
+            _ => _mm256_loadu_ps(p),
+        }
+    }
+}
+
+/// `C` consecutive per-token i32 values spread over a pair group: lane `k` gets token `k % C`.
+#[inline(always)]
+unsafe fn tok_lanes_i32<const C: usize>(p: *const i32) -> __m256i {
+    unsafe { _mm256_castps_si256(tok_lanes::<C>(p as *const f32)) }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -289,21 +340,25 @@ unsafe fn tile_32<D: Dot, const R: usize, const C: usize>(
         let base = data.as_ptr().add(r0 * rb);
         for b in 0..a.blocks {
             let mut wv = [zero; R];
-            let mut dw = [0.0f32; R];
-            let mut mw = [0.0f32; R];
+            let mut hw = [0u16; 8];
+            let mut hm = [0u16; 8];
             for r in 0..R {
                 let wb = base.add(r * rb + b * bb);
-                dw[r] = f16_ptr(wb);
+                if C == 1 {
+                    // Decode streams weights from memory: fetch the next tile's rows early.
+                    _mm_prefetch(base.wrapping_add((R + r) * rb + b * bb) as *const i8, _MM_HINT_T0);
+                }
+                hw[r] = f16_raw(wb);
                 wv[r] = match ty {
                     QuantType::Q8_0 => D::q8_prep(load(wb.add(2))),
                     QuantType::Q4_0 => nibbles32(wb.add(2)),
                     QuantType::Q4_1 => {
-                        mw[r] = f16_ptr(wb.add(2));
+                        hm[r] = f16_raw(wb.add(2));
                         nibbles32(wb.add(4))
                     }
                     _ => {
                         let qh = u32::from_le_bytes([*wb.add(2), *wb.add(3), *wb.add(4), *wb.add(5)]);
-                        _mm256_or_si256(nibbles32(wb.add(6)), q5_high(qh))
+                        _mm256_or_si256(nibbles32(wb.add(6)), D::q5_high(qh))
                     }
                 };
             }
@@ -318,39 +373,20 @@ unsafe fn tile_32<D: Dot, const R: usize, const C: usize>(
                     };
                 }
             }
+            let i0 = a.bidx(t0, b);
+            let dw = rows_f16(&hw);
+            let dx = tok_lanes::<C>(a.d.as_ptr().add(i0));
             for g in 0..groups {
                 let mut isum = hsum8(&s[g * 8..g * 8 + 8]);
-                let mut scale = [0.0f32; 8];
-                let mut corr = [0i32; 8];
-                let mut mins = [0.0f32; 8];
-                let mut sx = [0.0f32; 8];
-                for k in 0..8 {
-                    let p = g * 8 + k;
-                    let (r, c) = (p / C, p % C);
-                    let i = a.bidx(t0 + c, b);
-                    scale[k] = dw[r] * a.d[i];
-                    if offset != 0 {
-                        corr[k] = offset * a.sums[i];
-                    }
-                    if ty == QuantType::Q4_1 {
-                        mins[k] = mw[r];
-                        sx[k] = a.s[i];
-                    }
-                }
                 if offset != 0 {
-                    isum = _mm256_sub_epi32(isum, _mm256_loadu_si256(corr.as_ptr() as *const __m256i));
+                    let sums = tok_lanes_i32::<C>(a.sums.as_ptr().add(i0));
+                    isum = _mm256_sub_epi32(isum, _mm256_mullo_epi32(sums, _mm256_set1_epi32(offset)));
                 }
-                acc[g] = _mm256_fmadd_ps(
-                    _mm256_loadu_ps(scale.as_ptr()),
-                    _mm256_cvtepi32_ps(isum),
-                    acc[g],
-                );
+                let scale = _mm256_mul_ps(row_lanes::<C>(dw, g), dx);
+                acc[g] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(isum), acc[g]);
                 if ty == QuantType::Q4_1 {
-                    acc[g] = _mm256_fmadd_ps(
-                        _mm256_loadu_ps(mins.as_ptr()),
-                        _mm256_loadu_ps(sx.as_ptr()),
-                        acc[g],
-                    );
+                    let m = row_lanes::<C>(rows_f16(&hm), g);
+                    acc[g] = _mm256_fmadd_ps(m, tok_lanes::<C>(a.s.as_ptr().add(i0)), acc[g]);
                 }
             }
         }
@@ -381,8 +417,8 @@ unsafe fn tile_k<D: Dot, const R: usize, const C: usize>(
             let mut s = [zero; 16];
             // Per-pair integer corrections: Q4_K's Σ m·Σx, Q6_K's 32·Σ sc·Σx.
             let mut corr = [0i32; 16];
-            let mut d = [0.0f32; R];
-            let mut dmin = [0.0f32; R];
+            let mut d = [0u16; 8];
+            let mut dmin = [0u16; 8];
             let mut xp = [std::ptr::null::<u8>(); C];
             for c in 0..C {
                 xp[c] = a.qs.as_ptr().add((t0 + c) * a.cols + b * QK_K) as *const u8;
@@ -393,8 +429,13 @@ unsafe fn tile_k<D: Dot, const R: usize, const C: usize>(
                 for r in 0..R {
                     let wb = base.add(r * rb + b * bb);
                     let blk = std::slice::from_raw_parts(wb, bb);
-                    d[r] = f16_at(blk, 0);
-                    dmin[r] = f16_at(blk, 2);
+                    d[r] = f16_raw(wb);
+                    dmin[r] = f16_raw(wb.add(2));
+                    if C == 1 {
+                        _mm_prefetch(base.wrapping_add((R + r) * rb + b * bb) as *const i8, _MM_HINT_T0);
+                        _mm_prefetch(base.wrapping_add((R + r) * rb + b * bb + 64) as *const i8, _MM_HINT_T0);
+                        _mm_prefetch(base.wrapping_add((R + r) * rb + b * bb + 128) as *const i8, _MM_HINT_T0);
+                    }
                     let (sc, m) = q4k_scales_mins(&blk[Q4_K_SCALES..Q4_K_SCALES + 12]);
                     for j in 0..8 {
                         sc16[r][j] = _mm256_set1_epi16(sc[j] as i16);
@@ -433,7 +474,13 @@ unsafe fn tile_k<D: Dot, const R: usize, const C: usize>(
                 for r in 0..R {
                     let wb = base.add(r * rb + b * bb);
                     let blk = std::slice::from_raw_parts(wb, bb);
-                    d[r] = f16_at(blk, Q6_K_D);
+                    d[r] = f16_raw(wb.add(Q6_K_D));
+                    if C == 1 {
+                        for line in 0..4 {
+                            let p = base.wrapping_add((R + r) * rb + b * bb + 64 * line);
+                            _mm_prefetch(p as *const i8, _MM_HINT_T0);
+                        }
+                    }
                     let sc = &blk[Q6_K_SCALES..Q6_K_SCALES + 16];
                     for k in 0..8 {
                         let lo = _mm_set1_epi16(sc[2 * k] as i8 as i16);
@@ -476,35 +523,19 @@ unsafe fn tile_k<D: Dot, const R: usize, const C: usize>(
                     }
                 }
             }
+            let dx = tok_lanes::<C>(a.d.as_ptr().add(a.bidx(t0, b)));
+            let dv = rows_f16(&d);
             for g in 0..groups {
                 let isum = hsum8(&s[g * 8..g * 8 + 8]);
                 let cv = _mm256_loadu_si256(corr.as_ptr().add(g * 8) as *const __m256i);
-                let mut scale = [0.0f32; 8];
-                let mut mscale = [0.0f32; 8];
-                for k in 0..8 {
-                    let p = g * 8 + k;
-                    let (r, c) = (p / C, p % C);
-                    let dx = a.d[a.bidx(t0 + c, b)];
-                    scale[k] = d[r] * dx;
-                    mscale[k] = dmin[r] * dx;
-                }
+                let scale = _mm256_mul_ps(row_lanes::<C>(dv, g), dx);
                 if ty == QuantType::Q4_K {
-                    acc[g] = _mm256_fmadd_ps(
-                        _mm256_loadu_ps(scale.as_ptr()),
-                        _mm256_cvtepi32_ps(isum),
-                        acc[g],
-                    );
-                    acc[g] = _mm256_fnmadd_ps(
-                        _mm256_loadu_ps(mscale.as_ptr()),
-                        _mm256_cvtepi32_ps(cv),
-                        acc[g],
-                    );
+                    let mscale = _mm256_mul_ps(row_lanes::<C>(rows_f16(&dmin), g), dx);
+                    acc[g] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(isum), acc[g]);
+                    acc[g] = _mm256_fnmadd_ps(mscale, _mm256_cvtepi32_ps(cv), acc[g]);
                 } else {
-                    acc[g] = _mm256_fmadd_ps(
-                        _mm256_loadu_ps(scale.as_ptr()),
-                        _mm256_cvtepi32_ps(_mm256_sub_epi32(isum, cv)),
-                        acc[g],
-                    );
+                    let q = _mm256_cvtepi32_ps(_mm256_sub_epi32(isum, cv));
+                    acc[g] = _mm256_fmadd_ps(scale, q, acc[g]);
                 }
             }
         }
