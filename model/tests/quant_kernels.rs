@@ -223,11 +223,11 @@ fn simd_paths_agree_on_extreme_quants() {
                 blk[lo..hi].iter_mut().for_each(|v| *v = fill);
             }
             let w = QuantMatrix::new(ty, rows, cols, data).unwrap();
-            let x: Vec<f32> = (0..4 * cols).map(|i| if i % 3 == 0 { -1.0 } else { 1.0 }).collect();
-            let reference = run(ty, Isa::Scalar, 1, &w, &x, 4);
+            let x: Vec<f32> = (0..9 * cols).map(|i| if i % 3 == 0 { -1.0 } else { 1.0 }).collect();
+            let reference = run(ty, Isa::Scalar, 1, &w, &x, 9);
             assert!(reference.iter().all(|v| v.is_finite()));
             for isa in Isa::available() {
-                let y = run(ty, isa, 1, &w, &x, 4);
+                let y = run(ty, isa, 1, &w, &x, 9);
                 let same = y.iter().zip(&reference).all(|(a, b)| a.to_bits() == b.to_bits());
                 assert!(same, "{ty} {isa} fill {fill:#x}: {y:?} vs {reference:?}");
             }

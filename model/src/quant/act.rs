@@ -53,6 +53,10 @@ pub struct QuantizedActs {
     pub s: Vec<f32>,
     /// `Q8K`: Σq of each 16 elements, `blocks × n × 16` (index `bidx(t, b) * 16 + g`).
     pub bsums: Vec<i16>,
+    /// `Q8_0`/`Q8_1`: the quants of each whole group of 8 rows regrouped for the batched SIMD
+    /// kernels — word `j` (bytes `4j..4j+4`) of block `b` of row `8g + c` is at
+    /// `((g · blocks + b) · 8 + j) · 8 + c`; empty when `n < 8` or for `Q8K`.
+    pub packed: Vec<u32>,
 }
 
 /// Rounds to the nearest integer, ties to even, exactly as ggml's `nearest_int` (valid for
@@ -86,6 +90,7 @@ impl QuantizedActs {
             sums: Vec::new(),
             s: Vec::new(),
             bsums: Vec::new(),
+            packed: Vec::new(),
         };
         match format {
             ActFormat::Q8_0 | ActFormat::Q8_1 => {
@@ -112,6 +117,7 @@ impl QuantizedActs {
                         a.s[o] = round_f16(d * sum as f32);
                     }
                 }
+                a.pack_groups();
             }
             ActFormat::Q8K => {
                 a.bsums = vec![0; n * blocks * 16];
@@ -141,6 +147,22 @@ impl QuantizedActs {
             }
         }
         a
+    }
+
+    /// Fills [`QuantizedActs::packed`] for every whole group of 8 rows.
+    fn pack_groups(&mut self) {
+        let groups = self.n / 8;
+        let words = self.cols / 4;
+        self.packed = vec![0; groups * words * 8];
+        for g in 0..groups {
+            let dst = &mut self.packed[g * words * 8..(g + 1) * words * 8];
+            for c in 0..8 {
+                let row = &self.qs[(8 * g + c) * self.cols..(8 * g + c + 1) * self.cols];
+                for (w, q) in row.chunks_exact(4).enumerate() {
+                    dst[w * 8 + c] = u32::from_le_bytes([q[0] as u8, q[1] as u8, q[2] as u8, q[3] as u8]);
+                }
+            }
+        }
     }
 
     /// Quants of block `b` of token `t`.
@@ -203,6 +225,20 @@ mod tests {
         assert_eq!(b.qs[0], -16);
         let g0: i16 = a.qs[..16].iter().map(|&q| q as i16).sum();
         assert_eq!(a.bsums[0], g0);
+    }
+
+    #[test]
+    fn packed_groups_interleave_rows_by_four_bytes() {
+        let x: Vec<f32> = (0..9 * 64).map(|i| ((i * 7 % 255) as f32) - 127.0).collect();
+        let a = QuantizedActs::quantize(ActFormat::Q8_0, &x, 9, 64);
+        assert_eq!(a.packed.len(), 64 / 4 * 8);
+        for c in 0..8 {
+            for w in 0..16 {
+                let q = &a.qs[c * 64 + 4 * w..c * 64 + 4 * w + 4];
+                let want = u32::from_le_bytes([q[0] as u8, q[1] as u8, q[2] as u8, q[3] as u8]);
+                assert_eq!(a.packed[w * 8 + c], want);
+            }
+        }
     }
 
     #[test]

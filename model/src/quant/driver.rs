@@ -14,6 +14,9 @@ const TOKEN_CHUNK: usize = 64;
 const ROW_ALIGN: usize = 16;
 /// Row chunks per thread (a little slack so a busy core does not hold everyone up).
 const CHUNKS_PER_THREAD: usize = 4;
+/// Weight bytes per row chunk in batched calls: small enough to stay in L2 while every group of
+/// activation rows passes over it.
+const CHUNK_BYTES: usize = 192 * 1024;
 
 /// Write access to `y` (`n × ld`, row-major) shared by the tasks of one call.
 #[derive(Clone, Copy)]
@@ -40,18 +43,21 @@ impl Out {
     }
 }
 
-/// Row ranges handed to the threads.
-fn row_chunks(rows: usize, threads: usize) -> Vec<Range<usize>> {
-    if threads == 1 {
+/// Row ranges handed to the threads: a few per thread, and for batched calls (`n > 1`) small
+/// enough that a chunk's weights (`row_bytes` each) stay in cache.
+fn row_chunks(rows: usize, threads: usize, n: usize, row_bytes: usize) -> Vec<Range<usize>> {
+    let by_cache = if n > 1 { (rows * row_bytes).div_ceil(CHUNK_BYTES) } else { 1 };
+    let by_threads = if threads == 1 { 1 } else { threads * CHUNKS_PER_THREAD };
+    let want = by_cache.max(by_threads);
+    if want == 1 {
         return vec![0..rows];
     }
-    let want = threads * CHUNKS_PER_THREAD;
     let per = rows.div_ceil(want).div_ceil(ROW_ALIGN) * ROW_ALIGN;
     (0..rows).step_by(per.max(ROW_ALIGN)).map(|s| s..(s + per).min(rows)).collect()
 }
 
-fn for_each_chunk(k: &Kernels, rows: usize, f: impl Fn(Range<usize>) + Sync) {
-    let chunks = row_chunks(rows, k.threads);
+fn for_each_chunk(k: &Kernels, m: &QuantMatrix, n: usize, f: impl Fn(Range<usize>) + Sync) {
+    let chunks = row_chunks(m.rows(), k.threads, n, m.row_bytes());
     match &k.pool {
         Some(pool) => pool.install(|| chunks.into_par_iter().for_each(&f)),
         None => chunks.into_iter().for_each(f),
@@ -68,7 +74,7 @@ pub fn matmul(k: &Kernels, m: &QuantMatrix, x: &[f32], n: usize, y: &mut [f32]) 
         None => {
             let out = Out { ptr: y.as_mut_ptr(), ld: m.rows() };
             let (ty, data, rb, cols) = (m.ty(), m.data(), m.row_bytes(), m.cols());
-            for_each_chunk(k, m.rows(), |rows| {
+            for_each_chunk(k, m, n, |rows| {
                 scalar::run_float(ty, data, rb, x, cols, rows, 0..n, out)
             });
         }
@@ -79,7 +85,7 @@ pub fn matmul(k: &Kernels, m: &QuantMatrix, x: &[f32], n: usize, y: &mut [f32]) 
 pub fn matmul_acts(k: &Kernels, m: &QuantMatrix, a: &QuantizedActs, y: &mut [f32]) {
     let out = Out { ptr: y.as_mut_ptr(), ld: m.rows() };
     let (ty, data, rb, isa) = (m.ty(), m.data(), m.row_bytes(), k.isa);
-    for_each_chunk(k, m.rows(), |rows| {
+    for_each_chunk(k, m, a.n, |rows| {
         let mut t0 = 0;
         while t0 < a.n {
             let t1 = (t0 + TOKEN_CHUNK).min(a.n);
@@ -117,8 +123,8 @@ mod tests {
     #[test]
     fn row_chunks_cover_every_row_once() {
         for rows in [1, 15, 16, 17, 128, 896, 4864, 151_936] {
-            for threads in [1, 2, 3, 8] {
-                let c = row_chunks(rows, threads);
+            for (threads, n) in [(1, 1), (2, 1), (3, 1), (8, 1), (1, 512), (2, 64)] {
+                let c = row_chunks(rows, threads, n, 616);
                 assert_eq!(c.first().unwrap().start, 0);
                 assert_eq!(c.last().unwrap().end, rows);
                 for w in c.windows(2) {

@@ -47,8 +47,13 @@ unsafe fn run_vnni(
     tokens: Range<usize>,
     out: Out,
 ) {
+    let mut t = tokens.start;
+    if tokens.len() >= 8 && ty.block_len() == QK32 {
+        // SAFETY: features enabled above.
+        t += unsafe { run_t32::<Vnni, 4>(ty, data, rb, a, rows.clone(), tokens.clone(), out) };
+    }
     // SAFETY: features enabled above.
-    unsafe { run_generic::<Vnni, 4, 4>(ty, data, rb, a, rows, tokens, out) }
+    unsafe { run_generic::<Vnni, 4, 4>(ty, data, rb, a, rows, t..tokens.end, out) }
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -78,6 +83,8 @@ trait Dot {
     unsafe fn q8_prep(w: __m256i) -> __m256i;
     /// Lanes of (prepared Q8_0 weights) · (signed activations).
     unsafe fn q8_dot(wp: __m256i, x: __m256i) -> __m256i;
+    /// `acc +` [`Dot::q8_dot`].
+    unsafe fn q8_dot_acc(acc: __m256i, wp: __m256i, x: __m256i) -> __m256i;
     /// Bit `i` of `qh` as 0x10 in byte `i` (the fifth bit of Q5_0 quants).
     unsafe fn q5_high(qh: u32) -> __m256i;
 }
@@ -102,6 +109,10 @@ impl Dot for Vnni {
     #[inline(always)]
     unsafe fn q8_dot(wp: __m256i, x: __m256i) -> __m256i {
         unsafe { _mm256_dpbusd_epi32(_mm256_setzero_si256(), wp, x) }
+    }
+    #[inline(always)]
+    unsafe fn q8_dot_acc(acc: __m256i, wp: __m256i, x: __m256i) -> __m256i {
+        unsafe { _mm256_dpbusd_epi32(acc, wp, x) }
     }
     #[inline(always)]
     unsafe fn q5_high(qh: u32) -> __m256i {
@@ -137,6 +148,10 @@ impl Dot for Avx2 {
             let p = _mm256_maddubs_epi16(_mm256_sign_epi8(wp, wp), _mm256_sign_epi8(x, wp));
             _mm256_madd_epi16(p, _mm256_set1_epi16(1))
         }
+    }
+    #[inline(always)]
+    unsafe fn q8_dot_acc(acc: __m256i, wp: __m256i, x: __m256i) -> __m256i {
+        unsafe { _mm256_add_epi32(acc, Self::q8_dot(wp, x)) }
     }
     #[inline(always)]
     unsafe fn q5_high(qh: u32) -> __m256i {
@@ -540,5 +555,137 @@ unsafe fn tile_k<D: Dot, const R: usize, const C: usize>(
             }
         }
         store::<R, C>(&acc, r0, t0, out);
+    }
+}
+
+/// Unpacks one 32-element weight block to 32 unsigned (or, for Q8_0, prepared) bytes, its f16
+/// scale bits and (Q4_1) its f16 minimum bits.
+#[inline(always)]
+unsafe fn unpack32<D: Dot>(ty: QuantType, wb: *const u8) -> (__m256i, u16, u16) {
+    unsafe {
+        match ty {
+            QuantType::Q8_0 => (D::q8_prep(load(wb.add(2))), f16_raw(wb), 0),
+            QuantType::Q4_0 => (nibbles32(wb.add(2)), f16_raw(wb), 0),
+            QuantType::Q4_1 => (nibbles32(wb.add(4)), f16_raw(wb), f16_raw(wb.add(2))),
+            _ => {
+                let qh = u32::from_le_bytes([*wb.add(2), *wb.add(3), *wb.add(4), *wb.add(5)]);
+                (_mm256_or_si256(nibbles32(wb.add(6)), D::q5_high(qh)), f16_raw(wb), 0)
+            }
+        }
+    }
+}
+
+/// Batched kernel for 32-element block types with one activation row per vector lane.
+///
+/// Eight activation rows come regrouped ([`QuantizedActs::packed`]) so that lane `c` of vector
+/// `j` of a block holds bytes `4j..4j+4` of row `c`; broadcasting bytes `4j..4j+4` of a weight row against it, eight dot
+/// instructions leave each lane with the exact block sum of its row, so no horizontal reduction
+/// is needed and the float stage is one vector op per weight row and block. Returns how many
+/// activation rows (a multiple of 8, from `tokens.start`, which must be a multiple of 8 — else
+/// nothing is done) it computed; the caller does the rest.
+#[inline(always)]
+unsafe fn run_t32<D: Dot, const R: usize>(
+    ty: QuantType,
+    data: &[u8],
+    rb: usize,
+    a: &QuantizedActs,
+    rows: Range<usize>,
+    tokens: Range<usize>,
+    out: Out,
+) -> usize {
+    if tokens.start % 8 != 0 {
+        return 0;
+    }
+    let groups = tokens.len() / 8;
+    let full_rows = rows.start + (rows.len() / R) * R;
+    for gi in 0..groups {
+        let t0 = tokens.start + 8 * gi;
+        let pack = &a.packed[(t0 / 8) * a.blocks * 64..(t0 / 8 + 1) * a.blocks * 64];
+        let mut r0 = rows.start;
+        while r0 < full_rows {
+            // SAFETY: the caller enabled the features of `D`; `pack` holds this group.
+            unsafe { tile_t32::<D, R>(ty, data, rb, a, pack, r0, t0, out) };
+            r0 += R;
+        }
+        scalar::run_quant(ty, data, rb, a, full_rows..rows.end, t0..t0 + 8, out);
+    }
+    groups * 8
+}
+
+/// `R` weight rows × 8 activation rows (one per lane) for 32-element block types.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn tile_t32<D: Dot, const R: usize>(
+    ty: QuantType,
+    data: &[u8],
+    rb: usize,
+    a: &QuantizedActs,
+    pack: &[u32],
+    r0: usize,
+    t0: usize,
+    out: Out,
+) {
+    let bb = ty.block_bytes();
+    let offset: i32 = match ty {
+        QuantType::Q4_0 => 8,
+        QuantType::Q5_0 => 16,
+        QuantType::Q8_0 => D::Q8_OFFSET,
+        _ => 0,
+    };
+    unsafe {
+        let zero = _mm256_setzero_si256();
+        let mut acc = [_mm256_setzero_ps(); R];
+        let base = data.as_ptr().add(r0 * rb);
+        let lane = |j: i32| _mm256_set1_epi32(j);
+        for b in 0..a.blocks {
+            let mut wv = [zero; R];
+            let mut hw = [0u16; 8];
+            let mut hm = [0u16; 8];
+            for r in 0..R {
+                (wv[r], hw[r], hm[r]) = unpack32::<D>(ty, base.add(r * rb + b * bb));
+            }
+            let xp = pack.as_ptr().add(b * 64) as *const u8;
+            let mut s = [zero; R];
+            for j in 0..8 {
+                let xj = load(xp.add(32 * j));
+                for r in 0..R {
+                    let wj = _mm256_permutevar8x32_epi32(wv[r], lane(j as i32));
+                    s[r] = if ty == QuantType::Q8_0 {
+                        D::q8_dot_acc(s[r], wj, xj)
+                    } else {
+                        D::dot(s[r], wj, xj)
+                    };
+                }
+            }
+            let i0 = a.bidx(t0, b);
+            let dx = _mm256_loadu_ps(a.d.as_ptr().add(i0));
+            let corr = if offset != 0 {
+                _mm256_mullo_epi32(
+                    _mm256_loadu_si256(a.sums.as_ptr().add(i0) as *const __m256i),
+                    _mm256_set1_epi32(offset),
+                )
+            } else {
+                zero
+            };
+            let dw = rows_f16(&hw);
+            let mw = rows_f16(&hm);
+            for r in 0..R {
+                let isum = _mm256_sub_epi32(s[r], corr);
+                let scale = _mm256_mul_ps(_mm256_permutevar8x32_ps(dw, lane(r as i32)), dx);
+                acc[r] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(isum), acc[r]);
+                if ty == QuantType::Q4_1 {
+                    let m = _mm256_permutevar8x32_ps(mw, lane(r as i32));
+                    acc[r] = _mm256_fmadd_ps(m, _mm256_loadu_ps(a.s.as_ptr().add(i0)), acc[r]);
+                }
+            }
+        }
+        let mut v = [0.0f32; 8];
+        for r in 0..R {
+            _mm256_storeu_ps(v.as_mut_ptr(), acc[r]);
+            for (c, &val) in v.iter().enumerate() {
+                // SAFETY: the tile lies inside the rectangle the driver gave this task.
+                out.write(t0 + c, r0 + r, val);
+            }
+        }
     }
 }
