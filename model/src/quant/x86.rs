@@ -15,6 +15,9 @@ use super::blocks::*;
 use super::driver::Out;
 use super::{Isa, QuantType, scalar};
 
+/// How many row tiles ahead matvec prefetches the weights it streams from memory.
+const PREFETCH_TILES: usize = 2;
+
 /// Entry point: one rectangle of outputs on an x86 SIMD path.
 #[allow(clippy::too_many_arguments)]
 pub fn run_quant(
@@ -208,6 +211,18 @@ unsafe fn q5_high_avx2(qh: u32) -> __m256i {
 }
 
 
+/// Decode streams the weights from memory once: while a tile of `R` rows works on block `b`,
+/// fetch the matching stretch of the tile `PREFETCH_TILES` ahead, so the fetches sweep memory
+/// linearly at the rate the tiles consume it.
+#[inline(always)]
+unsafe fn prefetch_ahead<const R: usize>(base: *const u8, rb: usize, bb: usize, b: usize) {
+    let start = base.wrapping_add(PREFETCH_TILES * R * rb + b * R * bb);
+    for line in 0..(R * bb).div_ceil(64) {
+        // SAFETY: prefetches never fault, whatever the address.
+        unsafe { _mm_prefetch(start.wrapping_add(64 * line) as *const i8, _MM_HINT_T0) };
+    }
+}
+
 /// Raw f16 bits at `p`.
 ///
 /// # Safety
@@ -354,15 +369,14 @@ unsafe fn tile_32<D: Dot, const R: usize, const C: usize>(
         let mut acc = [_mm256_setzero_ps(); 2];
         let base = data.as_ptr().add(r0 * rb);
         for b in 0..a.blocks {
+            if C == 1 {
+                prefetch_ahead::<R>(base, rb, bb, b);
+            }
             let mut wv = [zero; R];
             let mut hw = [0u16; 8];
             let mut hm = [0u16; 8];
             for r in 0..R {
                 let wb = base.add(r * rb + b * bb);
-                if C == 1 {
-                    // Decode streams weights from memory: fetch the next tile's rows early.
-                    _mm_prefetch(base.wrapping_add((R + r) * rb + b * bb) as *const i8, _MM_HINT_T0);
-                }
                 hw[r] = f16_raw(wb);
                 wv[r] = match ty {
                     QuantType::Q8_0 => D::q8_prep(load(wb.add(2))),
@@ -429,6 +443,9 @@ unsafe fn tile_k<D: Dot, const R: usize, const C: usize>(
         let mut acc = [_mm256_setzero_ps(); 2];
         let base = data.as_ptr().add(r0 * rb);
         for b in 0..a.blocks {
+            if C == 1 {
+                prefetch_ahead::<R>(base, rb, bb, b);
+            }
             let mut s = [zero; 16];
             // Per-pair integer corrections: Q4_K's Σ m·Σx, Q6_K's 32·Σ sc·Σx.
             let mut corr = [0i32; 16];
@@ -446,11 +463,6 @@ unsafe fn tile_k<D: Dot, const R: usize, const C: usize>(
                     let blk = std::slice::from_raw_parts(wb, bb);
                     d[r] = f16_raw(wb);
                     dmin[r] = f16_raw(wb.add(2));
-                    if C == 1 {
-                        _mm_prefetch(base.wrapping_add((R + r) * rb + b * bb) as *const i8, _MM_HINT_T0);
-                        _mm_prefetch(base.wrapping_add((R + r) * rb + b * bb + 64) as *const i8, _MM_HINT_T0);
-                        _mm_prefetch(base.wrapping_add((R + r) * rb + b * bb + 128) as *const i8, _MM_HINT_T0);
-                    }
                     let (sc, m) = q4k_scales_mins(&blk[Q4_K_SCALES..Q4_K_SCALES + 12]);
                     for j in 0..8 {
                         sc16[r][j] = _mm256_set1_epi16(sc[j] as i16);
@@ -490,12 +502,6 @@ unsafe fn tile_k<D: Dot, const R: usize, const C: usize>(
                     let wb = base.add(r * rb + b * bb);
                     let blk = std::slice::from_raw_parts(wb, bb);
                     d[r] = f16_raw(wb.add(Q6_K_D));
-                    if C == 1 {
-                        for line in 0..4 {
-                            let p = base.wrapping_add((R + r) * rb + b * bb + 64 * line);
-                            _mm_prefetch(p as *const i8, _MM_HINT_T0);
-                        }
-                    }
                     let sc = &blk[Q6_K_SCALES..Q6_K_SCALES + 16];
                     for k in 0..8 {
                         let lo = _mm_set1_epi16(sc[2 * k] as i8 as i16);
