@@ -53,10 +53,13 @@ pub struct QuantizedActs {
     pub s: Vec<f32>,
     /// `Q8K`: Σq of each 16 elements, `blocks × n × 16` (index `bidx(t, b) * 16 + g`).
     pub bsums: Vec<i16>,
-    /// `Q8_0`/`Q8_1`: the quants of each whole group of 8 rows regrouped for the batched SIMD
-    /// kernels — word `j` (bytes `4j..4j+4`) of block `b` of row `8g + c` is at
-    /// `((g · blocks + b) · 8 + j) · 8 + c`; empty when `n < 8` or for `Q8K`.
+    /// The quants of each whole group of 8 rows regrouped for the batched SIMD kernels: word
+    /// `w` (bytes `4w..4w+4`) of row `8g + c` is at `(g · cols/4 + w) · 8 + c`; empty when
+    /// `n < 8`.
     pub packed: Vec<u32>,
+    /// `Q8K`: the per-16 sums of each whole group of 8 rows, regrouped the same way: sum `j`
+    /// (0..16) of block `b` of row `8g + c` is at `((g · blocks + b) · 16 + j) · 8 + c`.
+    pub packed_bsums: Vec<i32>,
 }
 
 /// Rounds to the nearest integer, ties to even, exactly as ggml's `nearest_int` (valid for
@@ -91,6 +94,7 @@ impl QuantizedActs {
             s: Vec::new(),
             bsums: Vec::new(),
             packed: Vec::new(),
+            packed_bsums: Vec::new(),
         };
         match format {
             ActFormat::Q8_0 | ActFormat::Q8_1 => {
@@ -144,6 +148,7 @@ impl QuantizedActs {
                     }
                     a.d[o] = 1.0 / iscale;
                 }
+                a.pack_groups();
             }
         }
         a
@@ -160,6 +165,21 @@ impl QuantizedActs {
                 let row = &self.qs[(8 * g + c) * self.cols..(8 * g + c + 1) * self.cols];
                 for (w, q) in row.chunks_exact(4).enumerate() {
                     dst[w * 8 + c] = u32::from_le_bytes([q[0] as u8, q[1] as u8, q[2] as u8, q[3] as u8]);
+                }
+            }
+        }
+        if self.format == ActFormat::Q8K {
+            let blocks = self.blocks;
+            self.packed_bsums = vec![0; groups * blocks * 128];
+            for g in 0..groups {
+                for b in 0..blocks {
+                    for c in 0..8 {
+                        let src = (b * self.n + 8 * g + c) * 16;
+                        for j in 0..16 {
+                            self.packed_bsums[((g * blocks + b) * 16 + j) * 8 + c] =
+                                self.bsums[src + j] as i32;
+                        }
+                    }
                 }
             }
         }

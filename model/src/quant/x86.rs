@@ -51,9 +51,9 @@ unsafe fn run_vnni(
     out: Out,
 ) {
     let mut t = tokens.start;
-    if tokens.len() >= 8 && ty.block_len() == QK32 {
+    if tokens.len() >= 8 {
         // SAFETY: features enabled above.
-        t += unsafe { run_t32::<Vnni, 4>(ty, data, rb, a, rows.clone(), tokens.clone(), out) };
+        t += unsafe { run_lanes::<Vnni, 4>(ty, data, rb, a, rows.clone(), tokens.clone(), out) };
     }
     // SAFETY: features enabled above.
     unsafe { run_generic::<Vnni, 4, 4>(ty, data, rb, a, rows, t..tokens.end, out) }
@@ -590,7 +590,7 @@ unsafe fn unpack32<D: Dot>(ty: QuantType, wb: *const u8) -> (__m256i, u16, u16) 
 /// activation rows (a multiple of 8, from `tokens.start`, which must be a multiple of 8 — else
 /// nothing is done) it computed; the caller does the rest.
 #[inline(always)]
-unsafe fn run_t32<D: Dot, const R: usize>(
+unsafe fn run_lanes<D: Dot, const R: usize>(
     ty: QuantType,
     data: &[u8],
     rb: usize,
@@ -606,11 +606,17 @@ unsafe fn run_t32<D: Dot, const R: usize>(
     let full_rows = rows.start + (rows.len() / R) * R;
     for gi in 0..groups {
         let t0 = tokens.start + 8 * gi;
-        let pack = &a.packed[(t0 / 8) * a.blocks * 64..(t0 / 8 + 1) * a.blocks * 64];
+        let words = a.cols / 4 * 8;
+        let pack = &a.packed[(t0 / 8) * words..(t0 / 8 + 1) * words];
         let mut r0 = rows.start;
         while r0 < full_rows {
             // SAFETY: the caller enabled the features of `D`; `pack` holds this group.
-            unsafe { tile_t32::<D, R>(ty, data, rb, a, pack, r0, t0, out) };
+            unsafe {
+                match ty {
+                    QuantType::Q4_K | QuantType::Q6_K => tile_tk::<D, R>(ty, data, rb, a, pack, r0, t0, out),
+                    _ => tile_t32::<D, R>(ty, data, rb, a, pack, r0, t0, out),
+                }
+            };
             r0 += R;
         }
         scalar::run_quant(ty, data, rb, a, full_rows..rows.end, t0..t0 + 8, out);
@@ -685,13 +691,153 @@ unsafe fn tile_t32<D: Dot, const R: usize>(
                 }
             }
         }
-        let mut v = [0.0f32; 8];
-        for r in 0..R {
+        store_lanes::<R>(&acc, r0, t0, out);
+    }
+}
+
+/// Stores `R` per-row vectors of 8 per-token results.
+#[inline(always)]
+unsafe fn store_lanes<const R: usize>(acc: &[__m256; R], r0: usize, t0: usize, out: Out) {
+    let mut v = [0.0f32; 8];
+    for r in 0..R {
+        unsafe {
             _mm256_storeu_ps(v.as_mut_ptr(), acc[r]);
             for (c, &val) in v.iter().enumerate() {
                 // SAFETY: the tile lies inside the rectangle the driver gave this task.
                 out.write(t0 + c, r0 + r, val);
             }
         }
+    }
+}
+
+/// `R` weight rows × 8 activation rows (one per lane) for the K-quants (Q4_K, Q6_K).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn tile_tk<D: Dot, const R: usize>(
+    ty: QuantType,
+    data: &[u8],
+    rb: usize,
+    a: &QuantizedActs,
+    pack: &[u32],
+    r0: usize,
+    t0: usize,
+    out: Out,
+) {
+    let bb = ty.block_bytes();
+    let g = t0 / 8;
+    unsafe {
+        let zero = _mm256_setzero_si256();
+        let mask4 = _mm256_set1_epi8(0x0F);
+        let mask2 = _mm256_set1_epi8(0x03);
+        let lane = |j: i32| _mm256_set1_epi32(j);
+        let mut acc = [_mm256_setzero_ps(); R];
+        let base = data.as_ptr().add(r0 * rb);
+        for b in 0..a.blocks {
+            let xp = pack.as_ptr().add(b * 512) as *const u8;
+            let bs = a.packed_bsums.as_ptr().add((g * a.blocks + b) * 128);
+            let bsum = |j: usize| _mm256_loadu_si256(bs.add(8 * j) as *const __m256i);
+            let dx = _mm256_loadu_ps(a.d.as_ptr().add(a.bidx(t0, b)));
+            let mut isum = [zero; R];
+            let mut corr = [zero; R];
+            let mut hd = [0u16; 8];
+            let mut hmin = [0u16; 8];
+            if ty == QuantType::Q4_K {
+                let mut sc = [[0u8; 8]; R];
+                let mut mins = [[0u8; 8]; R];
+                for r in 0..R {
+                    let wb = base.add(r * rb + b * bb);
+                    hd[r] = f16_raw(wb);
+                    hmin[r] = f16_raw(wb.add(2));
+                    (sc[r], mins[r]) = q4k_scales_mins(std::slice::from_raw_parts(wb.add(Q4_K_SCALES), 12));
+                }
+                for j in 0..8 {
+                    let bpair = _mm256_add_epi32(bsum(2 * j), bsum(2 * j + 1));
+                    let mut qv = [zero; R];
+                    for r in 0..R {
+                        let q = load(base.add(r * rb + b * bb + Q4_K_QS + 32 * (j / 2)));
+                        qv[r] = if j % 2 == 0 {
+                            _mm256_and_si256(q, mask4)
+                        } else {
+                            _mm256_and_si256(_mm256_srli_epi16(q, 4), mask4)
+                        };
+                        corr[r] = _mm256_add_epi32(
+                            corr[r],
+                            _mm256_mullo_epi32(bpair, _mm256_set1_epi32(mins[r][j] as i32)),
+                        );
+                    }
+                    let mut s = [zero; R];
+                    for w in 0..8 {
+                        let xw = load(xp.add(32 * (8 * j + w)));
+                        for r in 0..R {
+                            s[r] = D::dot(s[r], _mm256_permutevar8x32_epi32(qv[r], lane(w as i32)), xw);
+                        }
+                    }
+                    for r in 0..R {
+                        isum[r] = _mm256_add_epi32(
+                            isum[r],
+                            _mm256_mullo_epi32(s[r], _mm256_set1_epi32(sc[r][j] as i32)),
+                        );
+                    }
+                }
+            } else {
+                for r in 0..R {
+                    hd[r] = f16_raw(base.add(r * rb + b * bb + Q6_K_D));
+                }
+                for half in 0..2 {
+                    for k in 0..4 {
+                        // Chunk k of this half: elements 128·half + 32k .. +32, groups of 16
+                        // with scales 8·half + 2k and 8·half + 2k + 1.
+                        let mut qv = [zero; R];
+                        for r in 0..R {
+                            let wb = base.add(r * rb + b * bb);
+                            let ql = load(wb.add(64 * half + 32 * (k % 2)));
+                            let qh = load(wb.add(Q6_K_QH + 32 * half));
+                            let low = if k < 2 {
+                                _mm256_and_si256(ql, mask4)
+                            } else {
+                                _mm256_and_si256(_mm256_srli_epi16(ql, 4), mask4)
+                            };
+                            let high = match k {
+                                0 => _mm256_and_si256(qh, mask2),
+                                1 => _mm256_and_si256(_mm256_srli_epi16(qh, 2), mask2),
+                                2 => _mm256_and_si256(_mm256_srli_epi16(qh, 4), mask2),
+                                _ => _mm256_and_si256(_mm256_srli_epi16(qh, 6), mask2),
+                            };
+                            qv[r] = _mm256_or_si256(low, _mm256_slli_epi16(high, 4));
+                        }
+                        for h in 0..2 {
+                            let gi = 8 * half + 2 * k + h;
+                            let mut s = [zero; R];
+                            for w in 0..4 {
+                                let xw = load(xp.add(32 * (32 * half + 8 * k + 4 * h + w)));
+                                for r in 0..R {
+                                    let wj = _mm256_permutevar8x32_epi32(qv[r], lane((4 * h + w) as i32));
+                                    s[r] = D::dot(s[r], wj, xw);
+                                }
+                            }
+                            for r in 0..R {
+                                let scv = _mm256_set1_epi32(*base.add(r * rb + b * bb + Q6_K_SCALES + gi) as i8 as i32);
+                                isum[r] = _mm256_add_epi32(isum[r], _mm256_mullo_epi32(s[r], scv));
+                                corr[r] = _mm256_add_epi32(corr[r], _mm256_mullo_epi32(bsum(gi), scv));
+                            }
+                        }
+                    }
+                }
+            }
+            let dv = rows_f16(&hd);
+            let dminv = rows_f16(&hmin);
+            for r in 0..R {
+                let scale = _mm256_mul_ps(_mm256_permutevar8x32_ps(dv, lane(r as i32)), dx);
+                if ty == QuantType::Q4_K {
+                    let mscale = _mm256_mul_ps(_mm256_permutevar8x32_ps(dminv, lane(r as i32)), dx);
+                    acc[r] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(isum[r]), acc[r]);
+                    acc[r] = _mm256_fnmadd_ps(mscale, _mm256_cvtepi32_ps(corr[r]), acc[r]);
+                } else {
+                    let q = _mm256_sub_epi32(isum[r], _mm256_slli_epi32(corr[r], 5));
+                    acc[r] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(q), acc[r]);
+                }
+            }
+        }
+        store_lanes::<R>(&acc, r0, t0, out);
     }
 }
