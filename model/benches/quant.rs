@@ -4,6 +4,7 @@
 //! `cargo bench -p edgecoder-model --bench quant` (add `-- quick` for shorter runs, or a type
 //! name such as `-- Q5_0` to run only the cases whose label contains it). `GFLOP/cpu-s` divides
 //! by the CPU time all threads used, so it shows per-core efficiency even on a busy machine.
+//! `-- model` runs only the sweep through all weight matrices of Qwen2.5-Coder-0.5B.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -86,6 +87,68 @@ fn memory_bandwidth(threads: usize, budget: Duration) -> f64 {
     (buf.len() * 8) as f64 / secs / 1e9
 }
 
+/// The weight matrices of Qwen2.5-Coder-0.5B Q4_K_M with their real types and shapes: per layer
+/// q, k, v, o, gate, up, down (down alternates Q6_K / Q4_K as in the file), and the Q8_0 head.
+fn qwen_0_5b() -> (Vec<QuantMatrix>, QuantMatrix) {
+    let mut layers = Vec::new();
+    for l in 0..24 {
+        let down = if l % 2 == 0 { QuantType::Q6_K } else { QuantType::Q4_K };
+        for (ty, rows, cols) in [
+            (QuantType::Q5_0, 896, 896),
+            (QuantType::Q5_0, 128, 896),
+            (QuantType::Q8_0, 128, 896),
+            (QuantType::Q5_0, 896, 896),
+            (QuantType::Q5_0, 4864, 896),
+            (QuantType::Q5_0, 4864, 896),
+            (down, 896, 4864),
+        ] {
+            layers.push(matrix(ty, rows, cols));
+        }
+    }
+    (layers, matrix(QuantType::Q8_0, 151_936, 896))
+}
+
+/// Decode and prefill through every weight matrix of the 0.5B model (the matmuls only: no
+/// attention, norms or activations), as tokens per second.
+fn model_sweep(isa: Isa, budget: Duration) {
+    let (layers, head) = qwen_0_5b();
+    let bytes: usize = layers.iter().chain([&head]).map(|m| m.data().len()).sum();
+    println!("Qwen2.5-Coder-0.5B matmuls only ({:.0} MB of weights):", bytes as f64 / 1e6);
+    for threads in [1, 2] {
+        let k = Kernels::with_isa(isa, threads).expect("kernels");
+        let run = |n: usize, with_head: bool| {
+            let x = vec![0.5f32; n * 4864];
+            let mut y = vec![0.0f32; n * 151_936];
+            let mut step = || {
+                for m in &layers {
+                    let (c, r) = (m.cols(), m.rows());
+                    m.matmul(&k, black_box(&x[..n * c]), n, &mut y[..n * r]).expect("matmul");
+                }
+                if with_head {
+                    head.matvec(&k, &x[..896], &mut y[..151_936]).expect("head");
+                }
+                black_box(&y);
+            };
+            time(budget, &mut step)
+        };
+        let (secs, cpu) = run(1, true);
+        println!(
+            "  decode, {threads} thread(s): {:.1} ms/token = {:.1} tokens/s, {:.1} GB/s, {:.0}% CPU",
+            secs * 1e3,
+            1.0 / secs,
+            bytes as f64 / secs / 1e9,
+            100.0 * cpu / secs / threads as f64
+        );
+        let (secs, cpu) = run(512, false);
+        println!(
+            "  prefill 512, {threads} thread(s): {:.0} ms = {:.0} tokens/s ({:.0} tokens per CPU-second)",
+            secs * 1e3,
+            512.0 / secs,
+            512.0 / cpu
+        );
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     let quick = args.iter().any(|a| a == "quick");
@@ -113,6 +176,9 @@ fn main() {
         (QuantType::F16, 896, 896),
         (QuantType::F32, 896, 896),
     ];
+    if filters.is_empty() || filters.iter().any(|f| f.as_str() == "model") {
+        model_sweep(isa, budget);
+    }
     println!(
         "{:<22} {:>4} {:>3} {:>10} {:>9} {:>9} {:>12}",
         "case", "n", "thr", "time", "GFLOP/s", "W GB/s", "GFLOP/cpu-s"

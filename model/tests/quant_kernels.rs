@@ -180,7 +180,8 @@ fn run(ty: QuantType, isa: Isa, threads: usize, w: &QuantMatrix, x: &[f32], n: u
 fn simd_paths_equal_the_scalar_reference_bit_for_bit() {
     let mut rng = Rng(7);
     // Row counts that leave tile remainders (37, 21) and token counts that leave them too.
-    let shapes = [(37, 2, 1), (64, 3, 4), (21, 1, 5), (48, 2, 9), (40, 4, 70)];
+    // The last shape is big enough to be split over the worker threads.
+    let shapes = [(37, 2, 1), (64, 3, 4), (21, 1, 5), (48, 2, 9), (40, 4, 70), (600, 2, 20)];
     for ty in QUANT_TYPES {
         for &(rows, blocks, n) in &shapes {
             let cols = blocks * ty.block_len();

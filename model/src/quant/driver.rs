@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use rayon::prelude::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::act::QuantizedActs;
 use super::{Isa, Kernels, QuantMatrix, QuantType, scalar};
@@ -14,6 +14,9 @@ const TOKEN_CHUNK: usize = 64;
 const ROW_ALIGN: usize = 16;
 /// Row chunks per thread (a little slack so a busy core does not hold everyone up).
 const CHUNKS_PER_THREAD: usize = 4;
+/// Calls that touch fewer weight bytes (× activation rows) than this run on the calling thread:
+/// waking a worker would cost more than it saves.
+const INLINE_BYTES: usize = 128 * 1024;
 /// Weight bytes per row chunk in batched calls: small enough to stay in L2 while every group of
 /// activation rows passes over it.
 const CHUNK_BYTES: usize = 192 * 1024;
@@ -56,11 +59,30 @@ fn row_chunks(rows: usize, threads: usize, n: usize, row_bytes: usize) -> Vec<Ra
     (0..rows).step_by(per.max(ROW_ALIGN)).map(|s| s..(s + per).min(rows)).collect()
 }
 
+/// Runs `f` on every row chunk. The calling thread takes part (it starts at once, with no
+/// wake-up to wait for) and the pool's `threads − 1` workers join it; everyone takes the next
+/// chunk from a shared counter, so a core that is busy elsewhere just takes fewer.
 fn for_each_chunk(k: &Kernels, m: &QuantMatrix, n: usize, f: impl Fn(Range<usize>) + Sync) {
     let chunks = row_chunks(m.rows(), k.threads, n, m.row_bytes());
+    let small = m.data().len().saturating_mul(n) < INLINE_BYTES;
     match &k.pool {
-        Some(pool) => pool.install(|| chunks.into_par_iter().for_each(&f)),
-        None => chunks.into_iter().for_each(f),
+        Some(pool) if chunks.len() > 1 && !small => {
+            let next = AtomicUsize::new(0);
+            let work = || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(rows) = chunks.get(i) else { break };
+                    f(rows.clone());
+                }
+            };
+            pool.in_place_scope(|s| {
+                for _ in 1..k.threads.min(chunks.len()) {
+                    s.spawn(|_| work());
+                }
+                work();
+            });
+        }
+        _ => chunks.into_iter().for_each(f),
     }
 }
 

@@ -265,9 +265,11 @@ impl fmt::Display for Isa {
     }
 }
 
-/// How the kernels run: the instruction set and the worker threads (a persistent pool).
+/// How the kernels run: the instruction set and the worker threads (a persistent pool of
+/// `threads − 1` workers; the calling thread is the last one).
 ///
 /// Create one per engine and share it; every call splits its output rows over the threads.
+/// Calls from several threads at once are fine (they share the workers).
 pub struct Kernels {
     isa: Isa,
     threads: usize,
@@ -297,10 +299,11 @@ impl Kernels {
         if threads == 0 {
             return Err(QuantError::Threads("at least one thread is needed".into()));
         }
+        // The calling thread works too, so the pool holds the other `threads − 1`.
         let pool = if threads > 1 {
             Some(
                 rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
+                    .num_threads(threads - 1)
                     .thread_name(|i| format!("quant-{i}"))
                     .build()
                     .map_err(|e| QuantError::Threads(e.to_string()))?,
