@@ -1,3 +1,4 @@
 //! On-device transformer inference with Burn: GGUF weights, tokenizer, KV cache, sampling.
 pub mod sampling;
 pub mod quant;
+pub mod gguf;
