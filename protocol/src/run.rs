@@ -140,9 +140,10 @@ impl core::fmt::Display for ReasonCode {
     }
 }
 
-/// How a run ended.
+/// How a run ended. Externally tagged on the wire (`"ok"`, `{"error": {...}}`), as postcard
+/// needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// The program ran to the end.
     Ok,
@@ -235,7 +236,7 @@ pub struct RunResult {
 
 /// The result of one test inside a test run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum TestStatus {
     /// The test ran and its assertions held.
     Passed,
@@ -263,7 +264,6 @@ pub struct TestCase {
     /// The test's name (a `test_*` function, `check`, or `assert#N` for a bare assertion).
     pub name: String,
     /// How it went.
-    #[serde(flatten)]
     pub status: TestStatus,
 }
 
@@ -279,7 +279,10 @@ pub struct TestReport {
 impl TestReport {
     /// Number of tests that passed.
     pub fn passed(&self) -> usize {
-        self.tests.iter().filter(|t| t.status == TestStatus::Passed).count()
+        self.tests
+            .iter()
+            .filter(|t| t.status == TestStatus::Passed)
+            .count()
     }
 
     /// Number of tests that did not pass.
@@ -323,7 +326,10 @@ mod tests {
         let bytes = crate::encode(&r).unwrap();
         assert_eq!(crate::decode::<RunResult>(&bytes).unwrap(), r);
         let json = serde_json::to_string(&r).unwrap();
-        assert!(json.contains("\"code\":\"PY_ASYNC\""), "{json}");
+        assert!(
+            json.contains("\"outside_subset\":{\"code\":\"PY_ASYNC\""),
+            "{json}"
+        );
         assert_eq!(serde_json::from_str::<RunResult>(&json).unwrap(), r);
     }
 
@@ -331,11 +337,48 @@ mod tests {
     fn truncated_and_padded_payloads_are_rejected() {
         let bytes = crate::encode(&sample()).unwrap();
         for cut in 0..bytes.len() {
-            assert!(crate::decode::<RunResult>(&bytes[..cut]).is_err(), "cut at {cut}");
+            assert!(
+                crate::decode::<RunResult>(&bytes[..cut]).is_err(),
+                "cut at {cut}"
+            );
         }
         let mut padded = bytes.clone();
         padded.push(0);
         assert!(crate::decode::<RunResult>(&padded).is_err());
+    }
+
+    #[test]
+    fn test_reports_round_trip_through_postcard_and_json() {
+        let mut run = sample();
+        run.outcome = Outcome::Error {
+            kind: "AssertionError".into(),
+            message: "x".into(),
+            line: Some(2),
+        };
+        let report = TestReport {
+            tests: vec![
+                TestCase {
+                    name: "check".into(),
+                    status: TestStatus::Passed,
+                },
+                TestCase {
+                    name: "assert#2".into(),
+                    status: TestStatus::Failed {
+                        message: "1 != 2".into(),
+                        line: Some(2),
+                    },
+                },
+            ],
+            run,
+        };
+        let bytes = crate::encode(&ExecResponse::Tests(report.clone())).unwrap();
+        assert_eq!(
+            crate::decode::<ExecResponse>(&bytes).unwrap(),
+            ExecResponse::Tests(report.clone())
+        );
+        let json = serde_json::to_string(&report).unwrap();
+        assert_eq!(serde_json::from_str::<TestReport>(&json).unwrap(), report);
+        assert_eq!((report.passed(), report.failed()), (1, 1));
     }
 
     #[test]
@@ -350,7 +393,12 @@ mod tests {
     fn languages_parse_from_names_and_paths() {
         assert_eq!("py".parse::<Lang>().unwrap(), Lang::Python);
         assert_eq!("JavaScript".parse::<Lang>().unwrap(), Lang::JavaScript);
-        assert!("ruby".parse::<Lang>().unwrap_err().contains("use `py` or `js`"));
+        assert!(
+            "ruby"
+                .parse::<Lang>()
+                .unwrap_err()
+                .contains("use `py` or `js`")
+        );
         assert_eq!(Lang::from_path("a/b.mjs"), Some(Lang::JavaScript));
         assert_eq!(Lang::from_path("x.PY"), Some(Lang::Python));
         assert_eq!(Lang::from_path("Makefile"), None);
