@@ -69,8 +69,13 @@ unsafe fn run_avx2(
     tokens: Range<usize>,
     out: Out,
 ) {
+    let mut t = tokens.start;
+    if tokens.len() >= 8 {
+        // SAFETY: features enabled above.
+        t += unsafe { run_lanes::<Avx2, 4>(ty, data, rb, a, rows.clone(), tokens.clone(), out) };
+    }
     // SAFETY: features enabled above.
-    unsafe { run_generic::<Avx2, 2, 4>(ty, data, rb, a, rows, tokens, out) }
+    unsafe { run_generic::<Avx2, 2, 4>(ty, data, rb, a, rows, t..tokens.end, out) }
 }
 
 /// The integer dot-product primitives of one instruction set.
@@ -386,7 +391,7 @@ unsafe fn tile_32<D: Dot, const R: usize, const C: usize>(
                         nibbles32(wb.add(4))
                     }
                     _ => {
-                        let qh = u32::from_le_bytes([*wb.add(2), *wb.add(3), *wb.add(4), *wb.add(5)]);
+                        let qh = std::ptr::read_unaligned(wb.add(2) as *const u32).to_le();
                         _mm256_or_si256(nibbles32(wb.add(6)), D::q5_high(qh))
                     }
                 };
@@ -574,7 +579,7 @@ unsafe fn unpack32<D: Dot>(ty: QuantType, wb: *const u8) -> (__m256i, u16, u16) 
             QuantType::Q4_0 => (nibbles32(wb.add(2)), f16_raw(wb), 0),
             QuantType::Q4_1 => (nibbles32(wb.add(4)), f16_raw(wb), f16_raw(wb.add(2))),
             _ => {
-                let qh = u32::from_le_bytes([*wb.add(2), *wb.add(3), *wb.add(4), *wb.add(5)]);
+                let qh = std::ptr::read_unaligned(wb.add(2) as *const u32).to_le();
                 (_mm256_or_si256(nibbles32(wb.add(6)), D::q5_high(qh)), f16_raw(wb), 0)
             }
         }
