@@ -46,6 +46,7 @@ impl Out {
     }
 }
 
+#[allow(clippy::single_range_in_vec_init)] // one chunk holding every row, on purpose
 /// Row ranges handed to the threads: a few per thread, and for batched calls (`n > 1`) small
 /// enough that a chunk's weights (`row_bytes` each) stay in cache.
 fn row_chunks(rows: usize, threads: usize, n: usize, row_bytes: usize) -> Vec<Range<usize>> {

@@ -356,7 +356,7 @@ impl QuantMatrix {
     ) -> Result<Self, QuantError> {
         let data = data.into();
         let block = ty.block_len();
-        if cols == 0 || cols % block != 0 {
+        if cols == 0 || !cols.is_multiple_of(block) {
             return Err(QuantError::RaggedRow { ty, block, cols });
         }
         let expected = (cols / block)

@@ -14,6 +14,9 @@
 //! a SIMD path that computes the same integers (vectorising across outputs, not across blocks)
 //! produces the same bits.
 
+// Kernels index several arrays in lockstep; plain index loops read best here.
+#![allow(clippy::needless_range_loop)]
+
 use std::ops::Range;
 
 use super::QuantType;
@@ -208,6 +211,7 @@ fn reduce8(a: [f32; 8]) -> f32 {
 }
 
 /// Float-weight kernel over a rectangle of outputs (`x` is `n × cols` f32).
+#[allow(clippy::too_many_arguments)]
 pub fn run_float(
     ty: QuantType,
     data: &[u8],
