@@ -302,7 +302,7 @@ fn results_match_dequantized_weights_times_quantized_activations() {
         let wf = dequant_rows(ty, &data, rows, cols);
         let w = QuantMatrix::new(ty, rows, cols, data).unwrap();
         let x = activations(n, cols, &mut rng);
-        let a: QuantizedActs = w.quantize_input(&x, n).unwrap();
+        let a: QuantizedActs = w.quantize_input(&Kernels::new(1).unwrap(), &x, n).unwrap();
         let bl = a.format.block_len();
         for isa in Isa::available() {
             let k = Kernels::with_isa(isa, 1).unwrap();
@@ -395,11 +395,11 @@ fn bad_shapes_and_sizes_are_clear_errors() {
     w.matmul(&k, &[], 0, &mut []).unwrap();
 
     let q8 = QuantMatrix::new(QuantType::Q8_0, 1, 256, vec![0u8; 8 * 34]).unwrap();
-    let acts = q8.quantize_input(&[1.0; 256], 1).unwrap();
+    let acts = q8.quantize_input(&k, &[1.0; 256], 1).unwrap();
     let err = w.matmul_quantized(&k, &acts, &mut y).unwrap_err();
     assert!(matches!(err, QuantError::UnsupportedType(_)), "{err}");
     let f = QuantMatrix::new(QuantType::F32, 1, 4, vec![0u8; 16]).unwrap();
-    assert!(f.quantize_input(&[0.0; 4], 1).is_err());
+    assert!(f.quantize_input(&k, &[0.0; 4], 1).is_err());
 
     assert!(matches!(QuantType::from_ggml_id(13), Err(QuantError::UnsupportedType(_))));
     assert!(matches!(QuantType::from_ggml_id(9999), Err(QuantError::UnsupportedType(_))));
@@ -407,4 +407,27 @@ fn bad_shapes_and_sizes_are_clear_errors() {
         assert_eq!(QuantType::from_ggml_id(ty.ggml_id()).unwrap(), ty);
     }
     assert!(matches!(Kernels::new(0), Err(QuantError::Threads(_))));
+}
+
+#[test]
+fn threaded_activation_quantization_equals_the_serial_one() {
+    let mut rng = Rng(17);
+    let k = Kernels::new(2).unwrap();
+    for ty in [QuantType::Q8_0, QuantType::Q4_1, QuantType::Q4_K] {
+        for n in [1, 8, 41] {
+            let cols = 1024;
+            let w = QuantMatrix::new(ty, 1, cols, random_matrix(ty, 1, cols, &mut rng)).unwrap();
+            let x = activations(n, cols, &mut rng);
+            let par = w.quantize_input(&k, &x, n).unwrap();
+            let ser = QuantizedActs::quantize(ty.act_format().unwrap(), &x, n, cols);
+            assert_eq!(par.qs, ser.qs, "{ty} n={n}");
+            assert_eq!(par.sums, ser.sums, "{ty} n={n}");
+            assert_eq!(par.bsums, ser.bsums, "{ty} n={n}");
+            assert_eq!(par.packed, ser.packed, "{ty} n={n}");
+            assert_eq!(par.packed_bsums, ser.packed_bsums, "{ty} n={n}");
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&par.d), bits(&ser.d), "{ty} n={n}");
+            assert_eq!(bits(&par.s), bits(&ser.s), "{ty} n={n}");
+        }
+    }
 }

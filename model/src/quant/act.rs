@@ -5,9 +5,10 @@
 //! * `Q8_1` (for Q4_1 weights): as `Q8_0`, plus `s = d · Σq` (f16-rounded) for the minimum term.
 //! * `Q8_K` (for K-quants): 256-element blocks with an f32 scale and sums of each 16 elements.
 //!
-//! The quants are token-major (`qs[token * cols + i]`); the per-block numbers are block-major
-//! (`d[block * n + token]`, see [`QuantizedActs::bidx`]) so a kernel tile working on several
-//! tokens loads their scales with one vector load.
+//! The quants are token-major (`qs[token * cols + i]`); the per-block numbers are grouped by 8
+//! rows and then by block, the 8 rows side by side (see [`QuantizedActs::bidx`]), so a kernel
+//! tile working on several rows loads their scales with one vector load, and each group of 8
+//! rows owns one contiguous stretch of every array (groups are quantized in parallel).
 
 use super::blocks::{QK_K, QK32};
 
@@ -45,17 +46,18 @@ pub struct QuantizedActs {
     pub blocks: usize,
     /// Quants, `n × cols`.
     pub qs: Vec<i8>,
-    /// Block scales, `blocks × n` (index with [`QuantizedActs::bidx`]).
+    /// Block scales (index with [`QuantizedActs::bidx`]; padded to whole groups of 8 rows).
     pub d: Vec<f32>,
-    /// `Q8_0`/`Q8_1`: Σq of each block, `blocks × n`; empty for `Q8K`.
+    /// `Q8_0`/`Q8_1`: Σq of each block (index with [`QuantizedActs::bidx`]); empty for `Q8K`.
     pub sums: Vec<i32>,
-    /// `Q8_1`: f16-rounded `d·Σq` of each block, `blocks × n`; empty otherwise.
+    /// `Q8_1`: f16-rounded `d·Σq` of each block (index with [`QuantizedActs::bidx`]); empty
+    /// otherwise.
     pub s: Vec<f32>,
-    /// `Q8K`: Σq of each 16 elements, `blocks × n × 16` (index `bidx(t, b) * 16 + g`).
+    /// `Q8K`: Σq of each 16 elements (index `bidx(t, b) * 16 + j`); empty otherwise.
     pub bsums: Vec<i16>,
     /// The quants of each whole group of 8 rows regrouped for the batched SIMD kernels: word
-    /// `w` (bytes `4w..4w+4`) of row `8g + c` is at `(g · cols/4 + w) · 8 + c`; empty when
-    /// `n < 8`.
+    /// `w` (bytes `4w..4w+4`) of row `8g + c` is at `(g · cols/4 + w) · 8 + c`; nothing for a
+    /// last group of fewer than 8 rows.
     pub packed: Vec<u32>,
     /// `Q8K`: the per-16 sums of each whole group of 8 rows, regrouped the same way: sum `j`
     /// (0..16) of block `b` of row `8g + c` is at `((g · blocks + b) · 16 + j) · 8 + c`.
@@ -76,113 +78,80 @@ fn round_f16(x: f32) -> f32 {
     half::f16::from_f32(x).to_f32()
 }
 
+/// The part of a [`QuantizedActs`] that belongs to one group of (up to) 8 rows.
+pub(crate) struct Group<'a> {
+    rows: usize,
+    x: &'a [f32],
+    qs: &'a mut [i8],
+    d: &'a mut [f32],
+    sums: &'a mut [i32],
+    s: &'a mut [f32],
+    bsums: &'a mut [i16],
+    packed: &'a mut [u32],
+    packed_bsums: &'a mut [i32],
+}
+
+/// Splits `v` into `count` pieces of `each` (fewer if `v` is shorter; empty pieces after).
+fn pieces<T>(v: &mut [T], each: usize, count: usize) -> Vec<&mut [T]> {
+    let mut out: Vec<&mut [T]> = if each == 0 { Vec::new() } else { v.chunks_mut(each).collect() };
+    out.resize_with(count, Default::default);
+    out
+}
+
 impl QuantizedActs {
-    /// Quantizes `n` rows of `cols` elements (`x` is `n × cols`, row-major). `cols` must be a
-    /// whole number of blocks of `format` and `x.len() == n * cols` (the callers check).
+    /// Quantizes `n` rows of `cols` elements (`x` is `n × cols`, row-major) on the calling
+    /// thread. `cols` must be a whole number of blocks of `format` and `x.len() == n * cols`
+    /// (the callers check).
     pub fn quantize(format: ActFormat, x: &[f32], n: usize, cols: usize) -> Self {
+        Self::quantize_with(format, x, n, cols, |groups, f| groups.into_iter().for_each(f))
+    }
+
+    /// As [`QuantizedActs::quantize`], handing the groups of 8 rows to `run` (which may spread
+    /// them over threads).
+    pub(crate) fn quantize_with(
+        format: ActFormat,
+        x: &[f32],
+        n: usize,
+        cols: usize,
+        run: impl FnOnce(Vec<Group<'_>>, &(dyn Fn(Group<'_>) + Sync)),
+    ) -> Self {
         debug_assert_eq!(x.len(), n * cols);
         debug_assert_eq!(cols % format.block_len(), 0);
         let blocks = cols / format.block_len();
+        let groups = n.div_ceil(8);
+        let full = n / 8;
+        let per_block = groups * blocks * 8;
+        let is_32 = format != ActFormat::Q8K;
         let mut a = QuantizedActs {
             format,
             n,
             cols,
             blocks,
             qs: vec![0; n * cols],
-            d: vec![0.0; n * blocks],
-            sums: Vec::new(),
-            s: Vec::new(),
-            bsums: Vec::new(),
-            packed: Vec::new(),
-            packed_bsums: Vec::new(),
+            d: vec![0.0; per_block],
+            sums: if is_32 { vec![0; per_block] } else { Vec::new() },
+            s: if format == ActFormat::Q8_1 { vec![0.0; per_block] } else { Vec::new() },
+            bsums: if is_32 { Vec::new() } else { vec![0; per_block * 16] },
+            packed: vec![0; full * cols * 2],
+            packed_bsums: if is_32 { Vec::new() } else { vec![0; full * blocks * 128] },
         };
-        match format {
-            ActFormat::Q8_0 | ActFormat::Q8_1 => {
-                a.sums = vec![0; n * blocks];
-                if format == ActFormat::Q8_1 {
-                    a.s = vec![0.0; n * blocks];
-                }
-                for bi in 0..n * blocks {
-                    let xs = &x[bi * QK32..(bi + 1) * QK32];
-                    let qs = &mut a.qs[bi * QK32..(bi + 1) * QK32];
-                    let amax = xs.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-                    let d = amax / 127.0;
-                    let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
-                    let mut sum = 0i32;
-                    for (q, &v) in qs.iter_mut().zip(xs) {
-                        let qi = nearest_int(v * id).clamp(-127, 127);
-                        *q = qi as i8;
-                        sum += qi;
-                    }
-                    let o = (bi % blocks) * n + bi / blocks;
-                    a.d[o] = round_f16(d);
-                    a.sums[o] = sum;
-                    if format == ActFormat::Q8_1 {
-                        a.s[o] = round_f16(d * sum as f32);
-                    }
-                }
-                a.pack_groups();
-            }
-            ActFormat::Q8K => {
-                a.bsums = vec![0; n * blocks * 16];
-                for bi in 0..n * blocks {
-                    let xs = &x[bi * QK_K..(bi + 1) * QK_K];
-                    let qs = &mut a.qs[bi * QK_K..(bi + 1) * QK_K];
-                    let (mut amax, mut max) = (0.0f32, 0.0f32);
-                    for &v in xs {
-                        if v.abs() > amax {
-                            amax = v.abs();
-                            max = v;
-                        }
-                    }
-                    if amax == 0.0 {
-                        continue;
-                    }
-                    let iscale = -127.0 / max;
-                    for (q, &v) in qs.iter_mut().zip(xs) {
-                        *q = nearest_int(iscale * v).clamp(-127, 127) as i8;
-                    }
-                    let o = (bi % blocks) * n + bi / blocks;
-                    for (g, bs) in a.bsums[o * 16..o * 16 + 16].iter_mut().enumerate() {
-                        *bs = qs[g * 16..g * 16 + 16].iter().map(|&q| q as i16).sum();
-                    }
-                    a.d[o] = 1.0 / iscale;
-                }
-                a.pack_groups();
-            }
+        let gb = blocks * 8;
+        let qs = pieces(&mut a.qs, 8 * cols, groups);
+        let d = pieces(&mut a.d, gb, groups);
+        let sums = pieces(&mut a.sums, gb, groups);
+        let s = pieces(&mut a.s, gb, groups);
+        let bsums = pieces(&mut a.bsums, gb * 16, groups);
+        let packed = pieces(&mut a.packed, cols * 2, groups);
+        let packed_bsums = pieces(&mut a.packed_bsums, blocks * 128, groups);
+        let parts = qs.into_iter().zip(d).zip(sums).zip(s).zip(bsums).zip(packed).zip(packed_bsums);
+        let mut list = Vec::with_capacity(groups);
+        for (g, ((((((qs, d), sums), s), bsums), packed), packed_bsums)) in parts.enumerate() {
+            let rows = (n - 8 * g).min(8);
+            let x = &x[8 * g * cols..(8 * g + rows) * cols];
+            list.push(Group { rows, x, qs, d, sums, s, bsums, packed, packed_bsums });
         }
+        run(list, &|g| quantize_group(format, cols, blocks, g));
         a
-    }
-
-    /// Fills [`QuantizedActs::packed`] for every whole group of 8 rows.
-    fn pack_groups(&mut self) {
-        let groups = self.n / 8;
-        let words = self.cols / 4;
-        self.packed = vec![0; groups * words * 8];
-        for g in 0..groups {
-            let dst = &mut self.packed[g * words * 8..(g + 1) * words * 8];
-            for c in 0..8 {
-                let row = &self.qs[(8 * g + c) * self.cols..(8 * g + c + 1) * self.cols];
-                for (w, q) in row.chunks_exact(4).enumerate() {
-                    dst[w * 8 + c] = u32::from_le_bytes([q[0] as u8, q[1] as u8, q[2] as u8, q[3] as u8]);
-                }
-            }
-        }
-        if self.format == ActFormat::Q8K {
-            let blocks = self.blocks;
-            self.packed_bsums = vec![0; groups * blocks * 128];
-            for g in 0..groups {
-                for b in 0..blocks {
-                    for c in 0..8 {
-                        let src = (b * self.n + 8 * g + c) * 16;
-                        for j in 0..16 {
-                            self.packed_bsums[((g * blocks + b) * 16 + j) * 8 + c] =
-                                self.bsums[src + j] as i32;
-                        }
-                    }
-                }
-            }
-        }
     }
 
     /// Quants of block `b` of token `t`.
@@ -193,12 +162,73 @@ impl QuantizedActs {
         &self.qs[start..start + bl]
     }
 
-    /// Index of block `b` of token `t` in the per-block arrays (`d`, `sums`, `s`).
+    /// Index of block `b` of token `t` in the per-block arrays (`d`, `sums`, `s`; times 16
+    /// for `bsums`): groups of 8 rows, block by block, the 8 rows side by side.
     #[inline(always)]
     pub fn bidx(&self, t: usize, b: usize) -> usize {
-        b * self.n + t
+        ((t / 8) * self.blocks + b) * 8 + t % 8
     }
 }
+
+/// Quantizes one group of rows (see the module docs for the formats).
+fn quantize_group(format: ActFormat, cols: usize, blocks: usize, g: Group<'_>) {
+    let bl = format.block_len();
+    for c in 0..g.rows {
+        for b in 0..blocks {
+            let xs = &g.x[c * cols + b * bl..c * cols + (b + 1) * bl];
+            let qs = &mut g.qs[c * cols + b * bl..c * cols + (b + 1) * bl];
+            let o = b * 8 + c;
+            let amax = xs.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            if format == ActFormat::Q8K {
+                if amax == 0.0 {
+                    continue;
+                }
+                // The first element of largest magnitude, with its sign (as ggml).
+                let max = xs.iter().copied().find(|v| v.abs() == amax).unwrap_or(amax);
+                let iscale = -127.0 / max;
+                for (q, &v) in qs.iter_mut().zip(xs) {
+                    *q = nearest_int(iscale * v).clamp(-127, 127) as i8;
+                }
+                for (j, bs) in g.bsums[o * 16..o * 16 + 16].iter_mut().enumerate() {
+                    *bs = qs[j * 16..j * 16 + 16].iter().map(|&q| q as i16).sum();
+                }
+                g.d[o] = 1.0 / iscale;
+            } else {
+                let d = amax / 127.0;
+                let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
+                let mut sum = 0i32;
+                for (q, &v) in qs.iter_mut().zip(xs) {
+                    let qi = nearest_int(v * id).clamp(-127, 127);
+                    *q = qi as i8;
+                    sum += qi;
+                }
+                g.d[o] = round_f16(d);
+                g.sums[o] = sum;
+                if format == ActFormat::Q8_1 {
+                    g.s[o] = round_f16(d * sum as f32);
+                }
+            }
+        }
+    }
+    if g.rows == 8 {
+        for c in 0..8 {
+            let row = &g.qs[c * cols..(c + 1) * cols];
+            for (w, q) in row.chunks_exact(4).enumerate() {
+                g.packed[w * 8 + c] = u32::from_le_bytes([q[0] as u8, q[1] as u8, q[2] as u8, q[3] as u8]);
+            }
+        }
+        if format == ActFormat::Q8K {
+            for b in 0..blocks {
+                for c in 0..8 {
+                    for j in 0..16 {
+                        g.packed_bsums[(b * 16 + j) * 8 + c] = g.bsums[(b * 8 + c) * 16 + j] as i32;
+                    }
+                }
+            }
+        }
+    }
+}
+
 
 #[cfg(test)]
 mod tests {

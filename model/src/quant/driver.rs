@@ -3,9 +3,9 @@
 
 use std::ops::Range;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
-use super::act::QuantizedActs;
+use super::act::{ActFormat, QuantizedActs};
 use super::{Isa, Kernels, QuantMatrix, QuantType, scalar};
 
 /// Activation rows processed together while a slice of weight rows stays in cache.
@@ -17,6 +17,8 @@ const CHUNKS_PER_THREAD: usize = 4;
 /// Calls that touch fewer weight bytes (× activation rows) than this run on the calling thread:
 /// waking a worker would cost more than it saves.
 const INLINE_BYTES: usize = 128 * 1024;
+/// Activation quantizations of fewer elements than this run on the calling thread.
+const INLINE_ELEMENTS: usize = 32 * 1024;
 /// Weight bytes per row chunk in batched calls: small enough to stay in L2 while every group of
 /// activation rows passes over it.
 const CHUNK_BYTES: usize = 192 * 1024;
@@ -60,38 +62,59 @@ fn row_chunks(rows: usize, threads: usize, n: usize, row_bytes: usize) -> Vec<Ra
     (0..rows).step_by(per.max(ROW_ALIGN)).map(|s| s..(s + per).min(rows)).collect()
 }
 
-/// Runs `f` on every row chunk. The calling thread takes part (it starts at once, with no
-/// wake-up to wait for) and the pool's `threads − 1` workers join it; everyone takes the next
-/// chunk from a shared counter, so a core that is busy elsewhere just takes fewer.
-fn for_each_chunk(k: &Kernels, m: &QuantMatrix, n: usize, f: impl Fn(Range<usize>) + Sync) {
-    let chunks = row_chunks(m.rows(), k.threads, n, m.row_bytes());
-    let small = m.data().len().saturating_mul(n) < INLINE_BYTES;
+/// Runs `f` on every item. The calling thread takes part (it starts at once, with no wake-up
+/// to wait for) and the pool's `threads − 1` workers join it; everyone takes the next item from
+/// a shared queue, so a core that is busy elsewhere just takes fewer.
+pub(crate) fn run_parallel<T: Send>(k: &Kernels, items: Vec<T>, f: impl Fn(T) + Sync) {
     match &k.pool {
-        Some(pool) if chunks.len() > 1 && !small => {
-            let next = AtomicUsize::new(0);
+        Some(pool) if items.len() > 1 => {
+            let helpers = k.threads.min(items.len()) - 1;
+            let queue = Mutex::new(items.into_iter());
             let work = || {
                 loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(rows) = chunks.get(i) else { break };
-                    f(rows.clone());
+                    // A panic elsewhere cannot leave the iterator half-updated: take it anyway.
+                    let item = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
+                    match item {
+                        Some(item) => f(item),
+                        None => break,
+                    }
                 }
             };
             pool.in_place_scope(|s| {
-                for _ in 1..k.threads.min(chunks.len()) {
+                for _ in 0..helpers {
                     s.spawn(|_| work());
                 }
                 work();
             });
         }
-        _ => chunks.into_iter().for_each(f),
+        _ => items.into_iter().for_each(f),
     }
+}
+
+/// Runs `f` on every row chunk of `m` (on the calling thread alone for small calls).
+fn for_each_chunk(k: &Kernels, m: &QuantMatrix, n: usize, f: impl Fn(Range<usize>) + Sync) {
+    let chunks = row_chunks(m.rows(), k.threads, n, m.row_bytes());
+    if m.data().len().saturating_mul(n) < INLINE_BYTES {
+        chunks.into_iter().for_each(f);
+    } else {
+        run_parallel(k, chunks, f);
+    }
+}
+
+/// Quantizes activations for `format`, groups of 8 rows spread over the threads when there
+/// are enough of them to be worth it.
+pub(crate) fn quantize(k: &Kernels, format: ActFormat, x: &[f32], n: usize, cols: usize) -> QuantizedActs {
+    if n * cols < INLINE_ELEMENTS {
+        return QuantizedActs::quantize(format, x, n, cols);
+    }
+    QuantizedActs::quantize_with(format, x, n, cols, |groups, f| run_parallel(k, groups, f))
 }
 
 /// `y = x·Wᵀ` for f32 `x` (`n × cols`).
 pub fn matmul(k: &Kernels, m: &QuantMatrix, x: &[f32], n: usize, y: &mut [f32]) {
     match m.ty().act_format() {
         Some(format) => {
-            let a = QuantizedActs::quantize(format, x, n, m.cols());
+            let a = quantize(k, format, x, n, m.cols());
             matmul_acts(k, m, &a, y);
         }
         None => {

@@ -438,8 +438,14 @@ impl QuantMatrix {
         Ok(())
     }
 
-    /// Quantizes `n` activation rows (`n × cols`) into this matrix's int8 activation format.
-    pub fn quantize_input(&self, x: &[f32], n: usize) -> Result<QuantizedActs, QuantError> {
+    /// Quantizes `n` activation rows (`n × cols`) into this matrix's int8 activation format,
+    /// on the threads of `k`.
+    pub fn quantize_input(
+        &self,
+        k: &Kernels,
+        x: &[f32],
+        n: usize,
+    ) -> Result<QuantizedActs, QuantError> {
         check_len("x", n.saturating_mul(self.cols), x.len())?;
         let Some(format) = self.ty.act_format() else {
             return Err(QuantError::UnsupportedType(format!(
@@ -447,7 +453,7 @@ impl QuantMatrix {
                 self.ty
             )));
         };
-        Ok(QuantizedActs::quantize(format, x, n, self.cols))
+        Ok(driver::quantize(k, format, x, n, self.cols))
     }
 }
 
