@@ -1,6 +1,7 @@
 //! Quantized matvec/matmul kernels: every SIMD path equals the scalar reference bit for bit,
 //! and the result is within the int8-activation error bound of (dequantized W)·x.
 
+use edgecoder_model::gguf::dequantize_to_vec;
 use edgecoder_model::quant::{
     ActFormat, Isa, Kernels, QuantError, QuantMatrix, QuantType, QuantizedActs,
 };
@@ -60,89 +61,11 @@ fn f16_at(b: &[u8], o: usize) -> f64 {
     f16::from_bits(u16::from_le_bytes([b[o], b[o + 1]])).to_f64()
 }
 
-/// Independent dequantization of one block, written from ggml's reference C
-/// (`dequantize_row_*` in ggml-quants.c).
-fn dequant_block(ty: QuantType, b: &[u8]) -> Vec<f64> {
-    match ty {
-        QuantType::F32 => vec![f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64],
-        QuantType::F16 => vec![f16_at(b, 0)],
-        QuantType::Q8_0 => (0..32).map(|i| f16_at(b, 0) * (b[2 + i] as i8) as f64).collect(),
-        QuantType::Q4_0 | QuantType::Q4_1 | QuantType::Q5_0 => {
-            let d = f16_at(b, 0);
-            let mut y = vec![0.0; 32];
-            for j in 0..16 {
-                let (q0, q1) = match ty {
-                    QuantType::Q4_0 => ((b[2 + j] & 15) as f64 - 8.0, (b[2 + j] >> 4) as f64 - 8.0),
-                    QuantType::Q4_1 => ((b[4 + j] & 15) as f64, (b[4 + j] >> 4) as f64),
-                    _ => {
-                        let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
-                        let h0 = ((qh >> j) << 4) & 0x10;
-                        let h1 = (qh >> (j + 12)) & 0x10;
-                        (
-                            (((b[6 + j] & 15) as u32 | h0) as f64) - 16.0,
-                            (((b[6 + j] >> 4) as u32 | h1) as f64) - 16.0,
-                        )
-                    }
-                };
-                let m = if ty == QuantType::Q4_1 { f16_at(b, 2) } else { 0.0 };
-                y[j] = q0 * d + m;
-                y[j + 16] = q1 * d + m;
-            }
-            y
-        }
-        QuantType::Q4_K => {
-            let (d, dmin) = (f16_at(b, 0), f16_at(b, 2));
-            let s = &b[4..16];
-            let scale_min = |j: usize| -> (f64, f64) {
-                if j < 4 {
-                    ((s[j] & 63) as f64, (s[j + 4] & 63) as f64)
-                } else {
-                    (
-                        ((s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4)) as f64,
-                        ((s[j + 4] >> 4) | ((s[j] >> 6) << 4)) as f64,
-                    )
-                }
-            };
-            let mut y = Vec::with_capacity(256);
-            for (chunk, is) in (0..4).zip((0..8).step_by(2)) {
-                let q = &b[16 + 32 * chunk..16 + 32 * chunk + 32];
-                let (sc1, m1) = scale_min(is);
-                let (sc2, m2) = scale_min(is + 1);
-                y.extend(q.iter().map(|&v| d * sc1 * (v & 0xF) as f64 - dmin * m1));
-                y.extend(q.iter().map(|&v| d * sc2 * (v >> 4) as f64 - dmin * m2));
-            }
-            y
-        }
-        QuantType::Q6_K => {
-            let d = f16_at(b, 208);
-            let mut y = vec![0.0; 256];
-            for n in 0..2 {
-                let ql = &b[64 * n..];
-                let qh = &b[128 + 32 * n..];
-                let sc = &b[192 + 8 * n..];
-                for l in 0..32 {
-                    let is = l / 16;
-                    let q1 = ((ql[l] & 0xF) | ((qh[l] & 3) << 4)) as i32 - 32;
-                    let q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) as i32 - 32;
-                    let q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) as i32 - 32;
-                    let q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) as i32 - 32;
-                    let o = 128 * n;
-                    y[o + l] = d * (sc[is] as i8) as f64 * q1 as f64;
-                    y[o + l + 32] = d * (sc[is + 2] as i8) as f64 * q2 as f64;
-                    y[o + l + 64] = d * (sc[is + 4] as i8) as f64 * q3 as f64;
-                    y[o + l + 96] = d * (sc[is + 6] as i8) as f64 * q4 as f64;
-                }
-            }
-            y
-        }
-    }
-}
-
+/// f32 weights from the GGUF module's dequantizers (checked bit-exactly against gguf-py).
 fn dequant_rows(ty: QuantType, data: &[u8], rows: usize, cols: usize) -> Vec<f64> {
-    let bb = ty.block_bytes();
-    let w: Vec<f64> = data.chunks_exact(bb).flat_map(|b| dequant_block(ty, b)).collect();
+    let w = dequantize_to_vec(ty.ggml(), data).expect("dequantize");
     assert_eq!(w.len(), rows * cols);
-    w
+    w.into_iter().map(f64::from).collect()
 }
 
 /// Activations with the awkward cases mixed in: zero rows, outliers, tiny values, negatives.

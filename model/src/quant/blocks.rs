@@ -1,25 +1,13 @@
-//! Byte layout of the GGUF weight blocks the kernels read, in one place.
-//!
-//! Every kernel (scalar or SIMD) finds scales and quants through these offsets and helpers, so
-//! the layouts (ggml's `block_q4_0`, `block_q4_K`, ...) are written down once for the kernels.
+//! Where the kernels find scales and quants inside the GGUF weight blocks (ggml's `block_q4_0`,
+//! `block_q4_K`, ...). Block sizes come from [`crate::gguf::GgmlType`], the packed Q4_K scales
+//! from [`crate::gguf::q4_k_scale_min`]; this adds the byte offsets and per-element accessors
+//! the scalar reference and the SIMD paths share.
+
+pub use crate::gguf::QK_K;
+use crate::gguf::q4_k_scale_min;
 
 /// Elements in one 32-element block (`QK4_0`, `QK8_0`, ... in ggml).
 pub const QK32: usize = 32;
-/// Elements in one K-quant super-block (`QK_K` in ggml).
-pub const QK_K: usize = 256;
-
-/// `block_q4_0`: f16 scale, 16 bytes of nibbles (low nibble = element j, high = element j+16).
-pub const Q4_0_BYTES: usize = 18;
-/// `block_q4_1`: f16 scale, f16 minimum, 16 bytes of nibbles.
-pub const Q4_1_BYTES: usize = 20;
-/// `block_q5_0`: f16 scale, 32 high bits (`qh`), 16 bytes of low nibbles.
-pub const Q5_0_BYTES: usize = 22;
-/// `block_q8_0`: f16 scale, 32 signed bytes.
-pub const Q8_0_BYTES: usize = 34;
-/// `block_q4_K`: f16 `d`, f16 `dmin`, 12 bytes of packed 6-bit scales/mins, 128 bytes of nibbles.
-pub const Q4_K_BYTES: usize = 144;
-/// `block_q6_K`: 128 bytes low nibbles, 64 bytes high 2-bit pairs, 16 i8 scales, f16 `d`.
-pub const Q6_K_BYTES: usize = 210;
 
 /// Byte offset of `scales` in `block_q4_K`.
 pub const Q4_K_SCALES: usize = 4;
@@ -44,19 +32,16 @@ pub fn f16_at(b: &[u8], off: usize) -> f32 {
     half::f16::from_bits(f16_bits(b, off)).to_f32()
 }
 
-/// Unpacks the twelve packed bytes of a `block_q4_K` into its eight 6-bit sub-block scales and
-/// eight 6-bit sub-block minimums (ggml's `get_scale_min_k4` for j = 0..8).
+/// The eight 6-bit sub-block scales and eight 6-bit minimums of a `block_q4_K` from its twelve
+/// packed scale bytes `s`.
 #[inline(always)]
 pub fn q4k_scales_mins(s: &[u8]) -> ([u8; 8], [u8; 8]) {
+    let mut packed = [0u8; 12];
+    packed.copy_from_slice(&s[..12]);
     let mut sc = [0u8; 8];
     let mut m = [0u8; 8];
-    for j in 0..4 {
-        sc[j] = s[j] & 63;
-        m[j] = s[j + 4] & 63;
-    }
-    for j in 4..8 {
-        sc[j] = (s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4);
-        m[j] = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    for j in 0..8 {
+        (sc[j], m[j]) = q4_k_scale_min(j, &packed);
     }
     (sc, m)
 }

@@ -35,6 +35,8 @@ use std::fmt;
 
 use bytes::Bytes;
 
+use crate::gguf::GgmlType;
+
 pub use act::{ActFormat, QuantizedActs};
 
 /// Errors from building a [`QuantMatrix`], a [`Kernels`] context, or calling a kernel.
@@ -122,54 +124,38 @@ impl QuantType {
 
     /// Maps a ggml type id (as stored in GGUF tensor infos) to a kernel type.
     pub fn from_ggml_id(id: u32) -> Result<Self, QuantError> {
-        Ok(match id {
-            0 => QuantType::F32,
-            1 => QuantType::F16,
-            2 => QuantType::Q4_0,
-            3 => QuantType::Q4_1,
-            6 => QuantType::Q5_0,
-            8 => QuantType::Q8_0,
-            12 => QuantType::Q4_K,
-            14 => QuantType::Q6_K,
-            other => return Err(QuantError::UnsupportedType(format!("id {other}"))),
-        })
+        GgmlType::from_id(id)
+            .ok_or_else(|| QuantError::UnsupportedType(format!("id {id}")))?
+            .try_into()
+    }
+
+    /// The ggml type (whose table gives the block geometry).
+    pub fn ggml(self) -> GgmlType {
+        match self {
+            QuantType::F32 => GgmlType::F32,
+            QuantType::F16 => GgmlType::F16,
+            QuantType::Q4_0 => GgmlType::Q4_0,
+            QuantType::Q4_1 => GgmlType::Q4_1,
+            QuantType::Q5_0 => GgmlType::Q5_0,
+            QuantType::Q8_0 => GgmlType::Q8_0,
+            QuantType::Q4_K => GgmlType::Q4_K,
+            QuantType::Q6_K => GgmlType::Q6_K,
+        }
     }
 
     /// The ggml type id.
     pub fn ggml_id(self) -> u32 {
-        match self {
-            QuantType::F32 => 0,
-            QuantType::F16 => 1,
-            QuantType::Q4_0 => 2,
-            QuantType::Q4_1 => 3,
-            QuantType::Q5_0 => 6,
-            QuantType::Q8_0 => 8,
-            QuantType::Q4_K => 12,
-            QuantType::Q6_K => 14,
-        }
+        self.ggml().id()
     }
 
     /// Elements per block (1 for float types).
     pub fn block_len(self) -> usize {
-        match self {
-            QuantType::F32 | QuantType::F16 => 1,
-            QuantType::Q4_0 | QuantType::Q4_1 | QuantType::Q5_0 | QuantType::Q8_0 => blocks::QK32,
-            QuantType::Q4_K | QuantType::Q6_K => blocks::QK_K,
-        }
+        self.ggml().block_size()
     }
 
     /// Bytes per block.
     pub fn block_bytes(self) -> usize {
-        match self {
-            QuantType::F32 => 4,
-            QuantType::F16 => 2,
-            QuantType::Q4_0 => blocks::Q4_0_BYTES,
-            QuantType::Q4_1 => blocks::Q4_1_BYTES,
-            QuantType::Q5_0 => blocks::Q5_0_BYTES,
-            QuantType::Q8_0 => blocks::Q8_0_BYTES,
-            QuantType::Q4_K => blocks::Q4_K_BYTES,
-            QuantType::Q6_K => blocks::Q6_K_BYTES,
-        }
+        self.ggml().type_size()
     }
 
     /// The int8 format activations are quantized to for this weight type (`None` for floats).
@@ -184,16 +170,18 @@ impl QuantType {
 
     /// The ggml name (`"Q4_K"`, ...).
     pub fn name(self) -> &'static str {
-        match self {
-            QuantType::F32 => "F32",
-            QuantType::F16 => "F16",
-            QuantType::Q4_0 => "Q4_0",
-            QuantType::Q4_1 => "Q4_1",
-            QuantType::Q5_0 => "Q5_0",
-            QuantType::Q8_0 => "Q8_0",
-            QuantType::Q4_K => "Q4_K",
-            QuantType::Q6_K => "Q6_K",
-        }
+        self.ggml().name()
+    }
+}
+
+impl TryFrom<GgmlType> for QuantType {
+    type Error = QuantError;
+
+    fn try_from(t: GgmlType) -> Result<Self, QuantError> {
+        QuantType::ALL
+            .into_iter()
+            .find(|q| q.ggml() == t)
+            .ok_or_else(|| QuantError::UnsupportedType(t.name().to_string()))
     }
 }
 
