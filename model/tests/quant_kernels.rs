@@ -226,7 +226,7 @@ fn results_match_dequantized_weights_times_quantized_activations() {
         let w = QuantMatrix::new(ty, rows, cols, data).unwrap();
         let x = activations(n, cols, &mut rng);
         let a: QuantizedActs = w.quantize_input(&Kernels::new(1).unwrap(), &x, n).unwrap();
-        let bl = a.format.block_len();
+        let bl = a.format().block_len();
         for isa in Isa::available() {
             let k = Kernels::with_isa(isa, 1).unwrap();
             let mut y = vec![0.0; n * rows];
@@ -235,10 +235,10 @@ fn results_match_dequantized_weights_times_quantized_activations() {
                 for r in 0..rows {
                     // Q4_1: w = d·q + m; the kernel computes d·q·x̂ + m·s.
                     let m = if ty == QuantType::Q4_1 { f16_at(w.data(), r * ty.block_bytes() + 2) } else { 0.0 };
-                    let mut exact = m * a.s.get(a.bidx(t, 0)).copied().unwrap_or(0.0) as f64;
+                    let mut exact = m * a.s().get(a.bidx(t, 0)).copied().unwrap_or(0.0) as f64;
                     let mut mag = exact.abs();
                     for i in 0..cols {
-                        let xq = a.qs[t * cols + i] as f64 * a.d[a.bidx(t, i / bl)] as f64;
+                        let xq = a.qs()[t * cols + i] as f64 * a.d()[a.bidx(t, i / bl)] as f64;
                         exact += (wf[r * cols + i] - m) * xq;
                         mag += ((wf[r * cols + i] - m) * xq).abs();
                     }
@@ -343,14 +343,14 @@ fn threaded_activation_quantization_equals_the_serial_one() {
             let x = activations(n, cols, &mut rng);
             let par = w.quantize_input(&k, &x, n).unwrap();
             let ser = QuantizedActs::quantize(ty.act_format().unwrap(), &x, n, cols);
-            assert_eq!(par.qs, ser.qs, "{ty} n={n}");
-            assert_eq!(par.sums, ser.sums, "{ty} n={n}");
-            assert_eq!(par.bsums, ser.bsums, "{ty} n={n}");
-            assert_eq!(par.packed, ser.packed, "{ty} n={n}");
-            assert_eq!(par.packed_bsums, ser.packed_bsums, "{ty} n={n}");
+            assert_eq!(par.qs(), ser.qs(), "{ty} n={n}");
+            assert_eq!(par.sums(), ser.sums(), "{ty} n={n}");
+            assert_eq!(par.bsums(), ser.bsums(), "{ty} n={n}");
+            assert_eq!(par.packed(), ser.packed(), "{ty} n={n}");
+            assert_eq!(par.packed_bsums(), ser.packed_bsums(), "{ty} n={n}");
             let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&par.d), bits(&ser.d), "{ty} n={n}");
-            assert_eq!(bits(&par.s), bits(&ser.s), "{ty} n={n}");
+            assert_eq!(bits(&par.d()), bits(&ser.d()), "{ty} n={n}");
+            assert_eq!(bits(&par.s()), bits(&ser.s()), "{ty} n={n}");
         }
     }
 }

@@ -34,34 +34,37 @@ impl ActFormat {
 }
 
 /// `n` activation rows of `cols` elements, quantized to int8 blocks.
+///
+/// Only [`QuantizedActs::quantize`] (or `QuantMatrix::quantize_input`) builds one, so the SIMD
+/// kernels can rely on its arrays having consistent lengths; the accessors expose them read-only.
 #[derive(Debug, Clone)]
 pub struct QuantizedActs {
     /// Block format.
-    pub format: ActFormat,
+    pub(crate) format: ActFormat,
     /// Number of rows (tokens).
-    pub n: usize,
+    pub(crate) n: usize,
     /// Elements per row.
-    pub cols: usize,
+    pub(crate) cols: usize,
     /// Blocks per row.
-    pub blocks: usize,
+    pub(crate) blocks: usize,
     /// Quants, `n × cols`.
-    pub qs: Vec<i8>,
+    pub(crate) qs: Vec<i8>,
     /// Block scales (index with [`QuantizedActs::bidx`]; padded to whole groups of 8 rows).
-    pub d: Vec<f32>,
+    pub(crate) d: Vec<f32>,
     /// `Q8_0`/`Q8_1`: Σq of each block (index with [`QuantizedActs::bidx`]); empty for `Q8K`.
-    pub sums: Vec<i32>,
+    pub(crate) sums: Vec<i32>,
     /// `Q8_1`: f16-rounded `d·Σq` of each block (index with [`QuantizedActs::bidx`]); empty
     /// otherwise.
-    pub s: Vec<f32>,
+    pub(crate) s: Vec<f32>,
     /// `Q8K`: Σq of each 16 elements (index `bidx(t, b) * 16 + j`); empty otherwise.
-    pub bsums: Vec<i16>,
+    pub(crate) bsums: Vec<i16>,
     /// The quants of each whole group of 8 rows regrouped for the batched SIMD kernels: word
     /// `w` (bytes `4w..4w+4`) of row `8g + c` is at `(g · cols/4 + w) · 8 + c`; nothing for a
     /// last group of fewer than 8 rows.
-    pub packed: Vec<u32>,
+    pub(crate) packed: Vec<u32>,
     /// `Q8K`: the per-16 sums of each whole group of 8 rows, regrouped the same way: sum `j`
     /// (0..16) of block `b` of row `8g + c` is at `((g · blocks + b) · 16 + j) · 8 + c`.
-    pub packed_bsums: Vec<i32>,
+    pub(crate) packed_bsums: Vec<i32>,
 }
 
 /// Rounds to the nearest integer, ties to even, exactly as ggml's `nearest_int` (valid for
@@ -152,6 +155,61 @@ impl QuantizedActs {
         }
         run(list, &|g| quantize_group(format, cols, blocks, g));
         a
+    }
+
+    /// Block format.
+    pub fn format(&self) -> ActFormat {
+        self.format
+    }
+
+    /// Number of rows (tokens).
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Elements per row.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Blocks per row.
+    pub fn blocks(&self) -> usize {
+        self.blocks
+    }
+
+    /// Quants, `n × cols` row-major.
+    pub fn qs(&self) -> &[i8] {
+        &self.qs
+    }
+
+    /// Block scales (index with [`QuantizedActs::bidx`]).
+    pub fn d(&self) -> &[f32] {
+        &self.d
+    }
+
+    /// `Q8_0`/`Q8_1`: Σq of each block (index with [`QuantizedActs::bidx`]); empty for `Q8K`.
+    pub fn sums(&self) -> &[i32] {
+        &self.sums
+    }
+
+    /// `Q8_1`: f16-rounded `d·Σq` of each block (index with [`QuantizedActs::bidx`]).
+    pub fn s(&self) -> &[f32] {
+        &self.s
+    }
+
+    /// `Q8K`: Σq of each 16 elements (index `bidx(t, b) * 16 + j`).
+    pub fn bsums(&self) -> &[i16] {
+        &self.bsums
+    }
+
+    /// The quants of each whole group of 8 rows regrouped for the batched kernels.
+    pub fn packed(&self) -> &[u32] {
+        &self.packed
+    }
+
+    /// `Q8K`: the per-16 sums of each whole group of 8 rows regrouped for the batched kernels.
+    pub fn packed_bsums(&self) -> &[i32] {
+        &self.packed_bsums
     }
 
     /// Quants of block `b` of token `t`.
