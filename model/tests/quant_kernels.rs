@@ -316,6 +316,8 @@ fn bad_shapes_and_sizes_are_clear_errors() {
     let err = w.matmul(&k, &[0.0; 256], usize::MAX, &mut y).unwrap_err();
     assert!(matches!(err, QuantError::Shape { what: "x", .. }), "{err}");
     w.matmul(&k, &[], 0, &mut []).unwrap();
+    let empty = QuantMatrix::new(QuantType::Q8_0, 0, 32, Vec::new()).unwrap();
+    empty.matvec(&Kernels::new(2).unwrap(), &[1.0; 32], &mut []).unwrap();
 
     let q8 = QuantMatrix::new(QuantType::Q8_0, 1, 256, vec![0u8; 8 * 34]).unwrap();
     let acts = q8.quantize_input(&k, &[1.0; 256], 1).unwrap();
