@@ -19,6 +19,8 @@
 
 use std::ops::Range;
 
+use half::slice::HalfFloatSliceExt;
+
 use super::QuantType;
 use super::act::QuantizedActs;
 use super::blocks::*;
@@ -188,18 +190,31 @@ pub fn dot_f32(w: &[u8], x: &[f32]) -> f32 {
     s
 }
 
-/// Dot product of f16 weights with f32 activations, eight partial sums reduced pairwise.
+/// Dot product of f16 weights with f32 activations, eight partial sums reduced pairwise (the
+/// same order as [`dot_f32`]); the weights are widened 256 at a time with `half`'s slice
+/// conversion, which uses F16C where the CPU has it.
 #[inline]
 pub fn dot_f16(w: &[u8], x: &[f32]) -> f32 {
+    let mut bits = [half::f16::ZERO; 256];
+    let mut wide = [0.0f32; 256];
     let mut acc = [0.0f32; 8];
-    for (wc, xc) in w.chunks_exact(16).zip(x.chunks_exact(8)) {
-        for k in 0..8 {
-            acc[k] += f16_at(wc, 2 * k) * xc[k];
+    let full = x.len() / 8 * 8;
+    let mut start = 0;
+    while start < full {
+        let len = (full - start).min(256);
+        for (k, b) in bits[..len].iter_mut().enumerate() {
+            *b = half::f16::from_bits(f16_bits(w, 2 * (start + k)));
         }
+        bits[..len].convert_to_f32_slice(&mut wide[..len]);
+        for (wc, xc) in wide[..len].chunks_exact(8).zip(x[start..start + len].chunks_exact(8)) {
+            for k in 0..8 {
+                acc[k] += wc[k] * xc[k];
+            }
+        }
+        start += len;
     }
     let mut s = reduce8(acc);
-    let done = x.len() / 8 * 8;
-    for i in done..x.len() {
+    for i in full..x.len() {
         s += f16_at(w, 2 * i) * x[i];
     }
     s
