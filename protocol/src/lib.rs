@@ -7,8 +7,8 @@
 pub mod run;
 
 pub use run::{
-    ExecRequest, ExecResponse, ExitCode, Isolation, IsolationReport, Lang, Limits, Outcome, ReasonCode, RunResult, TestCase,
-    TestReport, TestStatus,
+    ExecRequest, ExecResponse, ExitCode, Isolation, IsolationReport, Lang, Limits, Outcome,
+    ReasonCode, RunResult, TestCase, TestReport, TestStatus,
 };
 
 /// Errors from encoding or decoding a wire payload.
