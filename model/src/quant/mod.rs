@@ -5,8 +5,16 @@
 //! Q8_1 for 32-element weight blocks, Q8_K for K-quants), then integer dot products run per
 //! block and are combined in f32. Three code paths compute the same bits:
 //! [`Isa::Scalar`] (portable reference), [`Isa::Avx2`] and [`Isa::Avx512Vnni`], chosen at run
-//! time with `is_x86_feature_detected!`. Work is split over output rows on a small rayon pool
-//! owned by [`Kernels`].
+//! time with `is_x86_feature_detected!`. Decode (one activation row) runs tiles of 8 weight
+//! rows with a software prefetch that streams the weights; batches of 8 or more rows run one
+//! activation row per vector lane, so weight blocks are unpacked once per 8 rows and no
+//! horizontal sums are needed. Work is split over output rows between the calling thread and
+//! a small persistent rayon pool owned by [`Kernels`].
+//!
+//! Integration with Burn: take the activations as an f32 slice (`[tokens, cols]`, row-major),
+//! call [`QuantMatrix::matmul`], and wrap the `[tokens, rows]` result back into a tensor; to
+//! share one quantization between matrices that read the same input (Q/K/V, gate/up), use
+//! [`QuantMatrix::quantize_input`] once and [`QuantMatrix::matmul_quantized`] per matrix.
 //!
 //! ```
 //! use edgecoder_model::quant::{Kernels, QuantMatrix, QuantType};
