@@ -811,7 +811,7 @@ fn compile_dynamic(
 ) -> PyResult<rustpython_vm::PyRef<rustpython_vm::builtins::PyCode>> {
     let file = "<string>";
     let source_file = SourceFileBuilder::new(file, source).finish();
-    let parse_mode = if mode == Mode::Eval { parser::Mode::Expression } else { parser::Mode::Module };
+    let parse_mode = if matches!(mode, Mode::Eval) { parser::Mode::Expression } else { parser::Mode::Module };
     let parsed = parser::parse(source, parse_mode.into()).map_err(|e| {
         vm.new_syntax_error(&CompileError::from_ruff_parse_error(e, &source_file), Some(source))
     })?;
