@@ -1,4 +1,5 @@
 //! On-device transformer inference with Burn: GGUF weights, tokenizer, KV cache, sampling.
+pub mod arch;
 pub mod sampling;
 pub mod quant;
 pub mod gguf;
