@@ -3,3 +3,5 @@ pub mod arch;
 pub mod sampling;
 pub mod quant;
 pub mod gguf;
+pub mod tokenizer;
+pub mod chat;
