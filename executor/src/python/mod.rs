@@ -147,6 +147,18 @@ print(out, s.getvalue())
     }
 
     #[test]
+    fn every_allowlisted_module_imports() {
+        let failures: Vec<String> = subset::ALLOWED_MODULES
+            .iter()
+            .filter_map(|m| {
+                let r = run(&format!("import {m}"), &limits());
+                (r.outcome != Outcome::Ok).then(|| format!("{m}: {:?}", r.outcome))
+            })
+            .collect();
+        assert!(failures.is_empty(), "{failures:#?}");
+    }
+
+    #[test]
     fn uncaught_errors_report_kind_message_and_line() {
         let r = run("x = 1\n\ndef f():\n    return {}['k']\nf()", &limits());
         assert_eq!(

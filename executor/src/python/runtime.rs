@@ -27,6 +27,12 @@ use crate::{Limits, Outcome, RunResult, TestCase, TestReport, TestStatus};
 /// enough for the worker thread's stack in debug builds.
 pub(crate) const MAX_RECURSION_LIMIT: usize = 3_000;
 
+/// Modules imported while the interpreter is warmed up, before any job.
+const PRELOADED: &[&str] = &[
+    "math", "itertools", "functools", "collections", "heapq", "bisect", "re", "string", "operator",
+    "random", "copy", "typing", "json",
+];
+
 /// Exit codes (as a script would have had): see `SUBSET.md`.
 pub(crate) mod exit {
     /// The program ran to the end (or called `sys.exit(0)`).
@@ -333,10 +339,12 @@ fn two_args(vm: &VirtualMachine, args: FuncArgs) -> PyResult<(PyObjectRef, PyObj
 }
 
 fn sandbox_error(vm: &VirtualMachine, code: &str, what: &str) -> PyBaseExceptionRef {
-    vm.new_exception_msg(
+    vm.new_os_subtype_error(
         vm.ctx.exceptions.permission_error.to_owned(),
-        format!("{what} is not available in the on-device sandbox ({code})").into(),
+        None,
+        format!("{what} is not available in the on-device sandbox ({code})"),
     )
+    .upcast()
 }
 
 fn set_builtin(vm: &VirtualMachine, name: &'static str, value: impl Into<PyObjectRef>) -> PyResult<()> {
@@ -584,17 +592,17 @@ fn install_sandbox(vm: &VirtualMachine, guard: &Rc<Guard>) -> PyResult<Scope> {
         original_setrecursionlimit.call((n.min(MAX_RECURSION_LIMIT),), vm)
     });
     sys.as_object().set_attr("setrecursionlimit", capped, vm)?;
-    for name in ["settrace", "setprofile", "_getframe", "addaudithook", "_current_frames"] {
-        let refused = vm.new_function("refused", move |_: FuncArgs, vm: &VirtualMachine| -> PyResult<()> {
-            Err(sandbox_error(vm, "PY_INTROSPECTION", &format!("sys.{name}")))
-        });
-        sys.as_object().set_attr(name, refused, vm)?;
-    }
-
-    // Modules the stdlib needs before user code can shadow anything; the random generator gets
-    // a fixed seed so runs are reproducible.
-    for module in ["operator", "random"] {
-        vm.import(module, 0)?;
+    install_internal_modules(vm)?;
+    let scope = vm.new_scope_with_main()?;
+    let main_globals: PyDictRef = scope.globals.clone();
+    // The most used allowlisted modules are imported now, off the run's critical path; the
+    // heavier ones (dataclasses pulls in inspect, ast, dis...) load when a program imports them.
+    // The random generator gets a fixed seed so runs repeat.
+    for module in PRELOADED {
+        if let Err(exc) = vm.import(*module, 0) {
+            let raised = describe_exception(vm, &exc, "<sandbox>");
+            tracing::warn!(module, error = %raised.message, "allowlisted module does not import");
+        }
     }
     let random = vm.import("random", 0)?;
     vm.call_method(&random, "seed", (0,))?;
@@ -626,8 +634,6 @@ fn install_sandbox(vm: &VirtualMachine, guard: &Rc<Guard>) -> PyResult<Scope> {
         vm.new_module("io", dict, None)
     };
 
-    let scope = vm.new_scope_with_main()?;
-    let main_globals: PyDictRef = scope.globals.clone();
 
     // Imports: user code (whose frames run in `__main__`'s globals) gets the allowlist;
     // the stdlib's own internal imports are unrestricted (the sandbox has no host modules).
@@ -692,8 +698,11 @@ fn install_sandbox(vm: &VirtualMachine, guard: &Rc<Guard>) -> PyResult<Scope> {
         ("delattr", vm.builtins.as_object().get_attr("delattr", vm)?),
         ("hasattr", vm.builtins.as_object().get_attr("hasattr", vm)?),
     ] {
+        let user_globals = main_globals.clone();
         let guarded = vm.new_function(name, move |args: FuncArgs, vm: &VirtualMachine| {
-            if let Some(attr) = args.args.get(1).and_then(|a| a.downcast_ref::<PyStr>())
+            let from_user = vm.current_frame().is_some_and(|f| f.globals.is(&user_globals));
+            if from_user
+                && let Some(attr) = args.args.get(1).and_then(|a| a.downcast_ref::<PyStr>())
                 && subset::DENIED_ATTRS.contains(&attr.as_wtf8().to_string_lossy().as_ref())
             {
                 return Err(sandbox_error(vm, "PY_INTROSPECTION", &format!("attribute '{}'", attr.as_wtf8())));
@@ -800,6 +809,101 @@ fn install_sandbox(vm: &VirtualMachine, guard: &Rc<Guard>) -> PyResult<Scope> {
         }
     }
     Ok(scope)
+}
+
+/// The interpreter is built without `os` and with an `io` that cannot import (no `FileIO`), yet
+/// allowlisted modules import them (`random` takes `os.urandom`, `dataclasses` pulls in
+/// `inspect`, `linecache`, `tokenize`, `io`). This registers file-less stand-ins for the standard
+/// library's own use; user code cannot import them (the import guard) and they reach nothing on
+/// the host.
+fn install_internal_modules(vm: &VirtualMachine) -> PyResult<()> {
+    let modules = vm.sys_module.as_object().get_attr("modules", vm)?;
+    let io = vm.import("_io", 0)?;
+    let io_dict = vm.ctx.new_dict();
+    let io_items = io.as_object().get_attr("__dict__", vm)?.try_into_value::<PyDictRef>(vm)?.items_vec();
+    for (name, value) in io_items {
+        let key = name.str(vm)?.to_string();
+        if !key.starts_with("__") {
+            io_dict.set_item(key.as_str(), value, vm)?;
+        }
+    }
+    for name in ["open", "open_code"] {
+        io_dict.set_item(
+            name,
+            vm.new_function(name, move |_: FuncArgs, vm: &VirtualMachine| -> PyResult<()> {
+                Err(sandbox_error(vm, "PY_FILE_IO", &format!("io.{name}()")))
+            })
+            .into(),
+            vm,
+        )?;
+    }
+    modules.set_item("io", vm.new_module("io", io_dict, None).into(), vm)?;
+
+    let os = vm.ctx.new_dict();
+    for (name, value) in [
+        ("name", "posix"),
+        ("sep", "/"),
+        ("extsep", "."),
+        ("pathsep", ":"),
+        ("linesep", "\n"),
+        ("defpath", "/bin:/usr/bin"),
+        ("devnull", "/dev/null"),
+        ("curdir", "."),
+        ("pardir", ".."),
+    ] {
+        os.set_item(name, vm.ctx.new_str(value).into(), vm)?;
+    }
+    os.set_item("altsep", vm.ctx.none(), vm)?;
+    os.set_item("environ", vm.ctx.new_dict().into(), vm)?;
+    os.set_item("error", vm.ctx.exceptions.os_error.to_owned().into(), vm)?;
+    os.set_item(
+        "getenv",
+        vm.new_function("getenv", |_key: PyObjectRef, default: rustpython_vm::function::OptionalArg, vm: &VirtualMachine| {
+            default.unwrap_or_else(|| vm.ctx.none())
+        })
+        .into(),
+        vm,
+    )?;
+    os.set_item("getcwd", vm.new_function("getcwd", |_vm: &VirtualMachine| "/".to_owned()).into(), vm)?;
+    os.set_item(
+        "fspath",
+        vm.new_function("fspath", |p: PyObjectRef, vm: &VirtualMachine| -> PyResult {
+            if p.downcast_ref::<PyStr>().is_some() || p.downcast_ref::<PyBytes>().is_some() {
+                Ok(p)
+            } else {
+                Err(vm.new_type_error(format!("expected str or bytes, not {}", p.class().name())))
+            }
+        })
+        .into(),
+        vm,
+    )?;
+    // Deterministic "random" bytes: runs must repeat.
+    let state = Cell::new(0x9E37_79B9_7F4A_7C15_u64);
+    os.set_item(
+        "urandom",
+        vm.new_function("urandom", move |n: usize, vm: &VirtualMachine| {
+            let bytes: Vec<u8> = (0..n)
+                .map(|_| {
+                    let mut x = state.get();
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    state.set(x);
+                    (x >> 24) as u8
+                })
+                .collect();
+            vm.ctx.new_bytes(bytes)
+        })
+        .into(),
+        vm,
+    )?;
+    let os_module: PyObjectRef = vm.new_module("os", os, None).into();
+    modules.set_item("os", os_module.clone(), vm)?;
+    modules.set_item("posix", os_module.clone(), vm)?;
+    let posixpath = vm.import("posixpath", 0)?;
+    os_module.set_attr("path", posixpath.clone(), vm)?;
+    modules.set_item("os.path", posixpath, vm)?;
+    Ok(())
 }
 
 /// Compiles source given to `eval`/`exec`/`compile` at run time with the same check and probes
