@@ -378,9 +378,16 @@ fn remove_if_exists(path: &Path) -> Result<(), OtaError> {
     }
 }
 
-/// Makes a rename in `dir` durable.
+/// Makes a rename in `dir` durable (fsync of the directory).
+#[cfg(unix)]
 fn sync_dir(dir: &Path) -> Result<(), OtaError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io_err(format!("cannot sync {}", dir.display())))
+}
+
+/// Directories cannot be opened for fsync on Windows; NTFS journals the rename itself.
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> Result<(), OtaError> {
+    Ok(())
 }
