@@ -145,7 +145,7 @@ fn list(store: &ModelStore, json: bool) -> Result<()> {
         println!("{}", serde_json::to_string(&entries)?);
         return Ok(());
     }
-    println!("{:<20} {:>10}  {:<9}  {}", "ID", "SIZE", "INSTALLED", "PATH / DESCRIPTION");
+    println!("ID                         SIZE  INSTALLED  PATH / DESCRIPTION");
     for e in entries {
         let id = if e.default { format!("{} *", e.id) } else { e.id };
         let where_ = if e.installed { e.path.display().to_string() } else { e.description };
@@ -186,7 +186,7 @@ struct TypeCount {
 }
 
 fn resolve_target(store: &ModelStore, target: &str) -> Result<PathBuf> {
-    if catalog::known_ids().iter().any(|k| *k == target) {
+    if catalog::known_ids().contains(&target) {
         return Ok(store.path(target)?);
     }
     let path = Path::new(target);

@@ -58,7 +58,7 @@ fn element_count(ty: GgmlType, data: &[u8]) -> Result<usize, DequantError> {
         return Err(DequantError::Unsupported(ty));
     }
     let ts = ty.type_size();
-    if data.len() % ts != 0 {
+    if !data.len().is_multiple_of(ts) {
         return Err(DequantError::PartialBlock { ty, len: data.len(), type_size: ts });
     }
     Ok(data.len() / ts * ty.block_size())

@@ -284,7 +284,7 @@ impl TensorInfo {
         let Some(n_elements) = dims.iter().try_fold(1u64, |a, &d| a.checked_mul(d)) else {
             return bad(name, dims, "the element count overflows");
         };
-        if dims[0] % ggml_type.block_size() as u64 != 0 {
+        if !dims[0].is_multiple_of(ggml_type.block_size() as u64) {
             return bad(name, dims, "the row length is not a multiple of the type's block size");
         }
         let Some(n_bytes) = ggml_type.bytes_for(n_elements).filter(|&b| b <= isize::MAX as u64) else {

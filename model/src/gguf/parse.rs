@@ -258,7 +258,7 @@ pub(crate) fn parse(buf: &[u8]) -> Result<Header, GgufError> {
         let ggml_type = GgmlType::from_id(type_id)
             .ok_or_else(|| GgufError::UnknownTensorType { name: name.clone(), id: type_id })?;
         let info = TensorInfo::new(name, dims, ggml_type, offset)?;
-        if info.offset() % alignment != 0 {
+        if !info.offset().is_multiple_of(alignment) {
             return Err(GgufError::Misaligned { name: info.name().to_owned(), offset: info.offset(), alignment });
         }
         if tensor_index.insert(info.name().to_owned(), tensors.len()).is_some() {
