@@ -356,3 +356,22 @@ fn threaded_activation_quantization_equals_the_serial_one() {
         }
     }
 }
+
+#[test]
+fn calls_inside_install_equal_calls_outside() {
+    let mut rng = Rng(23);
+    let k = Kernels::new(2).unwrap();
+    for ty in [QuantType::Q5_0, QuantType::Q4_K] {
+        let (rows, cols, n) = (512, 512, 12);
+        let w = QuantMatrix::new(ty, rows, cols, random_matrix(ty, rows, cols, &mut rng)).unwrap();
+        let x = activations(n, cols, &mut rng);
+        let mut outside = vec![0.0; n * rows];
+        w.matmul(&k, &x, n, &mut outside).unwrap();
+        let inside = k.install(|| {
+            let mut y = vec![0.0; n * rows];
+            w.matmul(&k, &x, n, &mut y).unwrap();
+            y
+        });
+        assert_eq!(outside, inside, "{ty}");
+    }
+}

@@ -63,8 +63,10 @@ fn row_chunks(rows: usize, threads: usize, n: usize, row_bytes: usize) -> Vec<Ra
 }
 
 /// Runs `f` on every item. The calling thread takes part (it starts at once, with no wake-up
-/// to wait for) and the pool's `threads − 1` workers join it; everyone takes the next item from
-/// a shared queue, so a core that is busy elsewhere just takes fewer.
+/// to wait for) and `threads − 1` pool workers join it; everyone takes the next item from a
+/// shared queue, so a core that is busy elsewhere just takes fewer. Inside
+/// [`Kernels::install`] the caller is itself a worker and takes back helper jobs that no other
+/// worker started, so it never waits for a descheduled one.
 pub(crate) fn run_parallel<T: Send>(k: &Kernels, items: Vec<T>, f: impl Fn(T) + Sync) {
     match &k.pool {
         Some(pool) if items.len() > 1 => {

@@ -261,8 +261,8 @@ impl fmt::Display for Isa {
     }
 }
 
-/// How the kernels run: the instruction set and the worker threads (a persistent pool of
-/// `threads − 1` workers; the calling thread is the last one).
+/// How the kernels run: the instruction set and the worker threads (a persistent rayon pool;
+/// the calling thread takes part in every call).
 ///
 /// Create one per engine and share it; every call splits its output rows over the threads.
 /// Calls from several threads at once are fine (they share the workers).
@@ -295,11 +295,12 @@ impl Kernels {
         if threads == 0 {
             return Err(QuantError::Threads("at least one thread is needed".into()));
         }
-        // The calling thread works too, so the pool holds the other `threads − 1`.
+        // Calls from outside the pool use the calling thread and `threads − 1` workers; calls
+        // from inside `Kernels::install` run on a worker, hence `threads` of them.
         let pool = if threads > 1 {
             Some(
                 rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads - 1)
+                    .num_threads(threads)
                     .thread_name(|i| format!("quant-{i}"))
                     .build()
                     .map_err(|e| QuantError::Threads(e.to_string()))?,
@@ -318,6 +319,17 @@ impl Kernels {
     /// Number of threads.
     pub fn threads(&self) -> usize {
         self.threads
+    }
+
+    /// Runs `f` on one of the kernel threads and returns its result. Kernel calls made inside
+    /// (e.g. a whole forward pass) never wait for a sleeping or descheduled worker: a worker
+    /// that is not there in time leaves its share to the caller, which takes it back. Calls
+    /// from outside work too, but must wait for every worker they woke.
+    pub fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        match &self.pool {
+            Some(pool) => pool.install(f),
+            None => f(),
+        }
     }
 }
 
