@@ -264,6 +264,8 @@ print(out, s.getvalue())
             "x = [0]\nwhile True:\n    x = x + x",
             "x = ['a']\nwhile True:\n    x.extend(x)",
             "s = 'ab'\nwhile True:\n    s = s * 2",
+            "b = bytearray(10**10)\nprint(len(b))",
+            "b = bytes(10**10)",
         ] {
             let r = run(code, &l);
             assert_eq!(r.outcome, Outcome::MemoryLimit, "{code}: {} {}", r.stdout, r.stderr);

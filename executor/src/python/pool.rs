@@ -3,7 +3,7 @@
 //! Building an interpreter costs ≈ 10 ms (release), far more than a small run, so worker
 //! threads build the next interpreter *before* a job arrives. Each interpreter serves exactly one
 //! job and is then dropped: no state can leak from one run into the next, by construction.
-//! Workers are long-lived threads with a 64 MiB stack (RustPython recurses on the native stack;
+//! Workers are long-lived threads with a 256 MiB stack (RustPython recurses on the native stack;
 //! a debug build overflows 8 MiB), because the interpreter's base context is per thread.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 use super::runtime::{Control, Execution, Stop, Warm, Work, exit, relabel_stopped_tests};
 use crate::{Limits, Outcome, RunResult, TestReport};
 
-/// Stack size of a worker thread.
-const STACK_BYTES: usize = 64 * 1024 * 1024;
+/// Stack size of a worker thread (virtual; only touched pages cost memory). The parser and the
+/// compiler recurse per nesting level, RustPython per Python call.
+const STACK_BYTES: usize = 256 * 1024 * 1024;
 /// How long a caller waits for a worker to pick its job up (interpreter start-up included).
 const START_WAIT: Duration = Duration::from_secs(120);
 /// After the wall clock ran out, how long the interpreter gets to unwind before the run is

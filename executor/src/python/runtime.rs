@@ -272,6 +272,9 @@ impl Guard {
 
     /// Writes captured output; past the budget the run stops with `OutputLimit`.
     fn write(&self, vm: &VirtualMachine, to_stderr: bool, text: &str) -> PyResult<()> {
+        if self.heap_used() > self.memory_limit.get() {
+            return Err(self.trip(vm, Stop::Memory));
+        }
         let fits = match self.ctl.borrow().as_ref() {
             Some(ctl) => ctl.output.lock().unwrap_or_else(|e| e.into_inner()).push(to_stderr, text),
             None => true,
@@ -358,6 +361,9 @@ fn compile_error_outcome(err: &CompileError) -> (String, String, Option<u32>) {
 
 /// Parses, checks and instruments `source`, returning the body and its source file.
 fn prepare(source: &str, file: &str) -> Result<(Vec<Stmt>, SourceFile), Prepared> {
+    if let Some((line, message)) = subset::too_deep(source) {
+        return Err(Prepared::TooDeep(line, message));
+    }
     let source_file = SourceFileBuilder::new(file, source).finish();
     let parsed = parser::parse_module(source)
         .map_err(|e| Prepared::Syntax(CompileError::from_ruff_parse_error(e, &source_file)))?;
@@ -369,6 +375,7 @@ fn prepare(source: &str, file: &str) -> Result<(Vec<Stmt>, SourceFile), Prepared
 
 enum Prepared {
     Syntax(CompileError),
+    TooDeep(u32, &'static str),
     Outside(crate::SubsetViolation),
 }
 
@@ -504,6 +511,11 @@ impl Warm {
         });
         execution.steps = self.guard.steps.get();
         execution.wall_time_us = started.elapsed().as_micros() as u64;
+        // A huge allocation the program still holds at the end (e.g. `bytearray(10**10)`, which
+        // the system hands out lazily) is over the budget even if no probe ran after it.
+        if self.guard.heap_used() > limits.memory_bytes {
+            ctl.stop(Stop::Memory);
+        }
         if let Some(why) = ctl.stopped() {
             execution.outcome = Some(why.outcome());
             execution.exit_code = why.exit_code();
@@ -914,6 +926,9 @@ fn compile_dynamic(
     mode: Mode,
 ) -> PyResult<rustpython_vm::PyRef<rustpython_vm::builtins::PyCode>> {
     let file = "<string>";
+    if let Some((_, message)) = subset::too_deep(source) {
+        return Err(vm.new_exception_msg(vm.ctx.exceptions.syntax_error.to_owned(), message.into()));
+    }
     let source_file = SourceFileBuilder::new(file, source).finish();
     let parse_mode = if matches!(mode, Mode::Eval) { parser::Mode::Expression } else { parser::Mode::Module };
     let parsed = parser::parse(source, parse_mode.into()).map_err(|e| {
@@ -964,6 +979,12 @@ fn prepare_failure(execution: &mut Execution, failure: Prepared) {
             let (kind, message, line) = compile_error_outcome(&err);
             execution.traceback = format!("{kind}: {message} (line {})\n", line.unwrap_or(0));
             execution.outcome = Some(Outcome::Error { kind, message, line });
+            execution.exit_code = exit::ERROR;
+        }
+        Prepared::TooDeep(line, message) => {
+            execution.traceback = format!("SyntaxError: {message} (line {line})\n");
+            execution.outcome =
+                Some(Outcome::Error { kind: "SyntaxError".into(), message: message.into(), line: Some(line) });
             execution.exit_code = exit::ERROR;
         }
         Prepared::Outside(violation) => {

@@ -117,13 +117,113 @@ pub(crate) fn violation_message(construct: &str, code: ReasonCode, line: u32, co
     )
 }
 
+/// CPython's own limits: deeper nesting is a syntax error there too.
+const MAX_BRACKET_DEPTH: usize = 200;
+const MAX_INDENT_LEVELS: usize = 100;
+/// Stack for parsing: the parser recurses per nesting level.
+const PARSE_STACK_BYTES: usize = 256 * 1024 * 1024;
+
+/// Finds nesting the parser must not be given (it recurses on the native stack): more than 200
+/// open brackets or 100 indentation levels, as CPython refuses. Returns the 1-based line and
+/// the message. Strings and comments are skipped.
+pub(crate) fn too_deep(code: &str) -> Option<(u32, &'static str)> {
+    let bytes = code.as_bytes();
+    let (mut depth, mut line, mut i) = (0usize, 1u32, 0usize);
+    let mut indents: Vec<usize> = Vec::new();
+    let mut at_line_start = true;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if at_line_start && depth == 0 {
+            let width = bytes[i..].iter().take_while(|b| **b == b' ' || **b == b'\t').count();
+            let rest = bytes.get(i + width).copied();
+            if !matches!(rest, Some(b'\n' | b'\r' | b'#') | None) {
+                while indents.last().is_some_and(|w| *w >= width) && width > 0 {
+                    indents.pop();
+                }
+                if width == 0 {
+                    indents.clear();
+                } else if indents.last().is_none_or(|w| *w < width) {
+                    indents.push(width);
+                }
+                if indents.len() > MAX_INDENT_LEVELS {
+                    return Some((line, "too many levels of indentation"));
+                }
+            }
+            at_line_start = false;
+        }
+        match c {
+            b'\n' => {
+                line += 1;
+                at_line_start = true;
+            }
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_BRACKET_DEPTH {
+                    return Some((line, "too many nested parentheses"));
+                }
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            b'\'' | b'"' => {
+                let triple = bytes[i..].starts_with(&[c, c, c]);
+                let quote_len = if triple { 3 } else { 1 };
+                i += quote_len;
+                while i < bytes.len() {
+                    if bytes[i] == b'\\' {
+                        i += 2;
+                        continue;
+                    }
+                    if bytes[i] == b'\n' {
+                        line += 1;
+                        if !triple {
+                            break;
+                        }
+                    }
+                    if bytes[i] == c && (!triple || bytes[i..].starts_with(&[c, c, c])) {
+                        i += quote_len;
+                        break;
+                    }
+                    i += 1;
+                }
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Runs `f` on a thread with a large stack: the parser, the AST walks and the AST's drop all
+/// recurse once per nesting level, and deeply nested source must not overflow the caller's
+/// stack. `None` if the thread could not run.
+pub(crate) fn on_big_stack<R: Send>(f: impl FnOnce() -> R + Send) -> Option<R> {
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("edgecoder-py-parse".into())
+            .stack_size(PARSE_STACK_BYTES)
+            .spawn_scoped(scope, f)
+            .ok()
+            .and_then(|handle| handle.join().ok())
+    })
+}
+
 /// Parses `code` and returns the first violation in source order. A syntax error is not a
 /// violation: it is reported when the program runs.
 pub(crate) fn check(code: &str) -> Result<(), SubsetViolation> {
-    let Ok(parsed) = parser::parse_module(code) else {
+    if too_deep(code).is_some() {
         return Ok(());
-    };
-    check_module(code, &parsed.syntax().body)
+    }
+    on_big_stack(|| match parser::parse_module(code) {
+        Ok(parsed) => check_module(code, &parsed.syntax().body),
+        Err(_) => Ok(()),
+    })
+    .unwrap_or(Ok(()))
 }
 
 /// Checks an already parsed module body.
@@ -386,6 +486,23 @@ mod tests {
             "uses `import os` (PY_IMPORT_DENIED) at line 2, col 8: outside the on-device subset; \
              queue it for cloud review with `edgecoder queue`"
         );
+    }
+
+    #[test]
+    fn deep_nesting_is_a_syntax_error_not_a_stack_overflow() {
+        let deep = format!("x = {}1{}", "[".repeat(20_000), "]".repeat(20_000));
+        assert_eq!(too_deep(&deep), Some((1, "too many nested parentheses")));
+        assert_eq!(check(&deep), Ok(()));
+        let fine = format!("x = {}1{}\ns = '{}'", "(".repeat(150), ")".repeat(150), "(".repeat(500));
+        assert_eq!(too_deep(&fine), None);
+        let mut nested = String::new();
+        for level in 0..120 {
+            nested.push_str(&format!("{}if True:\n", " ".repeat(level)));
+        }
+        nested.push_str(&format!("{}pass\n", " ".repeat(120)));
+        assert_eq!(too_deep(&nested).map(|(_, m)| m), Some("too many levels of indentation"));
+        let nots = format!("x = {}True", "not ".repeat(20_000));
+        assert_eq!(check(&nots), Ok(()));
     }
 
     #[test]
