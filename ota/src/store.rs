@@ -213,7 +213,15 @@ impl ModelStore {
             action,
             seconds: start.elapsed().as_secs_f64(),
         };
-        if let Some(record) = self.installed(spec)? {
+        let installed = match self.installed(spec) {
+            Err(OtaError::BadRecord { path, source }) => {
+                tracing::warn!(path = %path.display(), %source, "corrupt install record; fetching the model again");
+                remove_if_exists(&path)?;
+                None
+            }
+            other => other?,
+        };
+        if let Some(record) = installed {
             if !opts.verify {
                 tracing::info!("already installed");
                 return Ok(report(PullAction::AlreadyInstalled, record.sha256));
