@@ -172,7 +172,6 @@ fn a_record_for_another_version_does_not_count() {
     fs::write(fx.store.model_dir("tiny").join("record.json"), b"{not json").unwrap();
     assert!(matches!(fx.store.installed(&spec), Err(OtaError::BadRecord { .. })));
     // A pull repairs a corrupt record by fetching again.
-    let mut spec = spec;
     spec.sha256 = sha_hex(&fx.content);
     assert_eq!(fx.store.pull(&spec, &quiet()).unwrap().action, PullAction::Downloaded);
     assert!(fx.store.installed(&spec).unwrap().is_some());
