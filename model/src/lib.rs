@@ -1,5 +1,6 @@
 //! On-device transformer inference with Burn: GGUF weights, tokenizer, KV cache, sampling.
 pub mod arch;
+pub mod engine;
 pub mod sampling;
 pub mod quant;
 pub mod gguf;
