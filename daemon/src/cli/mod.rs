@@ -93,6 +93,8 @@ subcommands! {
     Check(check::CheckArgs),
     /// Measure the executor against `python3 -c` and `node -e`.
     Bench(bench::BenchArgs),
+    /// Fetch models into the store (`model pull`), list them, print paths, summarize GGUF files.
+    Model(model::ModelArgs),
 }
 
 /// How logs are written to stderr.
