@@ -470,6 +470,7 @@ impl Warm {
     /// Builds a sandboxed interpreter: stdlib frozen in, no host access, probes and guards
     /// installed, `__main__` ready. This is the expensive part, done before a job arrives.
     pub(crate) fn build(preload: Preload) -> Warm {
+        forget_kept();
         let (signal, rx) = user_signal_channel();
         let mut settings = Settings::default();
         settings.hash_seed = Some(0);
@@ -563,6 +564,7 @@ impl Warm {
         drop(scope);
         drop(guard);
         interp.finalize(None);
+        forget_kept();
     }
 }
 
@@ -597,15 +599,52 @@ impl Execution {
     }
 }
 
+thread_local! {
+    /// What the native functions of this thread's current interpreter need. RustPython never
+    /// frees a native function's closure (it is leaked into a `'static` method definition), so
+    /// the closures capture only names and look their objects up here; [`forget_kept`] drops
+    /// them when the interpreter goes away, and with them the run's whole object graph.
+    static KEPT: RefCell<Kept> = RefCell::new(Kept::default());
+}
+
+#[derive(Default)]
+struct Kept {
+    guard: Option<Rc<Guard>>,
+    objects: std::collections::HashMap<&'static str, PyObjectRef>,
+}
+
+/// Keeps `obj` for this thread's interpreter under `key`.
+fn keep(key: &'static str, obj: PyObjectRef) {
+    KEPT.with(|k| k.borrow_mut().objects.insert(key, obj));
+}
+
+/// The object kept under `key`.
+fn kept(vm: &VirtualMachine, key: &'static str) -> PyResult {
+    KEPT.with(|k| k.borrow().objects.get(key).cloned())
+        .ok_or_else(|| vm.new_runtime_error(format!("edgecoder: the sandbox's {key} is gone")))
+}
+
+/// The guard of this thread's interpreter.
+fn kept_guard(vm: &VirtualMachine) -> PyResult<Rc<Guard>> {
+    KEPT.with(|k| k.borrow().guard.clone())
+        .ok_or_else(|| vm.new_runtime_error("edgecoder: the sandbox is gone"))
+}
+
+/// Drops what this thread's interpreter kept (at teardown, and before a new one is built).
+fn forget_kept() {
+    let kept = KEPT.with(|k| std::mem::take(&mut *k.borrow_mut()));
+    drop(kept);
+}
+
 /// Installs the run-time guards into a fresh interpreter and returns the `__main__` scope.
 fn install_sandbox(vm: &VirtualMachine, guard: &Rc<Guard>, preload: Preload) -> PyResult<Scope> {
+    KEPT.with(|k| k.borrow_mut().guard = Some(guard.clone()));
     // Captured output.
     let sink = |to_stderr: bool| -> PyResult<PyObjectRef> {
         let dict = vm.ctx.new_dict();
-        let g = guard.clone();
         let write = vm.new_function("write", move |s: rustpython_vm::PyRef<PyStr>, vm: &VirtualMachine| {
             let text = s.as_wtf8().to_string_lossy();
-            g.write(vm, to_stderr, &text).map(|()| text.chars().count())
+            kept_guard(vm)?.write(vm, to_stderr, &text).map(|()| text.chars().count())
         });
         dict.set_item("write", write.into(), vm)?;
         dict.set_item("flush", vm.new_function("flush", |_: FuncArgs, _vm: &VirtualMachine| ()).into(), vm)?;
@@ -628,9 +667,9 @@ fn install_sandbox(vm: &VirtualMachine, guard: &Rc<Guard>, preload: Preload) -> 
 
     // Recursion limit: CPython's default, and capped for the worker thread's stack.
     vm.recursion_limit.set(DEFAULT_RECURSION_LIMIT);
-    let original_setrecursionlimit = sys.as_object().get_attr("setrecursionlimit", vm)?;
-    let capped = vm.new_function("setrecursionlimit", move |n: usize, vm: &VirtualMachine| {
-        original_setrecursionlimit.call((n.min(MAX_RECURSION_LIMIT),), vm)
+    keep("setrecursionlimit", sys.as_object().get_attr("setrecursionlimit", vm)?);
+    let capped = vm.new_function("setrecursionlimit", |n: usize, vm: &VirtualMachine| {
+        kept(vm, "setrecursionlimit")?.call((n.min(MAX_RECURSION_LIMIT),), vm)
     });
     sys.as_object().set_attr("setrecursionlimit", capped, vm)?;
     install_internal_modules(vm)?;
@@ -680,9 +719,12 @@ fn install_sandbox(vm: &VirtualMachine, guard: &Rc<Guard>, preload: Preload) -> 
 
     // Imports: user code (whose frames run in `__main__`'s globals) gets the allowlist;
     // the stdlib's own internal imports are unrestricted (the sandbox has no host modules).
-    let original_import = vm.builtins.as_object().get_attr("__import__", vm)?;
-    let import_globals = main_globals.clone();
-    let guarded_import = vm.new_function("__import__", move |args: FuncArgs, vm: &VirtualMachine| {
+    keep("__import__", vm.builtins.as_object().get_attr("__import__", vm)?);
+    keep("main_globals", main_globals.clone().into());
+    keep("user_sys", user_sys.into());
+    keep("user_io", user_io.into());
+    let guarded_import = vm.new_function("__import__", |args: FuncArgs, vm: &VirtualMachine| {
+        let original_import = kept(vm, "__import__")?;
         let name: String = match args.args.first() {
             Some(n) => n.str(vm)?.to_string(),
             None => return original_import.call(args, vm),
@@ -693,6 +735,7 @@ fn install_sandbox(vm: &VirtualMachine, guard: &Rc<Guard>, preload: Preload) -> 
             .or_else(|| args.args.get(4))
             .and_then(|l| l.downcast_ref::<PyInt>().and_then(|i| num_traits::ToPrimitive::to_i64(i.as_bigint())))
             .unwrap_or(0);
+        let import_globals = kept(vm, "main_globals")?;
         let from_user = vm
             .current_frame()
             .is_some_and(|f| f.globals.is(&import_globals));
@@ -705,10 +748,10 @@ fn install_sandbox(vm: &VirtualMachine, guard: &Rc<Guard>, preload: Preload) -> 
                 ));
             }
             if name == "sys" {
-                return Ok(user_sys.clone().into());
+                return kept(vm, "user_sys");
             }
             if name == "io" {
-                return Ok(user_io.clone().into());
+                return kept(vm, "user_io");
             }
         }
         original_import.call(args, vm)
@@ -735,14 +778,11 @@ fn install_sandbox(vm: &VirtualMachine, guard: &Rc<Guard>, preload: Preload) -> 
     let exit_fn = sys.as_object().get_attr("exit", vm)?;
     set_builtin(vm, "exit", exit_fn.clone())?;
     set_builtin(vm, "quit", exit_fn)?;
-    for (name, original) in [
-        ("getattr", vm.builtins.as_object().get_attr("getattr", vm)?),
-        ("setattr", vm.builtins.as_object().get_attr("setattr", vm)?),
-        ("delattr", vm.builtins.as_object().get_attr("delattr", vm)?),
-        ("hasattr", vm.builtins.as_object().get_attr("hasattr", vm)?),
-    ] {
-        let user_globals = main_globals.clone();
+    for name in ["getattr", "setattr", "delattr", "hasattr"] {
+        keep(name, vm.builtins.as_object().get_attr(name, vm)?);
         let guarded = vm.new_function(name, move |args: FuncArgs, vm: &VirtualMachine| {
+            let original = kept(vm, name)?;
+            let user_globals = kept(vm, "main_globals")?;
             let from_user = vm.current_frame().is_some_and(|f| f.globals.is(&user_globals));
             if from_user
                 && let Some(attr) = args.args.get(1).and_then(|a| a.downcast_ref::<PyStr>())
@@ -754,11 +794,11 @@ fn install_sandbox(vm: &VirtualMachine, guard: &Rc<Guard>, preload: Preload) -> 
         });
         set_builtin(vm, name, guarded)?;
     }
-    let probes = Rc::new(install_probes(vm, guard)?);
+    let probes = install_probes(vm)?;
     for (name, mode) in [("eval", Mode::Eval), ("exec", Mode::Exec), ("compile", Mode::Exec)] {
-        let original = vm.builtins.as_object().get_attr(name, vm)?;
-        let lent = probes.clone();
+        keep(name, vm.builtins.as_object().get_attr(name, vm)?);
         let guarded = vm.new_function(name, move |mut args: FuncArgs, vm: &VirtualMachine| {
+            let original = kept(vm, name)?;
             let Some(source) = args.args.first().and_then(|s| s.downcast_ref::<PyStr>()) else {
                 if name == "compile" {
                     return Err(sandbox_error(vm, "PY_DYNAMIC_EVAL", "compile() of a non-string"));
@@ -778,7 +818,7 @@ fn install_sandbox(vm: &VirtualMachine, guard: &Rc<Guard>, preload: Preload) -> 
             if name == "compile" {
                 return Ok(code.into());
             }
-            lend_probes(vm, &args, &lent)?;
+            lend_probes(vm, &args)?;
             args.args[0] = code.into();
             original.call(args, vm)
         });
@@ -786,18 +826,15 @@ fn install_sandbox(vm: &VirtualMachine, guard: &Rc<Guard>, preload: Preload) -> 
     }
 
     // The same checks behind `pow()` and the `operator` module.
-    let checked_pow = probes.iter().find(|(n, _)| *n == "$pow").map(|(_, f)| f.clone());
-    if let Some(checked_pow) = checked_pow {
-        let original_pow = vm.builtins.as_object().get_attr("pow", vm)?;
-        let pow = vm.new_function("pow", move |args: FuncArgs, vm: &VirtualMachine| {
-            if args.args.len() == 2 && args.kwargs.is_empty() {
-                checked_pow.call(args, vm)
-            } else {
-                original_pow.call(args, vm)
-            }
-        });
-        set_builtin(vm, "pow", pow)?;
-    }
+    keep("pow", vm.builtins.as_object().get_attr("pow", vm)?);
+    let pow = vm.new_function("pow", |args: FuncArgs, vm: &VirtualMachine| {
+        if args.args.len() == 2 && args.kwargs.is_empty() {
+            kept(vm, "$pow")?.call(args, vm)
+        } else {
+            kept(vm, "pow")?.call(args, vm)
+        }
+    });
+    set_builtin(vm, "pow", pow)?;
     for module in ["operator", "_operator"] {
         let m = vm.import(module, 0)?;
         for (probe, names) in [
@@ -818,19 +855,20 @@ fn install_sandbox(vm: &VirtualMachine, guard: &Rc<Guard>, preload: Preload) -> 
     Ok(scope)
 }
 
+/// The probes the instrumenter inserts (builtins named `$...`).
+const PROBE_NAMES: [&str; 8] = ["$step", "$iter", "$mul", "$imul", "$pow", "$ipow", "$lshift", "$ilshift"];
+
 /// Installs the probes the instrumenter inserts (builtins named `$...`) and returns them by name.
-fn install_probes(vm: &VirtualMachine, guard: &Rc<Guard>) -> PyResult<Vec<(&'static str, PyObjectRef)>> {
+fn install_probes(vm: &VirtualMachine) -> PyResult<Vec<(&'static str, PyObjectRef)>> {
     let mut probes: Vec<(&'static str, PyObjectRef)> = Vec::new();
-    let g = guard.clone();
-    probes.push(("$step", vm.new_function("$step", move |vm: &VirtualMachine| g.tick(vm)).into()));
-    let g = guard.clone();
-    let tick = vm.new_function("$tick", move |item: PyObjectRef, vm: &VirtualMachine| {
-        g.tick(vm).map(|()| item)
+    probes.push(("$step", vm.new_function("$step", |vm: &VirtualMachine| kept_guard(vm)?.tick(vm)).into()));
+    let tick = vm.new_function("$tick", |item: PyObjectRef, vm: &VirtualMachine| {
+        kept_guard(vm)?.tick(vm).map(|()| item)
     });
-    let map_type: PyObjectRef = vm.ctx.types.map_type.to_owned().into();
-    let tick: PyObjectRef = tick.into();
-    let iter = vm.new_function("$iter", move |xs: PyObjectRef, vm: &VirtualMachine| {
-        map_type.call((tick.clone(), xs), vm)
+    keep("$tick", tick.into());
+    let iter = vm.new_function("$iter", |xs: PyObjectRef, vm: &VirtualMachine| {
+        let map_type: PyObjectRef = vm.ctx.types.map_type.to_owned().into();
+        map_type.call((kept(vm, "$tick")?, xs), vm)
     });
     probes.push(("$iter", iter.into()));
     type Op = fn(&VirtualMachine, &PyObjectRef, &PyObjectRef) -> PyResult;
@@ -843,11 +881,10 @@ fn install_probes(vm: &VirtualMachine, guard: &Rc<Guard>) -> PyResult<Vec<(&'sta
         ("$ilshift", |vm, a, b| vm._ilshift(a, b), |_, a, b| lshift_bytes(a, b)),
     ];
     for (name, op, size) in checked {
-        let g = guard.clone();
         let f = vm.new_function(name, move |args: FuncArgs, vm: &VirtualMachine| {
             let (a, b) = two_args(vm, args)?;
             if let Some(bytes) = size(vm, &a, &b) {
-                g.room_for(vm, bytes)?;
+                kept_guard(vm)?.room_for(vm, bytes)?;
             }
             op(vm, &a, &b)
         });
@@ -855,6 +892,7 @@ fn install_probes(vm: &VirtualMachine, guard: &Rc<Guard>) -> PyResult<Vec<(&'sta
     }
     for (name, probe) in &probes {
         set_builtin(vm, name, probe.clone())?;
+        keep(name, probe.clone());
     }
     Ok(probes)
 }
@@ -862,7 +900,7 @@ fn install_probes(vm: &VirtualMachine, guard: &Rc<Guard>) -> PyResult<Vec<(&'sta
 /// Code given to `exec`/`eval` with its own `__builtins__` dict (the standard library does this,
 /// e.g. `namedtuple` with `{'__builtins__': {}}`) is instrumented too: its probes are added to
 /// that dict so they resolve.
-fn lend_probes(vm: &VirtualMachine, args: &FuncArgs, probes: &[(&'static str, PyObjectRef)]) -> PyResult<()> {
+fn lend_probes(vm: &VirtualMachine, args: &FuncArgs) -> PyResult<()> {
     let Some(globals) = args.args.get(1).or_else(|| args.kwargs.get("globals")) else { return Ok(()) };
     let Some(globals) = globals.downcast_ref::<rustpython_vm::builtins::PyDict>() else { return Ok(()) };
     let Some(builtins) = globals.get_item_opt("__builtins__", vm)? else { return Ok(()) };
@@ -870,9 +908,9 @@ fn lend_probes(vm: &VirtualMachine, args: &FuncArgs, probes: &[(&'static str, Py
     if builtins.is(vm.builtins.dict().as_object()) {
         return Ok(());
     }
-    for (name, probe) in probes {
-        if !builtins.contains_key(*name, vm) {
-            builtins.set_item(*name, probe.clone(), vm)?;
+    for name in PROBE_NAMES {
+        if !builtins.contains_key(name, vm) {
+            builtins.set_item(name, kept(vm, name)?, vm)?;
         }
     }
     Ok(())
