@@ -290,6 +290,31 @@ print(out, s.getvalue())
     }
 
     #[test]
+    fn cpython_behaviour_where_rustpython_differs() {
+        for (code, value) in [
+            ("x: int = 1\nx + 1", "2"),
+            ("from collections import namedtuple\nP = namedtuple('P', 'x y')\nP(1, 2)", "P(x=1, y=2)"),
+            ("class A: pass\nclass B(A): pass\n[c.__name__ for c in B.__mro__]", "['B', 'A', 'object']"),
+            ("def d(n):\n    return 0 if n == 0 else 1 + d(n - 1)\nd(900)", "900"),
+            ("[round(2.675, 2), round(0.125, 2), round(2.5), round(-0.5)]", "[2.67, 0.12, 2, 0]"),
+            ("[3 - (1+0j), (1j) ** 2, (1 + 2j) / (1 - 1j)]", "[(2+0j), (-1+0j), (-0.5+1.5j)]"),
+            ("str(SyntaxError('unexpected $'))", "'unexpected $'"),
+        ] {
+            assert_eq!(run_ok(code).value.as_deref(), Some(value), "{code}");
+        }
+    }
+
+    #[test]
+    fn native_calls_stop_at_the_memory_budget() {
+        let l = Limits { memory_bytes: 64 * 1024 * 1024, ..limits() };
+        for code in ["x = list(range(10**9))", "s = 'x'.ljust(10**10)", "d = dict.fromkeys(range(10**8))"] {
+            let r = run(code, &l);
+            assert_eq!(r.outcome, Outcome::MemoryLimit, "{code}: {} {}", r.stdout, r.stderr);
+        }
+        assert_eq!(run_ok("len(list(range(10**5)))").value.as_deref(), Some("100000"));
+    }
+
+    #[test]
     fn runs_cannot_see_each_other() {
         let polluter = "import math\nimport collections\nimport json\nmath.pi = 3\ncollections.Counter.extra = 1\njson.dumps = None\nsecret = 42\nlen = None\nprint('polluted')";
         assert_eq!(run_ok(polluter).stdout, "polluted\n");
