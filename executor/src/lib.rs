@@ -81,24 +81,23 @@ pub fn execute(request: &ExecRequest, limits: &Limits) -> ExecResponse {
     }
 }
 
-/// Executes a request on this process's interpreters, after the subset check.
+/// Executes a request on this process's interpreters, after the subset check (Python applies
+/// it on the parse it runs, so the source is parsed once).
 pub fn execute_in_process(request: &ExecRequest, limits: &Limits) -> ExecResponse {
     match request {
-        ExecRequest::Run { lang, code } => ExecResponse::Run(match check(code, *lang) {
+        ExecRequest::Run { lang: Lang::Python, code } => ExecResponse::Run(python::run(code, limits)),
+        ExecRequest::Tests { lang: Lang::Python, solution, tests } => {
+            ExecResponse::Tests(python::run_tests(solution, tests, limits))
+        }
+        ExecRequest::Run { lang: Lang::JavaScript, code } => ExecResponse::Run(match js::check(code) {
             Err(violation) => refused(violation),
-            Ok(()) => match lang {
-                Lang::Python => python::run(code, limits),
-                Lang::JavaScript => js::run(code, limits),
-            },
+            Ok(()) => js::run(code, limits),
         }),
-        ExecRequest::Tests { lang, solution, tests } => {
-            let checked = check(solution, *lang).and_then(|()| check(tests, *lang));
+        ExecRequest::Tests { lang: Lang::JavaScript, solution, tests } => {
+            let checked = js::check(solution).and_then(|()| js::check(tests));
             ExecResponse::Tests(match checked {
                 Err(violation) => TestReport { tests: Vec::new(), run: refused(violation) },
-                Ok(()) => match lang {
-                    Lang::Python => python::run_tests(solution, tests, limits),
-                    Lang::JavaScript => js::run_tests(solution, tests, limits),
-                },
+                Ok(()) => js::run_tests(solution, tests, limits),
             })
         }
     }

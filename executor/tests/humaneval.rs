@@ -13,19 +13,7 @@ use std::io::{BufRead, BufReader};
 
 use edgecoder_executor::{Lang, Limits, Outcome, ReasonCode, TestReport, TestStatus, run_tests};
 use flate2::read::GzDecoder;
-use serde::Deserialize;
-
-use common::{catch, excerpt, finish, outcome_label};
-
-/// One HumanEval problem, as stored in the JSONL file.
-#[derive(Debug, Deserialize)]
-struct Problem {
-    task_id: String,
-    prompt: String,
-    canonical_solution: String,
-    test: String,
-    entry_point: String,
-}
+use common::{Problem, catch, excerpt, finish, outcome_label, parse_problems};
 
 fn load_problems() -> Vec<Problem> {
     let path = std::env::var_os("EDGECODER_HUMANEVAL").unwrap_or_else(|| {
@@ -37,16 +25,7 @@ fn load_problems() -> Vec<Problem> {
     });
     let file = File::open(&path)
         .unwrap_or_else(|e| panic!("cannot open EDGECODER_HUMANEVAL={}: {e}", path.display()));
-    BufReader::new(GzDecoder::new(file))
-        .lines()
-        .enumerate()
-        .filter(|(_, line)| line.as_ref().map_or(true, |l| !l.trim().is_empty()))
-        .map(|(n, line)| {
-            let line = line.unwrap_or_else(|e| panic!("{}: line {}: {e}", path.display(), n + 1));
-            serde_json::from_str(&line)
-                .unwrap_or_else(|e| panic!("{}: line {}: {e}", path.display(), n + 1))
-        })
-        .collect()
+    parse_problems(BufReader::new(GzDecoder::new(file)).lines(), &path.display().to_string())
 }
 
 /// Why a report is not a pass, in one line.

@@ -2,26 +2,18 @@
 //! canonical solution passes its own `check(candidate)` in the executor, and a wrong variant of
 //! every solution (the body replaced by `return undefined;`) does not.
 
-use edgecoder_executor::{Lang, Limits, Outcome, TestStatus, run_tests};
-use serde::Deserialize;
+mod common;
 
-/// One problem, with the fields of HumanEval's data files.
-#[derive(Debug, Deserialize)]
-struct Problem {
-    task_id: String,
-    prompt: String,
-    canonical_solution: String,
-    test: String,
-    entry_point: String,
-}
+use std::io::BufRead;
+
+use edgecoder_executor::{Lang, Limits, Outcome, TestStatus, run_tests};
+
+use common::{Problem, parse_problems};
 
 fn problems() -> Vec<Problem> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/js_problems/problems.jsonl");
-    let text = std::fs::read_to_string(path).expect("read problems.jsonl");
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).expect("a problem line"))
-        .collect()
+    let text = std::fs::read(path).expect("read problems.jsonl");
+    parse_problems(text.as_slice().lines(), path)
 }
 
 fn tests_of(p: &Problem) -> String {

@@ -61,6 +61,23 @@ pub(crate) const MAX_NESTING: usize = 1000;
 /// The most arrow functions (`=>`) a source may have: arrow chains nest without brackets.
 pub(crate) const MAX_ARROWS: usize = 10_000;
 
+/// Skips template text from `i` up to the template's closing backtick or into its next `${`
+/// (which opens one more nesting level); returns the index of the backtick, or of the `{`.
+fn template_text(bytes: &[u8], mut i: usize, depth: &mut usize, max: &mut usize, templates: &mut Vec<usize>) -> usize {
+    while i < bytes.len() && bytes[i] != b'`' {
+        if bytes[i] == b'\\' {
+            i += 1;
+        } else if bytes[i] == b'$' && bytes.get(i + 1) == Some(&b'{') {
+            *depth += 1;
+            *max = (*max).max(*depth);
+            templates.push(*depth);
+            return i + 1;
+        }
+        i += 1;
+    }
+    i
+}
+
 /// Why a source is too deeply nested to parse safely, if it is. Parsers and AST walks recurse
 /// once per level; this cheap scan (strings, templates and comments skipped; regular expression
 /// literals are not recognised, which can only shift the count by their unbalanced brackets)
@@ -92,22 +109,7 @@ pub(crate) fn too_deep(code: &str) -> Option<String> {
                 }
                 i += 1;
             }
-            b'`' => {
-                // Template text up to its end or to a `${`.
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'`' {
-                    if bytes[i] == b'\\' {
-                        i += 1;
-                    } else if bytes[i] == b'$' && bytes.get(i + 1) == Some(&b'{') {
-                        depth += 1;
-                        max = max.max(depth);
-                        templates.push(depth);
-                        i += 1;
-                        break;
-                    }
-                    i += 1;
-                }
-            }
+            b'`' => i = template_text(bytes, i + 1, &mut depth, &mut max, &mut templates),
             b'(' | b'[' | b'{' => {
                 depth += 1;
                 max = max.max(depth);
@@ -116,19 +118,7 @@ pub(crate) fn too_deep(code: &str) -> Option<String> {
                 // The end of a `${...}`: back into the template's text.
                 templates.pop();
                 depth = depth.saturating_sub(1);
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'`' {
-                    if bytes[i] == b'\\' {
-                        i += 1;
-                    } else if bytes[i] == b'$' && bytes.get(i + 1) == Some(&b'{') {
-                        depth += 1;
-                        max = max.max(depth);
-                        templates.push(depth);
-                        i += 1;
-                        break;
-                    }
-                    i += 1;
-                }
+                i = template_text(bytes, i + 1, &mut depth, &mut max, &mut templates);
             }
             b')' | b']' | b'}' => depth = depth.saturating_sub(1),
             b'=' if bytes.get(i + 1) == Some(&b'>') => arrows += 1,

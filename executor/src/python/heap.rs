@@ -16,13 +16,114 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::Duration;
 
 thread_local! {
     static NET_BYTES: Cell<i64> = const { Cell::new(0) };
+    static FENCE: Cell<*const Fence> = const { Cell::new(std::ptr::null()) };
 }
 
 static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+/// What the allocations of a thread running a program are held to, for the calls the
+/// interpreter's probes cannot see: a built-in that loops in native code (`list(range(10**9))`,
+/// `sorted(range(10**8))`) or builds one huge object (`'x'.ljust(10**10)`) never reaches a probe,
+/// so the allocator itself stops it.
+///
+/// Past the budget (`limit`) allocations still succeed and the fence is marked `over`: the
+/// interpreter stops with `MemoryLimit` at its next probe and unwinds, freeing what it built.
+/// An allocation that would take the thread past the budget plus a slack (`cap`), or any
+/// allocation after its run was abandoned, never returns: the thread sleeps for good before
+/// anything is allocated, holding what it has (at most `cap`), and the caller, which sees
+/// `parked`, answers for it.
+#[derive(Debug)]
+pub(crate) struct Fence {
+    limit: AtomicI64,
+    cap: AtomicI64,
+    over: AtomicBool,
+    abandoned: AtomicBool,
+    parked: AtomicBool,
+}
+
+impl Default for Fence {
+    fn default() -> Self {
+        Fence {
+            limit: AtomicI64::new(i64::MAX),
+            cap: AtomicI64::new(i64::MAX),
+            over: AtomicBool::new(false),
+            abandoned: AtomicBool::new(false),
+            parked: AtomicBool::new(false),
+        }
+    }
+}
+
+impl Fence {
+    /// Whether the thread went past its budget.
+    pub(crate) fn over(&self) -> bool {
+        self.over.load(Ordering::Acquire)
+    }
+
+    /// Whether the thread is asleep for good inside the allocator.
+    pub(crate) fn parked(&self) -> bool {
+        self.parked.load(Ordering::Acquire)
+    }
+
+    /// Marks the run as abandoned: the thread's next allocation parks it.
+    pub(crate) fn abandon(&self) {
+        self.abandoned.store(true, Ordering::Release);
+    }
+
+    fn admit(&self, net_after: i64) {
+        if self.abandoned.load(Ordering::Acquire) {
+            self.park();
+        }
+        if net_after <= self.limit.load(Ordering::Relaxed) {
+            return;
+        }
+        self.over.store(true, Ordering::Release);
+        if net_after > self.cap.load(Ordering::Relaxed) {
+            self.park();
+        }
+    }
+
+    fn park(&self) -> ! {
+        self.parked.store(true, Ordering::Release);
+        loop {
+            // `sleep` does not allocate; nothing this thread holds is needed by anyone else.
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+    }
+}
+
+/// Holds the calling thread's allocations to `fence`: a budget of `budget` bytes above the
+/// current net figure, and a hard cap `slack` bytes above the budget. `fence` must stay
+/// alive until [`disarm`] is called on this thread (or forever, if the thread parks in it).
+pub(crate) fn arm(fence: &Fence, budget: u64, slack: u64) {
+    let Some(base) = thread_net_bytes() else { return };
+    let limit = base.saturating_add(i64::try_from(budget).unwrap_or(i64::MAX));
+    fence.limit.store(limit, Ordering::Release);
+    fence.cap.store(limit.saturating_add(i64::try_from(slack).unwrap_or(i64::MAX)), Ordering::Release);
+    FENCE.with(|f| f.set(fence));
+}
+
+/// Stops holding the calling thread's allocations to a fence.
+pub(crate) fn disarm() {
+    FENCE.with(|f| f.set(std::ptr::null()));
+}
+
+/// Called before an allocation that grows the thread's net bytes by `grow`.
+fn admit(grow: usize) {
+    let _ = FENCE.try_with(|f| {
+        let fence = f.get();
+        if fence.is_null() {
+            return;
+        }
+        let net_after = NET_BYTES.with(Cell::get).saturating_add(i64::try_from(grow).unwrap_or(i64::MAX));
+        // SAFETY: `arm` documents that the fence outlives its registration on this thread.
+        unsafe { &*fence }.admit(net_after);
+    });
+}
 
 /// A global allocator that counts each thread's net allocated bytes; install it in binaries
 /// (and test harnesses) that run Python, so that gradual memory growth hits the budget.
@@ -35,9 +136,11 @@ fn add(delta: i64) {
 }
 
 // SAFETY: every method forwards to `System` with the caller's arguments unchanged; the only
-// extra work is a thread-local counter update, which neither allocates nor unwinds.
+// extra work is a thread-local counter update and the fence check, which neither allocate nor
+// unwind (a fence may put the thread to sleep for good, before anything is allocated).
 unsafe impl GlobalAlloc for HeapCounter {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        admit(layout.size());
         // SAFETY: forwarded as is.
         let p = unsafe { System.alloc(layout) };
         if !p.is_null() {
@@ -47,6 +150,7 @@ unsafe impl GlobalAlloc for HeapCounter {
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        admit(layout.size());
         // SAFETY: forwarded as is.
         let p = unsafe { System.alloc_zeroed(layout) };
         if !p.is_null() {
@@ -62,6 +166,9 @@ unsafe impl GlobalAlloc for HeapCounter {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if new_size > layout.size() {
+            admit(new_size - layout.size());
+        }
         // SAFETY: forwarded as is.
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {

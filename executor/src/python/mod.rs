@@ -13,6 +13,7 @@
 //! Each run gets a fresh interpreter from a pool of pre-built ones ([`warm_up`]), so no state
 //! survives from one run to the next.
 
+mod fixes;
 mod heap;
 mod instrument;
 mod pool;
@@ -53,6 +54,19 @@ pub fn run_tests(solution: &str, tests: &str, limits: &Limits) -> TestReport {
     let report = pool::execute(work, limits);
     tracing::debug!(passed = report.passed(), failed = report.failed(), outcome = report.run.outcome.label(), "python tests done");
     report
+}
+
+/// Declares that this process runs one program and exits (a sandbox child): Python runs then
+/// get an interpreter built for them alone instead of starting the pool.
+pub(crate) fn one_run_per_process() {
+    pool::one_run_per_process();
+}
+
+/// Starts the interpreter pool if needed and waits until an interpreter is built and idle, or
+/// `timeout` passed; returns whether one is. A run started then pays no interpreter start-up
+/// (runs back to back faster than the pool rebuilds interpreters do).
+pub fn wait_until_ready(timeout: std::time::Duration) -> bool {
+    pool::wait_until_ready(timeout)
 }
 
 /// Starts the interpreter pool in the background, so the first run does not pay for
@@ -276,6 +290,31 @@ print(out, s.getvalue())
     }
 
     #[test]
+    fn cpython_behaviour_where_rustpython_differs() {
+        for (code, value) in [
+            ("x: int = 1\nx + 1", "2"),
+            ("from collections import namedtuple\nP = namedtuple('P', 'x y')\nP(1, 2)", "P(x=1, y=2)"),
+            ("class A: pass\nclass B(A): pass\n[c.__name__ for c in B.__mro__]", "['B', 'A', 'object']"),
+            ("def d(n):\n    return 0 if n == 0 else 1 + d(n - 1)\nd(900)", "900"),
+            ("[round(2.675, 2), round(0.125, 2), round(2.5), round(-0.5)]", "[2.67, 0.12, 2, 0]"),
+            ("[3 - (1+0j), (1j) ** 2, (1 + 2j) / (1 - 1j)]", "[(2+0j), (-1+0j), (-0.5+1.5j)]"),
+            ("str(SyntaxError('unexpected $'))", "'unexpected $'"),
+        ] {
+            assert_eq!(run_ok(code).value.as_deref(), Some(value), "{code}");
+        }
+    }
+
+    #[test]
+    fn native_calls_stop_at_the_memory_budget() {
+        let l = Limits { memory_bytes: 64 * 1024 * 1024, ..limits() };
+        for code in ["x = list(range(10**9))", "s = 'x'.ljust(10**10)", "d = dict.fromkeys(range(10**8))"] {
+            let r = run(code, &l);
+            assert_eq!(r.outcome, Outcome::MemoryLimit, "{code}: {} {}", r.stdout, r.stderr);
+        }
+        assert_eq!(run_ok("len(list(range(10**5)))").value.as_deref(), Some("100000"));
+    }
+
+    #[test]
     fn runs_cannot_see_each_other() {
         let polluter = "import math\nimport collections\nimport json\nmath.pi = 3\ncollections.Counter.extra = 1\njson.dumps = None\nsecret = 42\nlen = None\nprint('polluted')";
         assert_eq!(run_ok(polluter).stdout, "polluted\n");
@@ -358,6 +397,28 @@ print(out, s.getvalue())
         assert_eq!(looping.run.outcome, Outcome::StepLimit);
         assert!(matches!(&looping.tests[0].status, TestStatus::Error { kind, .. } if kind == "StepLimit"), "{looping:?}");
         assert!(matches!(&looping.tests[1].status, TestStatus::Error { .. }), "{looping:?}");
+    }
+
+    /// Prints what building one sandboxed interpreter costs, with and without the preloaded
+    /// modules (run with `--ignored --nocapture`): the pool's refill rate and a sandbox child's
+    /// start-up depend on it.
+    #[test]
+    #[ignore]
+    fn print_interpreter_build_time() {
+        let measure = || for preload in [runtime::Preload::No, runtime::Preload::Yes] {
+            let mut times: Vec<u128> = (0..10)
+                .map(|_| {
+                    let t = std::time::Instant::now();
+                    let warm = runtime::Warm::build(preload);
+                    let built = t.elapsed().as_micros();
+                    drop(warm);
+                    built
+                })
+                .collect();
+            times.sort_unstable();
+            println!("interpreter build ({preload:?}): p50 {} us, min {} us", times[5], times[0]);
+        };
+        std::thread::Builder::new().stack_size(256 << 20).spawn(measure).unwrap().join().unwrap();
     }
 
     /// Prints the in-process latency of a function plus three asserts on a warm pool (run with

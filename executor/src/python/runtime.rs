@@ -26,6 +26,12 @@ use crate::{Limits, Outcome, RunResult, TestCase, TestReport, TestStatus};
 /// The highest recursion limit user code may set: deep enough for realistic recursion, shallow
 /// enough for the worker thread's stack in debug builds.
 pub(crate) const MAX_RECURSION_LIMIT: usize = 3_000;
+/// The recursion limit a run starts with: CPython's default (RustPython's debug builds would
+/// start at 256).
+const DEFAULT_RECURSION_LIMIT: usize = 1_000;
+/// The global that receives the value of a program's last expression (no Python source can
+/// spell a name with `$`).
+const VALUE_NAME: &str = "$value";
 
 /// Modules imported while the interpreter is warmed up, before any job.
 const PRELOADED: &[&str] = &[
@@ -153,6 +159,8 @@ pub(crate) struct Control {
     stop: AtomicU8,
     signal: Mutex<Option<UserSignalSender>>,
     pub output: Mutex<Output>,
+    /// What the worker thread's allocations are held to during the run.
+    pub fence: heap::Fence,
 }
 
 impl Control {
@@ -161,6 +169,7 @@ impl Control {
             stop: AtomicU8::new(0),
             signal: Mutex::new(None),
             output: Mutex::new(Output::new(usize::try_from(limits.output_bytes).unwrap_or(usize::MAX))),
+            fence: heap::Fence::default(),
         }
     }
 
@@ -196,6 +205,15 @@ pub(crate) enum Work {
     Tests { solution: String, tests: String },
 }
 
+/// Whether an interpreter imports the most used allowlisted modules while it is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Preload {
+    /// Yes: it is built ahead of its job (a pool), so the imports are off the run's path.
+    Yes,
+    /// No: it is built for a job that is waiting; the program imports what it uses.
+    No,
+}
+
 /// A freshly built interpreter waiting for its one job, sandbox already installed.
 pub(crate) struct Warm {
     interp: Interpreter,
@@ -222,6 +240,7 @@ impl Guard {
         self.step_limit.set(limits.steps);
         self.memory_limit.set(limits.memory_bytes);
         self.heap_base.set(heap::thread_net_bytes());
+        heap::arm(&ctl.fence, limits.memory_bytes, fence_slack(limits.memory_bytes));
     }
 
     fn trip(&self, vm: &VirtualMachine, why: Stop) -> PyBaseExceptionRef {
@@ -281,6 +300,12 @@ impl Guard {
         };
         if fits { Ok(()) } else { Err(self.trip(vm, Stop::Output)) }
     }
+}
+
+/// How far past the memory budget a run may keep allocating inside one native call before the
+/// allocator stops its thread for good (see [`heap::Fence`]).
+fn fence_slack(budget: u64) -> u64 {
+    (budget / 4).clamp(16 << 20, 256 << 20)
 }
 
 fn int_bits(obj: &PyObjectRef) -> Option<u64> {
@@ -444,7 +469,8 @@ fn describe_exception(vm: &VirtualMachine, exc: &PyBaseExceptionRef, file: &str)
 impl Warm {
     /// Builds a sandboxed interpreter: stdlib frozen in, no host access, probes and guards
     /// installed, `__main__` ready. This is the expensive part, done before a job arrives.
-    pub(crate) fn build() -> Warm {
+    pub(crate) fn build(preload: Preload) -> Warm {
+        forget_kept();
         let (signal, rx) = user_signal_channel();
         let mut settings = Settings::default();
         settings.hash_seed = Some(0);
@@ -476,7 +502,7 @@ impl Warm {
                 teardown: Cell::new(false),
                 limit_exc,
             });
-            let scope = install_sandbox(vm, &guard).map_err(|exc| {
+            let scope = install_sandbox(vm, &guard, preload).map_err(|exc| {
                 let raised = describe_exception(vm, &exc, "<sandbox>");
                 format!("{}: {}", raised.kind, raised.message)
             });
@@ -509,6 +535,7 @@ impl Warm {
             }
             execution
         });
+        heap::disarm();
         execution.steps = self.guard.steps.get();
         execution.wall_time_us = started.elapsed().as_micros() as u64;
         // A huge allocation the program still holds at the end (e.g. `bytearray(10**10)`, which
@@ -521,7 +548,9 @@ impl Warm {
             execution.exit_code = why.exit_code();
         }
         reply(execution);
+        let tearing = Instant::now();
         self.teardown();
+        tracing::debug!(us = tearing.elapsed().as_micros() as u64, "python interpreter torn down");
     }
 
     /// Frees the interpreter's object graph (module dicts and functions form reference cycles
@@ -535,6 +564,7 @@ impl Warm {
         drop(scope);
         drop(guard);
         interp.finalize(None);
+        forget_kept();
     }
 }
 
@@ -569,15 +599,52 @@ impl Execution {
     }
 }
 
+thread_local! {
+    /// What the native functions of this thread's current interpreter need. RustPython never
+    /// frees a native function's closure (it is leaked into a `'static` method definition), so
+    /// the closures capture only names and look their objects up here; [`forget_kept`] drops
+    /// them when the interpreter goes away, and with them the run's whole object graph.
+    static KEPT: RefCell<Kept> = RefCell::new(Kept::default());
+}
+
+#[derive(Default)]
+struct Kept {
+    guard: Option<Rc<Guard>>,
+    objects: std::collections::HashMap<&'static str, PyObjectRef>,
+}
+
+/// Keeps `obj` for this thread's interpreter under `key`.
+fn keep(key: &'static str, obj: PyObjectRef) {
+    KEPT.with(|k| k.borrow_mut().objects.insert(key, obj));
+}
+
+/// The object kept under `key`.
+fn kept(vm: &VirtualMachine, key: &'static str) -> PyResult {
+    KEPT.with(|k| k.borrow().objects.get(key).cloned())
+        .ok_or_else(|| vm.new_runtime_error(format!("edgecoder: the sandbox's {key} is gone")))
+}
+
+/// The guard of this thread's interpreter.
+fn kept_guard(vm: &VirtualMachine) -> PyResult<Rc<Guard>> {
+    KEPT.with(|k| k.borrow().guard.clone())
+        .ok_or_else(|| vm.new_runtime_error("edgecoder: the sandbox is gone"))
+}
+
+/// Drops what this thread's interpreter kept (at teardown, and before a new one is built).
+fn forget_kept() {
+    let kept = KEPT.with(|k| std::mem::take(&mut *k.borrow_mut()));
+    drop(kept);
+}
+
 /// Installs the run-time guards into a fresh interpreter and returns the `__main__` scope.
-fn install_sandbox(vm: &VirtualMachine, guard: &Rc<Guard>) -> PyResult<Scope> {
+fn install_sandbox(vm: &VirtualMachine, guard: &Rc<Guard>, preload: Preload) -> PyResult<Scope> {
+    KEPT.with(|k| k.borrow_mut().guard = Some(guard.clone()));
     // Captured output.
     let sink = |to_stderr: bool| -> PyResult<PyObjectRef> {
         let dict = vm.ctx.new_dict();
-        let g = guard.clone();
         let write = vm.new_function("write", move |s: rustpython_vm::PyRef<PyStr>, vm: &VirtualMachine| {
             let text = s.as_wtf8().to_string_lossy();
-            g.write(vm, to_stderr, &text).map(|()| text.chars().count())
+            kept_guard(vm)?.write(vm, to_stderr, &text).map(|()| text.chars().count())
         });
         dict.set_item("write", write.into(), vm)?;
         dict.set_item("flush", vm.new_function("flush", |_: FuncArgs, _vm: &VirtualMachine| ()).into(), vm)?;
@@ -598,19 +665,22 @@ fn install_sandbox(vm: &VirtualMachine, guard: &Rc<Guard>) -> PyResult<Scope> {
     sys.as_object().set_attr("stdin", stdin.clone(), vm)?;
     sys.as_object().set_attr("__stdin__", stdin.clone(), vm)?;
 
-    // Recursion limit: capped for the worker thread's stack.
-    let original_setrecursionlimit = sys.as_object().get_attr("setrecursionlimit", vm)?;
-    let capped = vm.new_function("setrecursionlimit", move |n: usize, vm: &VirtualMachine| {
-        original_setrecursionlimit.call((n.min(MAX_RECURSION_LIMIT),), vm)
+    // Recursion limit: CPython's default, and capped for the worker thread's stack.
+    vm.recursion_limit.set(DEFAULT_RECURSION_LIMIT);
+    keep("setrecursionlimit", sys.as_object().get_attr("setrecursionlimit", vm)?);
+    let capped = vm.new_function("setrecursionlimit", |n: usize, vm: &VirtualMachine| {
+        kept(vm, "setrecursionlimit")?.call((n.min(MAX_RECURSION_LIMIT),), vm)
     });
     sys.as_object().set_attr("setrecursionlimit", capped, vm)?;
     install_internal_modules(vm)?;
+    super::fixes::install(vm);
     let scope = vm.new_scope_with_main()?;
     let main_globals: PyDictRef = scope.globals.clone();
     // The most used allowlisted modules are imported now, off the run's critical path; the
     // heavier ones (dataclasses pulls in inspect, ast, dis...) load when a program imports them.
     // The random generator gets a fixed seed so runs repeat.
-    for module in PRELOADED {
+    let preloaded = if preload == Preload::Yes { PRELOADED } else { &[] };
+    for module in preloaded {
         if let Err(exc) = vm.import(*module, 0) {
             let raised = describe_exception(vm, &exc, "<sandbox>");
             tracing::warn!(module, error = %raised.message, "allowlisted module does not import");
@@ -649,9 +719,12 @@ fn install_sandbox(vm: &VirtualMachine, guard: &Rc<Guard>) -> PyResult<Scope> {
 
     // Imports: user code (whose frames run in `__main__`'s globals) gets the allowlist;
     // the stdlib's own internal imports are unrestricted (the sandbox has no host modules).
-    let original_import = vm.builtins.as_object().get_attr("__import__", vm)?;
-    let import_globals = main_globals.clone();
-    let guarded_import = vm.new_function("__import__", move |args: FuncArgs, vm: &VirtualMachine| {
+    keep("__import__", vm.builtins.as_object().get_attr("__import__", vm)?);
+    keep("main_globals", main_globals.clone().into());
+    keep("user_sys", user_sys.into());
+    keep("user_io", user_io.into());
+    let guarded_import = vm.new_function("__import__", |args: FuncArgs, vm: &VirtualMachine| {
+        let original_import = kept(vm, "__import__")?;
         let name: String = match args.args.first() {
             Some(n) => n.str(vm)?.to_string(),
             None => return original_import.call(args, vm),
@@ -662,6 +735,7 @@ fn install_sandbox(vm: &VirtualMachine, guard: &Rc<Guard>) -> PyResult<Scope> {
             .or_else(|| args.args.get(4))
             .and_then(|l| l.downcast_ref::<PyInt>().and_then(|i| num_traits::ToPrimitive::to_i64(i.as_bigint())))
             .unwrap_or(0);
+        let import_globals = kept(vm, "main_globals")?;
         let from_user = vm
             .current_frame()
             .is_some_and(|f| f.globals.is(&import_globals));
@@ -674,10 +748,10 @@ fn install_sandbox(vm: &VirtualMachine, guard: &Rc<Guard>) -> PyResult<Scope> {
                 ));
             }
             if name == "sys" {
-                return Ok(user_sys.clone().into());
+                return kept(vm, "user_sys");
             }
             if name == "io" {
-                return Ok(user_io.clone().into());
+                return kept(vm, "user_io");
             }
         }
         original_import.call(args, vm)
@@ -704,14 +778,11 @@ fn install_sandbox(vm: &VirtualMachine, guard: &Rc<Guard>) -> PyResult<Scope> {
     let exit_fn = sys.as_object().get_attr("exit", vm)?;
     set_builtin(vm, "exit", exit_fn.clone())?;
     set_builtin(vm, "quit", exit_fn)?;
-    for (name, original) in [
-        ("getattr", vm.builtins.as_object().get_attr("getattr", vm)?),
-        ("setattr", vm.builtins.as_object().get_attr("setattr", vm)?),
-        ("delattr", vm.builtins.as_object().get_attr("delattr", vm)?),
-        ("hasattr", vm.builtins.as_object().get_attr("hasattr", vm)?),
-    ] {
-        let user_globals = main_globals.clone();
+    for name in ["getattr", "setattr", "delattr", "hasattr"] {
+        keep(name, vm.builtins.as_object().get_attr(name, vm)?);
         let guarded = vm.new_function(name, move |args: FuncArgs, vm: &VirtualMachine| {
+            let original = kept(vm, name)?;
+            let user_globals = kept(vm, "main_globals")?;
             let from_user = vm.current_frame().is_some_and(|f| f.globals.is(&user_globals));
             if from_user
                 && let Some(attr) = args.args.get(1).and_then(|a| a.downcast_ref::<PyStr>())
@@ -723,9 +794,11 @@ fn install_sandbox(vm: &VirtualMachine, guard: &Rc<Guard>) -> PyResult<Scope> {
         });
         set_builtin(vm, name, guarded)?;
     }
+    let probes = install_probes(vm)?;
     for (name, mode) in [("eval", Mode::Eval), ("exec", Mode::Exec), ("compile", Mode::Exec)] {
-        let original = vm.builtins.as_object().get_attr(name, vm)?;
+        keep(name, vm.builtins.as_object().get_attr(name, vm)?);
         let guarded = vm.new_function(name, move |mut args: FuncArgs, vm: &VirtualMachine| {
+            let original = kept(vm, name)?;
             let Some(source) = args.args.first().and_then(|s| s.downcast_ref::<PyStr>()) else {
                 if name == "compile" {
                     return Err(sandbox_error(vm, "PY_DYNAMIC_EVAL", "compile() of a non-string"));
@@ -745,64 +818,23 @@ fn install_sandbox(vm: &VirtualMachine, guard: &Rc<Guard>) -> PyResult<Scope> {
             if name == "compile" {
                 return Ok(code.into());
             }
+            lend_probes(vm, &args)?;
             args.args[0] = code.into();
             original.call(args, vm)
         });
         set_builtin(vm, name, guarded)?;
     }
 
-    // Probes inserted by the instrumenter.
-    let g = guard.clone();
-    set_builtin(vm, "$step", vm.new_function("$step", move |vm: &VirtualMachine| g.tick(vm)))?;
-    let g = guard.clone();
-    let tick = vm.new_function("$tick", move |item: PyObjectRef, vm: &VirtualMachine| {
-        g.tick(vm).map(|()| item)
-    });
-    let map_type: PyObjectRef = vm.ctx.types.map_type.to_owned().into();
-    let tick: PyObjectRef = tick.into();
-    set_builtin(
-        vm,
-        "$iter",
-        vm.new_function("$iter", move |xs: PyObjectRef, vm: &VirtualMachine| {
-            map_type.call((tick.clone(), xs), vm)
-        }),
-    )?;
-    type Op = fn(&VirtualMachine, &PyObjectRef, &PyObjectRef) -> PyResult;
-    let checked: [(&'static str, Op, fn(&VirtualMachine, &PyObjectRef, &PyObjectRef) -> Option<f64>); 6] = [
-        ("$mul", |vm, a, b| vm._mul(a, b), mul_bytes),
-        ("$imul", |vm, a, b| vm._imul(a, b), mul_bytes),
-        ("$pow", |vm, a, b| vm._pow(a, b, vm.ctx.none.as_object()), |_, a, b| pow_bytes(a, b)),
-        ("$ipow", |vm, a, b| vm._ipow(a, b, vm.ctx.none.as_object()), |_, a, b| pow_bytes(a, b)),
-        ("$lshift", |vm, a, b| vm._lshift(a, b), |_, a, b| lshift_bytes(a, b)),
-        ("$ilshift", |vm, a, b| vm._ilshift(a, b), |_, a, b| lshift_bytes(a, b)),
-    ];
-    let mut checked_objs = Vec::new();
-    for (name, op, size) in checked {
-        let g = guard.clone();
-        let f = vm.new_function(name, move |args: FuncArgs, vm: &VirtualMachine| {
-            let (a, b) = two_args(vm, args)?;
-            if let Some(bytes) = size(vm, &a, &b) {
-                g.room_for(vm, bytes)?;
-            }
-            op(vm, &a, &b)
-        });
-        let f: PyObjectRef = f.into();
-        set_builtin(vm, name, f.clone())?;
-        checked_objs.push((name, f));
-    }
     // The same checks behind `pow()` and the `operator` module.
-    let checked_pow = checked_objs.iter().find(|(n, _)| *n == "$pow").map(|(_, f)| f.clone());
-    if let Some(checked_pow) = checked_pow {
-        let original_pow = vm.builtins.as_object().get_attr("pow", vm)?;
-        let pow = vm.new_function("pow", move |args: FuncArgs, vm: &VirtualMachine| {
-            if args.args.len() == 2 && args.kwargs.is_empty() {
-                checked_pow.call(args, vm)
-            } else {
-                original_pow.call(args, vm)
-            }
-        });
-        set_builtin(vm, "pow", pow)?;
-    }
+    keep("pow", vm.builtins.as_object().get_attr("pow", vm)?);
+    let pow = vm.new_function("pow", |args: FuncArgs, vm: &VirtualMachine| {
+        if args.args.len() == 2 && args.kwargs.is_empty() {
+            kept(vm, "$pow")?.call(args, vm)
+        } else {
+            kept(vm, "pow")?.call(args, vm)
+        }
+    });
+    set_builtin(vm, "pow", pow)?;
     for module in ["operator", "_operator"] {
         let m = vm.import(module, 0)?;
         for (probe, names) in [
@@ -813,7 +845,7 @@ fn install_sandbox(vm: &VirtualMachine, guard: &Rc<Guard>) -> PyResult<Scope> {
             ("$lshift", &["lshift", "__lshift__"][..]),
             ("$ilshift", &["ilshift", "__ilshift__"][..]),
         ] {
-            if let Some((_, f)) = checked_objs.iter().find(|(n, _)| *n == probe) {
+            if let Some((_, f)) = probes.iter().find(|(n, _)| *n == probe) {
                 for name in names {
                     m.set_attr(*name, f.clone(), vm)?;
                 }
@@ -821,6 +853,67 @@ fn install_sandbox(vm: &VirtualMachine, guard: &Rc<Guard>) -> PyResult<Scope> {
         }
     }
     Ok(scope)
+}
+
+/// The probes the instrumenter inserts (builtins named `$...`).
+const PROBE_NAMES: [&str; 8] = ["$step", "$iter", "$mul", "$imul", "$pow", "$ipow", "$lshift", "$ilshift"];
+
+/// Installs the probes the instrumenter inserts (builtins named `$...`) and returns them by name.
+fn install_probes(vm: &VirtualMachine) -> PyResult<Vec<(&'static str, PyObjectRef)>> {
+    let mut probes: Vec<(&'static str, PyObjectRef)> = Vec::new();
+    probes.push(("$step", vm.new_function("$step", |vm: &VirtualMachine| kept_guard(vm)?.tick(vm)).into()));
+    let tick = vm.new_function("$tick", |item: PyObjectRef, vm: &VirtualMachine| {
+        kept_guard(vm)?.tick(vm).map(|()| item)
+    });
+    keep("$tick", tick.into());
+    let iter = vm.new_function("$iter", |xs: PyObjectRef, vm: &VirtualMachine| {
+        let map_type: PyObjectRef = vm.ctx.types.map_type.to_owned().into();
+        map_type.call((kept(vm, "$tick")?, xs), vm)
+    });
+    probes.push(("$iter", iter.into()));
+    type Op = fn(&VirtualMachine, &PyObjectRef, &PyObjectRef) -> PyResult;
+    let checked: [(&'static str, Op, fn(&VirtualMachine, &PyObjectRef, &PyObjectRef) -> Option<f64>); 6] = [
+        ("$mul", |vm, a, b| vm._mul(a, b), mul_bytes),
+        ("$imul", |vm, a, b| vm._imul(a, b), mul_bytes),
+        ("$pow", |vm, a, b| vm._pow(a, b, vm.ctx.none.as_object()), |_, a, b| pow_bytes(a, b)),
+        ("$ipow", |vm, a, b| vm._ipow(a, b, vm.ctx.none.as_object()), |_, a, b| pow_bytes(a, b)),
+        ("$lshift", |vm, a, b| vm._lshift(a, b), |_, a, b| lshift_bytes(a, b)),
+        ("$ilshift", |vm, a, b| vm._ilshift(a, b), |_, a, b| lshift_bytes(a, b)),
+    ];
+    for (name, op, size) in checked {
+        let f = vm.new_function(name, move |args: FuncArgs, vm: &VirtualMachine| {
+            let (a, b) = two_args(vm, args)?;
+            if let Some(bytes) = size(vm, &a, &b) {
+                kept_guard(vm)?.room_for(vm, bytes)?;
+            }
+            op(vm, &a, &b)
+        });
+        probes.push((name, f.into()));
+    }
+    for (name, probe) in &probes {
+        set_builtin(vm, name, probe.clone())?;
+        keep(name, probe.clone());
+    }
+    Ok(probes)
+}
+
+/// Code given to `exec`/`eval` with its own `__builtins__` dict (the standard library does this,
+/// e.g. `namedtuple` with `{'__builtins__': {}}`) is instrumented too: its probes are added to
+/// that dict so they resolve.
+fn lend_probes(vm: &VirtualMachine, args: &FuncArgs) -> PyResult<()> {
+    let Some(globals) = args.args.get(1).or_else(|| args.kwargs.get("globals")) else { return Ok(()) };
+    let Some(globals) = globals.downcast_ref::<rustpython_vm::builtins::PyDict>() else { return Ok(()) };
+    let Some(builtins) = globals.get_item_opt("__builtins__", vm)? else { return Ok(()) };
+    let Some(builtins) = builtins.downcast_ref::<rustpython_vm::builtins::PyDict>() else { return Ok(()) };
+    if builtins.is(vm.builtins.dict().as_object()) {
+        return Ok(());
+    }
+    for name in PROBE_NAMES {
+        if !builtins.contains_key(name, vm) {
+            builtins.set_item(name, kept(vm, name)?, vm)?;
+        }
+    }
+    Ok(())
 }
 
 /// The interpreter is built without `os` and with an `io` that cannot import (no `FileIO`), yet
@@ -1004,21 +1097,44 @@ fn run_program(vm: &VirtualMachine, scope: &Scope, code: &str, execution: &mut E
         Ok(p) => p,
         Err(failure) => return prepare_failure(execution, failure),
     };
-    let ends_in_expr = matches!(body.last(), Some(Stmt::Expr(_)));
-    let mode = if ends_in_expr { Mode::BlockExpr } else { Mode::Exec };
-    let code_obj = match compile_body(vm, body, source_file, mode) {
+    let mut body = body;
+    let ends_in_expr = keep_last_value(&mut body);
+    let code_obj = match compile_body(vm, body, source_file, Mode::Exec) {
         Ok(c) => c,
         Err(err) => return prepare_failure(execution, Prepared::Syntax(err)),
     };
     match vm.run_code_obj(code_obj, scope.clone()) {
-        Ok(value) => {
+        Ok(_) => {
             execution.exit_code = exit::OK;
-            if ends_in_expr && !vm.is_none(&value) {
+            let value = if ends_in_expr { scope.globals.get_item_opt(VALUE_NAME, vm).ok().flatten() } else { None };
+            if let Some(value) = value.filter(|v| !vm.is_none(v)) {
                 execution.value = value.repr(vm).ok().map(|r| r.to_string());
             }
         }
         Err(exc) => record_error(execution, describe_exception(vm, &exc, MAIN_FILE)),
     }
+}
+
+/// Turns a final expression statement into an assignment to [`VALUE_NAME`], so the module
+/// compiles in plain exec mode (RustPython's block-expression mode skips the module's
+/// annotation set-up) and the value can still be read; returns whether there was one.
+fn keep_last_value(body: &mut [Stmt]) -> bool {
+    let Some(Stmt::Expr(last)) = body.last_mut() else { return false };
+    let range = last.range;
+    let value = std::mem::replace(
+        &mut last.value,
+        Box::new(ast::Expr::NoneLiteral(ast::ExprNoneLiteral { node_index: ast::AtomicNodeIndex::NONE, range })),
+    );
+    let target = ast::Expr::Name(ast::ExprName {
+        node_index: ast::AtomicNodeIndex::NONE,
+        range,
+        id: ast::name::Name::new(VALUE_NAME),
+        ctx: ast::ExprContext::Store,
+    });
+    if let Some(slot) = body.last_mut() {
+        *slot = Stmt::Assign(ast::StmtAssign { node_index: ast::AtomicNodeIndex::NONE, range, targets: vec![target], value });
+    }
+    true
 }
 
 /// One top-level piece of a test file.

@@ -56,6 +56,9 @@ pub(crate) const ALLOWED_MODULES: &[&str] = &[
 
 /// Attribute names that reach interpreter internals (frames, globals, code objects, the class
 /// graph). Refused as attributes, as string literals, and by the run-time `getattr` family.
+/// `__mro__` is not among them: it only lists classes the program already holds (realistic code
+/// reads it for cooperative inheritance), while the walk down to classes it never imported
+/// (`__subclasses__`) stays refused.
 pub(crate) const DENIED_ATTRS: &[&str] = &[
     "__subclasses__",
     "__globals__",
@@ -65,7 +68,6 @@ pub(crate) const DENIED_ATTRS: &[&str] = &[
     "__self__",
     "__bases__",
     "__base__",
-    "__mro__",
     "__loader__",
     "__spec__",
     "__getattribute__",

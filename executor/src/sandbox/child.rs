@@ -76,6 +76,7 @@ fn close_inherited_fds() {}
 
 fn serve(runner: ChildRunner) -> i32 {
     close_inherited_fds();
+    crate::python::one_run_per_process();
     let mut input = Vec::new();
     if let Err(error) = std::io::stdin().lock().read_to_end(&mut input) {
         eprintln!("sandbox child: cannot read the request: {error}");

@@ -7,6 +7,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
 use edgecoder_executor::Outcome;
+use serde::Deserialize;
 
 /// The folder holding this crate's test data (`executor/tests`).
 pub fn tests_dir() -> PathBuf {
@@ -83,4 +84,27 @@ pub fn finish(name: &str, passed: usize, failures: &[String], notes: &[String]) 
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// One HumanEval-style problem, with the fields of HumanEval's data files (also used by the
+/// JavaScript problem set).
+#[derive(Debug, Deserialize)]
+pub struct Problem {
+    pub task_id: String,
+    pub prompt: String,
+    pub canonical_solution: String,
+    pub test: String,
+    pub entry_point: String,
+}
+
+/// Parses JSON-lines problems (blank lines skipped); `origin` names the source in panics.
+pub fn parse_problems(lines: impl Iterator<Item = std::io::Result<String>>, origin: &str) -> Vec<Problem> {
+    lines
+        .enumerate()
+        .filter(|(_, line)| line.as_ref().map_or(true, |l| !l.trim().is_empty()))
+        .map(|(n, line)| {
+            let line = line.unwrap_or_else(|e| panic!("{origin}: line {}: {e}", n + 1));
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("{origin}: line {}: {e}", n + 1))
+        })
+        .collect()
 }
