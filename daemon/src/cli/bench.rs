@@ -24,12 +24,16 @@ pub enum BenchTarget {
     /// p50/p95 of a function + 3 asserts: Python and JavaScript, in-process and in process
     /// isolation, against `python3 -c` and `node -e` subprocesses running the same program.
     Executor(ExecutorBench),
+    /// Our model engine against llama.cpp (llama-cpp-python) on the same GGUF file and thread
+    /// count: prefill and decode tokens/s, time to first token, peak RSS, prefix reuse.
+    Model(super::bench_model::ModelBench),
 }
 
 impl Execute for BenchArgs {
     fn execute(self) -> Result<Exit, Failure> {
         match self.target {
             BenchTarget::Executor(bench) => bench.execute(),
+            BenchTarget::Model(bench) => bench.execute(),
         }
     }
 }
