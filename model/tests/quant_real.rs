@@ -2,32 +2,12 @@
 //! reference bit for bit, and the result is within the int8-activation error bound of the GGUF
 //! module's own f32 dequantization times x.
 //!
-//! The model files come from the model store (`edgecoder model pull <id>`, `$EDGECODER_MODELS`)
-//! or the development cache `~/.cache/edgecoder/dev-models`.
+//! The model files come from the model store (`edgecoder model pull <id>`, `$EDGECODER_MODELS`).
 
-use std::path::PathBuf;
+mod common;
 
 use edgecoder_model::gguf::GgufFile;
 use edgecoder_model::quant::{Isa, Kernels, QuantMatrix, QuantType};
-
-/// The GGUF file of model `id`, or a panic that says how to get it.
-fn model_file(id: &str, file_name: &str) -> PathBuf {
-    let home = std::env::var_os("HOME").map(PathBuf::from);
-    let mut candidates = Vec::new();
-    if let Some(dir) = std::env::var_os("EDGECODER_MODELS") {
-        candidates.push(PathBuf::from(dir).join(id).join(file_name));
-    }
-    if let Some(dir) = std::env::var_os("XDG_DATA_HOME") {
-        candidates.push(PathBuf::from(dir).join("edgecoder/models").join(id).join(file_name));
-    }
-    if let Some(home) = &home {
-        candidates.push(home.join(".local/share/edgecoder/models").join(id).join(file_name));
-        candidates.push(home.join(".cache/edgecoder/dev-models").join(file_name));
-    }
-    candidates.iter().find(|p| p.is_file()).cloned().unwrap_or_else(|| {
-        panic!("model file {file_name} not found in {candidates:?}; run `edgecoder model pull {id}`")
-    })
-}
 
 /// Activation rows shaped like a transformer's (RMS-normalised, a few large channels).
 fn activations(n: usize, cols: usize) -> Vec<f32> {
@@ -105,7 +85,7 @@ fn check_tensor(file: &GgufFile, name: &str, want: QuantType, max_rows: usize) {
 
 #[test]
 fn qwen_0_5b_tensors() {
-    let file = GgufFile::open(model_file("qwen2.5-coder-0.5b", "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"))
+    let file = GgufFile::open(common::model_path("qwen2.5-coder-0.5b"))
         .expect("open GGUF");
     check_tensor(&file, "blk.0.attn_q.weight", QuantType::Q5_0, 256);
     check_tensor(&file, "blk.0.attn_v.weight", QuantType::Q8_0, 128);
@@ -122,7 +102,7 @@ fn qwen_0_5b_tensors() {
 
 #[test]
 fn smollm2_tensors() {
-    let file = GgufFile::open(model_file("smollm2-135m", "SmolLM2-135M-Instruct.Q4_1.gguf")).expect("open GGUF");
+    let file = GgufFile::open(common::model_path("smollm2-135m")).expect("open GGUF");
     check_tensor(&file, "blk.0.ffn_gate.weight", QuantType::Q4_1, 256);
     check_tensor(&file, "blk.0.ffn_down.weight", QuantType::Q4_1, 256);
     check_tensor(&file, "token_embd.weight", QuantType::Q8_0, 512);

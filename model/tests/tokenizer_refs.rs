@@ -2,8 +2,9 @@
 //!
 //! Reference ids: `tests/data/token_refs/<model>.json`, written by
 //! `tests/data/make_token_refs.py` with llama-cpp-python. The model files come from the model
-//! store (`edgecoder model pull <id>`, `$EDGECODER_MODELS`) or the development cache
-//! `~/.cache/edgecoder/dev-models`.
+//! store (`edgecoder model pull <id>`, `$EDGECODER_MODELS`).
+
+mod common;
 
 use std::path::PathBuf;
 
@@ -11,38 +12,8 @@ use edgecoder_model::gguf::GgufFile;
 use edgecoder_model::tokenizer::{StreamDecoder, Tokenizer};
 use serde_json::Value;
 
-/// The GGUF file of model `id`, or a panic that says how to get it.
-fn model_file(id: &str, file_name: &str) -> PathBuf {
-    let home = std::env::var_os("HOME").map(PathBuf::from);
-    let mut candidates = Vec::new();
-    if let Some(dir) = std::env::var_os("EDGECODER_MODELS") {
-        candidates.push(PathBuf::from(dir).join(id).join(file_name));
-    }
-    if let Some(dir) = std::env::var_os("XDG_DATA_HOME") {
-        candidates.push(
-            PathBuf::from(dir)
-                .join("edgecoder/models")
-                .join(id)
-                .join(file_name),
-        );
-    }
-    if let Some(home) = &home {
-        candidates.push(
-            home.join(".local/share/edgecoder/models")
-                .join(id)
-                .join(file_name),
-        );
-        candidates.push(home.join(".cache/edgecoder/dev-models").join(file_name));
-    }
-    candidates
-        .iter()
-        .find(|p| p.is_file())
-        .cloned()
-        .unwrap_or_else(|| panic!("model file {file_name} not found in {candidates:?}; run `edgecoder model pull {id}`"))
-}
-
-fn load(id: &str, file_name: &str) -> Tokenizer {
-    let file = GgufFile::open(model_file(id, file_name)).expect("open GGUF");
+fn load(id: &str) -> Tokenizer {
+    let file = GgufFile::open(common::model_path(id)).expect("open GGUF");
     Tokenizer::from_gguf(&file).expect("tokenizer from GGUF")
 }
 
@@ -53,8 +24,8 @@ fn refs(id: &str) -> Value {
 }
 
 /// Compares every reference case; returns the number of cases checked.
-fn check_against_llama_cpp(id: &str, file_name: &str) -> usize {
-    let tokenizer = load(id, file_name);
+fn check_against_llama_cpp(id: &str) -> usize {
+    let tokenizer = load(id);
     let doc = refs(id);
     let cases = doc["cases"].as_array().expect("cases");
     assert!(cases.len() >= 90, "expected at least 30 strings x 3 modes");
@@ -87,8 +58,8 @@ fn check_against_llama_cpp(id: &str, file_name: &str) -> usize {
 }
 
 /// decode(encode(s)) == s, in one piece and through the streaming decoder token by token.
-fn check_round_trips(id: &str, file_name: &str) {
-    let tokenizer = load(id, file_name);
+fn check_round_trips(id: &str) {
+    let tokenizer = load(id);
     let doc = refs(id);
     for case in doc["cases"].as_array().unwrap() {
         let text = case["text"].as_str().unwrap();
@@ -115,46 +86,37 @@ fn check_round_trips(id: &str, file_name: &str) {
 
 #[test]
 fn smollm2_matches_llama_cpp() {
-    check_against_llama_cpp("smollm2-135m", "SmolLM2-135M-Instruct.Q4_1.gguf");
+    check_against_llama_cpp("smollm2-135m");
 }
 
 #[test]
 fn qwen25_coder_matches_llama_cpp() {
-    check_against_llama_cpp(
-        "qwen2.5-coder-0.5b",
-        "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
-    );
+    check_against_llama_cpp("qwen2.5-coder-0.5b");
 }
 
 #[test]
 fn gemma3_matches_llama_cpp() {
-    check_against_llama_cpp("gemma3-270m", "gemma-3-270m-q4_k_m.gguf");
+    check_against_llama_cpp("gemma3-270m");
 }
 
 #[test]
 fn smollm2_round_trips() {
-    check_round_trips("smollm2-135m", "SmolLM2-135M-Instruct.Q4_1.gguf");
+    check_round_trips("smollm2-135m");
 }
 
 #[test]
 fn qwen25_coder_round_trips() {
-    check_round_trips(
-        "qwen2.5-coder-0.5b",
-        "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
-    );
+    check_round_trips("qwen2.5-coder-0.5b");
 }
 
 #[test]
 fn gemma3_round_trips() {
-    check_round_trips("gemma3-270m", "gemma-3-270m-q4_k_m.gguf");
+    check_round_trips("gemma3-270m");
 }
 
 #[test]
 fn qwen25_special_tokens_and_end_of_generation() {
-    let tokenizer = load(
-        "qwen2.5-coder-0.5b",
-        "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
-    );
+    let tokenizer = load("qwen2.5-coder-0.5b");
     let im_start = tokenizer.token_id("<|im_start|>").unwrap();
     let im_end = tokenizer.token_id("<|im_end|>").unwrap();
     let eot = tokenizer.token_id("<|endoftext|>").unwrap();
@@ -185,7 +147,7 @@ fn qwen25_special_tokens_and_end_of_generation() {
 
 #[test]
 fn streaming_holds_back_split_characters() {
-    let tokenizer = load("smollm2-135m", "SmolLM2-135M-Instruct.Q4_1.gguf");
+    let tokenizer = load("smollm2-135m");
     // An emoji is one character of four bytes; byte-level BPE spreads it over several tokens.
     let text = "😀🎉";
     let ids = tokenizer.encode(text, false, false).unwrap();

@@ -27,12 +27,16 @@ pub enum BenchTarget {
     /// fresh interpreter, the wait untimed); "back to back" includes waiting for the pool to
     /// rebuild, which is what a burst of runs costs.
     Executor(ExecutorBench),
+    /// Our model engine against llama.cpp (llama-cpp-python) on the same GGUF file and thread
+    /// count: prefill and decode tokens/s, time to first token, peak RSS, prefix reuse.
+    Model(super::bench_model::ModelBench),
 }
 
 impl Execute for BenchArgs {
     fn execute(self) -> Result<Exit, Failure> {
         match self.target {
             BenchTarget::Executor(bench) => bench.execute(),
+            BenchTarget::Model(bench) => bench.execute(),
         }
     }
 }

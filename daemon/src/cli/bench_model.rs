@@ -39,6 +39,10 @@ pub struct ModelBench {
     /// Skip llama.cpp (measure our engine only).
     #[arg(long)]
     pub no_llama_cpp: bool,
+    /// Run our layers as one Burn tensor operation at a time instead of the CPU host path (to
+    /// measure what the host path gains).
+    #[arg(long)]
+    pub burn_ops: bool,
     /// Where to write the JSON results.
     #[arg(long, default_value = "bench-model.json")]
     pub json_out: PathBuf,
@@ -77,6 +81,8 @@ pub struct ModelBenchReport {
     pub model: String,
     /// Threads used by both engines.
     pub threads: u32,
+    /// How our layers ran: `host` (plain buffers) or `burn` (Burn tensor operations).
+    pub path: &'static str,
     /// Prompt tokens.
     pub prompt_tokens: usize,
     /// Decoded tokens.
@@ -205,7 +211,11 @@ impl ModelBench {
         let t0 = Instant::now();
         let model = Model::load_with(
             &path,
-            LoadOptions { threads: self.threads as usize, ..LoadOptions::default() },
+            LoadOptions {
+                threads: self.threads as usize,
+                host_path: !self.burn_ops,
+                ..LoadOptions::default()
+            },
         )?;
         let load_s = t0.elapsed().as_secs_f64();
         let all = model.tokenize(&Prompt::Text(prompt_source()))?;
@@ -255,6 +265,7 @@ impl ModelBench {
         Ok(ModelBenchReport {
             model: path.display().to_string(),
             threads: self.threads,
+            path: if self.burn_ops { "burn" } else { "host" },
             prompt_tokens: n_prompt,
             decode_tokens: decode,
             ratio_prefill: ratio(|e| e.prefill_tokens_per_s),
@@ -276,7 +287,7 @@ fn print_table(r: &ModelBenchReport) {
         let ratio = theirs.map_or("-".to_string(), |t| format!("{:.2}x", ours / t));
         println!("{name:<22} {ours:>12.2} {theirs_s:>12} {ratio:>8}  {unit}");
     };
-    println!("model: {}  threads: {}", r.model, r.threads);
+    println!("model: {}  threads: {}  our layers: {}", r.model, r.threads, r.path);
     println!("{:<22} {:>12} {:>12} {:>8}", "metric", "ours", "llama.cpp", "ratio");
     row("prefill", r.ours.prefill_tokens_per_s, l.map(|l| l.prefill_tokens_per_s), "tok/s");
     row("decode", r.ours.decode_tokens_per_s, l.map(|l| l.decode_tokens_per_s), "tok/s");

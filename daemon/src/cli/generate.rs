@@ -29,7 +29,7 @@ pub struct GenerateArgs {
     #[arg(long, default_value_t = 256)]
     pub max_tokens: usize,
     /// Sampling temperature; 0 is greedy.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub temperature: f32,
     /// Seed of the sampler (same seed, same output).
     #[arg(long, default_value_t = 0)]
@@ -95,7 +95,9 @@ pub fn resolve_model(model: &str) -> Result<PathBuf, Failure> {
     store.path(model).map_err(|e| {
         Failure::new(
             Exit::Usage,
-            anyhow!(e).context(format!("{model:?} is neither a GGUF file nor an installed model id")),
+            anyhow!(e).context(format!(
+                "{model:?} is neither a GGUF file nor an installed model id (see `edgecoder model list`)"
+            )),
         )
     })
 }
@@ -114,6 +116,12 @@ pub fn load_options(backend: &str, threads: Option<u32>) -> Result<LoadOptions, 
 
 impl Execute for GenerateArgs {
     fn execute(self) -> Result<Exit, Failure> {
+        if !(self.temperature >= 0.0 && self.temperature.is_finite()) {
+            return Err(Failure::new(
+                Exit::Usage,
+                anyhow!("--temperature must be 0 (greedy) or a positive number, got {}", self.temperature),
+            ));
+        }
         let path = resolve_model(&self.model)?;
         let options = load_options(&self.backend, self.threads)?;
         let model = Model::load_with(&path, options)

@@ -95,7 +95,12 @@ subcommands! {
     Bench(bench::BenchArgs),
     /// Fetch models into the store (`model pull`), list them, print paths, summarize GGUF files.
     Model(model::ModelArgs),
+    /// Generate text with the on-device model, streamed, then a summary (or JSON with --json).
+    Generate(generate::GenerateArgs),
 }
+
+/// The module of `edgecoder bench model` (a target of [`bench::BenchTarget`]).
+pub mod bench_model;
 
 /// How logs are written to stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

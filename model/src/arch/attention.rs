@@ -61,6 +61,11 @@ pub struct Attention {
 }
 
 impl Attention {
+    /// The configuration, weights and rotary embedding the layer was built from.
+    pub fn parts(&self) -> (&AttentionConfig, &AttentionWeights, &RotaryEmbedding) {
+        (&self.config, &self.weights, &self.rope)
+    }
+
     /// Attends `x` (`[seq, hidden]`, first row at position `start`) over the cache plus itself,
     /// appending its keys and values to `cache`.
     pub fn forward(&self, x: Tensor<2>, start: usize, cache: &mut LayerKvCache) -> Tensor<2> {

@@ -40,6 +40,11 @@ pub struct Block {
 }
 
 impl Block {
+    /// The block's parts.
+    pub fn parts(&self) -> &BlockConfig {
+        &self.parts
+    }
+
     /// Runs the block on `x` (`[seq, hidden]`, first row at position `start`).
     pub fn forward(&self, x: Tensor<2>, start: usize, cache: &mut LayerKvCache) -> Tensor<2> {
         let p = &self.parts;

@@ -50,16 +50,28 @@ impl TokenEmbedding {
         self.table.rows()
     }
 
-    /// Looks up `tokens` (each `< vocab_size`, checked by the caller) as `[len, hidden]`.
-    pub fn forward(&self, tokens: &[u32], device: &Device) -> Tensor<2> {
+    /// Writes the rows of `tokens` (each `< vocab_size`, checked by the caller) into `out`
+    /// (`len × hidden`), scaled where the model asks for it.
+    pub fn lookup(&self, tokens: &[u32], out: &mut [f32]) {
         let width = self.table.width();
-        let mut data = vec![0.0f32; tokens.len() * width];
-        for (chunk, &t) in data.chunks_exact_mut(width).zip(tokens) {
+        for (chunk, &t) in out.chunks_exact_mut(width).zip(tokens) {
             self.table.row(t as usize, chunk);
             if let Some(s) = self.scale {
                 chunk.iter_mut().for_each(|v| *v *= s);
             }
         }
+    }
+
+    /// Width of a row (the hidden size).
+    pub fn width(&self) -> usize {
+        self.table.width()
+    }
+
+    /// Looks up `tokens` (each `< vocab_size`, checked by the caller) as `[len, hidden]`.
+    pub fn forward(&self, tokens: &[u32], device: &Device) -> Tensor<2> {
+        let width = self.table.width();
+        let mut data = vec![0.0f32; tokens.len() * width];
+        self.lookup(tokens, &mut data);
         from_vec(data, [tokens.len(), width], device)
     }
 }

@@ -2,7 +2,9 @@
 //! a new token only computes that token's keys and values.
 //!
 //! Each layer keeps `[1, kv_heads, capacity, head_dim]` tensors that grow geometrically; only the
-//! first `len` positions are valid. Truncating (for prompt-prefix reuse) just lowers `len`.
+//! first `len` positions are valid. Truncating (for prompt-prefix reuse) just lowers `len`. The
+//! CPU forward pass ([`super::host`]) keeps plain `len × kv_heads·head_dim` buffers instead; a
+//! cache is only ever filled by one of the two.
 
 use burn::tensor::{Device, Tensor};
 
@@ -37,6 +39,10 @@ pub struct LayerKvCache {
     values: Option<Tensor<4>>,
     len: usize,
     capacity: usize,
+    /// CPU path: keys, one row of `kv_heads·head_dim` per position.
+    host_keys: Vec<f32>,
+    /// CPU path: values, laid out like `host_keys`.
+    host_values: Vec<f32>,
 }
 
 impl LayerKvCache {
@@ -76,6 +82,17 @@ impl LayerKvCache {
         let k_all = self.keys.clone().map(|k| k.narrow(2, 0, needed));
         let v_all = self.values.clone().map(|v| v.narrow(2, 0, needed));
         (k_all.expect("allocated above"), v_all.expect("allocated above"))
+    }
+
+    /// CPU path: appends the rows of `keys` and `values` (`seq × width` each, `width` =
+    /// kv_heads·head_dim) after the valid positions and returns every valid row of both.
+    pub fn append_host(&mut self, keys: &[f32], values: &[f32], width: usize) -> (&[f32], &[f32]) {
+        self.host_keys.truncate(self.len * width);
+        self.host_values.truncate(self.len * width);
+        self.host_keys.extend_from_slice(keys);
+        self.host_values.extend_from_slice(values);
+        self.len += keys.len() / width;
+        (&self.host_keys, &self.host_values)
     }
 
     /// Number of valid positions.
@@ -133,6 +150,7 @@ impl KvCache {
     /// Bytes allocated for keys and values.
     pub fn allocated_bytes(&self) -> usize {
         let per_position = self.config.n_kv_heads * self.config.head_dim * 4 * 2;
-        self.layers.iter().map(|l| l.capacity * per_position).sum()
+        let host = |l: &LayerKvCache| (l.host_keys.capacity() + l.host_values.capacity()) * 4;
+        self.layers.iter().map(|l| l.capacity * per_position + host(l)).sum()
     }
 }

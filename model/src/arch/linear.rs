@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use burn::tensor::{Device, Tensor, TensorData};
 
+use crate::quant::QuantMatrix;
+
 /// A matrix multiplication kernel over weights kept in their own (usually quantized) format.
 pub trait MatmulKernel: Send + Sync {
     /// Number of input features (columns of `W`).
@@ -16,6 +18,11 @@ pub trait MatmulKernel: Send + Sync {
     fn matmul(&self, x: &[f32], rows: usize, y: &mut [f32]);
     /// Bytes of weight memory this kernel keeps.
     fn weight_bytes(&self) -> usize;
+    /// The GGUF block matrix behind the kernel, when there is one (lets callers quantize an
+    /// input once for several matrices).
+    fn quant_matrix(&self) -> Option<&QuantMatrix> {
+        None
+    }
 }
 
 /// The weight of a [`Linear`] layer.
@@ -70,6 +77,16 @@ impl Linear {
             LinearWeight::Dense(t) => t.shape().num_elements() * 4,
             LinearWeight::Kernel(k) => k.weight_bytes(),
         }
+    }
+
+    /// The weight.
+    pub fn weight(&self) -> &LinearWeight {
+        &self.weight
+    }
+
+    /// The bias, if any.
+    pub fn bias(&self) -> Option<&Tensor<1>> {
+        self.bias.as_ref()
     }
 
     /// Applies the layer to `x` of shape `[rows, in_features]`, giving `[rows, out_features]`.

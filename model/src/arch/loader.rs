@@ -226,6 +226,9 @@ impl MatmulKernel for QuantLinear {
     fn weight_bytes(&self) -> usize {
         self.matrix.data().len()
     }
+    fn quant_matrix(&self) -> Option<&QuantMatrix> {
+        Some(&self.matrix)
+    }
 }
 
 /// Owner of one tensor's bytes inside the memory-mapped file (keeps the file alive).

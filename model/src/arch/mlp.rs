@@ -31,6 +31,11 @@ pub struct FeedForward {
 }
 
 impl FeedForward {
+    /// The activation and the gate, up and down projections.
+    pub fn parts(&self) -> (Activation, &Linear, &Linear, &Linear) {
+        (self.activation, &self.gate, &self.up, &self.down)
+    }
+
     /// Applies the network to `x` of shape `[seq, hidden]`.
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let gate = profile::time(Op::Linear, || self.gate.forward(x.clone()));

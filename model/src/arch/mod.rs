@@ -1,10 +1,13 @@
 //! Transformer architectures (Llama, Qwen2, Gemma3) built from Burn tensor operations: one module
 //! per layer with a `Config` beside it. Weight loading lives in [`loader`], apart from the layers.
+//! On the CPU, [`host`] runs the same layers over plain buffers (see
+//! [`Transformer::with_host_path`]).
 
 pub mod attention;
 pub mod block;
 pub mod config;
 pub mod embedding;
+pub mod host;
 pub mod kv_cache;
 pub mod linear;
 pub mod loader;

@@ -34,6 +34,11 @@ pub struct RmsNorm {
 }
 
 impl RmsNorm {
+    /// The weight (including Gemma's unit offset where the config asked for it) and epsilon.
+    pub fn weight(&self) -> (&Tensor<1>, f32) {
+        (&self.weight, self.eps)
+    }
+
     /// Normalizes the last dimension of `x`.
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         profile::time(Op::Norm, || {

@@ -50,6 +50,11 @@ impl RotaryEmbedding {
         (from_vec(cos, [len, half], device), from_vec(sin, [len, half], device))
     }
 
+    /// The configuration.
+    pub fn config(&self) -> &RotaryEmbeddingConfig {
+        &self.config
+    }
+
     /// Rotates `x` of shape `[seq, heads, head_dim]` whose first row is at position `start`.
     pub fn forward(&self, x: Tensor<3>, start: usize) -> Tensor<3> {
         profile::time(Op::Rope, || self.rotate(x, start))

@@ -1,15 +1,19 @@
 //! The decoder-only transformer: embeddings, blocks, final norm and output head.
 
+use std::sync::Arc;
+
 use burn::tensor::{Device, Tensor};
 
 use super::ArchError;
 use super::block::Block;
 use super::config::ModelConfig;
 use super::embedding::TokenEmbedding;
+use super::host::HostModel;
 use super::kv_cache::{KvCache, KvCacheConfig};
 use super::linear::Linear;
 use super::norm::RmsNorm;
 use super::profile::{self, Op};
+use crate::quant::Kernels;
 
 /// Initial KV-cache capacity (positions); the cache grows geometrically past it.
 const INITIAL_CACHE_CAPACITY: usize = 256;
@@ -33,6 +37,7 @@ pub struct Transformer {
     config: ModelConfig,
     parts: TransformerParts,
     device: Device,
+    host: Option<Arc<HostModel>>,
 }
 
 /// Which rows of logits [`Transformer::forward`] returns.
@@ -47,7 +52,21 @@ pub enum Logits {
 impl Transformer {
     /// Assembles a transformer; `device` is where activations are computed.
     pub fn new(config: ModelConfig, parts: TransformerParts, device: Device) -> Self {
-        Self { config, parts, device }
+        Self { config, parts, device, host: None }
+    }
+
+    /// Runs [`Transformer::forward`] on the CPU over plain buffers ([`super::host`]) instead of
+    /// one Burn tensor per operation: the same weights and layers, with `kernels` splitting the
+    /// attention heads as well as the matrix products. Only for CPU devices.
+    pub fn with_host_path(mut self, kernels: Arc<Kernels>) -> Result<Self, ArchError> {
+        let host = HostModel::new(&self.config, &self.parts, kernels, self.device.clone())?;
+        self.host = Some(Arc::new(host));
+        Ok(self)
+    }
+
+    /// Whether forward passes run on the host path.
+    pub fn uses_host_path(&self) -> bool {
+        self.host.is_some()
     }
 
     /// The hyperparameters.
@@ -94,6 +113,9 @@ impl Transformer {
             });
         }
         let _span = tracing::trace_span!("forward", start, len = tokens.len()).entered();
+        if let Some(host) = &self.host {
+            return host.forward(tokens, cache, logits);
+        }
         let mut x =
             profile::time(Op::Embedding, || self.parts.embedding.forward(tokens, &self.device));
         for (i, block) in self.parts.blocks.iter().enumerate() {

@@ -118,6 +118,9 @@ pub struct LoadOptions {
     pub weights: WeightMode,
     /// Bounds of the prompt-prefix cache.
     pub prefix_cache: PrefixCacheConfig,
+    /// On CPU backends, run the layers over plain buffers (the fast path, default) rather than
+    /// one Burn tensor operation at a time; the wgpu backend always uses Burn operations.
+    pub host_path: bool,
 }
 
 impl Default for LoadOptions {
@@ -127,6 +130,7 @@ impl Default for LoadOptions {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             weights: WeightMode::Quantized,
             prefix_cache: PrefixCacheConfig::default(),
+            host_path: true,
         }
     }
 }
@@ -232,7 +236,10 @@ impl Model {
             other => other.to_string(),
         });
         let kernels = Arc::new(Kernels::new(options.threads.max(1))?);
-        let transformer = load_transformer(file, &device, kernels, options.weights)?;
+        let mut transformer = load_transformer(file, &device, kernels.clone(), options.weights)?;
+        if options.host_path && options.backend != Backend::Wgpu {
+            transformer = transformer.with_host_path(kernels)?;
+        }
         Ok(Self {
             transformer,
             tokenizer,

@@ -321,6 +321,12 @@ impl Kernels {
         self.threads
     }
 
+    /// Runs `f` on every item, spread over the kernel threads (the caller takes part); for
+    /// work outside the matrix kernels that splits into independent pieces (attention heads).
+    pub fn for_each<T: Send>(&self, items: Vec<T>, f: impl Fn(T) + Sync) {
+        driver::run_parallel(self, items, f);
+    }
+
     /// Runs `f` on one of the kernel threads and returns its result. Kernel calls made inside
     /// (e.g. a whole forward pass) never wait for a sleeping or descheduled worker: a worker
     /// that is not there in time leaves its share to the caller, which takes it back. Calls

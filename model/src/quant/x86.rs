@@ -53,13 +53,8 @@ unsafe fn run_vnni(
     tokens: Range<usize>,
     out: Out,
 ) {
-    let mut t = tokens.start;
-    if tokens.len() >= 8 {
-        // SAFETY: features enabled above.
-        t += unsafe { run_lanes::<Vnni, 4>(ty, data, rb, a, rows.clone(), tokens.clone(), out) };
-    }
     // SAFETY: features enabled above.
-    unsafe { run_generic::<Vnni, 4, 4>(ty, data, rb, a, rows, t..tokens.end, out) }
+    unsafe { run_isa::<Vnni, 4>(ty, data, rb, a, rows, tokens, out) }
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -72,13 +67,29 @@ unsafe fn run_avx2(
     tokens: Range<usize>,
     out: Out,
 ) {
+    // SAFETY: features enabled above.
+    unsafe { run_isa::<Avx2, 2>(ty, data, rb, a, rows, tokens, out) }
+}
+
+/// One rectangle on instruction set `D`: whole groups of 8 activation rows one per lane, the
+/// rest in `R × 4` tiles. Inlined into the `#[target_feature]` entry points above.
+#[inline(always)]
+unsafe fn run_isa<D: Dot, const R: usize>(
+    ty: QuantType,
+    data: &[u8],
+    rb: usize,
+    a: &QuantizedActs,
+    rows: Range<usize>,
+    tokens: Range<usize>,
+    out: Out,
+) {
     let mut t = tokens.start;
     if tokens.len() >= 8 {
-        // SAFETY: features enabled above.
-        t += unsafe { run_lanes::<Avx2, 4>(ty, data, rb, a, rows.clone(), tokens.clone(), out) };
+        // SAFETY: the caller enabled the features of `D`.
+        t += unsafe { run_lanes::<D, 4>(ty, data, rb, a, rows.clone(), tokens.clone(), out) };
     }
-    // SAFETY: features enabled above.
-    unsafe { run_generic::<Avx2, 2, 4>(ty, data, rb, a, rows, t..tokens.end, out) }
+    // SAFETY: as above.
+    unsafe { run_generic::<D, R, 4>(ty, data, rb, a, rows, t..tokens.end, out) }
 }
 
 /// The integer dot-product primitives of one instruction set.
