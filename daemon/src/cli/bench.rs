@@ -24,12 +24,16 @@ pub enum BenchTarget {
     /// p50/p95 of a function + 3 asserts: Python and JavaScript, in-process and in process
     /// isolation, against `python3 -c` and `node -e` subprocesses running the same program.
     Executor(ExecutorBench),
+    /// Time to first token and tokens/s through the HTTP API vs the provider in-process (the
+    /// API overhead), and the throughput of concurrent streaming clients.
+    Api(super::bench_api::ApiBench),
 }
 
 impl Execute for BenchArgs {
     fn execute(self) -> Result<Exit, Failure> {
         match self.target {
             BenchTarget::Executor(bench) => bench.execute(),
+            BenchTarget::Api(bench) => bench.execute(),
         }
     }
 }
