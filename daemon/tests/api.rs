@@ -137,7 +137,7 @@ async fn bad_input_gets_the_right_status_and_the_daemon_keeps_serving() {
         stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
         let started = Instant::now();
         let head = b"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
-        for byte in head.iter().chain(std::iter::repeat(&b'a').take(60)) {
+        for byte in head.iter().chain(std::iter::repeat_n(&b'a', 60)) {
             if stream.write_all(&[*byte]).is_err() {
                 break;
             }
