@@ -1,4 +1,8 @@
-//! The EdgeCoder device: the `edgecoder` command-line interface today, the `edgecoderd` daemon
-//! (local API, agent, swarm worker) as its issues land.
+//! The EdgeCoder device: the `edgecoder` command-line interface and the `edgecoderd` daemon
+//! (local API, model providers; the agent and swarm worker as their issues land).
 
+pub mod api;
 pub mod cli;
+pub mod mcp;
+pub mod providers;
+pub mod server;

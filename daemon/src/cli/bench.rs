@@ -30,6 +30,9 @@ pub enum BenchTarget {
     /// Our model engine against llama.cpp (llama-cpp-python) on the same GGUF file and thread
     /// count: prefill and decode tokens/s, time to first token, peak RSS, prefix reuse.
     Model(super::bench_model::ModelBench),
+    /// Time to first token and tokens/s through the HTTP API vs the provider in-process (the
+    /// API overhead), and the throughput of concurrent streaming clients.
+    Api(super::bench_api::ApiBench),
 }
 
 impl Execute for BenchArgs {
@@ -37,6 +40,7 @@ impl Execute for BenchArgs {
         match self.target {
             BenchTarget::Executor(bench) => bench.execute(),
             BenchTarget::Model(bench) => bench.execute(),
+            BenchTarget::Api(bench) => bench.execute(),
         }
     }
 }

@@ -21,6 +21,8 @@ pub enum Exit {
     Limit = 4,
     /// 5: a file could not be read or written.
     Io = 5,
+    /// 6: the daemon is not running, or it refused the request.
+    Daemon = 6,
 }
 
 impl From<Exit> for ExitCode {
@@ -62,6 +64,7 @@ Exit codes:
   3  the code is outside the on-device subset (reason code printed)
   4  a limit was hit: timeout, steps, memory or output
   5  a file could not be read or written
+  6  the daemon is not running, or it refused the request
 
 Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) to see more.";
 
@@ -97,10 +100,29 @@ subcommands! {
     Model(model::ModelArgs),
     /// Generate text with the on-device model, streamed, then a summary (or JSON with --json).
     Generate(generate::GenerateArgs),
+    /// Run the daemon (edgecoderd) in the foreground.
+    Serve(serve::ServeArgs),
+    /// Print the daemon's bearer token (the API key for IDEs).
+    Token(token::TokenArgs),
+    /// Show the running daemon's providers, model and queue.
+    Status(status::StatusArgs),
+    /// List the running daemon's models, or load another (`models load ID`).
+    Models(models::ModelsArgs),
+    /// Chat with the running daemon's model.
+    Chat(chat::ChatArgs),
+    /// Switch the running daemon's provider (`provider use NAME`).
+    Provider(provider::ProviderArgs),
+    /// Serve the MCP tools (run_python, run_js, check_subset, generate) over stdio.
+    Mcp(mcp::McpArgs),
 }
 
 /// The module of `edgecoder bench model` (a target of [`bench::BenchTarget`]).
 pub mod bench_model;
+
+/// The module of `edgecoder bench api` (a target of [`bench::BenchTarget`]).
+pub mod bench_api;
+/// The HTTP client the CLI commands use to talk to a running daemon over its socket.
+pub mod client;
 
 /// How logs are written to stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -213,6 +235,7 @@ mod tests {
             "3  the code is outside",
             "4  a limit",
             "5  a file",
+            "6  the daemon",
         ] {
             assert!(help.contains(code), "missing `{code}` in:\n{help}");
         }

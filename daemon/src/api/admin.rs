@@ -1,0 +1,115 @@
+//! The daemon's own endpoints, used by the `edgecoder` CLI: `GET /edgecoder/status`,
+//! `PUT /edgecoder/provider` (switch provider), `PUT /edgecoder/model` (hot-swap the local
+//! model), and `GET /metrics`.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{ApiError, JsonBody};
+use crate::providers::{Health, ModelInfo};
+use crate::server::AppState;
+
+/// The control routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/edgecoder/status", get(status))
+        .route("/edgecoder/provider", put(use_provider))
+        .route("/edgecoder/model", put(load_model))
+        .route("/metrics", get(metrics))
+}
+
+/// One provider in the status.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ProviderStatus {
+    /// Its name.
+    pub name: String,
+    /// Whether it answers requests now.
+    pub active: bool,
+    /// Whether it is healthy.
+    pub ok: bool,
+    /// Its health in words.
+    pub detail: String,
+}
+
+/// `GET /edgecoder/status` answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Status {
+    /// Daemon version.
+    pub version: String,
+    /// Seconds since start.
+    pub uptime_secs: u64,
+    /// The active provider.
+    pub provider: String,
+    /// Every configured provider and its health.
+    pub providers: Vec<ProviderStatus>,
+    /// The local model, when one is loaded.
+    pub model: Option<String>,
+    /// Requests waiting for the local model.
+    pub queue_waiting: usize,
+    /// How many may wait.
+    pub queue_capacity: usize,
+    /// Where the daemon listens.
+    pub listening: Vec<String>,
+}
+
+/// The daemon's state: providers, their health, the model and the queue.
+#[utoipa::path(get, path = "/edgecoder/status", tag = "edgecoder", responses((status = 200, body = Status)))]
+pub async fn status(State(state): State<AppState>) -> Json<Status> {
+    let active = state.providers.active().name();
+    let mut providers = Vec::new();
+    for p in state.providers.all() {
+        let Health { ok, detail } = p.health().await;
+        providers.push(ProviderStatus { name: p.name().to_owned(), active: p.name() == active, ok, detail });
+    }
+    let local = state.providers.local();
+    Json(Status {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        uptime_secs: state.started.elapsed().as_secs(),
+        provider: active.to_owned(),
+        providers,
+        model: local.current().ok().map(|m| m.info.id.clone()),
+        queue_waiting: local.waiting(),
+        queue_capacity: local.capacity(),
+        listening: state.listening.read().unwrap_or_else(|e| e.into_inner()).clone(),
+    })
+}
+
+/// `PUT /edgecoder/provider` request.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UseProvider {
+    /// `edgecoder-local`, `openai-compatible` or `ollama-local`.
+    pub name: String,
+}
+
+/// Makes another provider answer new requests (requests in flight finish where they are).
+#[utoipa::path(put, path = "/edgecoder/provider", tag = "edgecoder", request_body = UseProvider,
+    responses((status = 200, body = UseProvider), (status = 400, description = "unknown or unconfigured provider")))]
+pub async fn use_provider(State(state): State<AppState>, JsonBody(body): JsonBody<UseProvider>) -> Result<Json<UseProvider>, ApiError> {
+    state.providers.switch(&body.name)?;
+    Ok(Json(body))
+}
+
+/// `PUT /edgecoder/model` request.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LoadModel {
+    /// A catalog id installed in the model store, or a GGUF path.
+    pub model: String,
+}
+
+/// Loads another local model; requests in flight finish on the previous one.
+#[utoipa::path(put, path = "/edgecoder/model", tag = "edgecoder", request_body = LoadModel,
+    responses((status = 200, body = ModelInfo), (status = 503, description = "the model cannot be loaded (the previous one stays)")))]
+pub async fn load_model(State(state): State<AppState>, JsonBody(body): JsonBody<LoadModel>) -> Result<Json<ModelInfo>, ApiError> {
+    Ok(Json(state.providers.local().load(&body.model).await?))
+}
+
+/// Prometheus metrics in the text format.
+#[utoipa::path(get, path = "/metrics", tag = "edgecoder", responses((status = 200, description = "Prometheus text format")))]
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.encode())
+}

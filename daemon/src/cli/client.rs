@@ -1,0 +1,96 @@
+//! The CLI's connection to a running daemon over its unix socket, with errors that say how to
+//! start the daemon when it is not running.
+
+use std::path::PathBuf;
+
+use anyhow::anyhow;
+use clap::Args;
+use serde_json::Value;
+
+use super::{Exit, Failure};
+use crate::server::config::Config;
+
+/// Where to find the daemon (shared by the commands that talk to it).
+#[derive(Debug, Clone, Args)]
+pub struct DaemonArgs {
+    /// The daemon's config file (default: `$XDG_CONFIG_HOME/edgecoder/edgecoderd.toml`).
+    #[arg(long, env = "EDGECODER_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+impl DaemonArgs {
+    /// Loads the config file, as a usage error when it is unusable.
+    pub fn load(&self) -> Result<Config, Failure> {
+        Config::load(self.config.as_deref()).map_err(|e| Failure::new(Exit::Usage, e))
+    }
+}
+
+/// An HTTP client bound to the daemon's unix socket, with the token.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    token: String,
+    socket: PathBuf,
+}
+
+/// A single-threaded async runtime for a CLI command.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new(Exit::Failed, anyhow!("cannot start the async runtime: {e}")))
+}
+
+fn not_running(socket: &std::path::Path) -> Failure {
+    Failure::new(
+        Exit::Daemon,
+        anyhow!(
+            "the daemon is not running (nothing answers on {}): start it with `edgecoder serve` (foreground) or `systemctl --user start edgecoderd`",
+            socket.display()
+        ),
+    )
+}
+
+impl Client {
+    /// Connects to the daemon the config names.
+    pub fn connect(args: &DaemonArgs) -> Result<Client, Failure> {
+        let config = args.load()?;
+        let socket = config.socket_path().map_err(|e| Failure::new(Exit::Usage, e))?;
+        if !socket.exists() {
+            return Err(not_running(&socket));
+        }
+        let token_path = config.token_path().map_err(|e| Failure::new(Exit::Usage, e))?;
+        let token = crate::server::token::read(&token_path).map_err(|e| Failure::new(Exit::Daemon, e))?;
+        let http = reqwest::Client::builder()
+            .unix_socket(socket.clone())
+            .build()
+            .map_err(|e| Failure::new(Exit::Failed, anyhow!("cannot build the HTTP client: {e}")))?;
+        Ok(Client { http, token, socket })
+    }
+
+    /// A request to `path` (e.g. `/edgecoder/status`) with the token.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, format!("http://localhost{path}")).bearer_auth(&self.token)
+    }
+
+    /// Sends a request; connection failures say the daemon is not running, error statuses
+    /// carry the daemon's message.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, Failure> {
+        let response = request.send().await.map_err(|e| {
+            if e.is_connect() { not_running(&self.socket) } else { Failure::new(Exit::Daemon, anyhow!("the daemon did not answer: {e}")) }
+        })?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        let message = crate::providers::error_message(&body);
+        Err(Failure::new(Exit::Daemon, anyhow!("the daemon answered {status}: {message}")))
+    }
+
+    /// Sends a request and reads a JSON answer.
+    pub async fn json(&self, request: reqwest::RequestBuilder) -> Result<Value, Failure> {
+        let response = self.send(request).await?;
+        response.json().await.map_err(|e| Failure::new(Exit::Daemon, anyhow!("the daemon's answer is not JSON: {e}")))
+    }
+}

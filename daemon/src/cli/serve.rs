@@ -1,0 +1,95 @@
+//! `edgecoder serve` and the `edgecoderd` binary: run the daemon in the foreground until
+//! SIGTERM/SIGINT.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::anyhow;
+use clap::{Args, Parser};
+
+use super::{Execute, Exit, Failure, LogFormat};
+use crate::server::config::Config;
+
+/// Run the daemon in the foreground.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// The config file (default: `$XDG_CONFIG_HOME/edgecoder/edgecoderd.toml`).
+    #[arg(long, env = "EDGECODER_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Also listen on this TCP address (loopback unless the config allows others), e.g.
+    /// `127.0.0.1:11435`; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// The model to load (a catalog id or a GGUF path), instead of the config's.
+    #[arg(long, value_name = "ID")]
+    pub model: Option<String>,
+}
+
+impl ServeArgs {
+    /// The config file with the command-line overrides applied.
+    pub fn config(&self) -> Result<Config, Failure> {
+        let mut config = Config::load(self.config.as_deref()).map_err(|e| Failure::new(Exit::Usage, e))?;
+        if let Some(listen) = self.listen {
+            config.listen = Some(listen);
+        }
+        if let Some(model) = &self.model {
+            config.model = model.clone();
+        }
+        config.validate().map_err(|e| Failure::new(Exit::Usage, e))?;
+        Ok(config)
+    }
+}
+
+impl Execute for ServeArgs {
+    fn execute(self) -> Result<Exit, Failure> {
+        let config = self.config()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Failure::new(Exit::Failed, anyhow!("cannot start the async runtime: {e}")))?;
+        runtime
+            .block_on(crate::server::run(config))
+            .map_err(|e| Failure::new(Exit::Failed, e))?;
+        Ok(Exit::Ok)
+    }
+}
+
+/// `edgecoderd`: the EdgeCoder daemon. It serves the on-device model over OpenAI- and
+/// Ollama-compatible APIs on a unix socket (and optionally 127.0.0.1:PORT) until SIGTERM.
+#[derive(Debug, Parser)]
+#[command(name = "edgecoderd", version)]
+struct DaemonCli {
+    /// Log format on stderr (under systemd: compact lines for the journal).
+    #[arg(long, value_enum, default_value_t = LogFormat::Pretty)]
+    log_format: LogFormat,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+/// The `edgecoderd` binary's main: parse flags, log (`RUST_LOG`, default `info`), serve.
+pub fn daemon_main() -> ExitCode {
+    let cli = DaemonCli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Under systemd stderr goes to the journal, which stamps time and unit itself.
+    let installed = if std::env::var_os("JOURNAL_STREAM").is_some() {
+        builder.without_time().with_ansi(false).compact().try_init()
+    } else {
+        match cli.log_format {
+            LogFormat::Pretty => builder.try_init(),
+            LogFormat::Json => builder.json().try_init(),
+        }
+    };
+    if let Err(error) = installed {
+        eprintln!("edgecoderd: logging is not available: {error}");
+    }
+    match cli.serve.execute() {
+        Ok(exit) => exit.into(),
+        Err(failure) => {
+            eprintln!("edgecoderd: {:#}", failure.error);
+            failure.exit.into()
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! `openai-compatible`: forwards generations to any OpenAI-compatible server (llama.cpp's
+//! server, LM Studio, vLLM) and streams its answer back.
+
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::sse::{Lines, send};
+use super::{
+    Completion, Finish, GenerateRequest, Health, ModelInfo, OPENAI, PromptInput, Provider,
+    ProviderError, StreamEvent, TokenStream,
+};
+
+/// The OpenAI-compatible upstream provider.
+pub struct OpenAiProvider {
+    client: reqwest::Client,
+    base: String,
+    api_key: Option<String>,
+}
+
+impl OpenAiProvider {
+    /// A provider for the server at `base_url` (with or without a trailing `/v1`).
+    pub fn new(base_url: &str, api_key: Option<String>, connect_timeout: Duration) -> Result<Self, ProviderError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(connect_timeout)
+            .build()
+            .map_err(|e| ProviderError::Internal(format!("cannot build the HTTP client: {e}")))?;
+        let base = base_url.trim_end_matches('/').trim_end_matches("/v1").to_owned();
+        Ok(OpenAiProvider { client, base, api_key })
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> (String, reqwest::RequestBuilder) {
+        let url = format!("{}/v1/{path}", self.base);
+        let mut builder = self.client.request(method, &url);
+        if let Some(key) = &self.api_key {
+            builder = builder.bearer_auth(key);
+        }
+        (url, builder)
+    }
+
+    async fn list(&self) -> Result<Vec<ModelInfo>, ProviderError> {
+        let (url, request) = self.request(reqwest::Method::GET, "models");
+        let response = send(OPENAI, &url, request.timeout(Duration::from_secs(10))).await?;
+        let body: Value = response.json().await.map_err(|e| bad_answer(&url, e))?;
+        let ids = body["data"].as_array().ok_or_else(|| bad_answer(&url, "no `data` array"))?;
+        Ok(ids
+            .iter()
+            .filter_map(|m| m["id"].as_str())
+            .map(|id| ModelInfo {
+                id: id.to_owned(),
+                family: String::new(),
+                size: 0,
+                parameters: 0,
+                quantization: String::new(),
+                context_length: 0,
+                fill_in_the_middle: false,
+                chat: true,
+                digest: String::new(),
+            })
+            .collect())
+    }
+
+    async fn start(&self, request: GenerateRequest) -> Result<TokenStream, ProviderError> {
+        let model = if request.model.is_empty() {
+            self.list().await?.into_iter().next().map(|m| m.id).unwrap_or_default()
+        } else {
+            request.model.clone()
+        };
+        let mut body = json!({
+            "model": model,
+            "max_tokens": request.max_tokens,
+            "stream": true,
+            "stream_options": {"include_usage": true},
+        });
+        let (path, chat) = match &request.input {
+            PromptInput::Chat(messages) => {
+                body["messages"] = serde_json::to_value(messages).map_err(|e| ProviderError::Internal(e.to_string()))?;
+                ("chat/completions", true)
+            }
+            PromptInput::Text(text) => {
+                body["prompt"] = json!(text);
+                ("completions", false)
+            }
+            PromptInput::Infill { prefix, suffix } => {
+                body["prompt"] = json!(prefix);
+                body["suffix"] = json!(suffix);
+                ("completions", false)
+            }
+        };
+        let s = &request.sampling;
+        for (key, value) in [
+            ("temperature", s.temperature.map(|v| json!(v))),
+            ("top_p", s.top_p.map(|v| json!(v))),
+            ("top_k", s.top_k.map(|v| json!(v))),
+            ("seed", s.seed.map(|v| json!(v))),
+        ] {
+            if let Some(v) = value {
+                body[key] = v;
+            }
+        }
+        if !request.stop.is_empty() {
+            body["stop"] = json!(request.stop);
+        }
+        let (url, builder) = self.request(reqwest::Method::POST, path);
+        let response = send(OPENAI, &url, builder.json(&body)).await?;
+        let (events, stream) = mpsc::unbounded_channel();
+        tokio::spawn(relay(Lines::new(response), events, model, chat, url));
+        Ok(TokenStream::new(stream, None))
+    }
+}
+
+fn bad_answer(url: &str, e: impl std::fmt::Display) -> ProviderError {
+    ProviderError::Unavailable { provider: OPENAI, reason: format!("{url} did not answer like an OpenAI-compatible server: {e}") }
+}
+
+/// Reads the upstream's SSE chunks and forwards their text until `[DONE]`.
+async fn relay(
+    mut lines: Lines,
+    events: mpsc::UnboundedSender<Result<StreamEvent, ProviderError>>,
+    model: String,
+    chat: bool,
+    url: String,
+) {
+    let started = std::time::Instant::now();
+    let mut first_token = None;
+    let (mut pieces, mut finish, mut usage) = (0usize, Finish::Stop, None::<(usize, usize)>);
+    loop {
+        let line = match lines.next().await {
+            Ok(Some(line)) => line,
+            Ok(None) => break,
+            Err(e) => {
+                let reason = format!("{url} broke off its answer: {}", super::sse::error_chain(&e));
+                let _ = events.send(Err(ProviderError::Unavailable { provider: OPENAI, reason }));
+                return;
+            }
+        };
+        let Some(data) = line.strip_prefix("data:").map(str::trim) else { continue };
+        if data == "[DONE]" {
+            break;
+        }
+        let Ok(chunk) = serde_json::from_str::<Value>(data) else { continue };
+        if let Some(error) = chunk.get("error") {
+            let message = super::sse::error_message(&json!({"error": error}).to_string());
+            let _ = events.send(Err(ProviderError::Upstream { provider: OPENAI, status: 500, message }));
+            return;
+        }
+        if let Some(u) = chunk.get("usage").filter(|u| !u.is_null()) {
+            let n = |k: &str| u[k].as_u64().unwrap_or(0) as usize;
+            usage = Some((n("prompt_tokens"), n("completion_tokens")));
+        }
+        let Some(choice) = chunk["choices"].get(0) else { continue };
+        let text = if chat { choice["delta"]["content"].as_str() } else { choice["text"].as_str() };
+        if let Some(text) = text.filter(|t| !t.is_empty()) {
+            pieces += 1;
+            first_token.get_or_insert_with(|| started.elapsed());
+            if events.send(Ok(StreamEvent::Text(text.to_owned()))).is_err() {
+                return;
+            }
+        }
+        if let Some(reason) = choice["finish_reason"].as_str() {
+            finish = if reason == "length" { Finish::Length } else { Finish::Stop };
+        }
+    }
+    let (prompt_tokens, completion_tokens) = usage.unwrap_or((0, pieces));
+    let prompt_time = first_token.unwrap_or_default();
+    let _ = events.send(Ok(StreamEvent::Done(Completion {
+        model,
+        prompt_tokens,
+        completion_tokens,
+        finish,
+        prompt_time,
+        generation_time: started.elapsed().saturating_sub(prompt_time),
+    })));
+}
+
+impl Provider for OpenAiProvider {
+    fn name(&self) -> &'static str {
+        OPENAI
+    }
+
+    fn models(&self) -> BoxFuture<'_, Result<Vec<ModelInfo>, ProviderError>> {
+        Box::pin(self.list())
+    }
+
+    fn health(&self) -> BoxFuture<'_, Health> {
+        Box::pin(async move {
+            match self.list().await {
+                Ok(models) => Health {
+                    ok: true,
+                    detail: format!("{} serves {}", self.base, models.iter().map(|m| m.id.as_str()).collect::<Vec<_>>().join(", ")),
+                },
+                Err(e) => Health { ok: false, detail: e.to_string() },
+            }
+        })
+    }
+
+    fn generate(&self, request: GenerateRequest) -> BoxFuture<'_, Result<TokenStream, ProviderError>> {
+        Box::pin(self.start(request))
+    }
+}

@@ -1,0 +1,299 @@
+//! The daemon's TOML configuration: where it listens, how it authenticates, which model and
+//! provider it starts with, and the limits that protect it from bad clients.
+//!
+//! The file is `$XDG_CONFIG_HOME/edgecoder/edgecoderd.toml` (`%APPDATA%` on Windows, Application
+//! Support on macOS) unless `--config` names another; a missing default file means defaults.
+//! Every key is optional:
+//!
+//! ```toml
+//! socket = "/run/user/1000/edgecoder/edgecoderd.sock"
+//! listen = "127.0.0.1:11435"
+//! model = "qwen2.5-coder-0.5b"
+//! queue_capacity = 32
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// File name of the configuration inside the configuration directory.
+pub const CONFIG_FILE: &str = "edgecoderd.toml";
+
+/// Why the configuration cannot be used; each message names the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file named with `--config` does not exist or cannot be read.
+    #[error("cannot read the config file {path}: {source} — check the path given to --config")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown keys or wrong types.
+    #[error("invalid config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What the TOML parser said (with line and column).
+        message: String,
+    },
+    /// A value is out of range or contradicts another.
+    #[error("invalid config: {0}")]
+    Invalid(String),
+    /// No home/config/state directory can be found for the default paths.
+    #[error("cannot find a {0} directory (is HOME set?) — set the path in the config file")]
+    NoDirectory(&'static str),
+}
+
+/// The daemon's configuration (every field has a default).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The unix socket the daemon listens on (mode 0600); the CLI talks to it.
+    pub socket: Option<PathBuf>,
+    /// An additional TCP address (`127.0.0.1:PORT`; port 0 picks one) for IDEs.
+    pub listen: Option<SocketAddr>,
+    /// Allow `listen` on a non-loopback address (then the token is always required).
+    pub allow_non_loopback: bool,
+    /// Extra `Host` names accepted besides loopback ones (for a non-loopback `listen`).
+    pub allowed_hosts: Vec<String>,
+    /// Accept requests without the token from loopback peers and the unix socket.
+    pub disable_auth_on_loopback: bool,
+    /// Where the bearer token is kept (created with mode 0600 on first start).
+    pub token_file: Option<PathBuf>,
+    /// The model the local provider loads at start (a catalog id or a GGUF path).
+    pub model: String,
+    /// The provider that answers at start: `edgecoder-local`, `openai-compatible`, `ollama-local`.
+    pub provider: String,
+    /// Base URL of the OpenAI-compatible upstream (`openai-compatible`), e.g. `http://127.0.0.1:8080`.
+    pub openai_url: Option<String>,
+    /// API key sent to the OpenAI-compatible upstream.
+    pub openai_api_key: Option<String>,
+    /// Base URL of the Ollama server (`ollama-local`), e.g. `http://127.0.0.1:11434`.
+    pub ollama_url: Option<String>,
+    /// Bearer token sent to the Ollama upstream (Ollama ignores it; another edgecoderd needs it).
+    pub ollama_api_key: Option<String>,
+    /// Tensor backend of the local engine: `flex`, `ndarray` or `wgpu`.
+    pub backend: String,
+    /// Compute threads of the local engine (default: all cores).
+    pub threads: Option<usize>,
+    /// Requests that may wait for the local model; more get 429.
+    pub queue_capacity: usize,
+    /// Tokens generated when a request does not say (`max_tokens` absent).
+    pub default_max_tokens: usize,
+    /// Largest request body in bytes; larger ones get 413.
+    pub max_body_bytes: usize,
+    /// Seconds a client may take to send the request headers (slow-loris guard).
+    pub header_timeout_secs: u64,
+    /// Seconds a client may take to send the request body.
+    pub body_timeout_secs: u64,
+    /// Seconds a request may take until its response starts.
+    pub request_timeout_secs: u64,
+    /// Seconds in-flight requests get to finish on SIGTERM/SIGINT before they are cancelled.
+    pub shutdown_grace_secs: u64,
+    /// Seconds an upstream provider may take to connect.
+    pub upstream_connect_timeout_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            socket: None,
+            listen: None,
+            allow_non_loopback: false,
+            allowed_hosts: Vec::new(),
+            disable_auth_on_loopback: false,
+            token_file: None,
+            model: edgecoder_ota::DEFAULT_MODEL.to_owned(),
+            provider: crate::providers::LOCAL.to_owned(),
+            openai_url: None,
+            openai_api_key: None,
+            ollama_url: None,
+            ollama_api_key: None,
+            backend: "flex".to_owned(),
+            threads: None,
+            queue_capacity: 32,
+            default_max_tokens: 1024,
+            max_body_bytes: 2 << 20,
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            request_timeout_secs: 600,
+            shutdown_grace_secs: 10,
+            upstream_connect_timeout_secs: 5,
+        }
+    }
+}
+
+/// The default config file (`$XDG_CONFIG_HOME/edgecoder/edgecoderd.toml`).
+pub fn default_config_path() -> Result<PathBuf, ConfigError> {
+    Ok(dirs::config_dir().ok_or(ConfigError::NoDirectory("config"))?.join("edgecoder").join(CONFIG_FILE))
+}
+
+fn state_dir() -> Result<PathBuf, ConfigError> {
+    let base = dirs::state_dir()
+        .or_else(dirs::data_local_dir)
+        .ok_or(ConfigError::NoDirectory("state"))?;
+    Ok(base.join("edgecoder"))
+}
+
+impl Config {
+    /// Reads `path`, or the default file when `path` is `None` (a missing default file gives the
+    /// defaults; a missing explicit file is an error).
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let (path, explicit) = match path {
+            Some(p) => (p.to_owned(), true),
+            None => (default_config_path()?, false),
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(source) => return Err(ConfigError::Read { path, source }),
+        };
+        let config = Config::parse(&text).map_err(|message| ConfigError::Parse { path, message })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses TOML text (no validation).
+    pub fn parse(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Checks ranges and the rules of exposure (no non-loopback address without
+    /// `allow_non_loopback`, and never without the token there).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(addr) = self.listen
+            && !addr.ip().is_loopback()
+            && !self.allow_non_loopback
+        {
+            return Err(ConfigError::Invalid(format!(
+                "refusing to listen on {addr}: it is not a loopback address; use 127.0.0.1:PORT, \
+                 or set allow_non_loopback = true in the config file to expose the daemon"
+            )));
+        }
+        if self.queue_capacity == 0 {
+            return Err(ConfigError::Invalid("queue_capacity must be at least 1".into()));
+        }
+        if self.default_max_tokens == 0 {
+            return Err(ConfigError::Invalid("default_max_tokens must be at least 1".into()));
+        }
+        if self.max_body_bytes < 1024 {
+            return Err(ConfigError::Invalid("max_body_bytes must be at least 1024".into()));
+        }
+        for (name, secs) in [
+            ("header_timeout_secs", self.header_timeout_secs),
+            ("body_timeout_secs", self.body_timeout_secs),
+            ("request_timeout_secs", self.request_timeout_secs),
+            ("upstream_connect_timeout_secs", self.upstream_connect_timeout_secs),
+        ] {
+            if secs == 0 {
+                return Err(ConfigError::Invalid(format!("{name} must be at least 1")));
+            }
+        }
+        if !crate::providers::NAMES.contains(&self.provider.as_str()) {
+            return Err(ConfigError::Invalid(format!(
+                "unknown provider {:?}: use one of {}",
+                self.provider,
+                crate::providers::NAMES.join(", ")
+            )));
+        }
+        for (key, url) in [("openai_url", &self.openai_url), ("ollama_url", &self.ollama_url)] {
+            if let Some(url) = url
+                && !(url.starts_with("http://") || url.starts_with("https://"))
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "{key} = {url:?} is not an http:// or https:// URL"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The unix socket path: `socket`, else `$XDG_RUNTIME_DIR/edgecoder/edgecoderd.sock`, else
+    /// the state directory.
+    pub fn socket_path(&self) -> Result<PathBuf, ConfigError> {
+        if let Some(p) = &self.socket {
+            return Ok(p.clone());
+        }
+        let dir = match dirs::runtime_dir() {
+            Some(d) => d.join("edgecoder"),
+            None => state_dir()?,
+        };
+        Ok(dir.join("edgecoderd.sock"))
+    }
+
+    /// The token file: `token_file`, else `$XDG_STATE_HOME/edgecoder/token`.
+    pub fn token_path(&self) -> Result<PathBuf, ConfigError> {
+        match &self.token_file {
+            Some(p) => Ok(p.clone()),
+            None => Ok(state_dir()?.join("token")),
+        }
+    }
+
+    /// `header_timeout_secs` as a duration.
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_timeout_secs)
+    }
+
+    /// `body_timeout_secs` as a duration.
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_timeout_secs)
+    }
+
+    /// `request_timeout_secs` as a duration.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+
+    /// `shutdown_grace_secs` as a duration.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_gives_the_defaults() {
+        let c = Config::parse("").unwrap();
+        assert_eq!(c, Config::default());
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_are_named() {
+        let e = Config::parse("listn = \"127.0.0.1:1\"").unwrap_err();
+        assert!(e.contains("listn"), "{e}");
+        let e = Config::parse("queue_capacity = \"many\"").unwrap_err();
+        assert!(e.contains("queue_capacity") || e.contains("integer"), "{e}");
+    }
+
+    #[test]
+    fn non_loopback_needs_the_explicit_switch() {
+        let mut c = Config::parse("listen = \"0.0.0.0:8080\"").unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("allow_non_loopback = true"), "{e}");
+        c.allow_non_loopback = true;
+        c.validate().unwrap();
+        Config::parse("listen = \"127.0.0.1:0\"").unwrap().validate().unwrap();
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        for bad in ["queue_capacity = 0", "provider = \"gpt\"", "ollama_url = \"localhost:1\"", "header_timeout_secs = 0"] {
+            let c = Config::parse(bad).unwrap();
+            assert!(c.validate().is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn a_missing_explicit_file_is_an_error() {
+        let e = Config::load(Some(Path::new("/no/such/edgecoderd.toml"))).unwrap_err().to_string();
+        assert!(e.contains("/no/such/edgecoderd.toml") && e.contains("--config"), "{e}");
+    }
+}

@@ -1,0 +1,216 @@
+//! The daemon: configuration, token, listeners, the middleware every request passes (tracing
+//! span, metrics, timeouts, body limit, Host/Origin and token checks), systemd notification
+//! and graceful shutdown. The APIs themselves are in [`crate::api`].
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), edgecoder_daemon::server::ServerError> {
+//! let config = edgecoder_daemon::server::config::Config::load(None)?;
+//! edgecoder_daemon::server::run(config).await
+//! # }
+//! ```
+
+pub mod config;
+pub mod guard;
+pub mod listen;
+pub mod metrics;
+pub mod notify;
+pub mod token;
+
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use edgecoder_model::engine::{Backend, LoadOptions};
+use tokio::sync::watch;
+use tower_http::timeout::{RequestBodyDeadlineLayer, TimeoutLayer};
+use tower_http::trace::{DefaultMakeSpan, TraceLayer};
+
+use crate::providers::local::LocalProvider;
+use crate::providers::ollama::OllamaProvider;
+use crate::providers::openai::OpenAiProvider;
+use crate::providers::{Provider, ProviderError, Providers};
+use config::{Config, ConfigError};
+use metrics::{Metrics, RequestLabels};
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The token file is unusable.
+    #[error(transparent)]
+    Token(#[from] token::TokenError),
+    /// A provider could not be set up.
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    /// A listener could not be bound.
+    #[error("cannot listen on {what}: {source}")]
+    Bind {
+        /// The address or socket path.
+        what: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Another start-up step failed.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// The providers and the active one.
+    pub providers: Arc<Providers>,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+    /// When the daemon started.
+    pub started: Instant,
+    /// The bearer token.
+    pub token: Arc<str>,
+    /// Where the daemon listens (`unix:PATH`, `http://ADDR`).
+    pub listening: Arc<RwLock<Vec<String>>>,
+}
+
+impl AppState {
+    /// Builds the providers of `config` and loads its model (a model that fails to load leaves
+    /// `edgecoder-local` answering 503 with the reason until another is loaded).
+    pub async fn new(config: Config, token: String) -> Result<AppState, ServerError> {
+        let backend = Backend::from_name(&config.backend).ok_or_else(|| {
+            ConfigError::Invalid(format!("unknown backend {:?}: use flex, ndarray or wgpu", config.backend))
+        })?;
+        let mut options = LoadOptions { backend, ..LoadOptions::default() };
+        if let Some(threads) = config.threads {
+            options.threads = threads.max(1);
+        }
+        let local = LocalProvider::start(options, config.queue_capacity)
+            .map_err(|e| ServerError::Other(format!("cannot start the engine thread: {e}")))?;
+        notify::status(&format!("loading {}", config.model));
+        if let Err(error) = local.load(&config.model).await {
+            tracing::warn!(%error, "no model loaded");
+            eprintln!("edgecoderd: {error} — edgecoder-local answers 503 until a model loads (`edgecoder models load ID`)");
+        }
+        let connect = std::time::Duration::from_secs(config.upstream_connect_timeout_secs);
+        let mut upstreams: Vec<Arc<dyn Provider>> = Vec::new();
+        if let Some(url) = &config.openai_url {
+            upstreams.push(Arc::new(OpenAiProvider::new(url, config.openai_api_key.clone(), connect)?));
+        }
+        if let Some(url) = &config.ollama_url {
+            upstreams.push(Arc::new(OllamaProvider::new(url, config.ollama_api_key.clone(), connect)?));
+        }
+        let providers = Providers::new(local, upstreams, &config.provider)?;
+        Ok(AppState {
+            config: Arc::new(config),
+            providers: Arc::new(providers),
+            metrics: Arc::new(Metrics::new()),
+            started: Instant::now(),
+            token: token.into(),
+            listening: Arc::default(),
+        })
+    }
+}
+
+/// The whole HTTP application: the API routes behind the middleware stack.
+pub fn app(state: AppState) -> Router {
+    let config = state.config.clone();
+    crate::api::router(state.clone())
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
+        .layer(RequestBodyDeadlineLayer::new(config.body_timeout()))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout()))
+        .layer(middleware::from_fn_with_state(state, track))
+        .layer(TraceLayer::new_for_http().make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO)))
+}
+
+/// Counts requests by route and status.
+async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let route = if crate::api::ROUTES.contains(&path) { path.to_owned() } else { "other".to_owned() };
+    state.metrics.in_flight.inc();
+    let response = next.run(request).await;
+    state.metrics.in_flight.dec();
+    state.metrics.requests.get_or_create(&RequestLabels { route, status: response.status().as_u16() }).inc();
+    response
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
+
+/// Runs the daemon until SIGTERM/SIGINT: loads the model, binds the unix socket (and the TCP
+/// address, if any), prints one `edgecoderd listening on ...` line per listener on stdout, tells
+/// systemd it is ready, and drains requests on shutdown.
+pub async fn run(config: Config) -> Result<(), ServerError> {
+    config.validate()?;
+    let token = token::load_or_create(&config.token_path()?)?;
+    let socket_path = config.socket_path()?;
+    let state = AppState::new(config, token).await?;
+    let config = state.config.clone();
+    let unix = listen::bind_unix(&socket_path)
+        .await
+        .map_err(|source| ServerError::Bind { what: socket_path.display().to_string(), source })?;
+    let tcp = match config.listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| ServerError::Bind { what: addr.to_string(), source })?,
+        ),
+        None => None,
+    };
+    let mut listening = vec![format!("unix:{}", socket_path.display())];
+    if let Some(tcp) = &tcp {
+        let addr = tcp.local_addr().map_err(|source| ServerError::Bind { what: "tcp".into(), source })?;
+        listening.push(format!("http://{addr}"));
+    }
+    for l in &listening {
+        println!("edgecoderd listening on {l}");
+    }
+    *state.listening.write().unwrap_or_else(|e| e.into_inner()) = listening.clone();
+    let app = app(state.clone());
+    let (stop, stopped) = watch::channel(false);
+    let (header_timeout, grace) = (config.header_timeout(), config.shutdown_grace());
+    notify::ready(&format!("serving {} on {}", state.providers.active().name(), listening.join(", ")));
+    let watchdog = notify::spawn_watchdog();
+    tracing::info!(?listening, "edgecoderd ready");
+    let unix_loop = listen::serve(listen::unix(&unix), app.clone(), header_timeout, stopped.clone(), grace);
+    let tcp_loop = async {
+        if let Some(tcp) = &tcp {
+            listen::serve(listen::tcp(tcp), app.clone(), header_timeout, stopped.clone(), grace).await;
+        }
+    };
+    let signal = async {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing requests in flight");
+        notify::stopping();
+        let _ = stop.send(true);
+    };
+    tokio::join!(unix_loop, tcp_loop, signal);
+    if let Some(watchdog) = watchdog {
+        watchdog.abort();
+    }
+    let _ = std::fs::remove_file(&socket_path);
+    Ok(())
+}

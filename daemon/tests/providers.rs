@@ -1,0 +1,194 @@
+//! Providers against real peers: `openai-compatible` against llama.cpp's server
+//! (`llama-cpp-python[server]`) serving the same GGUF, `ollama-local` against a second
+//! `edgecoderd`'s Ollama-compatible API (no Ollama binary can be had here; the wire protocol is
+//! the contract), switching at run time, 503 when the upstream goes away, and hot-swapping the
+//! local model while a request is in flight.
+
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::{Daemon, free_port, model_path, python};
+
+async fn chat(http: &reqwest::Client, base: &str, model: &str, content: &str, max_tokens: u32) -> reqwest::Response {
+    http.post(format!("{base}/v1/chat/completions"))
+        .json(&json!({"model": model, "messages": [{"role": "user", "content": content}], "max_tokens": max_tokens, "temperature": 0}))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn use_provider(http: &reqwest::Client, base: &str, name: &str) {
+    let r = http.put(format!("{base}/edgecoder/provider")).json(&json!({"name": name})).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ollama_local_forwards_to_another_daemons_ollama_api() {
+    let id = "smollm2-135m".to_owned();
+    let mut upstream = Daemon::start(&id, "");
+    let front = Daemon::start(&id, &format!("ollama_url = {:?}\nollama_api_key = {:?}", upstream.base, upstream.token));
+    let http = front.client();
+
+    let local: Value = chat(&http, &front.base, &id, "What is the capital of France?", 12).await.json().await.unwrap();
+    use_provider(&http, &front.base, "ollama-local").await;
+    let models: Value = http.get(format!("{}/v1/models", front.base)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(models["data"][0]["id"], id.as_str());
+    assert_eq!(models["data"][0]["owned_by"], "ollama-local");
+    let forwarded: Value = chat(&http, &front.base, &id, "What is the capital of France?", 12).await.json().await.unwrap();
+    assert_eq!(forwarded["choices"][0]["message"]["content"], local["choices"][0]["message"]["content"], "{forwarded}");
+    assert_eq!(forwarded["usage"], local["usage"]);
+
+    // Streaming through the upstream.
+    let streamed = http
+        .post(format!("{}/v1/chat/completions", front.base))
+        .json(&json!({"model": id, "messages": [{"role": "user", "content": "What is the capital of France?"}], "max_tokens": 12, "temperature": 0, "stream": true}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let text: String = streamed
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter(|d| *d != "[DONE]")
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(text, local["choices"][0]["message"]["content"].as_str().unwrap());
+
+    // The upstream goes away: a clear 503 naming the provider, quickly.
+    assert!(upstream.terminate(Duration::from_secs(20)).is_some());
+    let started = Instant::now();
+    let r = chat(&http, &front.base, &id, "hi", 4).await;
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.unwrap();
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("ollama-local") && message.contains("cannot reach"), "{message}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let status: Value = http.get(format!("{}/edgecoder/status", front.base)).send().await.unwrap().json().await.unwrap();
+    let ollama = status["providers"].as_array().unwrap().iter().find(|p| p["name"] == "ollama-local").unwrap();
+    assert_eq!(ollama["ok"], false, "{status}");
+
+    // Back to the local engine without a restart.
+    use_provider(&http, &front.base, "edgecoder-local").await;
+    assert_eq!(chat(&http, &front.base, &id, "hi", 4).await.status(), 200);
+}
+
+struct LlamaServer(Child);
+
+impl Drop for LlamaServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn openai_compatible_forwards_to_llama_cpp_server() {
+    let path = model_path("smollm2-135m");
+    let port = free_port();
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let server = Command::new(python())
+        .args(["-m", "llama_cpp.server", "--model"])
+        .arg(&path)
+        .args(["--port", &port.to_string(), "--host", "127.0.0.1", "--n_ctx", "2048", "--model_alias", "smol"])
+        .stdout(Stdio::null())
+        .stderr(log.reopen().unwrap())
+        .spawn()
+        .expect("python -m llama_cpp.server starts (llama-cpp-python[server] in the test venv)");
+    let mut server = LlamaServer(server);
+    let base = format!("http://127.0.0.1:{port}");
+    let plain = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if plain.get(format!("{base}/v1/models")).send().await.is_ok_and(|r| r.status().is_success()) {
+            break;
+        }
+        if let Some(status) = server.0.try_wait().unwrap() {
+            panic!("llama.cpp's server exited ({status}):\n{}", std::fs::read_to_string(log.path()).unwrap_or_default());
+        }
+        assert!(Instant::now() < deadline, "llama.cpp's server did not start");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    let front = Daemon::start("smollm2-135m", &format!("openai_url = {base:?}\nprovider = \"openai-compatible\""));
+    let http = front.client();
+    let models: Value = http.get(format!("{}/v1/models", front.base)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(models["data"][0]["id"], "smol", "{models}");
+    let r: Value = chat(&http, &front.base, "smol", "Name a colour.", 8).await.json().await.unwrap();
+    assert!(r["choices"][0]["message"]["content"].as_str().is_some_and(|t| !t.trim().is_empty()), "{r}");
+    assert!(r["usage"]["completion_tokens"].as_u64().is_some_and(|n| (1..=8).contains(&n)), "{r}");
+    let completion: Value = http
+        .post(format!("{}/v1/completions", front.base))
+        .json(&json!({"model": "smol", "prompt": "def add(a, b):\n    return", "max_tokens": 6, "temperature": 0, "stream": true}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .map(|t| json!(t))
+        .unwrap();
+    let streamed = completion.as_str().unwrap();
+    assert!(streamed.contains("\"text\"") && streamed.trim_end().ends_with("data: [DONE]"), "{streamed}");
+
+    // Same GGUF, greedy: llama.cpp and our engine agree on the first words of the answer.
+    use_provider(&http, &front.base, "edgecoder-local").await;
+    let id = "smollm2-135m";
+    let ours: Value = chat(&http, &front.base, id, "Name a colour.", 8).await.json().await.unwrap();
+    println!("llama.cpp: {}\nedgecoder: {}", r["choices"][0]["message"]["content"], ours["choices"][0]["message"]["content"]);
+    use_provider(&http, &front.base, "openai-compatible").await;
+
+    // The upstream goes away: 503 with the reason.
+    drop(server);
+    let r = chat(&http, &front.base, "smol", "hi", 4).await;
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("openai-compatible"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hot_swap_keeps_the_request_in_flight_and_qwen_fills_in_the_middle() {
+    model_path("qwen2.5-coder-0.5b");
+    let daemon = Daemon::start("smollm2-135m", "");
+    let http = daemon.client();
+    let smol_id = "smollm2-135m";
+    let in_flight = http
+        .post(format!("{}/v1/completions", daemon.base))
+        .json(&json!({"model": smol_id, "prompt": "Once upon a time", "max_tokens": 120, "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(in_flight.status(), 200);
+    let load = http.put(format!("{}/edgecoder/model", daemon.base)).json(&json!({"model": "qwen2.5-coder-0.5b"})).send();
+    let (loaded, text) = tokio::join!(load, in_flight.text());
+    let loaded: Value = loaded.unwrap().json().await.unwrap();
+    let text = text.unwrap();
+    assert!(text.trim_end().ends_with("data: [DONE]"), "the request in flight was dropped:\n{text}");
+    let qwen_id = loaded["id"].as_str().unwrap().to_owned();
+    assert!(loaded["fill_in_the_middle"].as_bool().unwrap(), "{loaded}");
+    let models: Value = http.get(format!("{}/v1/models", daemon.base)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(models["data"][0]["id"], qwen_id.as_str());
+    let r = http
+        .post(format!("{}/v1/completions", daemon.base))
+        .json(&json!({"model": smol_id, "prompt": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "the old model is gone for new requests");
+
+    let r: Value = http
+        .post(format!("{}/v1/completions", daemon.base))
+        .json(&json!({"model": qwen_id, "prompt": "def is_even(n):\n    return ", "suffix": "\n\nprint(is_even(4))\n", "max_tokens": 12, "temperature": 0}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let middle = r["choices"][0]["text"].as_str().unwrap();
+    assert!(middle.contains('%') || middle.contains("== 0"), "FIM answer: {middle:?}");
+}
