@@ -95,6 +95,12 @@ subcommands! {
     Bench(bench::BenchArgs),
     /// Fetch models into the store (`model pull`), list them, print paths, summarize GGUF files.
     Model(model::ModelArgs),
+    /// Plan, write, test and fix code for a task with the on-device model (the agent).
+    Code(code::CodeArgs),
+    /// List, show or remove the tasks queued for cloud review.
+    Queue(queue::QueueArgs),
+    /// Run a benchmark (HumanEval) through the agent and report pass@1.
+    Eval(eval::EvalArgs),
 }
 
 /// How logs are written to stderr.
