@@ -101,7 +101,7 @@ pub struct CloudQueue {
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> QueueError + '_ {
+fn io<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> QueueError + 'a {
     move |source| QueueError::Io { what, path: path.to_owned(), source }
 }
 

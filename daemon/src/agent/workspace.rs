@@ -45,7 +45,7 @@ pub enum WorkspaceError {
     Changed(String),
 }
 
-fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> WorkspaceError + '_ {
+fn io<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> WorkspaceError + 'a {
     move |source| WorkspaceError::Io { what, path: path.to_owned(), source }
 }
 
