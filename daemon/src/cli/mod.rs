@@ -114,6 +114,12 @@ subcommands! {
     Provider(provider::ProviderArgs),
     /// Serve the MCP tools (run_python, run_js, check_subset, generate) over stdio.
     Mcp(mcp::McpArgs),
+    /// Plan, write, test and fix code for a task with the on-device model (the agent).
+    Code(code::CodeArgs),
+    /// List, show or remove the tasks queued for cloud review.
+    Queue(queue::QueueArgs),
+    /// Run a benchmark (HumanEval) through the agent and report pass@1.
+    Eval(eval::EvalArgs),
 }
 
 /// The module of `edgecoder bench model` (a target of [`bench::BenchTarget`]).

@@ -1,0 +1,264 @@
+//! The cloud-review queue on disk: tasks whose code is outside the on-device subset wait here,
+//! with their reason code, until the handshake client sends them (a later issue). One JSON file
+//! per entry, written atomically (temporary file, fsync, rename, fsync of the directory), so a
+//! crash leaves either the whole entry or none; unreadable files are reported, never deleted.
+
+use edgecoder_executor::{Lang, ReasonCode};
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Errors of the queue.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// No place for the queue: neither `EDGECODER_QUEUE`, `XDG_STATE_HOME` nor `HOME` is set.
+    #[error("cannot place the cloud-review queue: set EDGECODER_QUEUE (or HOME)")]
+    NoRoot,
+    /// A file operation failed.
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// On which path.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The entry could not be encoded.
+    #[error("cannot encode the queue entry: {0}")]
+    Encode(#[from] serde_json::Error),
+    /// No entry has this id.
+    #[error("no queue entry {0:?}: `edgecoder queue` lists the ids")]
+    NotFound(String),
+    /// The id is not one the queue makes.
+    #[error("{0:?} is not a queue id (ids look like q1764038400123-1a2b-0)")]
+    BadId(String),
+}
+
+/// What is queued: the task, the code and why it cannot run on the device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewEntry {
+    /// The task text.
+    pub task: String,
+    /// The language.
+    pub lang: Lang,
+    /// The code that was refused.
+    pub code: String,
+    /// The reason code.
+    pub reason: ReasonCode,
+    /// The construct, as written.
+    pub construct: String,
+    /// Its line in the code.
+    pub line: u32,
+    /// The message shown to the user.
+    pub message: String,
+    /// The model that wrote the code.
+    pub model: String,
+    /// The workspace, in workspace mode.
+    pub workspace: Option<PathBuf>,
+}
+
+/// A queued entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueEntry {
+    /// Format version of the file (1).
+    pub version: u32,
+    /// The entry's id (also its file name without `.json`).
+    pub id: String,
+    /// When it was queued (RFC 3339, UTC).
+    pub created: String,
+    /// The entry.
+    #[serde(flatten)]
+    pub entry: NewEntry,
+}
+
+/// A file in the queue directory that is not a readable entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BadFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Why it could not be read.
+    pub error: String,
+}
+
+/// The queue's contents: entries oldest first, and the files that could not be read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Listing {
+    /// The entries.
+    pub entries: Vec<QueueEntry>,
+    /// Unreadable files (left in place).
+    pub bad: Vec<BadFile>,
+}
+
+/// The queue directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloudQueue {
+    dir: PathBuf,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn io<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> QueueError + 'a {
+    move |source| QueueError::Io { what, path: path.to_owned(), source }
+}
+
+fn valid_id(id: &str) -> bool {
+    id.starts_with('q') && id.len() < 64 && id[1..].chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+impl CloudQueue {
+    /// The queue in `dir` (created on the first push).
+    pub fn at(dir: impl Into<PathBuf>) -> Self {
+        CloudQueue { dir: dir.into() }
+    }
+
+    /// The queue at `$EDGECODER_QUEUE`, else `$XDG_STATE_HOME/edgecoder/queue`, else
+    /// `$HOME/.local/state/edgecoder/queue`.
+    pub fn from_env() -> Result<Self, QueueError> {
+        let var = |k| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+        if let Some(dir) = var("EDGECODER_QUEUE") {
+            return Ok(Self::at(dir));
+        }
+        let state = var("XDG_STATE_HOME").or_else(|| var("HOME").map(|h| h.join(".local/state"))).ok_or(QueueError::NoRoot)?;
+        Ok(Self::at(state.join("edgecoder/queue")))
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Adds an entry, durably, and returns it with its id.
+    pub fn push(&self, entry: NewEntry) -> Result<QueueEntry, QueueError> {
+        fs::create_dir_all(&self.dir).map_err(io("cannot create the queue directory", &self.dir))?;
+        let now = SystemTime::now();
+        let millis = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let id = format!("q{millis:013}-{:x}-{n}", std::process::id());
+        let queued = QueueEntry { version: 1, id, created: humantime::format_rfc3339_seconds(now).to_string(), entry };
+        let bytes = serde_json::to_vec_pretty(&queued)?;
+        let path = self.dir.join(format!("{}.json", queued.id));
+        let tmp = self.dir.join(format!(".{}.json.tmp", queued.id));
+        let mut file = fs::File::create(&tmp).map_err(io("cannot create", &tmp))?;
+        file.write_all(&bytes).and_then(|()| file.sync_all()).map_err(io("cannot write", &tmp))?;
+        fs::rename(&tmp, &path).map_err(io("cannot rename into place", &path))?;
+        fs::File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io("cannot sync", &self.dir))?;
+        tracing::info!(id = %queued.id, reason = %queued.entry.reason, "queued for cloud review");
+        Ok(queued)
+    }
+
+    /// Every entry, oldest first, and every file that is not a readable entry. An absent
+    /// directory is an empty queue.
+    pub fn list(&self) -> Result<Listing, QueueError> {
+        let mut listing = Listing::default();
+        let read = match fs::read_dir(&self.dir) {
+            Ok(read) => read,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(listing),
+            Err(e) => return Err(io("cannot list", &self.dir)(e)),
+        };
+        for item in read {
+            let item = item.map_err(io("cannot list", &self.dir))?;
+            let path = item.path();
+            let name = item.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') && name.ends_with(".tmp") {
+                listing.bad.push(BadFile { path, error: "an unfinished write (the writer stopped before renaming it)".into() });
+                continue;
+            }
+            let Some(id) = name.strip_suffix(".json") else {
+                listing.bad.push(BadFile { path, error: "not a queue entry (entries are <id>.json)".into() });
+                continue;
+            };
+            match fs::read(&path).map_err(|e| e.to_string()).and_then(|bytes| {
+                serde_json::from_slice::<QueueEntry>(&bytes).map_err(|e| format!("not a valid entry: {e}"))
+            }) {
+                Ok(entry) if entry.id == id => listing.entries.push(entry),
+                Ok(entry) => listing.bad.push(BadFile { path, error: format!("its id {:?} does not match its file name", entry.id) }),
+                Err(error) => listing.bad.push(BadFile { path, error }),
+            }
+        }
+        listing.entries.sort_by(|a, b| a.id.cmp(&b.id));
+        listing.bad.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(listing)
+    }
+
+    /// The entry with this id.
+    pub fn get(&self, id: &str) -> Result<QueueEntry, QueueError> {
+        if !valid_id(id) {
+            return Err(QueueError::BadId(id.to_owned()));
+        }
+        self.list()?.entries.into_iter().find(|e| e.id == id).ok_or_else(|| QueueError::NotFound(id.to_owned()))
+    }
+
+    /// Removes the entry with this id.
+    pub fn remove(&self, id: &str) -> Result<QueueEntry, QueueError> {
+        let entry = self.get(id)?;
+        let path = self.dir.join(format!("{id}.json"));
+        fs::remove_file(&path).map_err(io("cannot remove", &path))?;
+        Ok(entry)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> NewEntry {
+        NewEntry {
+            task: "list files".into(),
+            lang: Lang::Python,
+            code: "import os\nprint(os.listdir('.'))\n".into(),
+            reason: ReasonCode::PyImportDenied,
+            construct: "import os".into(),
+            line: 1,
+            message: "uses `import os` (PY_IMPORT_DENIED) at line 1".into(),
+            model: "qwen2.5-coder-0.5b".into(),
+            workspace: None,
+        }
+    }
+
+    #[test]
+    fn entries_survive_a_reopen_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = CloudQueue::at(dir.path().join("q"));
+        assert_eq!(queue.list().unwrap(), Listing::default());
+        let a = queue.push(entry()).unwrap();
+        let b = queue.push(NewEntry { task: "second".into(), ..entry() }).unwrap();
+        let reopened = CloudQueue::at(dir.path().join("q"));
+        let listing = reopened.list().unwrap();
+        assert_eq!(listing.entries, vec![a.clone(), b.clone()]);
+        assert!(listing.bad.is_empty());
+        assert_eq!(reopened.get(&b.id).unwrap().entry.task, "second");
+        reopened.remove(&a.id).unwrap();
+        assert_eq!(reopened.list().unwrap().entries, vec![b]);
+        assert!(matches!(reopened.get(&a.id), Err(QueueError::NotFound(_))));
+        assert!(matches!(reopened.get("../etc/passwd"), Err(QueueError::BadId(_))));
+    }
+
+    #[test]
+    fn bad_and_unfinished_files_are_reported_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = CloudQueue::at(dir.path());
+        let good = queue.push(entry()).unwrap();
+        fs::write(dir.path().join("q1-bad.json"), b"{ truncated").unwrap();
+        fs::write(dir.path().join(".q2-x.json.tmp"), b"{").unwrap();
+        fs::write(dir.path().join("notes.txt"), b"hi").unwrap();
+        let listing = queue.list().unwrap();
+        assert_eq!(listing.entries, vec![good]);
+        assert_eq!(listing.bad.len(), 3, "{:?}", listing.bad);
+        assert!(listing.bad.iter().any(|b| b.error.contains("not a valid entry")));
+        assert!(listing.bad.iter().any(|b| b.error.contains("unfinished write")));
+        assert!(dir.path().join("q1-bad.json").exists(), "bad files are never deleted");
+    }
+
+    #[test]
+    fn an_unwritable_queue_is_an_error_naming_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let blocker = dir.path().join("file");
+        fs::write(&blocker, b"x").unwrap();
+        let err = CloudQueue::at(blocker.join("q")).push(entry()).unwrap_err();
+        assert!(err.to_string().contains("cannot create the queue directory"), "{err}");
+    }
+}

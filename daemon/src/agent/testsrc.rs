@@ -1,0 +1,212 @@
+//! Finds the tests a task carries: a `check(candidate)` function, `assert` lines, or examples
+//! (doctests `>>> f(1)` / `2`, and `f(1) == 2`, `f(1) ➞ 2`, `f(1) => 2` lines), and turns the
+//! model's proposed tests into a test file. Each assertion is kept only when it is inside the
+//! subset and parses, so one bad line cannot break the whole file.
+
+use super::events::{TestSuite, TestsOrigin};
+use super::pysrc;
+use edgecoder_executor::{Lang, Limits, Outcome};
+
+/// Whether brackets and quotes balance on one line (so it is a complete expression).
+fn balanced(text: &str) -> bool {
+    let mut depth = 0i32;
+    let mut quote: Option<char> = None;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(_), '\\') => {
+                chars.next();
+            }
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '(' | '[' | '{') => depth += 1,
+            (None, ')' | ']' | '}') => {
+                depth -= 1;
+                if depth < 0 {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    depth == 0 && quote.is_none()
+}
+
+/// Whether a single test line is inside the subset and parses on its own.
+fn usable(line: &str, lang: Lang) -> bool {
+    if edgecoder_executor::check(line, lang).is_err() {
+        return false;
+    }
+    let limits = Limits { wall_time_ms: 2_000, ..Limits::default() };
+    let report = edgecoder_executor::run_tests("", line, lang, &limits);
+    !matches!(&report.run.outcome, Outcome::Error { kind, .. } if kind == "SyntaxError")
+}
+
+fn keep_usable(lines: Vec<String>, lang: Lang) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    lines.into_iter().filter(|l| seen.insert(l.clone()) && usable(l, lang)).collect()
+}
+
+fn is_assert_line(t: &str, lang: Lang) -> bool {
+    match lang {
+        Lang::Python => t.starts_with("assert ") || t.starts_with("assert("),
+        Lang::JavaScript => t.starts_with("assert(") || t.starts_with("assert."),
+    }
+}
+
+/// `assert` lines written in the task (outside any `def check`).
+fn task_asserts(task: &str, lang: Lang) -> Vec<String> {
+    task.lines()
+        .map(str::trim)
+        .filter(|t| is_assert_line(t, lang) && balanced(t))
+        .map(|t| t.trim_end_matches(';').to_owned() + if lang == Lang::JavaScript { ";" } else { "" })
+        .collect()
+}
+
+/// Python examples in the task turned into asserts.
+fn task_examples(task: &str) -> Vec<String> {
+    let names = pysrc::defined_names(&code_of(task));
+    let lines: Vec<&str> = task.lines().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let t = lines[i].trim();
+        if let Some(expr) = t.strip_prefix(">>> ") {
+            let mut expected = Vec::new();
+            let mut j = i + 1;
+            while j < lines.len() {
+                let e = lines[j].trim();
+                if e.is_empty() || e.starts_with(">>>") || e.starts_with("\"\"\"") || e.starts_with("'''") {
+                    break;
+                }
+                expected.push(e);
+                j += 1;
+            }
+            let expected = expected.join(" ");
+            if !expected.is_empty() && balanced(expr) && balanced(&expected) {
+                out.push(format!("assert {} == {}", expr.trim(), expected));
+            }
+            i = j;
+            continue;
+        }
+        if let Some(line) = example_line(t, &names) {
+            out.push(line);
+        }
+        i += 1;
+    }
+    out
+}
+
+/// `f(1) == 2`, `f(1) ➞ 2`, `f(1) => 2`, `f(1) -> 2`, `f(1) should return 2` for a function the
+/// task defines.
+fn example_line(t: &str, names: &[String]) -> Option<String> {
+    let t = t.trim_start_matches(['-', '*', ' ']);
+    let name = names.iter().find(|n| t.starts_with(&format!("{n}(")))?;
+    for arrow in [" == ", " ➞ ", " => ", " -> ", " should return "] {
+        if let Some((call, expected)) = t.split_once(arrow) {
+            let expected = expected.trim().trim_end_matches(['.', ',']).trim();
+            if call.starts_with(name.as_str()) && balanced(call) && !expected.is_empty() && balanced(expected) {
+                return Some(format!("assert {} == {}", call.trim(), expected));
+            }
+        }
+    }
+    None
+}
+
+/// The code inside the task: its fenced blocks, or the whole text when it has none.
+pub fn code_of(task: &str) -> String {
+    let mut blocks = String::new();
+    let mut inside = false;
+    for line in task.lines() {
+        if line.trim_start().starts_with("```") {
+            inside = !inside;
+            continue;
+        }
+        if inside {
+            blocks.push_str(line);
+            blocks.push('\n');
+        }
+    }
+    if blocks.trim().is_empty() { task.to_owned() } else { blocks }
+}
+
+/// A `def check(...)` in the task and the call that runs it.
+fn task_check(task: &str) -> Option<String> {
+    let code = code_of(task);
+    let statements = pysrc::statements(&code);
+    let check = statements.iter().find(|s| s.kind == pysrc::Kind::Def("check".into()))?;
+    let call = task.lines().map(str::trim).find(|l| l.starts_with("check(") && balanced(l)).map(str::to_owned);
+    let call = call.or_else(|| {
+        let names = pysrc::defined_names(&code);
+        names.into_iter().find(|n| n != "check").map(|n| format!("check({n})"))
+    })?;
+    Some(format!("{}\n{call}\n", check.text.trim_end()))
+}
+
+/// The tests written in the task, if it has any.
+pub fn from_task(task: &str, lang: Lang) -> Option<TestSuite> {
+    if lang == Lang::Python {
+        if let Some(source) = task_check(task) {
+            return Some(TestSuite { source, origin: TestsOrigin::TaskCheck });
+        }
+    }
+    let asserts = keep_usable(task_asserts(task, lang), lang);
+    let examples = if lang == Lang::Python { keep_usable(task_examples(task), lang) } else { Vec::new() };
+    let origin = if asserts.is_empty() { TestsOrigin::TaskExamples } else { TestsOrigin::TaskAsserts };
+    let all: Vec<String> = asserts.into_iter().chain(examples).collect();
+    (!all.is_empty()).then(|| TestSuite { source: all.join("\n") + "\n", origin })
+}
+
+/// The test file made of the assertions in the model's reply (at most `max`).
+pub fn from_model_reply(code: &str, lang: Lang, max: usize) -> Option<TestSuite> {
+    let lines: Vec<String> = code
+        .lines()
+        .map(str::trim)
+        .filter(|t| is_assert_line(t, lang) && balanced(t))
+        .map(str::to_owned)
+        .collect();
+    let mut kept = keep_usable(lines, lang);
+    kept.truncate(max);
+    (!kept.is_empty()).then(|| TestSuite { source: kept.join("\n") + "\n", origin: TestsOrigin::ModelWritten })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doctests_and_example_lines_become_asserts() {
+        let task = "def add(a, b):\n    \"\"\"Add.\n    >>> add(1, 2)\n    3\n    >>> add('a',\n    >>> add(2, 2)\n    4\n    add(5, 5) ➞ 10\n    add(1, 1) == 2\n    \"\"\"\n";
+        let suite = from_task(task, Lang::Python).expect("tests");
+        assert_eq!(suite.origin, TestsOrigin::TaskExamples);
+        assert_eq!(suite.source, "assert add(1, 2) == 3\nassert add(2, 2) == 4\nassert add(5, 5) == 10\nassert add(1, 1) == 2\n");
+    }
+
+    #[test]
+    fn asserts_in_the_task_are_taken_and_broken_ones_dropped() {
+        let task = "Write is_even(n).\nassert is_even(2)\nassert not is_even(3)\nassert is_even(4) ==\nassert open('x')\n";
+        let suite = from_task(task, Lang::Python).expect("tests");
+        assert_eq!(suite.origin, TestsOrigin::TaskAsserts);
+        assert_eq!(suite.source, "assert is_even(2)\nassert not is_even(3)\n");
+    }
+
+    #[test]
+    fn a_check_function_is_called_on_the_task_function() {
+        let task = "```python\ndef sq(x):\n    pass\n\ndef check(candidate):\n    assert candidate(2) == 4\n```";
+        let suite = from_task(task, Lang::Python).expect("tests");
+        assert_eq!(suite.origin, TestsOrigin::TaskCheck);
+        assert_eq!(suite.source, "def check(candidate):\n    assert candidate(2) == 4\ncheck(sq)\n");
+        assert_eq!(from_task("Write a function that adds two numbers.", Lang::Python), None);
+    }
+
+    #[test]
+    fn model_tests_keep_only_usable_asserts() {
+        let reply = "assert f(1) == 2\nprint(f(1))\nassert f(2) == (\nassert __import__('os')\nassert f(3) == 4";
+        let suite = from_model_reply(reply, Lang::Python, 5).expect("tests");
+        assert_eq!(suite.source, "assert f(1) == 2\nassert f(3) == 4\n");
+        assert_eq!(suite.origin, TestsOrigin::ModelWritten);
+        let js = from_model_reply("assert.strictEqual(f(1), 2);\nconsole.log(1);", Lang::JavaScript, 5).unwrap();
+        assert_eq!(js.source, "assert.strictEqual(f(1), 2);\n");
+    }
+}
