@@ -14,7 +14,7 @@ use crate::server::config::Config;
 #[derive(Debug, Clone, Args)]
 pub struct DaemonArgs {
     /// The daemon's config file (default: `$XDG_CONFIG_HOME/edgecoder/edgecoderd.toml`).
-    #[arg(long, env = "EDGECODER_CONFIG", value_name = "FILE")]
+    #[arg(long, global = true, env = "EDGECODER_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
 

@@ -25,12 +25,12 @@ pub const CONFIG_FILE: &str = "edgecoderd.toml";
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file named with `--config` does not exist or cannot be read.
-    #[error("cannot read the config file {path}: {source} — check the path given to --config")]
+    #[error("cannot read the config file {path}: {error} — check the path given to --config")]
     Read {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is not valid TOML or has unknown keys or wrong types.
     #[error("invalid config file {path}: {message}")]
@@ -150,7 +150,7 @@ impl Config {
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(source) => return Err(ConfigError::Read { path, source }),
+            Err(error) => return Err(ConfigError::Read { path, error }),
         };
         let config = Config::parse(&text).map_err(|message| ConfigError::Parse { path, message })?;
         config.validate()?;

@@ -49,12 +49,12 @@ pub enum ServerError {
     #[error(transparent)]
     Provider(#[from] ProviderError),
     /// A listener could not be bound.
-    #[error("cannot listen on {what}: {source}")]
+    #[error("cannot listen on {what}: {error}")]
     Bind {
         /// The address or socket path.
         what: String,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Another start-up step failed.
     #[error("{0}")]
@@ -171,18 +171,18 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     let config = state.config.clone();
     let unix = listen::bind_unix(&socket_path)
         .await
-        .map_err(|source| ServerError::Bind { what: socket_path.display().to_string(), source })?;
+        .map_err(|error| ServerError::Bind { what: socket_path.display().to_string(), error })?;
     let tcp = match config.listen {
         Some(addr) => Some(
             tokio::net::TcpListener::bind(addr)
                 .await
-                .map_err(|source| ServerError::Bind { what: addr.to_string(), source })?,
+                .map_err(|error| ServerError::Bind { what: addr.to_string(), error })?,
         ),
         None => None,
     };
     let mut listening = vec![format!("unix:{}", socket_path.display())];
     if let Some(tcp) = &tcp {
-        let addr = tcp.local_addr().map_err(|source| ServerError::Bind { what: "tcp".into(), source })?;
+        let addr = tcp.local_addr().map_err(|error| ServerError::Bind { what: "tcp".into(), error })?;
         listening.push(format!("http://{addr}"));
     }
     for l in &listening {

@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
     /// The file or its directory could not be read or written.
-    #[error("cannot use the token file {path}: {source} — check its permissions or set token_file in the config")]
+    #[error("cannot use the token file {path}: {error} — check its permissions or set token_file in the config")]
     Io {
         /// The token file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Other users can read the file.
     #[error("the token file {path} is readable by other users (mode {mode:o}) — run `chmod 600 {path}`")]
@@ -38,14 +38,14 @@ pub enum TokenError {
 /// none yet.
 pub fn load_or_create(path: &Path) -> Result<String, TokenError> {
     match read(path) {
-        Err(TokenError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => create(path),
+        Err(TokenError::Io { error, .. }) if error.kind() == std::io::ErrorKind::NotFound => create(path),
         other => other,
     }
 }
 
 /// Reads the token in `path`, refusing a file that other users can read.
 pub fn read(path: &Path) -> Result<String, TokenError> {
-    let io = |source| TokenError::Io { path: path.to_owned(), source };
+    let io = |error| TokenError::Io { path: path.to_owned(), error };
     let meta = std::fs::metadata(path).map_err(io)?;
     #[cfg(unix)]
     {
@@ -65,7 +65,7 @@ pub fn read(path: &Path) -> Result<String, TokenError> {
 }
 
 fn create(path: &Path) -> Result<String, TokenError> {
-    let io = |source| TokenError::Io { path: path.to_owned(), source };
+    let io = |error| TokenError::Io { path: path.to_owned(), error };
     if let Some(dir) = path.parent() {
         create_private_dir(dir).map_err(io)?;
     }
