@@ -183,11 +183,15 @@ pub fn merge(base: &str, new: &str) -> String {
     let mut out: Vec<Statement> = base_statements
         .iter()
         .map(|b| match &b.kind {
-            Kind::Def(name) => new_statements
-                .iter()
-                .find(|n| n.kind == Kind::Def(name.clone()))
-                .cloned()
-                .unwrap_or_else(|| b.clone()),
+            Kind::Def(name) => match new_statements.iter().find(|n| n.kind == Kind::Def(name.clone())) {
+                // The replacement keeps the blank lines that followed the original.
+                Some(n) => {
+                    let blank = b.text.len() - b.text.trim_end().len();
+                    let gap = b.text[b.text.len() - blank..].matches('\n').count().max(1);
+                    Statement { kind: n.kind.clone(), text: format!("{}{}", n.text.trim_end(), "\n".repeat(gap)) }
+                }
+                None => b.clone(),
+            },
             _ => b.clone(),
         })
         .collect();

@@ -73,11 +73,13 @@ fn task_examples(task: &str) -> Vec<String> {
     while i < lines.len() {
         let t = lines[i].trim();
         if let Some(expr) = t.strip_prefix(">>> ") {
+            // The expected value: the next line, and more lines only while its brackets are open.
             let mut expected = Vec::new();
             let mut j = i + 1;
             while j < lines.len() {
                 let e = lines[j].trim();
-                if e.is_empty() || e.starts_with(">>>") || e.starts_with("\"\"\"") || e.starts_with("'''") {
+                let complete = !expected.is_empty() && balanced(&expected.join(" "));
+                if complete || e.is_empty() || e.starts_with(">>>") || e.starts_with("\"\"\"") || e.starts_with("'''") {
                     break;
                 }
                 expected.push(e);
