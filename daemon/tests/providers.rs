@@ -135,7 +135,8 @@ async fn openai_compatible_forwards_to_llama_cpp_server() {
     let streamed = completion.as_str().unwrap();
     assert!(streamed.contains("\"text\"") && streamed.trim_end().ends_with("data: [DONE]"), "{streamed}");
 
-    // Same GGUF, greedy: llama.cpp and our engine agree on the first words of the answer.
+    // Same GGUF, greedy: both answers are printed for comparison (the engine's parity with
+    // llama.cpp belongs to the model issue; here the contract is the wire protocol).
     use_provider(&http, &front.base, "edgecoder-local").await;
     let id = "smollm2-135m";
     let ours: Value = chat(&http, &front.base, id, "Name a colour.", 8).await.json().await.unwrap();
