@@ -488,6 +488,7 @@ impl Warm {
             .init_hook(move |vm| vm.set_user_signal_channel(rx))
             .build();
         let (guard, scope) = interp.enter(|vm| {
+            prune_subclass_lists(vm.ctx.types.object_type, &mut std::collections::HashSet::new());
             let limit_exc = vm.ctx.new_exception_type(
                 "edgecoder",
                 "ResourceLimit",
@@ -565,6 +566,30 @@ impl Warm {
         drop(guard);
         interp.finalize(None);
         forget_kept();
+    }
+}
+
+/// Drops the dead entries of the subclass lists of the built-in types, from `ty` down.
+///
+/// Built-in types belong to the thread's base context, which every interpreter the thread
+/// builds shares; each class an interpreter creates adds a weak reference to its bases' lists,
+/// and RustPython prunes those only when `__subclasses__()` is called. Without this, the lists of
+/// `object`, `type`, `Exception`... grow with every interpreter and the collector traverses
+/// them all, so each build and teardown got slower than the last.
+fn prune_subclass_lists(ty: &rustpython_vm::Py<rustpython_vm::builtins::PyType>, seen: &mut std::collections::HashSet<usize>) {
+    let live: Vec<PyTypeRef> = {
+        let mut subclasses = ty.subclasses.write();
+        subclasses.retain(|weak| weak.upgrade().is_some());
+        subclasses
+            .iter()
+            .filter_map(|weak| weak.upgrade())
+            .filter_map(|obj| obj.downcast::<rustpython_vm::builtins::PyType>().ok())
+            .collect()
+    };
+    for sub in live {
+        if sub.heaptype_ext.is_none() && seen.insert(sub.get_id()) {
+            prune_subclass_lists(&sub, seen);
+        }
     }
 }
 
