@@ -239,8 +239,12 @@ impl ModelBench {
             .into_iter()
             .map(|(op, d, calls)| OpTime { op: op.name(), seconds: d.as_secs_f64(), calls })
             .collect();
-        // Follow-up call: the same 512-token prefix plus new tokens (not the generated ones).
-        let follow_up = all[..n_prompt + n_reuse].to_vec();
+        // Follow-up call on a cache that holds the prompt alone (the decode run also cached its
+        // continuation, which may repeat the text): the prompt plus new tokens.
+        model.clear_prefix_cache();
+        drain(&model, prompt.clone(), GenerateParams { max_tokens: 1, ..GenerateParams::default() })?;
+        let mut follow_up = prompt.clone();
+        follow_up.extend_from_slice(&all[1..n_reuse + 1]);
         let reuse = drain(
             &model,
             follow_up,
