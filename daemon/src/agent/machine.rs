@@ -52,6 +52,11 @@ pub struct AgentConfig {
     pub code_tokens: usize,
     /// Sampling temperature of fixes (the first code is greedy).
     pub fix_temperature: f32,
+    /// Sampling temperature of a fresh start: when a fix repeats code already tried or fails the
+    /// same test with the same error and value, the next attempt forgets the failed turns and samples a
+    /// new answer to the original request (a sub-1B model rarely repairs code it keeps repeating,
+    /// but a different sample often passes).
+    pub restart_temperature: f32,
     /// Sampler seed.
     pub seed: u64,
 }
@@ -67,6 +72,7 @@ impl Default for AgentConfig {
             tests_tokens: 160,
             code_tokens: 512,
             fix_temperature: 0.3,
+            restart_temperature: 0.8,
             seed: 0,
         }
     }
@@ -408,15 +414,23 @@ impl<C: Coder> Run<'_, C> {
             Some(target) => target.before.clone().unwrap_or_default(),
             None => skeleton(&task.text, lang),
         };
-        let mut conversation = Conversation::new(prompt::system(lang), prompt::code_request(&block, &plan, &tests, lang));
+        let fresh_conversation = || Conversation::new(prompt::system(lang), prompt::code_request(&block, &plan, &tests, lang));
+        let mut conversation = fresh_conversation();
         let budgets = self.config().budgets.clone();
+        let mut tried: Vec<String> = Vec::new();
+        let mut last_failure: Option<(Option<String>, String, Option<String>)> = None;
+        let mut restart = false;
         loop {
             self.iteration += 1;
             let coder = &self.agent.coder;
             let messages = conversation
                 .fit(&|m| coder.count_tokens(m), self.config().context_tokens, self.config().code_tokens)
                 .map_err(|e| Stop(StopReason::ModelError, e.to_string()))?;
-            let temperature = if self.iteration == 1 { 0.0 } else { self.config().fix_temperature };
+            let temperature = match (self.iteration, restart) {
+                (1, _) => 0.0,
+                (_, true) => self.config().restart_temperature,
+                (_, false) => self.config().fix_temperature,
+            };
             let reply = self.generate(messages, self.config().code_tokens, temperature)?;
             let Some(extracted) = extract_code(&reply, lang) else {
                 let diagnosis = Diagnosis {
@@ -468,10 +482,19 @@ impl<C: Coder> Run<'_, C> {
                 ));
             }
             self.check_budgets()?;
+            let failure = (diagnosis.test_source.clone(), diagnosis.error.clone(), diagnosis.got.clone());
+            restart = tried.contains(&code) || last_failure.as_ref() == Some(&failure);
+            tried.push(code.clone());
+            last_failure = Some(failure);
             let summary = diagnosis.summary.chars().take(120).collect();
             let ask = prompt::fix_request(&diagnosis, lang);
             self.go(State::Fix, Detail::Diagnosed { diagnosis });
-            conversation.push(prompt::assistant_code(&code, lang), ask, summary);
+            if restart {
+                tracing::info!(iteration = self.iteration, "no progress: the next attempt starts afresh");
+                conversation = fresh_conversation();
+            } else {
+                conversation.push(prompt::assistant_code(&code, lang), ask, summary);
+            }
         }
     }
 

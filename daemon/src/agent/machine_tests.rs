@@ -8,15 +8,20 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// Replies with the next scripted answer and records the prompts it was given.
+/// Replies with the next scripted answer and records the prompts and temperatures it was given.
 struct Scripted {
     replies: Mutex<VecDeque<String>>,
     prompts: Mutex<Vec<Vec<ChatMessage>>>,
+    temperatures: Mutex<Vec<f32>>,
 }
 
 impl Scripted {
     fn new(replies: &[&str]) -> Self {
-        Scripted { replies: Mutex::new(replies.iter().map(|r| r.to_string()).collect()), prompts: Mutex::new(Vec::new()) }
+        Scripted {
+            replies: Mutex::new(replies.iter().map(|r| r.to_string()).collect()),
+            prompts: Mutex::new(Vec::new()),
+            temperatures: Mutex::new(Vec::new()),
+        }
     }
 }
 
@@ -29,6 +34,7 @@ impl Coder for Scripted {
     }
     fn complete(&self, request: &CoderRequest, on_text: &mut dyn FnMut(&str)) -> Result<Completion, CoderError> {
         self.prompts.lock().unwrap().push(request.messages.clone());
+        self.temperatures.lock().unwrap().push(request.temperature);
         let reply = self.replies.lock().unwrap().pop_front().expect("a scripted reply is left");
         let tokens: Vec<&str> = reply.split_inclusive(' ').collect();
         let n = tokens.len().min(request.max_tokens);
@@ -110,6 +116,33 @@ fn a_failing_test_leads_to_a_fix_prompt_with_the_test_error_and_value() {
         })
         .collect();
     assert!(matches!(coded[1], Detail::Coded { diff_from_previous: Some(d), .. } if d.contains("+    return a + b")));
+}
+
+#[test]
+fn a_fix_without_progress_is_followed_by_a_fresh_sample() {
+    let wrong = "```python\ndef add(a, b):\n    return 0\n```";
+    let also_wrong = "```python\ndef add(a, b):\n    return a * b\n```";
+    let right = "```python\ndef add(a, b):\n    return a + b\n```";
+    let agent = Agent::new(
+        Scripted::new(&[wrong, wrong, also_wrong, also_wrong, right]),
+        AgentConfig { budgets: Budgets { max_iterations: 5, ..Budgets::default() }, ..config() },
+        None,
+    );
+    let (report, _) = run(&agent, &Task::new(ADD_TASK, Lang::Python));
+    assert_eq!(report.state, State::Done);
+    assert_eq!(report.stats.iterations, 5);
+    let prompts = agent.coder().prompts.lock().unwrap();
+    let lengths: Vec<usize> = prompts.iter().map(Vec::len).collect();
+    // 1: first request; 2: a fix turn; 3: `wrong` repeated, so afresh; 4: a fix turn for the new
+    // code; 5: `also_wrong` fails the same test the same way again, so afresh.
+    assert_eq!(lengths, [2, 4, 2, 4, 2], "{prompts:#?}");
+    assert_eq!(prompts[2], prompts[0], "a fresh start asks the original request again");
+    let temperatures = agent.coder().temperatures.lock().unwrap().clone();
+    let config = config();
+    assert_eq!(
+        temperatures,
+        [0.0, config.fix_temperature, config.restart_temperature, config.fix_temperature, config.restart_temperature]
+    );
 }
 
 #[test]
