@@ -115,6 +115,8 @@ pub fn evaluate(
     limits: &Limits,
     progress: &mut dyn FnMut(usize, &Row),
 ) -> Report {
+    // The code that runs is the code checked out at the start, whatever is committed meanwhile.
+    let commit = commit();
     let mut rows = Vec::new();
     for (i, problem) in problems.iter().enumerate() {
         let span = tracing::info_span!("eval_problem", task_id = %problem.task_id);
@@ -151,7 +153,7 @@ pub fn evaluate(
     Report {
         summary,
         rows,
-        commit: commit(),
+        commit,
         machine: machine(),
         date: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
     }
