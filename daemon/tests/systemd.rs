@@ -43,9 +43,9 @@ fn sd_notify_sends_ready_status_watchdog_and_stopping() {
         &[("NOTIFY_SOCKET", path.as_os_str()), ("WATCHDOG_USEC", OsStr::new("400000"))],
         &[],
     );
-    let start = receive_until(&socket, |got| has(got, "READY=1") && got.iter().filter(|d| d.as_slice() == b"WATCHDOG=1").count() >= 2);
+    let start = receive_until(&socket, |got| has(got, "READY=1") && got.iter().filter(|d| d.trim_ascii_end() == b"WATCHDOG=1").count() >= 2);
     let texts: Vec<String> = start.iter().map(|d| String::from_utf8_lossy(d).into_owned()).collect();
-    let loading = texts.iter().position(|t| t == &format!("STATUS=loading {SMOL}")).unwrap_or_else(|| panic!("{texts:?}"));
+    let loading = texts.iter().position(|t| t.trim_end() == format!("STATUS=loading {SMOL}")).unwrap_or_else(|| panic!("{texts:?}"));
     let ready = texts.iter().position(|t| t.starts_with("READY=1\nSTATUS=serving edgecoder-local on unix:")).unwrap_or_else(|| panic!("{texts:?}"));
     assert!(loading < ready, "{texts:?}");
     assert!(daemon.terminate(Duration::from_secs(30)).is_some_and(|s| s.success()));

@@ -142,7 +142,7 @@ pub fn complete(model: &Model, request: &CoderRequest, on_text: &mut dyn FnMut(&
     };
     let mut past_deadline = false;
     let mut text = String::new();
-    let stats = crate::engine::stream(model, Prompt::Chat(request.messages.clone()), params, &mut |piece| {
+    let stats = crate::engine::stream(model, Prompt::Chat(request.messages.clone()), params, &mut |piece: &str| {
         on_text(piece);
         text.push_str(piece);
         past_deadline = request.deadline.is_some_and(|d| Instant::now() > d);

@@ -286,21 +286,26 @@ impl AgentTasks {
         to: TaskStatus,
         act: impl FnOnce(&Task, &TaskReport) -> Result<AgentEvent, ApiError>,
     ) -> Result<AgentEvent, ApiError> {
-        let mut outcome = Err(conflict("unreachable"));
+        let mut outcome = None;
         entry.progress.send_if_modified(|p| {
-            outcome = match (p.status, &p.report) {
+            let result = match (p.status, &p.report) {
                 (TaskStatus::Running, _) => Err(conflict(format!("task {} is still running: wait for its `finished` event", entry.id))),
                 (TaskStatus::Applied, _) => Err(conflict(format!("task {} was already applied", entry.id))),
                 (TaskStatus::Rejected, _) => Err(conflict(format!("task {} was rejected, so nothing can be applied: run the task again", entry.id))),
                 (TaskStatus::Finished, None) => Err(conflict(format!("task {} ended without a report", entry.id))),
                 (TaskStatus::Finished, Some(report)) => act(&entry.task, report),
             };
-            let Ok(event) = &outcome else { return false };
-            p.events.push(event.clone());
-            p.status = to;
-            true
+            let changed = if let Ok(event) = &result {
+                p.events.push(event.clone());
+                p.status = to;
+                true
+            } else {
+                false
+            };
+            outcome = Some(result);
+            changed
         });
-        outcome
+        outcome.expect("send_if_modified runs its closure")
     }
 
     /// Stops a running task at its next token or step (it then finishes as `gave_up`); 409

@@ -111,7 +111,7 @@ impl Client {
     pub async fn follow_task(
         &self,
         id: &str,
-        on_event: &mut dyn FnMut(&AgentEvent) -> Result<(), Failure>,
+        on_event: &mut (dyn FnMut(&AgentEvent) -> Result<(), Failure> + Send),
     ) -> Result<TaskView, Failure> {
         let lost = |e: &dyn std::fmt::Display| Failure::new(Exit::Daemon, anyhow!("the event stream of task {id} broke: {e}"));
         let response = self.send(self.request(reqwest::Method::GET, &format!("/agent/tasks/{id}/events"))).await?;

@@ -329,7 +329,7 @@ impl CodeArgs {
             eprintln!("running on the daemon (--no-daemon runs in this process) …");
         }
         let id = runtime.block_on(client.start_task(&self.new_task(spec)))?;
-        let view = runtime.block_on(client.follow_task(&id, &mut |event| {
+        let view = runtime.block_on(client.follow_task(&id, &mut |event: &AgentEvent| {
             out.emit(event);
             Ok(())
         }))?;

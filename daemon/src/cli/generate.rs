@@ -144,7 +144,7 @@ impl Execute for GenerateArgs {
         };
         let mut stdout = std::io::stdout().lock();
         let mut written = Ok(());
-        let stats = crate::engine::stream(&model, prompt, params, &mut |text| {
+        let stats = crate::engine::stream(&model, prompt, params, &mut |text: &str| {
             written = write!(stdout, "{text}").and_then(|_| stdout.flush());
             if written.is_ok() { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }
         })

@@ -16,6 +16,7 @@ use rmcp::{ServerHandler, schemars, tool, tool_handler, tool_router};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::agent::AgentEvent;
 use crate::api::agent::NewTask;
 use crate::api::tasks::{TaskStatus, TaskView};
 use crate::providers::{GenerateRequest, PromptInput, Sampling};
@@ -88,7 +89,7 @@ impl Generator for ViaDaemon {
         Box::pin(async move {
             let shown = |f: crate::cli::Failure| format!("{:#}", f.error);
             let id = self.0.start_task(&task).await.map_err(shown)?;
-            self.0.follow_task(&id, &mut |_| Ok(())).await.map_err(shown)
+            self.0.follow_task(&id, &mut |_: &AgentEvent| Ok(())).await.map_err(shown)
         })
     }
 }

@@ -342,7 +342,7 @@ fn run(
         cancel: cancel.clone(),
         ..GenerateParams::default()
     };
-    let stats = crate::engine::stream(&loaded.model, loaded.prompt(&request.input)?, params, &mut |text| {
+    let stats = crate::engine::stream(&loaded.model, loaded.prompt(&request.input)?, params, &mut |text: &str| {
         if events.send(Ok(StreamEvent::Text(text.to_owned()))).is_err() {
             cancel.cancel();
         }

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use super::sse::{Lines, Protocol, Step, relay, send};
 use super::{
     Completion, Finish, GenerateRequest, Health, ModelInfo, OLLAMA, PromptInput, Provider,
-    ProviderError, StreamEvent, TokenStream,
+    ProviderError, TokenStream,
 };
 
 /// The Ollama upstream provider.

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use super::sse::{Lines, Protocol, Step, relay, send};
 use super::{
     Completion, Finish, GenerateRequest, Health, ModelInfo, OPENAI, PromptInput, Provider,
-    ProviderError, StreamEvent, TokenStream,
+    ProviderError, TokenStream,
 };
 
 /// The OpenAI-compatible upstream provider.
