@@ -195,15 +195,8 @@ async fn hot_swap_keeps_the_request_in_flight_and_qwen_fills_in_the_middle() {
         .unwrap();
     assert_eq!(r.status(), 404, "the old model is gone for new requests");
 
-    let r: Value = http
-        .post(format!("{}/v1/completions", daemon.base))
-        .json(&json!({"model": qwen_id, "prompt": "def is_even(n):\n    return ", "suffix": "\n\nprint(is_even(4))\n", "max_tokens": 12, "temperature": 0}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let fim = json!({"model": qwen_id, "prompt": "def is_even(n):\n    return ", "suffix": "\n\nprint(is_even(4))\n", "max_tokens": 12, "temperature": 0});
+    let r = daemon.post_json("/v1/completions", &fim).await;
     let middle = r["choices"][0]["text"].as_str().unwrap();
     assert!(middle.contains('%') || middle.contains("== 0"), "FIM answer: {middle:?}");
 }

@@ -224,19 +224,20 @@ pub struct ChatChoice {
     pub finish_reason: &'static str,
 }
 
-/// `POST /v1/chat/completions` answer (non-streaming).
+/// A non-streamed answer: `chat.completion` with [`ChatChoice`]s (`POST /v1/chat/completions`)
+/// or `text_completion` with [`TextChoice`]s (`POST /v1/completions`).
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ChatCompletion {
+pub struct Answer<C> {
     /// Answer id.
     pub id: String,
-    /// Always `chat.completion`.
+    /// `chat.completion` or `text_completion`.
     pub object: &'static str,
     /// Unix seconds.
     pub created: u64,
     /// The model that answered.
     pub model: String,
     /// One choice.
-    pub choices: Vec<ChatChoice>,
+    pub choices: Vec<C>,
     /// Token counts.
     pub usage: Usage,
 }
@@ -253,23 +254,6 @@ pub struct TextChoice {
     /// Always null.
     #[schema(value_type = Option<Object>)]
     pub logprobs: Option<Value>,
-}
-
-/// `POST /v1/completions` answer (non-streaming).
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct TextCompletion {
-    /// Answer id.
-    pub id: String,
-    /// Always `text_completion`.
-    pub object: &'static str,
-    /// Unix seconds.
-    pub created: u64,
-    /// The model that answered.
-    pub model: String,
-    /// One choice.
-    pub choices: Vec<TextChoice>,
-    /// Token counts.
-    pub usage: Usage,
 }
 
 /// One entry of `GET /v1/models`.
@@ -452,7 +436,7 @@ fn answer_id(prefix: &str) -> String {
 
 /// Answers a chat conversation.
 #[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", request_body = ChatCompletionRequest,
-    responses((status = 200, body = ChatCompletion, description = "the answer, or `text/event-stream` chunks when `stream` is true"),
+    responses((status = 200, body = Answer<ChatChoice>, description = "the answer, or `text/event-stream` chunks when `stream` is true"),
         (status = 400, description = "invalid request"), (status = 404, description = "unknown model"),
         (status = 429, description = "queue full"), (status = 503, description = "provider unavailable")))]
 pub async fn chat_completions(
@@ -467,7 +451,7 @@ pub async fn chat_completions(
 
 /// Continues a text, or fills in the middle when `suffix` is given.
 #[utoipa::path(post, path = "/v1/completions", tag = "openai", request_body = CompletionRequest,
-    responses((status = 200, body = TextCompletion, description = "the answer, or `text/event-stream` chunks when `stream` is true"),
+    responses((status = 200, body = Answer<TextChoice>, description = "the answer, or `text/event-stream` chunks when `stream` is true"),
         (status = 400, description = "invalid request (e.g. `suffix` on a model without FIM tokens)"),
         (status = 404, description = "unknown model"), (status = 429, description = "queue full"),
         (status = 503, description = "provider unavailable")))]
@@ -547,7 +531,7 @@ async fn answer(
     let model = if requested.is_empty() { done.model.clone() } else { requested };
     let (usage, finish_reason) = (Usage::from(&done), done.finish.as_str());
     Ok(match kind {
-        Kind::Chat => Json(ChatCompletion {
+        Kind::Chat => Json(Answer {
             id,
             object: "chat.completion",
             created,
@@ -556,7 +540,7 @@ async fn answer(
             usage,
         })
         .into_response(),
-        Kind::Text => Json(TextCompletion {
+        Kind::Text => Json(Answer {
             id,
             object: "text_completion",
             created,

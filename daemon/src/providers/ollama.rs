@@ -7,7 +7,7 @@ use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::sse::{Lines, Protocol, Step, relay, send};
+use super::sse::{Lines, Protocol, Step, Upstream, relay, send};
 use super::{
     Completion, Finish, GenerateRequest, Health, ModelInfo, OLLAMA, PromptInput, Provider,
     ProviderError, TokenStream,
@@ -15,9 +15,7 @@ use super::{
 
 /// The Ollama upstream provider.
 pub struct OllamaProvider {
-    client: reqwest::Client,
-    base: String,
-    api_key: Option<String>,
+    upstream: Upstream,
 }
 
 impl OllamaProvider {
@@ -25,20 +23,11 @@ impl OllamaProvider {
     /// [`super::upstream_client`]); `api_key`, when set, is sent as a bearer token (an
     /// `edgecoderd` upstream needs one; Ollama ignores it).
     pub fn new(base_url: &str, api_key: Option<String>, client: reqwest::Client) -> Self {
-        OllamaProvider { client, base: base_url.trim_end_matches('/').to_owned(), api_key }
-    }
-
-    fn request(&self, method: reqwest::Method, path: &str) -> (String, reqwest::RequestBuilder) {
-        let url = format!("{}/api/{path}", self.base);
-        let mut builder = self.client.request(method, &url);
-        if let Some(key) = &self.api_key {
-            builder = builder.bearer_auth(key);
-        }
-        (url, builder)
+        OllamaProvider { upstream: Upstream::new(client, base_url.trim_end_matches('/').to_owned(), "api", api_key) }
     }
 
     async fn list(&self) -> Result<Vec<ModelInfo>, ProviderError> {
-        let (url, request) = self.request(reqwest::Method::GET, "tags");
+        let (url, request) = self.upstream.request(reqwest::Method::GET, "tags");
         let response = send(OLLAMA, &url, request.timeout(Duration::from_secs(10))).await?;
         let body: Value = response.json().await.map_err(|e| bad_answer(&url, e))?;
         let models = body["models"].as_array().ok_or_else(|| bad_answer(&url, "no `models` array"))?;
@@ -99,7 +88,7 @@ impl OllamaProvider {
                 ("generate", false)
             }
         };
-        let (url, builder) = self.request(reqwest::Method::POST, path);
+        let (url, builder) = self.upstream.request(reqwest::Method::POST, path);
         let response = send(OLLAMA, &url, builder.json(&body)).await?;
         let (events, stream) = mpsc::unbounded_channel();
         tokio::spawn(relay(Lines::new(response), events, Objects { model, chat, url: url.clone() }, url));
@@ -159,11 +148,11 @@ impl Provider for OllamaProvider {
 
     fn health(&self) -> BoxFuture<'_, Health> {
         Box::pin(async move {
-            let (url, request) = self.request(reqwest::Method::GET, "version");
+            let (url, request) = self.upstream.request(reqwest::Method::GET, "version");
             match send(OLLAMA, &url, request.timeout(Duration::from_secs(5))).await {
                 Ok(response) => {
                     let version: Value = response.json().await.unwrap_or_default();
-                    Health { ok: true, detail: format!("{} (version {})", self.base, version["version"].as_str().unwrap_or("?")) }
+                    Health { ok: true, detail: format!("{} (version {})", self.upstream.base, version["version"].as_str().unwrap_or("?")) }
                 }
                 Err(e) => Health { ok: false, detail: e.to_string() },
             }

@@ -7,7 +7,7 @@ use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::sse::{Lines, Protocol, Step, relay, send};
+use super::sse::{Lines, Protocol, Step, Upstream, relay, send};
 use super::{
     Completion, Finish, GenerateRequest, Health, ModelInfo, OPENAI, PromptInput, Provider,
     ProviderError, TokenStream,
@@ -15,9 +15,7 @@ use super::{
 
 /// The OpenAI-compatible upstream provider.
 pub struct OpenAiProvider {
-    client: reqwest::Client,
-    base: String,
-    api_key: Option<String>,
+    upstream: Upstream,
 }
 
 impl OpenAiProvider {
@@ -25,20 +23,11 @@ impl OpenAiProvider {
     /// `client` (see [`super::upstream_client`]).
     pub fn new(base_url: &str, api_key: Option<String>, client: reqwest::Client) -> Self {
         let base = base_url.trim_end_matches('/').trim_end_matches("/v1").to_owned();
-        OpenAiProvider { client, base, api_key }
-    }
-
-    fn request(&self, method: reqwest::Method, path: &str) -> (String, reqwest::RequestBuilder) {
-        let url = format!("{}/v1/{path}", self.base);
-        let mut builder = self.client.request(method, &url);
-        if let Some(key) = &self.api_key {
-            builder = builder.bearer_auth(key);
-        }
-        (url, builder)
+        OpenAiProvider { upstream: Upstream::new(client, base, "v1", api_key) }
     }
 
     async fn list(&self) -> Result<Vec<ModelInfo>, ProviderError> {
-        let (url, request) = self.request(reqwest::Method::GET, "models");
+        let (url, request) = self.upstream.request(reqwest::Method::GET, "models");
         let response = send(OPENAI, &url, request.timeout(Duration::from_secs(10))).await?;
         let body: Value = response.json().await.map_err(|e| bad_answer(&url, e))?;
         let ids = body["data"].as_array().ok_or_else(|| bad_answer(&url, "no `data` array"))?;
@@ -100,7 +89,7 @@ impl OpenAiProvider {
         if !request.stop.is_empty() {
             body["stop"] = json!(request.stop);
         }
-        let (url, builder) = self.request(reqwest::Method::POST, path);
+        let (url, builder) = self.upstream.request(reqwest::Method::POST, path);
         let response = send(OPENAI, &url, builder.json(&body)).await?;
         let (events, stream) = mpsc::unbounded_channel();
         let chunks = Chunks { model, chat, started: Instant::now(), first_token: None, pieces: 0, finish: Finish::Stop, usage: None };
@@ -190,7 +179,7 @@ impl Provider for OpenAiProvider {
             match self.list().await {
                 Ok(models) => Health {
                     ok: true,
-                    detail: format!("{} serves {}", self.base, models.iter().map(|m| m.id.as_str()).collect::<Vec<_>>().join(", ")),
+                    detail: format!("{} serves {}", self.upstream.base, models.iter().map(|m| m.id.as_str()).collect::<Vec<_>>().join(", ")),
                 },
                 Err(e) => Health { ok: false, detail: e.to_string() },
             }

@@ -64,6 +64,33 @@ pub fn client(connect_timeout: std::time::Duration, ca_file: Option<&std::path::
     builder.build().map_err(|e| ProviderError::Internal(format!("cannot build the HTTP client: {}", error_chain(&e))))
 }
 
+/// An upstream server: its HTTP client, base URL, the API's path prefix (`v1`, `api`) and the
+/// bearer key sent with every request, if any.
+pub(super) struct Upstream {
+    client: reqwest::Client,
+    /// The base URL, for messages.
+    pub base: String,
+    prefix: &'static str,
+    api_key: Option<String>,
+}
+
+impl Upstream {
+    /// The upstream at `base` whose API lives under `/{prefix}/`.
+    pub fn new(client: reqwest::Client, base: String, prefix: &'static str, api_key: Option<String>) -> Self {
+        Upstream { client, base, prefix, api_key }
+    }
+
+    /// A request to the API's `path`, with the key; and its URL (for messages).
+    pub fn request(&self, method: reqwest::Method, path: &str) -> (String, reqwest::RequestBuilder) {
+        let url = format!("{}/{}/{path}", self.base, self.prefix);
+        let mut builder = self.client.request(method, &url);
+        if let Some(key) = &self.api_key {
+            builder = builder.bearer_auth(key);
+        }
+        (url, builder)
+    }
+}
+
 /// Sends an upstream request: a connection failure is [`ProviderError::Unavailable`], an
 /// error status is [`ProviderError::Upstream`] with the upstream's own message.
 pub async fn send(

@@ -141,6 +141,12 @@ impl Daemon {
         reqwest::Client::builder().default_headers(headers).build().unwrap()
     }
 
+    /// Posts `body` to the daemon's `path` (with the token) and reads the JSON answer.
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> serde_json::Value {
+        let response = self.client().post(format!("{}{path}", self.base)).json(body).send().await.unwrap();
+        response.json().await.unwrap()
+    }
+
     /// Runs `daemon/tests/py/SCRIPT` with the daemon's address, token and `model`; panics with
     /// its output when it fails.
     pub fn run_python(&self, script: &str, model: &str, env: &[(&str, &str)]) {
