@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod api;
 pub mod cli;
+pub mod engine;
 pub mod mcp;
 pub mod providers;
 pub mod server;

@@ -4,13 +4,16 @@
 //! alone, apply writes it with a backup, paths outside the workspace are refused). The model
 //! decodes a few tokens per second on a 2-core machine, so the tasks are small.
 
+mod support;
+
 use edgecoder_daemon::agent::{
     Agent, AgentConfig, AgentEvent, Budgets, CloudQueue, Detail, ModelCoder, State, StopReason, Task, TestSuite,
     TestsInput, TestsOrigin, load_model,
 };
 use edgecoder_executor::{Lang, ReasonCode};
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
+use support::text;
 use std::sync::OnceLock;
 
 /// The default model's file: the developer copy in `~/.cache/edgecoder/dev-models` when present,
@@ -101,30 +104,17 @@ fn the_token_budget_stops_the_real_model() {
 }
 
 fn edgecoder(args: &[&str], queue: &std::path::Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_edgecoder"))
-        .args(args)
-        .env("EDGECODER_QUEUE", queue)
-        .env_remove("RUST_LOG")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("the edgecoder binary starts")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    support::edgecoder_command().args(args).env("EDGECODER_QUEUE", queue).output().expect("the edgecoder binary starts")
 }
 
 #[test]
 fn workspace_mode_rejects_without_a_terminal_and_applies_with_yes() {
     let dir = tempfile::tempdir().unwrap();
-    let ws = dir.path().join("ws");
-    std::fs::create_dir(&ws).unwrap();
-    let buggy = "def add(a, b):\n    return a - b\n";
-    std::fs::write(ws.join("calc.py"), buggy).unwrap();
-    std::fs::write(ws.join("test_calc.py"), "from calc import add\n\ndef test_add():\n    assert add(2, 3) == 5\n    assert add(-1, 1) == 0\n").unwrap();
+    let ws = support::calc_workspace(dir.path());
+    let buggy = support::BUGGY_ADD;
     let model = model_file();
     let args = |yes: bool| {
-        let mut a = vec!["code", "Fix add in calc.py: it must return the sum of a and b.", "--workspace", ws.to_str().unwrap(), "--model", model.to_str().unwrap(), "--no-plan", "--json", "--max-iterations", "3"];
+        let mut a = vec!["code", "Fix add in calc.py: it must return the sum of a and b.", "--workspace", ws.to_str().unwrap(), "--model", model.to_str().unwrap(), "--no-plan", "--json", "--max-iterations", "3", "--no-daemon"];
         if yes {
             a.push("--yes");
         }

@@ -181,15 +181,7 @@ async fn bad_input_gets_the_right_status_and_the_daemon_keeps_serving() {
 async fn metrics_count_tokens_and_time_to_first_token() {
     let daemon = smol("");
     let http = daemon.client();
-    let r: Value = http
-        .post(format!("{}/v1/completions", daemon.base))
-        .json(&json!({"model": smol_id(), "prompt": "def add(a, b):", "max_tokens": 6}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r = daemon.post_json("/v1/completions", &json!({"model": smol_id(), "prompt": "def add(a, b):", "max_tokens": 6})).await;
     let generated = r["usage"]["completion_tokens"].as_u64().unwrap();
     assert!(generated > 0, "{r}");
     let metrics = http.get(format!("{}/metrics", daemon.base)).send().await.unwrap().text().await.unwrap();

@@ -1,20 +1,13 @@
 //! End-to-end tests of the `edgecoder` binary: exit codes, error messages, and that the binary
 //! serves sandbox children before anything else.
 
+mod support;
+
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 
-fn edgecoder(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_edgecoder"))
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("the edgecoder binary starts")
-}
+use support::{edgecoder, edgecoder_command, text};
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 #[test]
 fn help_explains_the_commands_and_exit_codes() {
@@ -105,7 +98,7 @@ fn bad_flags_are_usage_errors() {
 
 #[test]
 fn the_binary_serves_sandbox_children_first() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_edgecoder"))
+    let mut child = edgecoder_command()
         .arg(edgecoder_executor::sandbox::CHILD_ARG)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -2,28 +2,17 @@
 //! fixture (`edgecoder model pull smollm2-135m`); `bench model` also runs llama.cpp from the
 //! test venv (`scripts/test` installs llama-cpp-python there).
 
+mod support;
+
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn edgecoder(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_edgecoder"))
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("the edgecoder binary starts")
-}
+use support::{edgecoder, text};
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// The SmolLM2 fixture's path in the store, or a panic naming the pull command.
 fn smollm2() -> String {
-    edgecoder_ota::ModelStore::from_env()
-        .and_then(|store| store.path("smollm2-135m"))
-        .unwrap_or_else(|e| panic!("{e}; run `edgecoder model pull smollm2-135m`"))
-        .display()
-        .to_string()
+    support::model_path("smollm2-135m").display().to_string()
 }
 
 #[test]

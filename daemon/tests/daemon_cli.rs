@@ -4,22 +4,12 @@
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use support::Daemon;
+use support::{Daemon, text};
 
 fn edgecoder(config: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_edgecoder"))
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("edgecoder starts")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    support::edgecoder_command().args(args).arg("--config").arg(config).output().expect("edgecoder starts")
 }
 
 #[test]

@@ -6,6 +6,7 @@
 
 mod support;
 
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -87,34 +88,47 @@ impl Drop for LlamaServer {
     }
 }
 
+impl LlamaServer {
+    /// Starts llama.cpp's OpenAI-compatible server on the SmolLM2 file as model `smol`, over
+    /// https when `tls` names a certificate and key (PEM); waits until it answers through
+    /// `http` and returns it with its base URL.
+    async fn start(tls: Option<(&Path, &Path)>, http: &reqwest::Client) -> (LlamaServer, String, tempfile::NamedTempFile) {
+        let path = model_path("smollm2-135m");
+        let port = free_port();
+        let log = tempfile::NamedTempFile::new().unwrap();
+        let mut command = Command::new(python());
+        command
+            .args(["-m", "llama_cpp.server", "--model"])
+            .arg(&path)
+            .args(["--port", &port.to_string(), "--host", "127.0.0.1", "--n_ctx", "2048", "--model_alias", "smol"]);
+        if let Some((cert, key)) = tls {
+            command.arg("--ssl_certfile").arg(cert).arg("--ssl_keyfile").arg(key);
+        }
+        let server = command
+            .stdout(Stdio::null())
+            .stderr(log.reopen().unwrap())
+            .spawn()
+            .expect("python -m llama_cpp.server starts (llama-cpp-python[server] in the test venv)");
+        let mut server = LlamaServer(server);
+        let base = format!("{}://localhost:{port}", if tls.is_some() { "https" } else { "http" });
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if http.get(format!("{base}/v1/models")).send().await.is_ok_and(|r| r.status().is_success()) {
+                break;
+            }
+            if let Some(status) = server.0.try_wait().unwrap() {
+                panic!("llama.cpp's server exited ({status}):\n{}", std::fs::read_to_string(log.path()).unwrap_or_default());
+            }
+            assert!(Instant::now() < deadline, "llama.cpp's server did not start");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        (server, base, log)
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn openai_compatible_forwards_to_llama_cpp_server() {
-    let path = model_path("smollm2-135m");
-    let port = free_port();
-    let log = tempfile::NamedTempFile::new().unwrap();
-    let server = Command::new(python())
-        .args(["-m", "llama_cpp.server", "--model"])
-        .arg(&path)
-        .args(["--port", &port.to_string(), "--host", "127.0.0.1", "--n_ctx", "2048", "--model_alias", "smol"])
-        .stdout(Stdio::null())
-        .stderr(log.reopen().unwrap())
-        .spawn()
-        .expect("python -m llama_cpp.server starts (llama-cpp-python[server] in the test venv)");
-    let mut server = LlamaServer(server);
-    let base = format!("http://127.0.0.1:{port}");
-    let plain = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if plain.get(format!("{base}/v1/models")).send().await.is_ok_and(|r| r.status().is_success()) {
-            break;
-        }
-        if let Some(status) = server.0.try_wait().unwrap() {
-            panic!("llama.cpp's server exited ({status}):\n{}", std::fs::read_to_string(log.path()).unwrap_or_default());
-        }
-        assert!(Instant::now() < deadline, "llama.cpp's server did not start");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-
+    let (server, base, _log) = LlamaServer::start(None, &reqwest::Client::new()).await;
     let front = Daemon::start("smollm2-135m", &format!("openai_url = {base:?}\nprovider = \"openai-compatible\""));
     let http = front.client();
     let models: Value = http.get(format!("{}/v1/models", front.base)).send().await.unwrap().json().await.unwrap();
@@ -181,15 +195,60 @@ async fn hot_swap_keeps_the_request_in_flight_and_qwen_fills_in_the_middle() {
         .unwrap();
     assert_eq!(r.status(), 404, "the old model is gone for new requests");
 
-    let r: Value = http
-        .post(format!("{}/v1/completions", daemon.base))
-        .json(&json!({"model": qwen_id, "prompt": "def is_even(n):\n    return ", "suffix": "\n\nprint(is_even(4))\n", "max_tokens": 12, "temperature": 0}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let fim = json!({"model": qwen_id, "prompt": "def is_even(n):\n    return ", "suffix": "\n\nprint(is_even(4))\n", "max_tokens": 12, "temperature": 0});
+    let r = daemon.post_json("/v1/completions", &fim).await;
     let middle = r["choices"][0]["text"].as_str().unwrap();
     assert!(middle.contains('%') || middle.contains("== 0"), "FIM answer: {middle:?}");
+}
+
+/// A CA, and a certificate for `localhost` signed by it: (CA PEM, certificate PEM, key PEM).
+fn private_ca() -> (String, String, String) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(rcgen::DnType::CommonName, "EdgeCoder test CA");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca, ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap().signed_by(&key, &ca).unwrap();
+    (ca.pem(), cert.pem(), key.serialize_pem())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn openai_compatible_speaks_https_and_trusts_the_configured_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = private_ca();
+    let (ca_file, cert_file, key_file) = (dir.path().join("ca.pem"), dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&ca_file, &ca).unwrap();
+    std::fs::write(&cert_file, cert).unwrap();
+    std::fs::write(&key_file, key).unwrap();
+    let trusting = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(ca.as_bytes()).unwrap()])
+        .build()
+        .unwrap();
+    let (_server, base, _log) = LlamaServer::start(Some((&cert_file, &key_file)), &trusting).await;
+    assert!(base.starts_with("https://"));
+
+    let front = Daemon::start("smollm2-135m", &format!("openai_url = {base:?}\nprovider = \"openai-compatible\"\nupstream_ca_file = {ca_file:?}"));
+    let http = front.client();
+    let r = chat(&http, &front.base, "smol", "Name a colour.", 8).await;
+    assert_eq!(r.status(), 200, "{}", front.log());
+    let body: Value = r.json().await.unwrap();
+    assert!(body["choices"][0]["message"]["content"].as_str().is_some_and(|t| !t.trim().is_empty()), "{body}");
+
+    // Without the CA the upstream's certificate is refused, with a message naming the fix.
+    let untrusting = Daemon::start("smollm2-135m", &format!("openai_url = {base:?}\nprovider = \"openai-compatible\""));
+    let r = chat(&untrusting.client(), &untrusting.base, "smol", "hi", 4).await;
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.unwrap();
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("certificate") && message.contains("upstream_ca_file"), "{message}");
+
+    // A CA file that is not PEM stops the daemon at start with the key's name.
+    let config = dir.path().join("bad.toml");
+    let (socket, token) = (dir.path().join("s.sock"), dir.path().join("token"));
+    std::fs::write(&config, format!("socket = {socket:?}\ntoken_file = {token:?}\nopenai_url = {base:?}\nupstream_ca_file = {key_file:?}\nmodel = \"smollm2-135m\"\n")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_edgecoderd")).arg("--config").arg(&config).env("RUST_LOG", "off").output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("upstream_ca_file") && stderr.contains("PEM certificate"), "{stderr}");
 }

@@ -5,6 +5,7 @@
 use edgecoder_model::chat::ChatMessage;
 use edgecoder_model::engine::{CancelToken, FinishReason, GenerateParams, Model, Prompt};
 use edgecoder_model::sampling::SamplingParams;
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 /// Why a model call failed.
@@ -13,6 +14,9 @@ pub enum CoderError {
     /// The engine failed (load, template, tokenizer, context overflow).
     #[error("the model failed: {0}")]
     Engine(#[from] edgecoder_model::engine::EngineError),
+    /// The engine cannot take the call (no model loaded, its worker stopped).
+    #[error("the model is unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// One model call.
@@ -114,49 +118,51 @@ impl Coder for ModelCoder {
     }
 
     fn count_tokens(&self, messages: &[ChatMessage]) -> Result<usize, CoderError> {
-        Ok(self.model.tokenize(&Prompt::Chat(messages.to_vec()))?.len())
+        count_tokens(&self.model, messages)
     }
 
     fn complete(&self, request: &CoderRequest, on_text: &mut dyn FnMut(&str)) -> Result<Completion, CoderError> {
-        let params = GenerateParams {
-            sampling: SamplingParams {
-                temperature: request.temperature,
-                seed: request.seed,
-                ..SamplingParams::greedy()
-            },
-            max_tokens: request.max_tokens,
-            cancel: request.cancel.clone(),
-            ..GenerateParams::default()
-        };
-        let mut generation = self.model.generate(Prompt::Chat(request.messages.clone()), params)?;
-        let mut text = String::new();
-        let mut past_deadline = false;
-        while let Some(event) = generation.next() {
-            let event = event?;
-            on_text(&event.text);
-            text.push_str(&event.text);
-            if request.deadline.is_some_and(|d| Instant::now() > d) {
-                past_deadline = true;
-                break;
-            }
-        }
-        let stats = generation.stats();
-        let end = if past_deadline {
-            End::Deadline
-        } else {
-            match stats.finish_reason {
-                Some(FinishReason::MaxTokens | FinishReason::ContextLength) => End::MaxTokens,
-                Some(FinishReason::Cancelled) => End::Cancelled,
-                _ => End::Complete,
-            }
-        };
-        Ok(Completion {
-            text,
-            prompt_tokens: stats.prompt_tokens,
-            generated_tokens: stats.generated_tokens,
-            time_to_first_token: stats.time_to_first_token,
-            decode_time: stats.decode_time,
-            end,
-        })
+        complete(&self.model, request, on_text)
     }
+}
+
+/// Tokens the rendered `messages` take on `model` (with the generation prompt).
+pub fn count_tokens(model: &Model, messages: &[ChatMessage]) -> Result<usize, CoderError> {
+    Ok(model.tokenize(&Prompt::Chat(messages.to_vec()))?.len())
+}
+
+/// One model call on `model`: what [`ModelCoder`] runs in this thread, and what the daemon's
+/// agent tasks run on the engine's worker thread.
+pub fn complete(model: &Model, request: &CoderRequest, on_text: &mut dyn FnMut(&str)) -> Result<Completion, CoderError> {
+    let params = GenerateParams {
+        sampling: SamplingParams { temperature: request.temperature, seed: request.seed, ..SamplingParams::greedy() },
+        max_tokens: request.max_tokens,
+        cancel: request.cancel.clone(),
+        ..GenerateParams::default()
+    };
+    let mut past_deadline = false;
+    let mut text = String::new();
+    let stats = crate::engine::stream(model, Prompt::Chat(request.messages.clone()), params, &mut |piece: &str| {
+        on_text(piece);
+        text.push_str(piece);
+        past_deadline = request.deadline.is_some_and(|d| Instant::now() > d);
+        if past_deadline { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+    })?;
+    let end = if past_deadline {
+        End::Deadline
+    } else {
+        match stats.finish_reason {
+            Some(FinishReason::MaxTokens | FinishReason::ContextLength) => End::MaxTokens,
+            Some(FinishReason::Cancelled) => End::Cancelled,
+            _ => End::Complete,
+        }
+    };
+    Ok(Completion {
+        text,
+        prompt_tokens: stats.prompt_tokens,
+        generated_tokens: stats.generated_tokens,
+        time_to_first_token: stats.time_to_first_token,
+        decode_time: stats.decode_time,
+        end,
+    })
 }

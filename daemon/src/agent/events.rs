@@ -297,6 +297,21 @@ pub enum AgentEvent {
     },
 }
 
+impl AgentEvent {
+    /// The event's kind as written in its `event` field (`started`, `token`, `transition`,
+    /// `finished`, `applied`, `rejected`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AgentEvent::Started { .. } => "started",
+            AgentEvent::Token { .. } => "token",
+            AgentEvent::Transition(_) => "transition",
+            AgentEvent::Finished(_) => "finished",
+            AgentEvent::Applied { .. } => "applied",
+            AgentEvent::Rejected { .. } => "rejected",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,6 +330,7 @@ mod tests {
         assert!(json.starts_with(r#"{"event":"transition","from":"observe","to":"gave_up""#), "{json}");
         assert!(json.contains(r#""detail":{"kind":"stopped","reason":"max_iterations""#), "{json}");
         assert_eq!(serde_json::from_str::<AgentEvent>(&json).unwrap(), event);
+        assert_eq!(event.kind(), "transition");
         assert!(State::QueuedForCloud.is_terminal() && !State::Fix.is_terminal());
         assert_eq!(State::GaveUp.label(), "gave_up");
     }

@@ -25,6 +25,7 @@ pub mod machine;
 pub mod prompt;
 pub mod pysrc;
 pub mod queue;
+pub mod spec;
 pub mod testsrc;
 pub mod workspace;
 
@@ -35,6 +36,7 @@ pub use coder::{Coder, CoderError, CoderRequest, Completion, End, ModelCoder};
 pub use events::{AgentEvent, Detail, Diagnosis, Extraction, State, StopReason, TaskReport, TaskStats, TestSuite, TestsOrigin, Transition};
 pub use machine::{Agent, AgentConfig, Budgets, Target, Task, TaskError, TestsInput, proposed_change};
 pub use queue::{CloudQueue, QueueEntry, QueueError};
+pub use spec::TaskSpec;
 pub use workspace::{Applied, Change, Workspace, WorkspaceError};
 
 use edgecoder_model::engine::{CancelToken, LoadOptions, Model};

@@ -1,11 +1,13 @@
 //! The daemon's HTTP APIs: OpenAI-compatible (`/v1`), Ollama-compatible (`/api`), the daemon's
-//! own control endpoints (`/edgecoder`), `/metrics` and `/openapi.json`. Each API is one
-//! router; [`router`] merges them (the agent's router is merged the same way).
+//! own control endpoints (`/edgecoder`), the agent (`/agent/tasks`), `/metrics` and
+//! `/openapi.json`. Each API is one router; [`router`] merges them.
 
 pub mod admin;
+pub mod agent;
 pub mod ollama;
 pub mod openai;
 pub mod openapi;
+pub mod tasks;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -37,6 +39,7 @@ pub const ROUTES: &[&str] = &[
     "/metrics",
     "/openapi.json",
     "/mcp",
+    "/agent/tasks",
 ];
 
 /// Which API's error shape a response uses.
@@ -245,6 +248,7 @@ pub fn router(state: AppState) -> Router {
         .merge(openai::router())
         .merge(ollama::router())
         .merge(admin::router())
+        .merge(agent::router())
         .merge(openapi::router())
         .nest_service("/mcp", crate::mcp::http_service(state.clone()))
         .fallback(not_found)

@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 
 use super::{ApiError, Metered, unix_now};
 use crate::api::JsonBody;
-use crate::providers::{Completion, GenerateRequest, PromptInput, Sampling, StreamEvent};
+use crate::providers::{Completion, Finish, GenerateRequest, PromptInput, Sampling, StreamEvent};
 use crate::server::AppState;
 
 /// Largest `max_tokens` the API passes on (providers check their own context length).
@@ -224,19 +224,20 @@ pub struct ChatChoice {
     pub finish_reason: &'static str,
 }
 
-/// `POST /v1/chat/completions` answer (non-streaming).
+/// A non-streamed answer: `chat.completion` with [`ChatChoice`]s (`POST /v1/chat/completions`)
+/// or `text_completion` with [`TextChoice`]s (`POST /v1/completions`).
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ChatCompletion {
+pub struct Answer<C> {
     /// Answer id.
     pub id: String,
-    /// Always `chat.completion`.
+    /// `chat.completion` or `text_completion`.
     pub object: &'static str,
     /// Unix seconds.
     pub created: u64,
     /// The model that answered.
     pub model: String,
     /// One choice.
-    pub choices: Vec<ChatChoice>,
+    pub choices: Vec<C>,
     /// Token counts.
     pub usage: Usage,
 }
@@ -253,23 +254,6 @@ pub struct TextChoice {
     /// Always null.
     #[schema(value_type = Option<Object>)]
     pub logprobs: Option<Value>,
-}
-
-/// `POST /v1/completions` answer (non-streaming).
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct TextCompletion {
-    /// Answer id.
-    pub id: String,
-    /// Always `text_completion`.
-    pub object: &'static str,
-    /// Unix seconds.
-    pub created: u64,
-    /// The model that answered.
-    pub model: String,
-    /// One choice.
-    pub choices: Vec<TextChoice>,
-    /// Token counts.
-    pub usage: Usage,
 }
 
 /// One entry of `GET /v1/models`.
@@ -452,7 +436,7 @@ fn answer_id(prefix: &str) -> String {
 
 /// Answers a chat conversation.
 #[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", request_body = ChatCompletionRequest,
-    responses((status = 200, body = ChatCompletion, description = "the answer, or `text/event-stream` chunks when `stream` is true"),
+    responses((status = 200, body = Answer<ChatChoice>, description = "the answer, or `text/event-stream` chunks when `stream` is true"),
         (status = 400, description = "invalid request"), (status = 404, description = "unknown model"),
         (status = 429, description = "queue full"), (status = 503, description = "provider unavailable")))]
 pub async fn chat_completions(
@@ -460,53 +444,14 @@ pub async fn chat_completions(
     JsonBody(body): JsonBody<ChatCompletionRequest>,
 ) -> Result<Response, ApiError> {
     let arrived = Instant::now();
-    let stream = body.stream;
-    let include_usage = body.stream_options.as_ref().is_some_and(|o| o.include_usage);
+    let (stream, include_usage) = (body.stream, body.stream_options.as_ref().is_some_and(|o| o.include_usage));
     let request = chat_request(body, state.config.default_max_tokens)?;
-    let requested = request.model.clone();
-    let metered = Metered::start(&state, request, arrived).await?;
-    let id = answer_id("chatcmpl");
-    let created = unix_now();
-    if stream {
-        return Ok(sse(metered, move |step| {
-            let chunk = |delta: Value, finish: Value| {
-                json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": requested,
-                       "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": null}]})
-            };
-            match step {
-                Step::Start => vec![chunk(json!({"role": "assistant", "content": ""}), Value::Null)],
-                Step::Text(text) => vec![chunk(json!({"content": text}), Value::Null)],
-                Step::Done(done) => {
-                    let mut out = vec![chunk(json!({}), json!(done.finish.as_str()))];
-                    if include_usage {
-                        out.push(json!({"id": id, "object": "chat.completion.chunk", "created": created,
-                            "model": requested, "choices": [], "usage": Usage::from(&done)}));
-                    }
-                    out
-                }
-            }
-        })
-        .into_response());
-    }
-    let (text, done) = metered.collect().await?;
-    Ok(Json(ChatCompletion {
-        id,
-        object: "chat.completion",
-        created,
-        model: if requested.is_empty() { done.model.clone() } else { requested },
-        choices: vec![ChatChoice {
-            index: 0,
-            message: MessageOut { role: "assistant", content: text },
-            finish_reason: done.finish.as_str(),
-        }],
-        usage: Usage::from(&done),
-    })
-    .into_response())
+    answer(&state, request, arrived, Kind::Chat, stream, include_usage).await
 }
 
 /// Continues a text, or fills in the middle when `suffix` is given.
 #[utoipa::path(post, path = "/v1/completions", tag = "openai", request_body = CompletionRequest,
-    responses((status = 200, body = TextCompletion, description = "the answer, or `text/event-stream` chunks when `stream` is true"),
+    responses((status = 200, body = Answer<TextChoice>, description = "the answer, or `text/event-stream` chunks when `stream` is true"),
         (status = 400, description = "invalid request (e.g. `suffix` on a model without FIM tokens)"),
         (status = 404, description = "unknown model"), (status = 429, description = "queue full"),
         (status = 503, description = "provider unavailable")))]
@@ -515,27 +460,66 @@ pub async fn completions(
     JsonBody(body): JsonBody<CompletionRequest>,
 ) -> Result<Response, ApiError> {
     let arrived = Instant::now();
-    let stream = body.stream;
-    let include_usage = body.stream_options.as_ref().is_some_and(|o| o.include_usage);
+    let (stream, include_usage) = (body.stream, body.stream_options.as_ref().is_some_and(|o| o.include_usage));
     let request = completion_request(body)?;
+    answer(&state, request, arrived, Kind::Text, stream, include_usage).await
+}
+
+/// The two answer shapes: chat (messages and deltas) and text completion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Chat,
+    Text,
+}
+
+impl Kind {
+    /// The `object` of a streamed chunk.
+    fn chunk_object(self) -> &'static str {
+        match self {
+            Kind::Chat => "chat.completion.chunk",
+            Kind::Text => "text_completion",
+        }
+    }
+
+    /// A streamed choice: `text` (or the end, with `finish`).
+    fn choice(self, text: Option<&str>, finish: Option<Finish>) -> Value {
+        let finish = finish.map(Finish::as_str);
+        match self {
+            Kind::Chat => {
+                let delta = text.map_or_else(|| json!({}), |t| json!({"content": t}));
+                json!({"index": 0, "delta": delta, "finish_reason": finish, "logprobs": null})
+            }
+            Kind::Text => json!({"index": 0, "text": text.unwrap_or(""), "finish_reason": finish, "logprobs": null}),
+        }
+    }
+}
+
+/// Runs `request` and answers in `kind`'s shape: one JSON answer, or SSE chunks when `stream`.
+async fn answer(
+    state: &AppState,
+    request: GenerateRequest,
+    arrived: Instant,
+    kind: Kind,
+    stream: bool,
+    include_usage: bool,
+) -> Result<Response, ApiError> {
     let requested = request.model.clone();
-    let metered = Metered::start(&state, request, arrived).await?;
-    let id = answer_id("cmpl");
+    let metered = Metered::start(state, request, arrived).await?;
+    let id = answer_id(if kind == Kind::Chat { "chatcmpl" } else { "cmpl" });
     let created = unix_now();
     if stream {
         return Ok(sse(metered, move |step| {
-            let chunk = |text: &str, finish: Value| {
-                json!({"id": id, "object": "text_completion", "created": created, "model": requested,
-                       "choices": [{"index": 0, "text": text, "finish_reason": finish, "logprobs": null}]})
-            };
+            let chunk = |choices: Value| json!({"id": id, "object": kind.chunk_object(), "created": created, "model": requested, "choices": choices});
             match step {
+                Step::Start if kind == Kind::Chat => vec![chunk(json!([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null, "logprobs": null}]))],
                 Step::Start => Vec::new(),
-                Step::Text(text) => vec![chunk(&text, Value::Null)],
+                Step::Text(text) => vec![chunk(json!([kind.choice(Some(&text), None)]))],
                 Step::Done(done) => {
-                    let mut out = vec![chunk("", json!(done.finish.as_str()))];
+                    let mut out = vec![chunk(json!([kind.choice(None, Some(done.finish))]))];
                     if include_usage {
-                        out.push(json!({"id": id, "object": "text_completion", "created": created,
-                            "model": requested, "choices": [], "usage": Usage::from(&done)}));
+                        let mut usage = chunk(json!([]));
+                        usage["usage"] = json!(Usage::from(&done));
+                        out.push(usage);
                     }
                     out
                 }
@@ -544,15 +528,28 @@ pub async fn completions(
         .into_response());
     }
     let (text, done) = metered.collect().await?;
-    Ok(Json(TextCompletion {
-        id,
-        object: "text_completion",
-        created,
-        model: if requested.is_empty() { done.model.clone() } else { requested },
-        choices: vec![TextChoice { index: 0, text, finish_reason: done.finish.as_str(), logprobs: None }],
-        usage: Usage::from(&done),
+    let model = if requested.is_empty() { done.model.clone() } else { requested };
+    let (usage, finish_reason) = (Usage::from(&done), done.finish.as_str());
+    Ok(match kind {
+        Kind::Chat => Json(Answer {
+            id,
+            object: "chat.completion",
+            created,
+            model,
+            choices: vec![ChatChoice { index: 0, message: MessageOut { role: "assistant", content: text }, finish_reason }],
+            usage,
+        })
+        .into_response(),
+        Kind::Text => Json(Answer {
+            id,
+            object: "text_completion",
+            created,
+            model,
+            choices: vec![TextChoice { index: 0, text, finish_reason, logprobs: None }],
+            usage,
+        })
+        .into_response(),
     })
-    .into_response())
 }
 
 /// A step of a streamed answer, turned into chunks by the endpoint.

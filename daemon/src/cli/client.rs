@@ -8,6 +8,9 @@ use clap::Args;
 use serde_json::Value;
 
 use super::{Exit, Failure};
+use crate::agent::AgentEvent;
+use crate::api::agent::NewTask;
+use crate::api::tasks::TaskView;
 use crate::server::config::Config;
 
 /// Where to find the daemon (shared by the commands that talk to it).
@@ -92,5 +95,34 @@ impl Client {
     pub async fn json(&self, request: reqwest::RequestBuilder) -> Result<Value, Failure> {
         let response = self.send(request).await?;
         response.json().await.map_err(|e| Failure::new(Exit::Daemon, anyhow!("the daemon's answer is not JSON: {e}")))
+    }
+
+    /// Starts an agent task on the daemon (`POST /agent/tasks`); returns its id.
+    pub async fn start_task(&self, task: &NewTask) -> Result<String, Failure> {
+        let created = self.json(self.request(reqwest::Method::POST, "/agent/tasks").json(task)).await?;
+        created["id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| Failure::new(Exit::Daemon, anyhow!("the daemon's answer has no task id: {created}")))
+    }
+
+    /// Passes the task's events (`GET /agent/tasks/{id}/events`) to `on_event` until the
+    /// stream ends, then returns the task as the daemon shows it.
+    pub async fn follow_task(
+        &self,
+        id: &str,
+        on_event: &mut (dyn FnMut(&AgentEvent) -> Result<(), Failure> + Send),
+    ) -> Result<TaskView, Failure> {
+        let lost = |e: &dyn std::fmt::Display| Failure::new(Exit::Daemon, anyhow!("the event stream of task {id} broke: {e}"));
+        let response = self.send(self.request(reqwest::Method::GET, &format!("/agent/tasks/{id}/events"))).await?;
+        let mut lines = crate::providers::Lines::new(response);
+        while let Some(line) = lines.next().await.map_err(|e| lost(&e))? {
+            if let Some(data) = line.strip_prefix("data:") {
+                let event: AgentEvent = serde_json::from_str(data.trim()).map_err(|e| lost(&e))?;
+                on_event(&event)?;
+            }
+        }
+        let view = self.json(self.request(reqwest::Method::GET, &format!("/agent/tasks/{id}"))).await?;
+        serde_json::from_value(view).map_err(|e| Failure::new(Exit::Daemon, anyhow!("the daemon's task answer is unreadable: {e}")))
     }
 }

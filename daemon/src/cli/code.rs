@@ -1,12 +1,15 @@
-//! `edgecoder code "TASK"`: runs the agent in this process (no daemon needed): live progress of
-//! each step on stderr (or the event stream as JSON lines with `--json`), then the code, or in
-//! workspace mode the diff and an Apply/Reject question (`--yes` applies without asking).
+//! `edgecoder code "TASK"`: runs the agent on the running daemon (its events streamed over the
+//! socket), or in this process when no daemon runs: live progress of each step on stderr (or the
+//! event stream as JSON lines with `--json`), then the code, or in workspace mode the diff and
+//! an Apply/Reject question (`--yes` applies without asking).
 
+use super::client::{self, Client, DaemonArgs};
 use super::{Execute, Exit, Failure, read_source};
 use crate::agent::{
-    Agent, AgentConfig, AgentEvent, Budgets, CloudQueue, Detail, State, Target, Task, TaskReport, TestSuite, TestsInput,
-    TestsOrigin, Workspace, load_model, proposed_change, workspace::strip_local_imports,
+    Agent, AgentConfig, AgentEvent, Budgets, CloudQueue, Detail, State, Task, TaskReport, TaskSpec, TestsOrigin,
+    WorkspaceError, load_model, proposed_change,
 };
+use crate::api::agent::NewTask;
 use anyhow::anyhow;
 use clap::Args;
 use edgecoder_executor::{Lang, TestStatus};
@@ -16,7 +19,8 @@ use std::time::Duration;
 
 /// Plan, write, test and fix code for TASK with the on-device model. The tests that decide are
 /// --tests FILE, else the tests in the task (asserts, doctests, a check() function), else tests
-/// the model writes first (shown, and marked as model-written).
+/// the model writes first (shown, and marked as model-written). Runs on the daemon when one is
+/// running (its model, its queue), else in this process.
 #[derive(Debug, Args)]
 pub struct CodeArgs {
     /// What the code should do.
@@ -40,9 +44,10 @@ pub struct CodeArgs {
     /// Print the event stream as JSON lines on stdout.
     #[arg(long)]
     pub json: bool,
-    /// Model id (see `edgecoder model list`) or GGUF path.
-    #[arg(long, default_value = edgecoder_ota::DEFAULT_MODEL)]
-    pub model: String,
+    /// Model id (see `edgecoder model list`) or GGUF path [default: the daemon's model, or
+    /// qwen2.5-coder-0.5b in this process].
+    #[arg(long)]
+    pub model: Option<String>,
     /// Most code versions to test (1 = single shot).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=50))]
     pub max_iterations: u32,
@@ -58,9 +63,14 @@ pub struct CodeArgs {
     /// Skip the planning step.
     #[arg(long)]
     pub no_plan: bool,
-    /// Compute threads (default: all cores).
+    /// Compute threads in this process (default: all cores).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub threads: Option<u32>,
+    /// Run in this process even when a daemon is running.
+    #[arg(long)]
+    pub no_daemon: bool,
+    #[command(flatten)]
+    daemon: DaemonArgs,
 }
 
 fn usage(error: impl Into<anyhow::Error>) -> Failure {
@@ -68,46 +78,36 @@ fn usage(error: impl Into<anyhow::Error>) -> Failure {
 }
 
 impl CodeArgs {
-    fn language(&self) -> Lang {
+    /// The language: --lang, else from --file, else from --tests (else the spec decides).
+    fn language(&self) -> Option<Lang> {
         let from = |p: Option<&str>| p.and_then(Lang::from_path);
-        self.lang
-            .or_else(|| from(self.file.as_deref()))
-            .or_else(|| from(self.tests.as_ref().and_then(|p| p.to_str())))
-            .unwrap_or(Lang::Python)
+        self.lang.or_else(|| from(self.file.as_deref())).or_else(|| from(self.tests.as_ref().and_then(|p| p.to_str())))
     }
 
-    /// The task, with everything checked before the model is loaded.
-    fn task(&self) -> Result<Task, Failure> {
-        let mut lang = self.language();
-        let mut task = Task::new(self.task.clone(), lang);
-        if let Some(dir) = &self.workspace {
-            let workspace = Workspace::open(dir).map_err(|e| Failure::new(Exit::Usage, e))?;
-            let path = workspace.pick_target(&self.task, lang, self.file.as_deref()).map_err(usage)?;
-            if self.lang.is_none() {
-                lang = Lang::from_path(&path).unwrap_or(lang);
-                task.lang = lang;
-            }
-            let before = workspace.read(&path).map_err(|e| Failure::new(Exit::Io, e))?;
-            if self.tests.is_none() {
-                if let Some(found) = workspace.tests_for(&path) {
-                    let text = workspace.read(&found).map_err(|e| Failure::new(Exit::Io, e))?.unwrap_or_default();
-                    task.tests = TestsInput::Given(TestSuite {
-                        source: strip_local_imports(&text, &path),
-                        origin: TestsOrigin::UserFile,
-                    });
-                }
-            }
-            task.target = Some(Target { workspace, path, before });
+    /// The task as given, with the test file read and the workspace made absolute.
+    fn spec(&self) -> Result<TaskSpec, Failure> {
+        let workspace = match &self.workspace {
+            Some(dir) => Some(dir.canonicalize().map_err(|e| usage(WorkspaceError::BadRoot { path: dir.clone(), why: e.to_string() }))?),
+            None => None,
+        };
+        let tests = self.tests.as_deref().map(read_source).transpose()?;
+        Ok(TaskSpec { text: self.task.clone(), lang: self.language(), workspace, file: self.file.clone(), tests })
+    }
+
+    /// What the daemon is sent.
+    fn new_task(&self, spec: &TaskSpec) -> NewTask {
+        NewTask {
+            task: spec.text.clone(),
+            lang: spec.lang.map(|l| l.short_name().to_owned()),
+            workspace: spec.workspace.as_ref().map(|w| w.to_string_lossy().into_owned()),
+            file: spec.file.clone(),
+            tests: spec.tests.clone(),
+            model: self.model.clone(),
+            max_iterations: Some(self.max_iterations),
+            max_tokens: Some(self.max_tokens),
+            timeout_secs: Some(self.timeout.as_secs().max(1)),
+            plan: Some(!self.no_plan),
         }
-        if let Some(file) = &self.tests {
-            let text = read_source(file)?;
-            let source = match &task.target {
-                Some(target) => strip_local_imports(&text, &target.path),
-                None => text,
-            };
-            task.tests = TestsInput::Given(TestSuite { source, origin: TestsOrigin::UserFile });
-        }
-        Ok(task)
     }
 
     fn config(&self) -> AgentConfig {
@@ -208,10 +208,31 @@ impl Progress {
     }
 }
 
-fn print_json(event: &AgentEvent) -> Result<(), Failure> {
-    let json = serde_json::to_string(event).map_err(|e| Failure::new(Exit::Failed, e))?;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{json}").and_then(|()| out.flush()).map_err(|e| Failure::new(Exit::Io, e))
+/// Where events go: the progress view, or JSON lines on stdout (the first failed print is kept).
+struct Output {
+    json: bool,
+    progress: Progress,
+    failed_print: Option<Failure>,
+}
+
+impl Output {
+    fn emit(&mut self, event: &AgentEvent) {
+        if !self.json {
+            self.progress.show(event);
+            return;
+        }
+        let printed = serde_json::to_string(event).map_err(|e| Failure::new(Exit::Failed, e)).and_then(|json| {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{json}").and_then(|()| out.flush()).map_err(|e| Failure::new(Exit::Io, e))
+        });
+        if let Err(e) = printed {
+            self.failed_print.get_or_insert(e);
+        }
+    }
+
+    fn finish(self) -> Result<(), Failure> {
+        self.failed_print.map_or(Ok(()), Err)
+    }
 }
 
 /// Asks on the terminal whether to apply; `None` when there is no terminal to ask.
@@ -233,58 +254,127 @@ fn exit_of(report: &TaskReport) -> Exit {
     }
 }
 
-impl Execute for CodeArgs {
-    fn execute(self) -> Result<Exit, Failure> {
-        let task = self.task()?;
-        let queue = CloudQueue::from_env().map_err(|e| Failure::new(Exit::Io, e))?;
-        if !self.json {
-            eprintln!("loading {} …", self.model);
+/// How the user's Apply / Reject is carried out.
+trait Decide {
+    /// Writes the diff; answers the `applied` event.
+    fn apply(&mut self) -> Result<AgentEvent, Failure>;
+    /// Drops the diff; answers the `rejected` event with `reason`.
+    fn reject(&mut self, reason: &str) -> Result<AgentEvent, Failure>;
+}
+
+/// In this process: the workspace writes the change.
+struct Here<'a>(&'a Task, &'a TaskReport);
+
+impl Decide for Here<'_> {
+    fn apply(&mut self) -> Result<AgentEvent, Failure> {
+        let change = proposed_change(self.0, self.1).expect("only a task with a change is decided");
+        let workspace = &self.0.target.as_ref().expect("a change has a target").workspace;
+        let applied = workspace.apply(&change).map_err(|e| Failure::new(Exit::Io, anyhow!(e)))?;
+        Ok(AgentEvent::Applied { files: vec![applied.file], backups: applied.backup.into_iter().collect() })
+    }
+
+    fn reject(&mut self, reason: &str) -> Result<AgentEvent, Failure> {
+        Ok(AgentEvent::Rejected { reason: reason.to_owned() })
+    }
+}
+
+/// On the daemon: `POST /agent/tasks/{id}/apply` or `/reject`.
+struct OnDaemon<'a> {
+    client: &'a Client,
+    runtime: &'a tokio::runtime::Runtime,
+    id: &'a str,
+}
+
+impl Decide for OnDaemon<'_> {
+    fn apply(&mut self) -> Result<AgentEvent, Failure> {
+        let path = format!("/agent/tasks/{}/apply", self.id);
+        let answer = self.runtime.block_on(self.client.json(self.client.request(reqwest::Method::POST, &path)))?;
+        serde_json::from_value(answer).map_err(|e| Failure::new(Exit::Daemon, anyhow!("the daemon's apply answer is unreadable: {e}")))
+    }
+
+    fn reject(&mut self, reason: &str) -> Result<AgentEvent, Failure> {
+        let path = format!("/agent/tasks/{}/reject", self.id);
+        self.runtime.block_on(self.client.send(self.client.request(reqwest::Method::POST, &path)))?;
+        Ok(AgentEvent::Rejected { reason: reason.to_owned() })
+    }
+}
+
+impl CodeArgs {
+    /// The running daemon, unless --no-daemon or none answers.
+    fn daemon(&self) -> Option<(Client, tokio::runtime::Runtime)> {
+        if self.no_daemon {
+            return None;
         }
-        let coder = load_model(&self.model, self.threads.map(|t| t as usize)).map_err(usage)?;
+        let client = Client::connect(&self.daemon).ok()?;
+        let runtime = client::runtime().ok()?;
+        let status = runtime.block_on(client.send(client.request(reqwest::Method::GET, "/edgecoder/status")));
+        status.ok().map(|_| (client, runtime))
+    }
+
+    fn in_process(&self, task: &Task, out: &mut Output) -> Result<Exit, Failure> {
+        let queue = CloudQueue::from_env().map_err(|e| Failure::new(Exit::Io, e))?;
+        let model = self.model.as_deref().unwrap_or(edgecoder_ota::DEFAULT_MODEL);
+        if !self.json {
+            eprintln!("loading {model} …");
+        }
+        let coder = load_model(model, self.threads.map(|t| t as usize)).map_err(usage)?;
         let agent = Agent::new(coder, self.config(), Some(queue));
-        agent.validate(&task).map_err(usage)?;
-        let mut progress = Progress { at_line_start: true };
-        let mut failed_print = None;
-        let json = self.json;
-        let mut emit = |event: &AgentEvent| {
-            if json {
-                if let Err(e) = print_json(event) {
-                    failed_print.get_or_insert(e);
-                }
-            } else {
-                progress.show(event);
-            }
-        };
-        let report = agent.run(&task, &Default::default(), &mut emit).map_err(usage)?;
-        let Some(change) = proposed_change(&task, &report) else {
-            if let (false, Some(code), None) = (json, &report.code, &task.target) {
+        agent.validate(task).map_err(usage)?;
+        let report = agent.run(task, &Default::default(), &mut |event| out.emit(event)).map_err(usage)?;
+        self.conclude(task, &report, out, &mut Here(task, &report))
+    }
+
+    fn via_daemon(&self, client: &Client, runtime: &tokio::runtime::Runtime, spec: &TaskSpec, task: &Task, out: &mut Output) -> Result<Exit, Failure> {
+        if !self.json {
+            eprintln!("running on the daemon (--no-daemon runs in this process) …");
+        }
+        let id = runtime.block_on(client.start_task(&self.new_task(spec)))?;
+        let view = runtime.block_on(client.follow_task(&id, &mut |event: &AgentEvent| {
+            out.emit(event);
+            Ok(())
+        }))?;
+        let report = view
+            .report
+            .ok_or_else(|| Failure::new(Exit::Daemon, anyhow!("task {id} ended without a report (see the daemon's log)")))?;
+        self.conclude(task, &report, out, &mut OnDaemon { client, runtime, id: &id })
+    }
+
+    /// Prints the code, or shows the diff and asks whether to apply it.
+    fn conclude(&self, task: &Task, report: &TaskReport, out: &mut Output, decide: &mut dyn Decide) -> Result<Exit, Failure> {
+        let Some(change) = proposed_change(task, report) else {
+            if let (false, Some(code), None) = (self.json, &report.code, &task.target) {
                 print!("{code}");
             }
-            drop(emit);
-            if let Some(e) = failed_print {
-                return Err(e);
-            }
-            return Ok(exit_of(&report));
+            return Ok(exit_of(report));
         };
-        if !json {
-            print!("{}", change.diff());
+        if !self.json {
+            print!("{}", report.diff.clone().unwrap_or_else(|| change.diff()));
             let _ = std::io::stdout().flush();
         }
         let decision = if self.yes { Some(true) } else { ask(&change.path) };
-        let workspace = &task.target.as_ref().expect("a change has a target").workspace;
         let event = match decision {
-            Some(true) => {
-                let applied = workspace.apply(&change).map_err(|e| Failure::new(Exit::Io, anyhow!(e)))?;
-                AgentEvent::Applied { files: vec![applied.file], backups: applied.backup.into_iter().collect() }
-            }
-            Some(false) => AgentEvent::Rejected { reason: "rejected by the user; nothing was written".into() },
-            None => AgentEvent::Rejected { reason: "no terminal to ask: pass --yes to apply; nothing was written".into() },
+            Some(true) => decide.apply()?,
+            Some(false) => decide.reject("rejected by the user; nothing was written")?,
+            None => decide.reject("no terminal to ask: pass --yes to apply; nothing was written")?,
         };
-        emit(&event);
-        drop(emit);
-        if let Some(e) = failed_print {
-            return Err(e);
-        }
-        Ok(exit_of(&report))
+        out.emit(&event);
+        Ok(exit_of(report))
+    }
+}
+
+impl Execute for CodeArgs {
+    fn execute(self) -> Result<Exit, Failure> {
+        let spec = self.spec()?;
+        let task = spec.task().map_err(|e| match e {
+            WorkspaceError::Io { .. } => Failure::new(Exit::Io, e),
+            _ => usage(e),
+        })?;
+        let mut out = Output { json: self.json, progress: Progress { at_line_start: true }, failed_print: None };
+        let exit = match self.daemon() {
+            Some((client, runtime)) => self.via_daemon(&client, &runtime, &spec, &task, &mut out)?,
+            None => self.in_process(&task, &mut out)?,
+        };
+        out.finish()?;
+        Ok(exit)
     }
 }

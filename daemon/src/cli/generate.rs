@@ -11,6 +11,7 @@ use edgecoder_model::engine::{
 use edgecoder_model::sampling::SamplingParams;
 use serde::Serialize;
 use std::io::Write;
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 /// Generate text with a local model.
@@ -141,14 +142,15 @@ impl Execute for GenerateArgs {
             max_tokens: self.max_tokens,
             ..GenerateParams::default()
         };
-        let mut generation =
-            model.generate(prompt, params).map_err(|e| Failure::new(Exit::Usage, anyhow!(e)))?;
         let mut stdout = std::io::stdout().lock();
-        for event in &mut generation {
-            let event = event.map_err(|e| Failure::new(Exit::Failed, anyhow!(e)))?;
-            write!(stdout, "{}", event.text).and_then(|_| stdout.flush()).map_err(|e| Failure::new(Exit::Io, e))?;
-        }
-        let summary = GenerateSummary::from_stats(generation.stats());
+        let mut written = Ok(());
+        let stats = crate::engine::stream(&model, prompt, params, &mut |text: &str| {
+            written = write!(stdout, "{text}").and_then(|_| stdout.flush());
+            if written.is_ok() { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }
+        })
+        .map_err(|e| Failure::new(Exit::Usage, anyhow!(e)))?;
+        written.map_err(|e| Failure::new(Exit::Io, e))?;
+        let summary = GenerateSummary::from_stats(&stats);
         let line = if self.json {
             serde_json::to_string(&summary).map_err(|e| Failure::new(Exit::Failed, e))?
         } else {

@@ -60,31 +60,54 @@ impl Execute for ServeArgs {
 #[derive(Debug, Parser)]
 #[command(name = "edgecoderd", version)]
 struct DaemonCli {
-    /// Log format on stderr (under systemd: compact lines for the journal).
+    /// Log format on stderr (under systemd: native journal entries instead).
     #[arg(long, value_enum, default_value_t = LogFormat::Pretty)]
     log_format: LogFormat,
     #[command(flatten)]
     serve: ServeArgs,
 }
 
-/// The `edgecoderd` binary's main: parse flags, log (`RUST_LOG`, default `info`), serve.
-pub fn daemon_main() -> ExitCode {
-    let cli = DaemonCli::parse();
+/// Installs the daemon's logging (`RUST_LOG`, default `info`). Under systemd (stderr connected
+/// to the journal, `JOURNAL_STREAM` set) events go to journald natively, with their fields and
+/// spans as journal fields; when the journal socket is missing, compact lines go to stderr
+/// instead. Otherwise pretty or JSON lines go to stderr.
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    // Under systemd stderr goes to the journal, which stamps time and unit itself.
+    let registry = tracing_subscriber::registry().with(filter);
+    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let mut journal_error = None;
     let installed = if std::env::var_os("JOURNAL_STREAM").is_some() {
-        builder.without_time().with_ansi(false).compact().try_init()
+        match tracing_journald::layer() {
+            Ok(journal) => registry.with(journal.with_syslog_identifier("edgecoderd".into())).try_init(),
+            Err(error) => {
+                journal_error = Some(error);
+                // The journal stamps time and unit itself.
+                registry.with(stderr.without_time().with_ansi(false).compact()).try_init()
+            }
+        }
     } else {
-        match cli.log_format {
-            LogFormat::Pretty => builder.try_init(),
-            LogFormat::Json => builder.json().try_init(),
+        match format {
+            LogFormat::Pretty => registry.with(stderr).try_init(),
+            LogFormat::Json => registry.with(stderr.json()).try_init(),
         }
     };
-    if let Err(error) = installed {
-        eprintln!("edgecoderd: logging is not available: {error}");
+    match installed {
+        Err(error) => eprintln!("edgecoderd: logging is not available: {error}"),
+        Ok(()) => {
+            if let Some(error) = journal_error {
+                tracing::warn!(%error, "JOURNAL_STREAM is set but the journal socket cannot be used: logging to stderr");
+            }
+        }
     }
+}
+
+/// The `edgecoderd` binary's main: parse flags, log, serve.
+pub fn daemon_main() -> ExitCode {
+    let cli = DaemonCli::parse();
+    init_logging(cli.log_format);
     match cli.serve.execute() {
         Ok(exit) => exit.into(),
         Err(failure) => {

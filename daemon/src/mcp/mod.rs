@@ -1,7 +1,8 @@
-//! The MCP server (with the `rmcp` crate): tools `run_python`, `run_js`, `check_subset` and
-//! `generate`, served over stdio by `edgecoder mcp` and over streamable HTTP at `/mcp` on the
-//! daemon. Code runs in the executor's process sandbox; `generate` uses the daemon's active
-//! provider (in the daemon) or the running daemon (over stdio).
+//! The MCP server (with the `rmcp` crate): tools `run_python`, `run_js`, `check_subset`,
+//! `generate` and `plan_and_code`, served over stdio by `edgecoder mcp` and over streamable HTTP
+//! at `/mcp` on the daemon. Code runs in the executor's process sandbox; `generate` uses the
+//! daemon's active provider and `plan_and_code` its agent (in the daemon), or the running daemon
+//! (over stdio).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,16 +16,21 @@ use rmcp::{ServerHandler, schemars, tool, tool_handler, tool_router};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::agent::AgentEvent;
+use crate::api::agent::NewTask;
+use crate::api::tasks::{TaskStatus, TaskView};
 use crate::providers::{GenerateRequest, PromptInput, Sampling};
 use crate::server::metrics::Metrics;
 
 /// Longest run a tool call may ask for.
 pub const MAX_TIMEOUT_MS: u64 = 30_000;
 
-/// Where `generate` sends its requests.
+/// Where the model tools (`generate`, `plan_and_code`) send their requests.
 pub trait Generator: Send + Sync {
     /// Generates the whole answer to `request`.
     fn generate(&self, request: GenerateRequest) -> BoxFuture<'_, Result<String, String>>;
+    /// Runs an agent task to its end and returns it.
+    fn plan_and_code(&self, task: NewTask) -> BoxFuture<'_, Result<TaskView, String>>;
 }
 
 /// `generate` inside the daemon: the active provider.
@@ -35,6 +41,20 @@ impl Generator for InProcess {
         Box::pin(async move {
             let metered = crate::api::Metered::start(&self.0, request, Instant::now()).await.map_err(|e| e.to_string())?;
             metered.collect().await.map(|(text, _)| text).map_err(|e| e.to_string())
+        })
+    }
+
+    fn plan_and_code(&self, task: NewTask) -> BoxFuture<'_, Result<TaskView, String>> {
+        Box::pin(async move {
+            let (spec, config) = task.checked().map_err(|e| e.message)?;
+            let (tasks, local) = (self.0.tasks.clone(), self.0.providers.local().clone());
+            let entry = tokio::task::spawn_blocking(move || tasks.start(&local, &spec, config, task.model.as_deref()))
+                .await
+                .map_err(|e| format!("the task could not start: {e}"))?
+                .map_err(|e| e.message)?;
+            let mut progress = entry.subscribe();
+            progress.wait_for(|p| p.status != TaskStatus::Running).await.map_err(|e| format!("the task was lost: {e}"))?;
+            Ok(entry.view())
         })
     }
 }
@@ -62,6 +82,14 @@ impl Generator for ViaDaemon {
                 .map_err(|f| format!("{:#}", f.error))?;
             let choice = &answer["choices"][0];
             Ok(choice["message"]["content"].as_str().or_else(|| choice["text"].as_str()).unwrap_or_default().to_owned())
+        })
+    }
+
+    fn plan_and_code(&self, task: NewTask) -> BoxFuture<'_, Result<TaskView, String>> {
+        Box::pin(async move {
+            let shown = |f: crate::cli::Failure| format!("{:#}", f.error);
+            let id = self.0.start_task(&task).await.map_err(shown)?;
+            self.0.follow_task(&id, &mut |_: &AgentEvent| Ok(())).await.map_err(shown)
         })
     }
 }
@@ -184,13 +212,20 @@ impl EdgecoderMcp {
         };
         self.generator.generate(request).await
     }
+
+    /// Runs the agent on a task.
+    #[tool(description = "Plan, write, test and fix code for a task with EdgeCoder's on-device agent (the model runs locally; code and tests run in the sandbox). Returns JSON: status, state (done, gave_up or queued_for_cloud), steps (one line per state change), and report: the final code, the diff in workspace mode (not written; apply it with POST /agent/tasks/{id}/apply), the tests and the last test report.")]
+    async fn plan_and_code(&self, Parameters(task): Parameters<NewTask>) -> Result<String, String> {
+        let view = self.generator.plan_and_code(task).await?;
+        serde_json::to_string(&view).map_err(|e| e.to_string())
+    }
 }
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for EdgecoderMcp {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build()).with_instructions(
-            "EdgeCoder: run Python/JavaScript in a sandbox, check code against the on-device subset, and generate with the on-device model.",
+            "EdgeCoder: run Python/JavaScript in a sandbox, check code against the on-device subset, generate with the on-device model, and plan_and_code: the on-device agent.",
         )
     }
 }
@@ -217,7 +252,14 @@ pub struct NoDaemon;
 impl Generator for NoDaemon {
     fn generate(&self, _: GenerateRequest) -> BoxFuture<'_, Result<String, String>> {
         Box::pin(async {
-            Err("the daemon is not running, so there is no model to generate with: start it with `edgecoder serve`, then restart this MCP server".into())
+            Err(NO_DAEMON.into())
         })
     }
+
+    fn plan_and_code(&self, _: NewTask) -> BoxFuture<'_, Result<TaskView, String>> {
+        Box::pin(async { Err(NO_DAEMON.into()) })
+    }
 }
+
+const NO_DAEMON: &str =
+    "the daemon is not running, so there is no model to generate with: start it with `edgecoder serve`, then restart this MCP server";

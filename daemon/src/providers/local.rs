@@ -4,6 +4,7 @@
 //! goes away cancels its generation. Loading another model swaps it in for new requests while
 //! the requests already queued finish on the model they started with.
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
@@ -95,6 +96,11 @@ impl LoadedModel {
         Ok(LoadedModel { info, path, model: engine, fim })
     }
 
+    /// The engine (for work run on the worker thread, see [`LocalProvider::run_on_engine`]).
+    pub fn engine(&self) -> &Model {
+        &self.model
+    }
+
     fn prompt(&self, input: &PromptInput) -> Result<Prompt, ProviderError> {
         Ok(match input {
             PromptInput::Chat(messages) => Prompt::Chat(messages.clone()),
@@ -121,11 +127,10 @@ fn no_fim(id: &str) -> ProviderError {
     ))
 }
 
+/// Work for the engine thread: a closure run with the model it was queued for.
 struct Job {
     model: Arc<LoadedModel>,
-    request: GenerateRequest,
-    events: mpsc::UnboundedSender<Result<StreamEvent, ProviderError>>,
-    cancel: CancelToken,
+    work: Box<dyn FnOnce(&LoadedModel) + Send>,
     enqueued: Instant,
     span: tracing::Span,
 }
@@ -231,23 +236,44 @@ impl LocalProvider {
         }
         let (events, stream) = mpsc::unbounded_channel();
         let cancel = CancelToken::new();
-        let job = Job {
-            model,
-            request,
-            events,
-            cancel: cancel.clone(),
-            enqueued: Instant::now(),
-            span: tracing::Span::current(),
+        let token = cancel.clone();
+        let work = move |model: &LoadedModel| {
+            if events.is_closed() || token.is_cancelled() {
+                tracing::debug!("the client left while the request waited");
+                return;
+            }
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(model, &request, &events, &token)));
+            let error = match outcome {
+                Ok(Ok(())) => return,
+                Ok(Err(e)) => e,
+                Err(_) => ProviderError::Internal("the engine panicked on this request (see the daemon log)".into()),
+            };
+            tracing::warn!(%error, "generation failed");
+            let _ = events.send(Err(error));
         };
+        let job = Job { model, work: Box::new(work), enqueued: Instant::now(), span: tracing::Span::current() };
         match self.queue.try_send(job) {
             Ok(()) => Ok(TokenStream::new(stream, Some(cancel))),
             Err(mpsc::error::TrySendError::Full(_)) => Err(ProviderError::Busy { waiting: self.capacity }),
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(ProviderError::Unavailable {
-                provider: LOCAL,
-                reason: "the engine worker has stopped; restart the daemon".into(),
-            }),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(stopped()),
         }
     }
+
+    /// Runs `work` with `model` on the engine thread, after the requests queued before it;
+    /// waits for a place in the queue. Blocks the calling thread, so call it from a thread of
+    /// its own (the agent's tasks do), never from the async runtime.
+    pub fn run_on_engine(
+        &self,
+        model: Arc<LoadedModel>,
+        work: impl FnOnce(&LoadedModel) + Send + 'static,
+    ) -> Result<(), ProviderError> {
+        let job = Job { model, work: Box::new(work), enqueued: Instant::now(), span: tracing::Span::current() };
+        self.queue.blocking_send(job).map_err(|_| stopped())
+    }
+}
+
+fn stopped() -> ProviderError {
+    ProviderError::Unavailable { provider: LOCAL, reason: "the engine worker has stopped; restart the daemon".into() }
 }
 
 impl Provider for LocalProvider {
@@ -279,18 +305,10 @@ fn worker(mut jobs: mpsc::Receiver<Job>) {
         let span = tracing::info_span!(parent: &job.span, "local_generate", model = %job.model.info.id,
             queued_ms = job.enqueued.elapsed().as_millis() as u64);
         let _entered = span.enter();
-        if job.events.is_closed() || job.cancel.is_cancelled() {
-            tracing::debug!("the client left while the request waited");
-            continue;
+        let model = job.model;
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (job.work)(&model))).is_err() {
+            tracing::error!("the engine panicked; the worker goes on with the next request");
         }
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&job)));
-        let error = match outcome {
-            Ok(Ok(())) => continue,
-            Ok(Err(e)) => e,
-            Err(_) => ProviderError::Internal("the engine panicked on this request (see the daemon log)".into()),
-        };
-        tracing::warn!(%error, "generation failed");
-        let _ = job.events.send(Err(error));
     }
 }
 
@@ -303,9 +321,12 @@ fn classify(error: EngineError) -> ProviderError {
     }
 }
 
-fn run(job: &Job) -> Result<(), ProviderError> {
-    let loaded = &job.model;
-    let request = &job.request;
+fn run(
+    loaded: &LoadedModel,
+    request: &GenerateRequest,
+    events: &mpsc::UnboundedSender<Result<StreamEvent, ProviderError>>,
+    cancel: &CancelToken,
+) -> Result<(), ProviderError> {
     let defaults = SamplingParams::default();
     let sampling = SamplingParams {
         temperature: request.sampling.temperature.unwrap_or(defaults.temperature),
@@ -318,24 +339,22 @@ fn run(job: &Job) -> Result<(), ProviderError> {
         sampling,
         max_tokens: request.max_tokens,
         stop: request.stop.clone(),
-        cancel: job.cancel.clone(),
+        cancel: cancel.clone(),
         ..GenerateParams::default()
     };
-    let mut generation = loaded.model.generate(loaded.prompt(&request.input)?, params).map_err(classify)?;
-    for event in &mut generation {
-        let event = event.map_err(classify)?;
-        if !event.text.is_empty() && job.events.send(Ok(StreamEvent::Text(event.text))).is_err() {
-            job.cancel.cancel();
+    let stats = crate::engine::stream(&loaded.model, loaded.prompt(&request.input)?, params, &mut |text: &str| {
+        if events.send(Ok(StreamEvent::Text(text.to_owned()))).is_err() {
+            cancel.cancel();
         }
-    }
-    let stats = generation.stats().clone();
-    drop(generation);
+        ControlFlow::Continue(())
+    })
+    .map_err(classify)?;
     let finish = match stats.finish_reason {
         Some(FinishReason::EndOfText | FinishReason::StopString) => Finish::Stop,
         Some(FinishReason::MaxTokens | FinishReason::ContextLength) => Finish::Length,
         Some(FinishReason::Cancelled) | None => Finish::Cancelled,
     };
-    let _ = job.events.send(Ok(StreamEvent::Done(Completion {
+    let _ = events.send(Ok(StreamEvent::Done(Completion {
         model: loaded.info.id.clone(),
         prompt_tokens: stats.prompt_tokens,
         completion_tokens: stats.generated_tokens,

@@ -7,41 +7,27 @@ use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::sse::{Lines, send};
+use super::sse::{Lines, Protocol, Step, Upstream, relay, send};
 use super::{
     Completion, Finish, GenerateRequest, Health, ModelInfo, OLLAMA, PromptInput, Provider,
-    ProviderError, StreamEvent, TokenStream,
+    ProviderError, TokenStream,
 };
 
 /// The Ollama upstream provider.
 pub struct OllamaProvider {
-    client: reqwest::Client,
-    base: String,
-    api_key: Option<String>,
+    upstream: Upstream,
 }
 
 impl OllamaProvider {
-    /// A provider for the Ollama server at `base_url`; `api_key`, when set, is sent as a bearer
-    /// token (an `edgecoderd` upstream needs one; Ollama ignores it).
-    pub fn new(base_url: &str, api_key: Option<String>, connect_timeout: Duration) -> Result<Self, ProviderError> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(connect_timeout)
-            .build()
-            .map_err(|e| ProviderError::Internal(format!("cannot build the HTTP client: {e}")))?;
-        Ok(OllamaProvider { client, base: base_url.trim_end_matches('/').to_owned(), api_key })
-    }
-
-    fn request(&self, method: reqwest::Method, path: &str) -> (String, reqwest::RequestBuilder) {
-        let url = format!("{}/api/{path}", self.base);
-        let mut builder = self.client.request(method, &url);
-        if let Some(key) = &self.api_key {
-            builder = builder.bearer_auth(key);
-        }
-        (url, builder)
+    /// A provider for the Ollama server at `base_url` through `client` (see
+    /// [`super::upstream_client`]); `api_key`, when set, is sent as a bearer token (an
+    /// `edgecoderd` upstream needs one; Ollama ignores it).
+    pub fn new(base_url: &str, api_key: Option<String>, client: reqwest::Client) -> Self {
+        OllamaProvider { upstream: Upstream::new(client, base_url.trim_end_matches('/').to_owned(), "api", api_key) }
     }
 
     async fn list(&self) -> Result<Vec<ModelInfo>, ProviderError> {
-        let (url, request) = self.request(reqwest::Method::GET, "tags");
+        let (url, request) = self.upstream.request(reqwest::Method::GET, "tags");
         let response = send(OLLAMA, &url, request.timeout(Duration::from_secs(10))).await?;
         let body: Value = response.json().await.map_err(|e| bad_answer(&url, e))?;
         let models = body["models"].as_array().ok_or_else(|| bad_answer(&url, "no `models` array"))?;
@@ -102,10 +88,10 @@ impl OllamaProvider {
                 ("generate", false)
             }
         };
-        let (url, builder) = self.request(reqwest::Method::POST, path);
+        let (url, builder) = self.upstream.request(reqwest::Method::POST, path);
         let response = send(OLLAMA, &url, builder.json(&body)).await?;
         let (events, stream) = mpsc::unbounded_channel();
-        tokio::spawn(relay(Lines::new(response), events, model, chat, url));
+        tokio::spawn(relay(Lines::new(response), events, Objects { model, chat, url: url.clone() }, url));
         Ok(TokenStream::new(stream, None))
     }
 }
@@ -114,55 +100,40 @@ fn bad_answer(url: &str, e: impl std::fmt::Display) -> ProviderError {
     ProviderError::Unavailable { provider: OLLAMA, reason: format!("{url} did not answer like an Ollama server: {e}") }
 }
 
-/// Reads the upstream's NDJSON objects and forwards their text until `done`.
-async fn relay(
-    mut lines: Lines,
-    events: mpsc::UnboundedSender<Result<StreamEvent, ProviderError>>,
+/// Ollama's streamed NDJSON objects, until one says `done`.
+struct Objects {
     model: String,
     chat: bool,
     url: String,
-) {
-    loop {
-        let line = match lines.next().await {
-            Ok(Some(line)) => line,
-            Ok(None) => {
-                let reason = format!("{url} ended its answer without `done`");
-                let _ = events.send(Err(ProviderError::Unavailable { provider: OLLAMA, reason }));
-                return;
-            }
-            Err(e) => {
-                let reason = format!("{url} broke off its answer: {}", super::sse::error_chain(&e));
-                let _ = events.send(Err(ProviderError::Unavailable { provider: OLLAMA, reason }));
-                return;
-            }
-        };
-        if line.trim().is_empty() {
-            continue;
-        }
-        let Ok(object) = serde_json::from_str::<Value>(&line) else { continue };
+}
+
+impl Protocol for Objects {
+    fn provider(&self) -> &'static str {
+        OLLAMA
+    }
+
+    fn read(&mut self, line: &str) -> Result<Step, ProviderError> {
+        let Ok(object) = serde_json::from_str::<Value>(line) else { return Ok(Step::default()) };
         if let Some(error) = object["error"].as_str() {
-            let _ = events.send(Err(ProviderError::Upstream { provider: OLLAMA, status: 500, message: error.to_owned() }));
-            return;
+            return Err(ProviderError::Upstream { provider: OLLAMA, status: 500, message: error.to_owned() });
         }
-        let text = if chat { object["message"]["content"].as_str() } else { object["response"].as_str() };
-        if let Some(text) = text.filter(|t| !t.is_empty())
-            && events.send(Ok(StreamEvent::Text(text.to_owned()))).is_err()
-        {
-            return;
-        }
-        if object["done"].as_bool() == Some(true) {
+        let text = if self.chat { object["message"]["content"].as_str() } else { object["response"].as_str() };
+        let done = (object["done"].as_bool() == Some(true)).then(|| {
             let n = |k: &str| object[k].as_u64().unwrap_or(0);
-            let finish = if object["done_reason"].as_str() == Some("length") { Finish::Length } else { Finish::Stop };
-            let _ = events.send(Ok(StreamEvent::Done(Completion {
-                model,
+            Completion {
+                model: std::mem::take(&mut self.model),
                 prompt_tokens: n("prompt_eval_count") as usize,
                 completion_tokens: n("eval_count") as usize,
-                finish,
+                finish: if object["done_reason"].as_str() == Some("length") { Finish::Length } else { Finish::Stop },
                 prompt_time: Duration::from_nanos(n("prompt_eval_duration")),
                 generation_time: Duration::from_nanos(n("eval_duration")),
-            })));
-            return;
-        }
+            }
+        });
+        Ok(Step { text: text.map(str::to_owned), done })
+    }
+
+    fn eof(&mut self) -> Result<Completion, ProviderError> {
+        Err(ProviderError::Unavailable { provider: OLLAMA, reason: format!("{} ended its answer without `done`", self.url) })
     }
 }
 
@@ -177,11 +148,11 @@ impl Provider for OllamaProvider {
 
     fn health(&self) -> BoxFuture<'_, Health> {
         Box::pin(async move {
-            let (url, request) = self.request(reqwest::Method::GET, "version");
+            let (url, request) = self.upstream.request(reqwest::Method::GET, "version");
             match send(OLLAMA, &url, request.timeout(Duration::from_secs(5))).await {
                 Ok(response) => {
                     let version: Value = response.json().await.unwrap_or_default();
-                    Health { ok: true, detail: format!("{} (version {})", self.base, version["version"].as_str().unwrap_or("?")) }
+                    Health { ok: true, detail: format!("{} (version {})", self.upstream.base, version["version"].as_str().unwrap_or("?")) }
                 }
                 Err(e) => Health { ok: false, detail: e.to_string() },
             }

@@ -1,47 +1,33 @@
 //! `openai-compatible`: forwards generations to any OpenAI-compatible server (llama.cpp's
 //! server, LM Studio, vLLM) and streams its answer back.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::sse::{Lines, send};
+use super::sse::{Lines, Protocol, Step, Upstream, relay, send};
 use super::{
     Completion, Finish, GenerateRequest, Health, ModelInfo, OPENAI, PromptInput, Provider,
-    ProviderError, StreamEvent, TokenStream,
+    ProviderError, TokenStream,
 };
 
 /// The OpenAI-compatible upstream provider.
 pub struct OpenAiProvider {
-    client: reqwest::Client,
-    base: String,
-    api_key: Option<String>,
+    upstream: Upstream,
 }
 
 impl OpenAiProvider {
-    /// A provider for the server at `base_url` (with or without a trailing `/v1`).
-    pub fn new(base_url: &str, api_key: Option<String>, connect_timeout: Duration) -> Result<Self, ProviderError> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(connect_timeout)
-            .build()
-            .map_err(|e| ProviderError::Internal(format!("cannot build the HTTP client: {e}")))?;
+    /// A provider for the server at `base_url` (with or without a trailing `/v1`) through
+    /// `client` (see [`super::upstream_client`]).
+    pub fn new(base_url: &str, api_key: Option<String>, client: reqwest::Client) -> Self {
         let base = base_url.trim_end_matches('/').trim_end_matches("/v1").to_owned();
-        Ok(OpenAiProvider { client, base, api_key })
-    }
-
-    fn request(&self, method: reqwest::Method, path: &str) -> (String, reqwest::RequestBuilder) {
-        let url = format!("{}/v1/{path}", self.base);
-        let mut builder = self.client.request(method, &url);
-        if let Some(key) = &self.api_key {
-            builder = builder.bearer_auth(key);
-        }
-        (url, builder)
+        OpenAiProvider { upstream: Upstream::new(client, base, "v1", api_key) }
     }
 
     async fn list(&self) -> Result<Vec<ModelInfo>, ProviderError> {
-        let (url, request) = self.request(reqwest::Method::GET, "models");
+        let (url, request) = self.upstream.request(reqwest::Method::GET, "models");
         let response = send(OPENAI, &url, request.timeout(Duration::from_secs(10))).await?;
         let body: Value = response.json().await.map_err(|e| bad_answer(&url, e))?;
         let ids = body["data"].as_array().ok_or_else(|| bad_answer(&url, "no `data` array"))?;
@@ -103,10 +89,11 @@ impl OpenAiProvider {
         if !request.stop.is_empty() {
             body["stop"] = json!(request.stop);
         }
-        let (url, builder) = self.request(reqwest::Method::POST, path);
+        let (url, builder) = self.upstream.request(reqwest::Method::POST, path);
         let response = send(OPENAI, &url, builder.json(&body)).await?;
         let (events, stream) = mpsc::unbounded_channel();
-        tokio::spawn(relay(Lines::new(response), events, model, chat, url));
+        let chunks = Chunks { model, chat, started: Instant::now(), first_token: None, pieces: 0, finish: Finish::Stop, usage: None };
+        tokio::spawn(relay(Lines::new(response), events, chunks, url));
         Ok(TokenStream::new(stream, None))
     }
 }
@@ -115,64 +102,67 @@ fn bad_answer(url: &str, e: impl std::fmt::Display) -> ProviderError {
     ProviderError::Unavailable { provider: OPENAI, reason: format!("{url} did not answer like an OpenAI-compatible server: {e}") }
 }
 
-/// Reads the upstream's SSE chunks and forwards their text until `[DONE]`.
-async fn relay(
-    mut lines: Lines,
-    events: mpsc::UnboundedSender<Result<StreamEvent, ProviderError>>,
+/// OpenAI's streamed chunks: `data:` lines until `data: [DONE]`, usage in the last chunk.
+struct Chunks {
     model: String,
     chat: bool,
-    url: String,
-) {
-    let started = std::time::Instant::now();
-    let mut first_token = None;
-    let (mut pieces, mut finish, mut usage) = (0usize, Finish::Stop, None::<(usize, usize)>);
-    loop {
-        let line = match lines.next().await {
-            Ok(Some(line)) => line,
-            Ok(None) => break,
-            Err(e) => {
-                let reason = format!("{url} broke off its answer: {}", super::sse::error_chain(&e));
-                let _ = events.send(Err(ProviderError::Unavailable { provider: OPENAI, reason }));
-                return;
-            }
-        };
-        let Some(data) = line.strip_prefix("data:").map(str::trim) else { continue };
-        if data == "[DONE]" {
-            break;
+    started: Instant,
+    first_token: Option<Duration>,
+    pieces: usize,
+    finish: Finish,
+    usage: Option<(usize, usize)>,
+}
+
+impl Chunks {
+    fn completion(&mut self) -> Completion {
+        let (prompt_tokens, completion_tokens) = self.usage.unwrap_or((0, self.pieces));
+        let prompt_time = self.first_token.unwrap_or_default();
+        Completion {
+            model: std::mem::take(&mut self.model),
+            prompt_tokens,
+            completion_tokens,
+            finish: self.finish,
+            prompt_time,
+            generation_time: self.started.elapsed().saturating_sub(prompt_time),
         }
-        let Ok(chunk) = serde_json::from_str::<Value>(data) else { continue };
+    }
+}
+
+impl Protocol for Chunks {
+    fn provider(&self) -> &'static str {
+        OPENAI
+    }
+
+    fn read(&mut self, line: &str) -> Result<Step, ProviderError> {
+        let Some(data) = line.strip_prefix("data:").map(str::trim) else { return Ok(Step::default()) };
+        if data == "[DONE]" {
+            return Ok(Step { text: None, done: Some(self.completion()) });
+        }
+        let Ok(chunk) = serde_json::from_str::<Value>(data) else { return Ok(Step::default()) };
         if let Some(error) = chunk.get("error") {
             let message = super::sse::error_message(&json!({"error": error}).to_string());
-            let _ = events.send(Err(ProviderError::Upstream { provider: OPENAI, status: 500, message }));
-            return;
+            return Err(ProviderError::Upstream { provider: OPENAI, status: 500, message });
         }
         if let Some(u) = chunk.get("usage").filter(|u| !u.is_null()) {
             let n = |k: &str| u[k].as_u64().unwrap_or(0) as usize;
-            usage = Some((n("prompt_tokens"), n("completion_tokens")));
+            self.usage = Some((n("prompt_tokens"), n("completion_tokens")));
         }
-        let Some(choice) = chunk["choices"].get(0) else { continue };
-        let text = if chat { choice["delta"]["content"].as_str() } else { choice["text"].as_str() };
-        if let Some(text) = text.filter(|t| !t.is_empty()) {
-            pieces += 1;
-            first_token.get_or_insert_with(|| started.elapsed());
-            if events.send(Ok(StreamEvent::Text(text.to_owned()))).is_err() {
-                return;
-            }
+        let Some(choice) = chunk["choices"].get(0) else { return Ok(Step::default()) };
+        let text = if self.chat { choice["delta"]["content"].as_str() } else { choice["text"].as_str() };
+        let text = text.filter(|t| !t.is_empty()).map(str::to_owned);
+        if text.is_some() {
+            self.pieces += 1;
+            self.first_token.get_or_insert_with(|| self.started.elapsed());
         }
         if let Some(reason) = choice["finish_reason"].as_str() {
-            finish = if reason == "length" { Finish::Length } else { Finish::Stop };
+            self.finish = if reason == "length" { Finish::Length } else { Finish::Stop };
         }
+        Ok(Step { text, done: None })
     }
-    let (prompt_tokens, completion_tokens) = usage.unwrap_or((0, pieces));
-    let prompt_time = first_token.unwrap_or_default();
-    let _ = events.send(Ok(StreamEvent::Done(Completion {
-        model,
-        prompt_tokens,
-        completion_tokens,
-        finish,
-        prompt_time,
-        generation_time: started.elapsed().saturating_sub(prompt_time),
-    })));
+
+    fn eof(&mut self) -> Result<Completion, ProviderError> {
+        Ok(self.completion())
+    }
 }
 
 impl Provider for OpenAiProvider {
@@ -189,7 +179,7 @@ impl Provider for OpenAiProvider {
             match self.list().await {
                 Ok(models) => Health {
                     ok: true,
-                    detail: format!("{} serves {}", self.base, models.iter().map(|m| m.id.as_str()).collect::<Vec<_>>().join(", ")),
+                    detail: format!("{} serves {}", self.upstream.base, models.iter().map(|m| m.id.as_str()).collect::<Vec<_>>().join(", ")),
                 },
                 Err(e) => Health { ok: false, detail: e.to_string() },
             }

@@ -82,6 +82,8 @@ pub struct Config {
     pub threads: Option<usize>,
     /// Requests that may wait for the local model; more get 429.
     pub queue_capacity: usize,
+    /// Agent tasks (`POST /agent/tasks`) that may run at once; more get 429.
+    pub agent_tasks: usize,
     /// Tokens generated when a request does not say (`max_tokens` absent).
     pub default_max_tokens: usize,
     /// Largest request body in bytes; larger ones get 413.
@@ -96,6 +98,9 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// Seconds an upstream provider may take to connect.
     pub upstream_connect_timeout_secs: u64,
+    /// PEM file of extra CA certificates trusted for https upstreams (a private CA, or a
+    /// self-signed upstream), besides the system's roots.
+    pub upstream_ca_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -116,6 +121,7 @@ impl Default for Config {
             backend: "flex".to_owned(),
             threads: None,
             queue_capacity: 32,
+            agent_tasks: 2,
             default_max_tokens: 1024,
             max_body_bytes: 2 << 20,
             header_timeout_secs: 10,
@@ -123,6 +129,7 @@ impl Default for Config {
             request_timeout_secs: 600,
             shutdown_grace_secs: 10,
             upstream_connect_timeout_secs: 5,
+            upstream_ca_file: None,
         }
     }
 }
@@ -176,6 +183,9 @@ impl Config {
         }
         if self.queue_capacity == 0 {
             return Err(ConfigError::Invalid("queue_capacity must be at least 1".into()));
+        }
+        if self.agent_tasks == 0 {
+            return Err(ConfigError::Invalid("agent_tasks must be at least 1".into()));
         }
         if self.default_max_tokens == 0 {
             return Err(ConfigError::Invalid("default_max_tokens must be at least 1".into()));

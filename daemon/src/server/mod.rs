@@ -76,6 +76,8 @@ pub struct AppState {
     pub token: Arc<str>,
     /// Where the daemon listens (`unix:PATH`, `http://ADDR`).
     pub listening: Arc<RwLock<Vec<String>>>,
+    /// The agent's tasks.
+    pub tasks: Arc<crate::api::tasks::AgentTasks>,
 }
 
 impl AppState {
@@ -97,21 +99,23 @@ impl AppState {
             eprintln!("edgecoderd: {error} — edgecoder-local answers 503 until a model loads (`edgecoder models load ID`)");
         }
         let connect = std::time::Duration::from_secs(config.upstream_connect_timeout_secs);
+        let client = || crate::providers::upstream_client(connect, config.upstream_ca_file.as_deref());
         let mut upstreams: Vec<Arc<dyn Provider>> = Vec::new();
         if let Some(url) = &config.openai_url {
-            upstreams.push(Arc::new(OpenAiProvider::new(url, config.openai_api_key.clone(), connect)?));
+            upstreams.push(Arc::new(OpenAiProvider::new(url, config.openai_api_key.clone(), client()?)));
         }
         if let Some(url) = &config.ollama_url {
-            upstreams.push(Arc::new(OllamaProvider::new(url, config.ollama_api_key.clone(), connect)?));
+            upstreams.push(Arc::new(OllamaProvider::new(url, config.ollama_api_key.clone(), client()?)));
         }
         let providers = Providers::new(local, upstreams, &config.provider)?;
         Ok(AppState {
-            config: Arc::new(config),
             providers: Arc::new(providers),
             metrics: Arc::new(Metrics::new()),
             started: Instant::now(),
             token: token.into(),
             listening: Arc::default(),
+            tasks: Arc::new(crate::api::tasks::AgentTasks::new(config.agent_tasks)),
+            config: Arc::new(config),
         })
     }
 }

@@ -3,20 +3,15 @@ started by the SDK) and over streamable HTTP (`/mcp` on the daemon, with the bea
 
 import asyncio
 import json
-import os
 
-from mcp import Client, StdioServerParameters
+from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
-from common import BASE, TOKEN, run_tests
-
-EDGECODER = os.environ["EDGECODER_BIN"]
-CONFIG = os.environ["EDGECODER_CONFIG"]
+from common import BASE, mcp_over_http, mcp_over_stdio, run_tests
 
 
 async def exercise(client):
     tools = {t.name: t for t in (await client.list_tools()).tools}
-    assert {"run_python", "run_js", "check_subset", "generate"} <= set(tools), tools.keys()
+    assert {"run_python", "run_js", "check_subset", "generate", "plan_and_code"} <= set(tools), tools.keys()
     schema = tools["run_python"].input_schema
     assert schema["properties"]["code"]["type"] == "string" and "code" in schema["required"], schema
 
@@ -49,22 +44,11 @@ async def exercise(client):
 
 
 def test_stdio():
-    params = StdioServerParameters(command=EDGECODER, args=["mcp", "--config", CONFIG], env=dict(os.environ))
-
-    async def main():
-        async with Client(params) as client:
-            await exercise(client)
-
-    asyncio.run(main())
+    mcp_over_stdio(exercise)
 
 
 def test_streamable_http():
-    async def main():
-        http = create_mcp_http_client(headers={"Authorization": f"Bearer {TOKEN}"})
-        async with Client(streamable_http_client(f"{BASE}/mcp", http_client=http)) as client:
-            await exercise(client)
-
-    asyncio.run(main())
+    mcp_over_http(exercise)
 
 
 def test_streamable_http_needs_the_token():

@@ -47,6 +47,12 @@ pub struct Daemon {
 impl Daemon {
     /// Starts a daemon serving `model` (an installed catalog id) with extra config lines.
     pub fn start(model: &str, extra: &str) -> Daemon {
+        Daemon::start_with(model, extra, &[], &[])
+    }
+
+    /// [`Daemon::start`] with extra environment variables, run through `wrapper` (a program
+    /// and its arguments, e.g. `unshare ...`) when it is not empty.
+    pub fn start_with(model: &str, extra: &str, env: &[(&str, &std::ffi::OsStr)], wrapper: &[&std::ffi::OsStr]) -> Daemon {
         model_path(model);
         let dir = tempfile::tempdir().expect("temp dir");
         let socket = dir.path().join("run/edgecoderd.sock");
@@ -60,10 +66,21 @@ impl Daemon {
         )
         .unwrap();
         let log = std::fs::File::create(dir.path().join("daemon.log")).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_edgecoderd"))
+        let daemon = std::ffi::OsStr::new(env!("CARGO_BIN_EXE_edgecoderd"));
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(daemon);
+                c
+            }
+            None => Command::new(daemon),
+        };
+        let mut child = command
+            .envs(env.iter().copied())
             .arg("--config")
             .arg(&config)
             .env("RUST_LOG", "info")
+            .env("EDGECODER_QUEUE", dir.path().join("queue"))
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
@@ -124,6 +141,12 @@ impl Daemon {
         reqwest::Client::builder().default_headers(headers).build().unwrap()
     }
 
+    /// Posts `body` to the daemon's `path` (with the token) and reads the JSON answer.
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> serde_json::Value {
+        let response = self.client().post(format!("{}{path}", self.base)).json(body).send().await.unwrap();
+        response.json().await.unwrap()
+    }
+
     /// Runs `daemon/tests/py/SCRIPT` with the daemon's address, token and `model`; panics with
     /// its output when it fails.
     pub fn run_python(&self, script: &str, model: &str, env: &[(&str, &str)]) {
@@ -151,6 +174,35 @@ impl Drop for Daemon {
             let _ = self.child.wait();
         }
     }
+}
+
+/// The `edgecoder` binary as a command: no `RUST_LOG`, stdin closed (so nothing can prompt).
+pub fn edgecoder_command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_edgecoder"));
+    command.env_remove("RUST_LOG").stdin(Stdio::null());
+    command
+}
+
+/// Runs `edgecoder ARGS` to its end.
+pub fn edgecoder(args: &[&str]) -> std::process::Output {
+    edgecoder_command().args(args).output().expect("the edgecoder binary starts")
+}
+
+/// Bytes of a process's output as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The buggy `add` of the workspace tests.
+pub const BUGGY_ADD: &str = "def add(a, b):\n    return a - b\n";
+
+/// A workspace folder `ws` in `dir` with the buggy `calc.py` and its `test_calc.py`.
+pub fn calc_workspace(dir: &Path) -> PathBuf {
+    let ws = dir.join("ws");
+    std::fs::create_dir(&ws).unwrap();
+    std::fs::write(ws.join("calc.py"), BUGGY_ADD).unwrap();
+    std::fs::write(ws.join("test_calc.py"), "from calc import add\n\ndef test_add():\n    assert add(2, 3) == 5\n    assert add(-1, 1) == 0\n").unwrap();
+    ws
 }
 
 /// A free TCP port on 127.0.0.1.
