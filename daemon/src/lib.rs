@@ -6,4 +6,5 @@ pub mod api;
 pub mod cli;
 pub mod mcp;
 pub mod providers;
+pub mod retrieval;
 pub mod server;
