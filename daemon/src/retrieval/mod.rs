@@ -24,10 +24,12 @@
 pub mod bm25;
 pub mod chunk;
 pub mod index;
+pub mod measure;
 pub mod walk;
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use edgecoder_model::embed::{EmbedError, Embedder};
 use edgecoder_model::engine::Backend;
@@ -206,19 +208,19 @@ pub fn rrf(rankings: &[Vec<u64>]) -> Vec<(u64, f32)> {
 /// A workspace's index with the embedding model (when vectors are on): the retrieval API.
 pub struct Retriever {
     index: Index,
-    embedder: Option<Embedder>,
+    embedder: Option<Arc<Embedder>>,
 }
 
 impl Retriever {
     /// Opens the index of `workspace` and, with `config.vectors`, loads the embedding model
     /// (an error names `edgecoder model pull all-minilm-l6-v2` when it is not installed).
     pub fn open(workspace: &Path, config: &RetrievalConfig) -> Result<Self, RetrievalError> {
-        let embedder = if config.vectors { Some(load_embedder(config.backend)?) } else { None };
+        let embedder = if config.vectors { Some(Arc::new(load_embedder(config.backend)?)) } else { None };
         Ok(Retriever { index: Index::open(workspace, config.index.clone())?, embedder })
     }
 
     /// Opens the index of `workspace` with an embedder already loaded (or none: BM25 only).
-    pub fn with_embedder(workspace: &Path, options: IndexOptions, embedder: Option<Embedder>) -> Result<Self, RetrievalError> {
+    pub fn with_embedder(workspace: &Path, options: IndexOptions, embedder: Option<Arc<Embedder>>) -> Result<Self, RetrievalError> {
         Ok(Retriever { index: Index::open(workspace, options)?, embedder })
     }
 
@@ -240,7 +242,7 @@ impl Retriever {
     /// Brings the index up to date (see [`Index::update`]); `progress` gets the phase, the
     /// work done and the total.
     pub fn update(&mut self, progress: &mut dyn FnMut(Phase, usize, usize)) -> Result<UpdateReport, RetrievalError> {
-        self.index.update(self.embedder.as_ref(), progress)
+        self.index.update(self.embedder.as_deref(), progress)
     }
 
     /// The best `limit` chunks for `query`.
@@ -309,39 +311,108 @@ impl Retriever {
         Ok(scored)
     }
 
-    /// Lines `start_line..=end_line` (1-based, clamped to the file, at most
-    /// [`MAX_SNIPPET_LINES`]) of the workspace file `path`, read now. The path must be relative,
-    /// stay inside the workspace and not pass through a symbolic link.
+    /// Lines of a workspace file: see [`get_snippet`].
     pub fn get_snippet(&self, path: &str, start_line: u32, end_line: u32) -> Result<Snippet, RetrievalError> {
-        let bad = |m: String| RetrievalError::BadSnippet(m);
-        let rel = Path::new(path);
-        if path.is_empty() || rel.is_absolute() {
-            return Err(bad(format!("{path:?}: give a path relative to the workspace (as search results show it)")));
+        get_snippet(self.index.root(), path, start_line, end_line)
+    }
+}
+
+/// Lines `start_line..=end_line` (1-based, clamped to the file, at most [`MAX_SNIPPET_LINES`])
+/// of the file `path` of the workspace at `root`, read now. The path must be relative, stay
+/// inside the workspace and not pass through a symbolic link.
+pub fn get_snippet(root: &Path, path: &str, start_line: u32, end_line: u32) -> Result<Snippet, RetrievalError> {
+    let bad = |m: String| RetrievalError::BadSnippet(m);
+    let rel = Path::new(path);
+    if path.is_empty() || rel.is_absolute() {
+        return Err(bad(format!("{path:?}: give a path relative to the workspace (as search results show it)")));
+    }
+    let mut full = root
+        .canonicalize()
+        .map_err(|e| RetrievalError::NoWorkspace { path: root.to_owned(), reason: e.to_string() })?;
+    for component in rel.components() {
+        match component {
+            Component::Normal(c) => full.push(c),
+            Component::CurDir => {}
+            _ => return Err(bad(format!("{path:?}: '..' and prefixes are not allowed; the file must be inside the workspace"))),
         }
-        let mut full = self.index.root().to_owned();
-        for component in rel.components() {
-            match component {
-                Component::Normal(c) => full.push(c),
-                Component::CurDir => {}
-                _ => return Err(bad(format!("{path:?}: '..' and prefixes are not allowed; the file must be inside the workspace"))),
+        let meta = std::fs::symlink_metadata(&full).map_err(|e| bad(format!("{path:?}: {e}")))?;
+        if meta.file_type().is_symlink() {
+            return Err(bad(format!("{path:?} passes through a symbolic link, which is never followed")));
+        }
+    }
+    if start_line == 0 || end_line < start_line {
+        return Err(bad(format!("lines {start_line}-{end_line}: lines are 1-based and the end must not come before the start")));
+    }
+    let text = walk::read_text(&full, 1 << 24).map_err(|reason| bad(format!("{path:?}: {reason}")))?;
+    let lines: Vec<&str> = text.lines().collect();
+    let total = lines.len() as u32;
+    if start_line > total.max(1) {
+        return Err(bad(format!("{path:?} has {total} lines; line {start_line} does not exist")));
+    }
+    let end = end_line.min(total).min(start_line + MAX_SNIPPET_LINES - 1);
+    let body = lines.get(start_line as usize - 1..end as usize).unwrap_or_default().join("\n");
+    Ok(Snippet { path: path.to_owned(), start_line, end_line: end, total_lines: total, text: body })
+}
+
+/// Retrievers of several workspaces sharing one embedding model, for the daemon's MCP tools and
+/// the agent: each workspace's index is opened once and brought up to date on every use.
+pub struct RetrieverPool {
+    config: RetrievalConfig,
+    embedder: OnceLock<(Option<Arc<Embedder>>, Option<String>)>,
+    open: Mutex<HashMap<PathBuf, Arc<Mutex<Retriever>>>>,
+}
+
+impl RetrieverPool {
+    /// A pool; the embedding model is loaded on first use (when `config.vectors`).
+    pub fn new(config: RetrievalConfig) -> Self {
+        RetrieverPool { config, embedder: OnceLock::new(), open: Mutex::new(HashMap::new()) }
+    }
+
+    /// The process-wide pool (default configuration), shared by the MCP sessions and agent
+    /// tasks of one daemon so the embedding model is loaded once.
+    pub fn shared() -> Arc<RetrieverPool> {
+        static POOL: OnceLock<Arc<RetrieverPool>> = OnceLock::new();
+        POOL.get_or_init(|| Arc::new(RetrieverPool::new(RetrievalConfig::default()))).clone()
+    }
+
+    /// The shared embedder, and why there is none when vectors are on but the model could not
+    /// be loaded (then retrieval is BM25-only).
+    fn embedder(&self) -> &(Option<Arc<Embedder>>, Option<String>) {
+        self.embedder.get_or_init(|| {
+            if !self.config.vectors {
+                return (None, None);
             }
-            let meta = std::fs::symlink_metadata(&full).map_err(|e| bad(format!("{path:?}: {e}")))?;
-            if meta.file_type().is_symlink() {
-                return Err(bad(format!("{path:?} passes through a symbolic link, which is never followed")));
+            match load_embedder(self.config.backend) {
+                Ok(e) => (Some(Arc::new(e)), None),
+                Err(e) => {
+                    tracing::warn!(error = %e, "retrieval falls back to BM25 only");
+                    (None, Some(format!("BM25 only: {e}")))
+                }
             }
-        }
-        if start_line == 0 || end_line < start_line {
-            return Err(bad(format!("lines {start_line}-{end_line}: lines are 1-based and the end must not come before the start")));
-        }
-        let text = walk::read_text(&full, 1 << 24).map_err(|reason| bad(format!("{path:?}: {reason}")))?;
-        let lines: Vec<&str> = text.lines().collect();
-        let total = lines.len() as u32;
-        if start_line > total.max(1) {
-            return Err(bad(format!("{path:?} has {total} lines; line {start_line} does not exist")));
-        }
-        let end = end_line.min(total).min(start_line + MAX_SNIPPET_LINES - 1);
-        let body = lines.get(start_line as usize - 1..end as usize).unwrap_or_default().join("\n");
-        Ok(Snippet { path: path.to_owned(), start_line, end_line: end, total_lines: total, text: body })
+        })
+    }
+
+    /// The retriever of `workspace`, brought up to date, with the update's report (its notes
+    /// include why vectors are off when the embedding model is missing).
+    pub fn updated(&self, workspace: &Path) -> Result<(Arc<Mutex<Retriever>>, UpdateReport), RetrievalError> {
+        let root = workspace
+            .canonicalize()
+            .map_err(|e| RetrievalError::NoWorkspace { path: workspace.to_owned(), reason: e.to_string() })?;
+        let (embedder, note) = self.embedder().clone();
+        let retriever = {
+            let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+            match open.get(&root) {
+                Some(r) => r.clone(),
+                None => {
+                    let r = Arc::new(Mutex::new(Retriever::with_embedder(&root, self.config.index.clone(), embedder)?));
+                    open.insert(root, r.clone());
+                    r
+                }
+            }
+        };
+        let mut report = retriever.lock().unwrap_or_else(|p| p.into_inner()).update(&mut |_, _, _| {})?;
+        report.notes.extend(note);
+        Ok((retriever, report))
     }
 }
 
