@@ -107,7 +107,7 @@ pub fn unpack_wheel(pip: &PipConfig, requirement: &str, dest: &Path) -> Result<(
         for i in 0..zip.len() {
             let mut entry = zip.by_index(i).map_err(|source| OtaError::BadWheel { wheel: wheel.clone(), source })?;
             let Some(rel) = entry.enclosed_name() else {
-                return Err(OtaError::MemberMissing { wheel: wheel.clone(), member: format!("{} (a path outside the wheel)", entry.name()) });
+                return Err(OtaError::MemberMissing { wheel: wheel.clone(), member: format!("entry {i} (a path outside the wheel)") });
             };
             let out = tree.join(rel);
             if entry.is_dir() {

@@ -233,17 +233,22 @@ fn python_spans(text: &str, lines: &Lines) -> Option<Vec<Span>> {
 }
 
 fn js_spans(text: &str, lines: &Lines) -> Option<Vec<Span>> {
-    let allocator = Allocator::default();
-    let ret = Parser::new(&allocator, text, SourceType::unambiguous().with_typescript(true).with_jsx(true)).parse();
-    if ret.panicked || !ret.errors.is_empty() {
-        return None;
-    }
+    // JavaScript (with JSX) first, then TypeScript: the same chunker serves .js and .ts files.
+    let kinds = [SourceType::unambiguous().with_jsx(true), SourceType::unambiguous().with_typescript(true).with_jsx(true)];
+    kinds.iter().find_map(|&kind| {
+        let allocator = Allocator::default();
+        let ret = Parser::new(&allocator, text, kind).parse();
+        (!ret.panicked && ret.errors.is_empty()).then(|| js_program_spans(&ret.program, lines))
+    })
+}
+
+fn js_program_spans(program: &oxc_ast::ast::Program, lines: &Lines) -> Vec<Span> {
     let mut spans = Vec::new();
     let line_span = |span: oxc_span::Span| {
         let (s, e) = (span.start as usize, span.end as usize);
         (lines.line_of(s), lines.last_line(s, e))
     };
-    for stmt in &ret.program.body {
+    for stmt in &program.body {
         let outer = line_span(stmt.span());
         match stmt {
             Statement::ExportNamedDeclaration(e) => {
@@ -269,7 +274,7 @@ fn js_spans(text: &str, lines: &Lines) -> Option<Vec<Span>> {
             }
         }
     }
-    Some(spans)
+    spans
 }
 
 fn js_declaration(d: &Declaration, outer: (u32, u32), line_span: &dyn Fn(oxc_span::Span) -> (u32, u32), spans: &mut Vec<Span>) {
