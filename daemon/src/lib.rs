@@ -7,4 +7,5 @@ pub mod cli;
 pub mod engine;
 pub mod mcp;
 pub mod providers;
+pub mod retrieval;
 pub mod server;

@@ -6,3 +6,4 @@ pub mod quant;
 pub mod gguf;
 pub mod tokenizer;
 pub mod chat;
+pub mod embed;

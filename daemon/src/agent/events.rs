@@ -295,6 +295,17 @@ pub enum AgentEvent {
         /// Why (the user said no, or no one could be asked).
         reason: String,
     },
+    /// Workspace mode with retrieval, before Plan: the workspace chunks put in the prompt.
+    Retrieved {
+        /// The ranking used (`fused`, `bm25`; empty when retrieval failed).
+        mode: String,
+        /// The chunks, best first.
+        chunks: Vec<super::context::ContextChunk>,
+        /// Tokens of the prompt section.
+        tokens: usize,
+        /// Notes (BM25 only because the embedding model is missing, index recoveries, errors).
+        notes: Vec<String>,
+    },
 }
 
 impl AgentEvent {

@@ -14,7 +14,10 @@ use edgecoder_executor::{Lang, Limits, TestReport};
 use edgecoder_model::chat::ChatMessage;
 use edgecoder_model::engine::CancelToken;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use crate::retrieval::RetrieverPool;
 
 /// How much a task may use.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +62,9 @@ pub struct AgentConfig {
     pub restart_temperature: f32,
     /// Sampler seed.
     pub seed: u64,
+    /// Tokens of workspace context (retrieved code and docs) in the prompt, in workspace mode
+    /// when the agent has retrieval; 0 turns it off.
+    pub retrieval_tokens: usize,
 }
 
 impl Default for AgentConfig {
@@ -74,6 +80,7 @@ impl Default for AgentConfig {
             fix_temperature: 0.3,
             restart_temperature: 0.8,
             seed: 0,
+            retrieval_tokens: 512,
         }
     }
 }
@@ -153,6 +160,7 @@ pub struct Agent<C> {
     coder: C,
     config: AgentConfig,
     queue: Option<CloudQueue>,
+    retrieval: Option<Arc<RetrieverPool>>,
 }
 
 /// Why the loop stopped early.
@@ -161,7 +169,14 @@ struct Stop(StopReason, String);
 impl<C: Coder> Agent<C> {
     /// An agent; refused code is written to `queue` when there is one.
     pub fn new(coder: C, config: AgentConfig, queue: Option<CloudQueue>) -> Self {
-        Agent { coder, config, queue }
+        Agent { coder, config, queue, retrieval: None }
+    }
+
+    /// The same agent searching the workspace (code and docs) before Plan and Code in
+    /// workspace mode, with the indexes of `pool`.
+    pub fn with_retrieval(mut self, pool: Arc<RetrieverPool>) -> Self {
+        self.retrieval = Some(pool);
+        self
     }
 
     /// The model.
@@ -366,6 +381,27 @@ impl<C: Coder> Run<'_, C> {
         Ok(completion.text)
     }
 
+    /// Workspace mode with retrieval: searches the workspace for the task and returns the
+    /// prompt section (none when nothing fits or retrieval failed: the event says why).
+    fn retrieve(&mut self) -> Option<String> {
+        let (pool, target) = (self.agent.retrieval.as_ref()?, self.task.target.as_ref()?);
+        if self.config().retrieval_tokens == 0 {
+            return None;
+        }
+        let coder = &self.agent.coder;
+        let count = |text: &str| coder.count_tokens(&[ChatMessage::user(text)]).unwrap_or(usize::MAX);
+        let found = super::context::gather(pool, target.workspace.root(), &self.task.text, &target.path, self.config().retrieval_tokens, &count);
+        let (event, text) = match found {
+            Ok(c) => (AgentEvent::Retrieved { mode: c.mode, chunks: c.chunks, tokens: c.tokens, notes: c.notes }, Some(c.text)),
+            Err(e) => {
+                tracing::warn!(error = %e, "workspace retrieval failed; continuing without context");
+                (AgentEvent::Retrieved { mode: String::new(), chunks: Vec::new(), tokens: 0, notes: vec![format!("retrieval failed: {e}")] }, None)
+            }
+        };
+        (self.sink)(&event);
+        text.filter(|t| !t.is_empty())
+    }
+
     fn system(&self) -> ChatMessage {
         ChatMessage::system(prompt::system(self.task.lang))
     }
@@ -405,7 +441,11 @@ impl<C: Coder> Run<'_, C> {
         let task = self.task;
         let lang = task.lang;
         let current = task.target.as_ref().map(|t| (t.path.as_str(), t.before.as_deref().unwrap_or("")));
-        let block = prompt::task_block(&task.text, lang, current);
+        let mut block = prompt::task_block(&task.text, lang, current);
+        if let Some(context) = self.retrieve() {
+            block.push_str("\n\n");
+            block.push_str(&context);
+        }
         let (plan, tests) = self.plan(&block)?;
         self.tests = Some(tests.clone());
         self.go(State::Code, Detail::Planned { plan: plan.clone(), tests: tests.clone() });

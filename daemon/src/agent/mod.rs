@@ -18,6 +18,7 @@
 //! ```
 
 pub mod coder;
+pub mod context;
 pub mod diagnose;
 pub mod events;
 pub mod extract;

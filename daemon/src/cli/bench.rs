@@ -33,6 +33,9 @@ pub enum BenchTarget {
     /// Time to first token and tokens/s through the HTTP API vs the provider in-process (the
     /// API overhead), and the throughput of concurrent streaming clients.
     Api(super::bench_api::ApiBench),
+    /// Recall@5 of BM25, vector and fused retrieval on a pinned PyPI package with queries
+    /// answered in advance, index time (full, BM25-only, incremental) and query latency.
+    Retrieval(super::bench_retrieval::RetrievalBench),
 }
 
 impl Execute for BenchArgs {
@@ -41,6 +44,7 @@ impl Execute for BenchArgs {
             BenchTarget::Executor(bench) => bench.execute(),
             BenchTarget::Model(bench) => bench.execute(),
             BenchTarget::Api(bench) => bench.execute(),
+            BenchTarget::Retrieval(bench) => bench.execute(),
         }
     }
 }

@@ -171,6 +171,13 @@ impl Progress {
                 self.line(&format!("applied: {} (previous content in {})", files.join(", "), backups.join(", ")));
             }
             AgentEvent::Rejected { reason } => self.line(&format!("not applied: {reason}")),
+            AgentEvent::Retrieved { mode, chunks, tokens, notes } => {
+                let found: Vec<String> = chunks.iter().map(|c| format!("{}:{} {}", c.path, c.start_line, c.name)).collect();
+                self.line(&format!("── context: {} chunk(s), {tokens} tokens ({mode}) {}", chunks.len(), found.join(", ")));
+                for note in notes {
+                    self.line(&format!("   note: {note}"));
+                }
+            }
         }
     }
 
@@ -318,7 +325,10 @@ impl CodeArgs {
             eprintln!("loading {model} …");
         }
         let coder = load_model(model, self.threads.map(|t| t as usize)).map_err(usage)?;
-        let agent = Agent::new(coder, self.config(), Some(queue));
+        let mut agent = Agent::new(coder, self.config(), Some(queue));
+        if task.target.is_some() {
+            agent = agent.with_retrieval(std::sync::Arc::new(crate::retrieval::RetrieverPool::new(Default::default())));
+        }
         agent.validate(task).map_err(usage)?;
         let report = agent.run(task, &Default::default(), &mut |event| out.emit(event)).map_err(usage)?;
         self.conclude(task, &report, out, &mut Here(task, &report))

@@ -120,6 +120,8 @@ subcommands! {
     Queue(queue::QueueArgs),
     /// Run a benchmark (HumanEval) through the agent and report pass@1.
     Eval(eval::EvalArgs),
+    /// Search a workspace's code and docs (BM25, vector or fused), indexing changes first.
+    Search(search::SearchArgs),
 }
 
 /// The module of `edgecoder bench model` (a target of [`bench::BenchTarget`]).
@@ -127,6 +129,8 @@ pub mod bench_model;
 
 /// The module of `edgecoder bench api` (a target of [`bench::BenchTarget`]).
 pub mod bench_api;
+/// The module of `edgecoder bench retrieval` (a target of [`bench::BenchTarget`]).
+pub mod bench_retrieval;
 /// The HTTP client the CLI commands use to talk to a running daemon over its socket.
 pub mod client;
 

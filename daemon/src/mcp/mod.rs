@@ -1,8 +1,9 @@
 //! The MCP server (with the `rmcp` crate): tools `run_python`, `run_js`, `check_subset`,
-//! `generate` and `plan_and_code`, served over stdio by `edgecoder mcp` and over streamable HTTP
-//! at `/mcp` on the daemon. Code runs in the executor's process sandbox; `generate` uses the
-//! daemon's active provider and `plan_and_code` its agent (in the daemon), or the running daemon
-//! (over stdio).
+//! The MCP server (with the `rmcp` crate): tools `run_python`, `run_js`, `check_subset`,
+//! `generate`, `plan_and_code` and the retrieval tools `search_code`, `search_docs` and
+//! `get_snippet`, served over stdio by `edgecoder mcp` and over streamable HTTP at `/mcp` on the
+//! daemon. Code runs in the executor's process sandbox; `generate` uses the daemon's active
+//! provider and `plan_and_code` its agent (in the daemon), or the running daemon (over stdio).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -20,6 +21,7 @@ use crate::agent::AgentEvent;
 use crate::api::agent::NewTask;
 use crate::api::tasks::{TaskStatus, TaskView};
 use crate::providers::{GenerateRequest, PromptInput, Sampling};
+use crate::retrieval::{Mode, RetrieverPool, Scope, get_snippet};
 use crate::server::metrics::Metrics;
 
 /// Longest run a tool call may ask for.
@@ -129,6 +131,54 @@ pub struct GenerateInput {
     pub temperature: Option<f32>,
 }
 
+/// `search_code` / `search_docs` input.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct SearchInput {
+    /// The workspace folder (absolute path).
+    pub workspace: String,
+    /// What to look for, in words or identifiers.
+    pub query: String,
+    /// Number of results (default 5, at most 50).
+    #[serde(default)]
+    pub limit: Option<u32>,
+    /// `bm25`, `vector` or `fused` (default: fused, or bm25 when the embedding model is off).
+    #[serde(default)]
+    pub mode: Option<String>,
+}
+
+/// `get_snippet` input.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct SnippetInput {
+    /// The workspace folder (absolute path).
+    pub workspace: String,
+    /// The file, relative to the workspace (as search results show it).
+    pub path: String,
+    /// First line, 1-based.
+    pub start_line: u32,
+    /// Last line, inclusive (at most 200 lines are returned).
+    pub end_line: u32,
+}
+
+/// Runs a search for the MCP tools: updates the workspace's index, then searches `scope`.
+fn mcp_search(input: SearchInput, scope: Scope) -> Result<String, String> {
+    let limit = input.limit.unwrap_or(5);
+    if limit == 0 || limit > 50 {
+        return Err(format!("limit {limit} is out of range: use 1 to 50"));
+    }
+    let mode = match input.mode.as_deref() {
+        None => None,
+        Some("bm25") => Some(Mode::Bm25),
+        Some("vector") => Some(Mode::Vector),
+        Some("fused") => Some(Mode::Fused),
+        Some(other) => return Err(format!("unknown mode {other:?}: use bm25, vector or fused")),
+    };
+    let (retriever, report) = RetrieverPool::shared().updated(std::path::Path::new(&input.workspace)).map_err(|e| e.to_string())?;
+    let retriever = retriever.lock().unwrap_or_else(|p| p.into_inner());
+    let mode = mode.unwrap_or(retriever.default_mode());
+    let hits = retriever.search(&input.query, scope, mode, limit as usize).map_err(|e| e.to_string())?;
+    Ok(json!({ "mode": mode, "notes": report.notes, "hits": hits }).to_string())
+}
+
 /// The MCP server's tools.
 #[derive(Clone)]
 pub struct EdgecoderMcp {
@@ -219,13 +269,37 @@ impl EdgecoderMcp {
         let view = self.generator.plan_and_code(task).await?;
         serde_json::to_string(&view).map_err(|e| e.to_string())
     }
+
+    /// Searches a workspace's code.
+    #[tool(description = "Search the source code of a workspace folder (functions, classes and methods, chunked along the syntax) with BM25 and embeddings fused. Indexes what changed first. Returns JSON: mode, notes, hits (path, name, kind, start_line, end_line, score, text).")]
+    async fn search_code(&self, Parameters(input): Parameters<SearchInput>) -> Result<String, String> {
+        tokio::task::spawn_blocking(move || mcp_search(input, Scope::Code)).await.map_err(|e| format!("search failed: {e}"))?
+    }
+
+    /// Searches a workspace's documentation.
+    #[tool(description = "Search the documentation of a workspace folder (Markdown by heading, other text files) with BM25 and embeddings fused. Returns JSON: mode, notes, hits (path, name, kind, start_line, end_line, score, text).")]
+    async fn search_docs(&self, Parameters(input): Parameters<SearchInput>) -> Result<String, String> {
+        tokio::task::spawn_blocking(move || mcp_search(input, Scope::Docs)).await.map_err(|e| format!("search failed: {e}"))?
+    }
+
+    /// Reads lines of a workspace file.
+    #[tool(description = "Read lines start_line..end_line (1-based, at most 200) of a file inside a workspace folder, as it is now. The path is relative to the workspace; '..' and symbolic links are refused. Returns JSON: path, start_line, end_line, total_lines, text.")]
+    async fn get_snippet(&self, Parameters(input): Parameters<SnippetInput>) -> Result<String, String> {
+        tokio::task::spawn_blocking(move || {
+            let root = std::path::Path::new(&input.workspace);
+            let snippet = get_snippet(root, &input.path, input.start_line, input.end_line).map_err(|e| e.to_string())?;
+            serde_json::to_string(&snippet).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| format!("get_snippet failed: {e}"))?
+    }
 }
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for EdgecoderMcp {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build()).with_instructions(
-            "EdgeCoder: run Python/JavaScript in a sandbox, check code against the on-device subset, generate with the on-device model, and plan_and_code: the on-device agent.",
+            "EdgeCoder: run Python/JavaScript in a sandbox, check code against the on-device subset, generate with the on-device model, plan_and_code: the on-device agent, and search a workspace's code and docs.",
         )
     }
 }
