@@ -15,12 +15,13 @@
 //!   This checks the architecture: every layer, norm, RoPE pairing, attention window, scale.
 //! * **the quantized file as shipped** (`<model>.json`): both engines quantize every activation
 //!   row to int8 blocks before each matrix product, and rounding a value to an int8 step is
-//!   discontinuous: a last-bit difference anywhere (a different but equally correct sum order)
-//!   moves some values to the neighbouring step, and from there the two runs drift apart by as
-//!   much as the int8 quantization itself perturbs the model. llama.cpp disagrees with itself in
-//!   the same way (`parity_reference.py --self-check`: the same prompt evaluated in one batch
-//!   versus one token at a time). So the bound here is that noise floor, measured, not 1e-2:
-//!   see [`QUANT_TOLERANCE`] and the per-model minimum of identical continuations.
+//!   discontinuous: a last-bit difference anywhere moves some values to the neighbouring step,
+//!   and from there two runs drift apart by as much as the int8 quantization itself perturbs
+//!   the model (measured before we matched llama.cpp's float order: SmolLM2 5/20 identical,
+//!   max |Δ| 0.85). So the CPU path does every float operation in llama.cpp's order (see
+//!   `arch/ggml_math.rs` and `quant/scalar.rs`), and the result is the same bits: all greedy
+//!   continuations identical and first-step logits equal (measured max |Δ| 0 on all three
+//!   models). See [`QUANT_TOLERANCE`].
 //!
 //! The matrix kernels themselves are checked exactly elsewhere: SIMD paths bit-identical to the
 //! scalar reference, and within the int8 error bound of gguf-py's f32 dequantization
@@ -46,11 +47,14 @@ const F32_TOLERANCE: f32 = 2e-2;
 
 /// Bound on `max |Δ logit|` over llama.cpp's top-128 first-step logits on the quantized file.
 ///
-/// The noise floor of int8 activations, measured with llama.cpp against itself (batch 512 versus
-/// batch 1, `parity_reference.py --self-check`): on Qwen 0.5B max |Δ| 0.25 and only 10 of the
-/// first 14 continuations identical; ours against llama.cpp: 0.33 and 15/20. Twice the floor
-/// still separates noise from a real error, which shifts logits by several units.
-const QUANT_TOLERANCE: f32 = 0.6;
+/// Measured: 0 (bit-identical) on SmolLM2, Qwen 0.5B and Gemma3, because the host path runs
+/// llama.cpp's own order of float operations for the kernels llama.cpp picks on this CPU
+/// (AVX-512 VNNI: `ggml_vec_dot_*`, repacked Q4_K gemm/gemv, the tiled K-quant matmul,
+/// `ggml_v_expf`, ...). 1e-4 leaves room for a last-bit difference in one logit (e.g. a libm
+/// `tanhf`/`cosf` that rounds differently on another machine), while a single int8 flip
+/// anywhere upstream already moves logits by 1e-2 or more, so this still catches any drift.
+/// The references must be written on a CPU with the same kernels (`parity_reference.py`).
+const QUANT_TOLERANCE: f32 = 1e-4;
 
 #[derive(Debug, Deserialize)]
 struct Reference {
@@ -189,25 +193,23 @@ fn gemma3_270m_f32_matches_llama_cpp() {
 }
 
 #[test]
-#[ignore = "fails: 5/20 identical, max |Δ logit| 0.85, two prompts differ at the first token (its f32 parity is 20/20, 3e-5: the gap is in the Q4_1/Q8_1 path or its noise floor, not measured yet)"]
-fn smollm2_quantized_stays_within_llama_cpp_noise() {
+fn smollm2_quantized_matches_llama_cpp() {
     let outcome = run(&common::smollm2(), include_str!("data/parity/smollm2-135m.json"), quantized());
     assert_eq!(outcome.total, 20);
-    check(outcome, 10, QUANT_TOLERANCE);
+    check(outcome, 19, QUANT_TOLERANCE);
 }
 
 #[test]
-fn qwen2_5_coder_0_5b_quantized_stays_within_llama_cpp_noise() {
+fn qwen2_5_coder_0_5b_quantized_matches_llama_cpp() {
     let outcome = run(&common::qwen05(), include_str!("data/parity/qwen2.5-coder-0.5b.json"), quantized());
     assert_eq!(outcome.total, 20);
-    check(outcome, 14, QUANT_TOLERANCE);
+    check(outcome, 19, QUANT_TOLERANCE);
 }
 
 #[test]
-#[ignore = "fails: 3/10 identical, max |Δ logit| 1.26 (Gemma3's f32 parity is 10/10, 0.014; its quantized path is not understood yet)"]
-fn gemma3_270m_quantized_stays_within_llama_cpp_noise() {
+fn gemma3_270m_quantized_matches_llama_cpp() {
     let outcome = run(&common::gemma3(), include_str!("data/parity/gemma3-270m.json"), quantized());
     assert!(outcome.total >= 5);
-    let min = outcome.total / 2;
+    let min = outcome.total - 1;
     check(outcome, min, QUANT_TOLERANCE);
 }

@@ -2,12 +2,14 @@
 //! weights) without one tensor per operation, so a decode step costs its matrix products and
 //! little else.
 //!
-//! Where the order of float operations is a free choice, it follows llama.cpp's CPU backend, the
-//! reference the parity tests hold us to: RMSNorm sums the squares in f64, scales, then multiplies
-//! by the weight; RoPE angles come from repeated multiplication by `base^(-2/d)`; softmax sums
-//! in f64; Gemma's GELU goes through f16 as ggml's lookup table does, and Gemma scales its
-//! queries before the dot products. Inputs that several matrices read (Q/K/V, gate/up) are
-//! quantized once per int8 format. Attention heads run on the kernel threads.
+//! Where the order of float operations is a free choice, it is llama.cpp's CPU backend's, the
+//! reference the parity tests hold us to (see [`super::ggml_math`] for why it must be the same
+//! bits, not just close): RMSNorm sums the squares in f64, scales, then multiplies by the weight;
+//! RoPE angles come from repeated multiplication by `base^(-2/d)` and rotate with one fused
+//! multiply-add each, as GCC compiles ggml's rope; attention, softmax and SiLU run
+//! [`super::ggml_math`]; Gemma's GELU goes through f16 as ggml's lookup table does, and Gemma
+//! scales its queries before the dot products. Inputs that several matrices read (Q/K/V,
+//! gate/up) are quantized once per int8 format. Attention heads run on the kernel threads.
 
 use std::sync::{Arc, Mutex};
 
@@ -18,6 +20,7 @@ use super::ArchError;
 use super::block::Block;
 use super::config::{Activation, Architecture, ModelConfig, RopeStyle};
 use super::embedding::TokenEmbedding;
+use super::ggml_math::{self, WeightedSum, with_fma};
 use super::kv_cache::{KvCache, LayerKvCache};
 use super::linear::{Linear, LinearWeight, from_vec};
 use super::norm::RmsNorm;
@@ -152,7 +155,7 @@ struct Rope {
 impl Rope {
     /// Rotates `x` (`seq × heads × head_dim`) whose first row is at position `start`.
     fn apply(&self, x: &mut [f32], heads: usize, start: usize) {
-        profile::time(Op::Rope, || {
+        profile::time(Op::Rope, || with_fma(|| {
             let d = self.head_dim;
             let half = d / 2;
             let mut cs = vec![(0.0f32, 0.0f32); half];
@@ -169,28 +172,13 @@ impl Rope {
                             RopeStyle::Normal => (2 * j, 2 * j + 1),
                         };
                         let (x0, x1) = (row[a], row[b]);
-                        row[a] = x0 * cos - x1 * sin;
-                        row[b] = x0 * sin + x1 * cos;
+                        row[a] = x0.mul_add(cos, -(x1 * sin));
+                        row[b] = x0.mul_add(sin, x1 * cos);
                     }
                 }
             }
-        })
+        }))
     }
-}
-
-/// `Σ a·b` with eight partial sums (vectorizes).
-#[inline]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let mut ca = a.chunks_exact(8);
-    let mut cb = b.chunks_exact(8);
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        for k in 0..8 {
-            acc[k] += x[k] * y[k];
-        }
-    }
-    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
-    acc.iter().sum::<f32>() + tail
 }
 
 /// Self-attention of one layer on the host.
@@ -246,32 +234,25 @@ impl HostAttention {
         let group = heads / self.n_kv_heads;
         let width = self.n_kv_heads * hd;
         let per_head: Vec<Mutex<Vec<f32>>> = (0..heads).map(|_| Mutex::new(Vec::new())).collect();
-        kernels.for_each((0..heads).collect(), |h| {
+        kernels.for_each((0..heads).collect(), |h| with_fma(|| {
             let g = h / group;
             let mut out = vec![0.0f32; seq * hd];
             let mut scores = Vec::with_capacity(start + seq);
+            let mut sum = WeightedSum::new(hd, seq > 1);
             for i in 0..seq {
                 let p = start + i;
                 let lo = self.window.map_or(0, |w| (p + 1).saturating_sub(w));
                 let qr = &q[(i * heads + h) * hd..][..hd];
                 scores.clear();
-                scores.extend((lo..=p).map(|j| dot(qr, &keys[j * width + g * hd..][..hd]) * self.kq_scale));
-                let max = scores.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
-                let mut sum = 0.0f64;
-                for s in scores.iter_mut() {
-                    *s = (*s - max).exp();
-                    sum += *s as f64;
+                scores.extend((lo..=p).map(|j| ggml_math::dot(&keys[j * width + g * hd..][..hd], qr) * self.kq_scale));
+                ggml_math::softmax(&mut scores, lo);
+                for (j, &w) in (lo..=p).zip(scores.iter()) {
+                    sum.add(j, w, &values[j * width + g * hd..][..hd]);
                 }
-                let inv = (1.0 / sum) as f32;
-                let acc = &mut out[i * hd..(i + 1) * hd];
-                for (j, &s) in (lo..=p).zip(scores.iter()) {
-                    let w = s * inv;
-                    let vr = &values[j * width + g * hd..][..hd];
-                    acc.iter_mut().zip(vr).for_each(|(a, v)| *a += w * v);
-                }
+                sum.finish(&mut out[i * hd..(i + 1) * hd]);
             }
             *per_head[h].lock().unwrap_or_else(|e| e.into_inner()) = out;
-        });
+        }));
         let mut out = vec![0.0f32; seq * heads * hd];
         for (h, m) in per_head.into_iter().enumerate() {
             let part = m.into_inner().unwrap_or_else(|e| e.into_inner());
@@ -284,6 +265,7 @@ impl HostAttention {
 }
 
 /// ggml's GELU (tanh form) as its f16 lookup table computes it: input and output rounded to f16.
+#[inline(always)]
 fn gelu_f16_table(x: f32) -> f32 {
     if x <= -10.0 {
         return 0.0;
@@ -292,7 +274,8 @@ fn gelu_f16_table(x: f32) -> f32 {
         return x;
     }
     let x = f16::from_f32(x).to_f32();
-    let y = 0.5 * x * (1.0 + (SQRT_2_OVER_PI * x * (1.0 + GELU_COEF_A * x * x)).tanh());
+    // `1 + A·x·x` is one fused multiply-add, as GCC compiles ggml's `ggml_gelu_f32`.
+    let y = 0.5 * x * (1.0 + (SQRT_2_OVER_PI * x * (GELU_COEF_A * x).mul_add(x, 1.0)).tanh());
     f16::from_f32(y).to_f32()
 }
 
@@ -309,10 +292,10 @@ impl HostFfn {
         let mut gu = ctx.project(&[&self.gate, &self.up], x, rows)?;
         let up = gu.pop().unwrap_or_default();
         let mut h = gu.pop().unwrap_or_default();
-        profile::time(Op::Activation, || match self.activation {
-            Activation::Silu => h.iter_mut().zip(&up).for_each(|(g, u)| *g = *g / (1.0 + (-*g).exp()) * u),
+        profile::time(Op::Activation, || with_fma(|| match self.activation {
+            Activation::Silu => h.iter_mut().zip(&up).for_each(|(g, u)| *g = ggml_math::silu(*g) * u),
             Activation::GeluTanh => h.iter_mut().zip(&up).for_each(|(g, u)| *g = gelu_f16_table(*g) * u),
-        });
+        }));
         let mut down = ctx.project(&[&self.down], &h, rows)?;
         Ok(down.swap_remove(0))
     }

@@ -7,6 +7,7 @@ pub mod attention;
 pub mod block;
 pub mod config;
 pub mod embedding;
+pub mod ggml_math;
 pub mod host;
 pub mod kv_cache;
 pub mod linear;

@@ -2,10 +2,12 @@
 //!
 //! A tile of `R` weight rows × `C` activation rows is computed per block: the integer dot
 //! products of all `R·C` pairs run in 256-bit vectors (`vpdpbusd` on VNNI, `vpmaddubsw` +
-//! `vpmaddwd` on AVX2), are reduced to one exact i32 per pair, and the float stage of the
-//! reference (`acc = fma(scale, isum, acc)`, in block order) then runs with one pair per vector
-//! lane. Rows and activation rows that do not fill a tile go through the scalar reference,
-//! which gives the same bits.
+//! `vpmaddwd` on AVX2). For the 32-element block types each pair keeps the eight lane sums of
+//! its `vpdpbusd` and its own eight float lanes, exactly as llama.cpp's `ggml_vec_dot_*` do;
+//! for the K-quants the lanes are reduced to one exact i32 per pair and the float stage of the
+//! reference (`acc = fma(scale, isum, acc)`, in block order) runs with one pair per vector lane.
+//! Rows and activation rows that do not fill a tile go through the scalar reference, which
+//! gives the same bits.
 
 // Kernels index several arrays in lockstep; plain index loops read best here.
 #![allow(clippy::needless_range_loop)]
@@ -99,14 +101,8 @@ trait Dot {
     unsafe fn dot(acc: __m256i, a: __m256i, b: __m256i) -> __m256i;
     /// `acc + Σ` of pairs of (u8×i8 pair sums, as i16) × `scale16` (i16 lanes).
     unsafe fn dot_scaled(acc: __m256i, a: __m256i, b: __m256i, scale16: __m256i) -> __m256i;
-    /// Offset added to Q8_0 weights by [`Dot::q8_prep`], undone with the activation block sums.
-    const Q8_OFFSET: i32;
-    /// Turns 32 signed Q8_0 weights into the operand [`Dot::q8_dot`] takes.
-    unsafe fn q8_prep(w: __m256i) -> __m256i;
-    /// Lanes of (prepared Q8_0 weights) · (signed activations).
-    unsafe fn q8_dot(wp: __m256i, x: __m256i) -> __m256i;
-    /// `acc +` [`Dot::q8_dot`].
-    unsafe fn q8_dot_acc(acc: __m256i, wp: __m256i, x: __m256i) -> __m256i;
+    /// Lanes of (signed weights) · (signed activations): lane `k` sums bytes `4k..4k+4`.
+    unsafe fn q8_dot(w: __m256i, x: __m256i) -> __m256i;
     /// Bit `i` of `qh` as 0x10 in byte `i` (the fifth bit of Q5_0 quants).
     unsafe fn q5_high(qh: u32) -> __m256i;
 }
@@ -123,18 +119,10 @@ impl Dot for Vnni {
     unsafe fn dot_scaled(acc: __m256i, a: __m256i, b: __m256i, scale16: __m256i) -> __m256i {
         unsafe { _mm256_dpwssd_epi32(acc, _mm256_maddubs_epi16(a, b), scale16) }
     }
-    const Q8_OFFSET: i32 = 128;
     #[inline(always)]
-    unsafe fn q8_prep(w: __m256i) -> __m256i {
-        unsafe { _mm256_xor_si256(w, _mm256_set1_epi8(-128)) }
-    }
-    #[inline(always)]
-    unsafe fn q8_dot(wp: __m256i, x: __m256i) -> __m256i {
-        unsafe { _mm256_dpbusd_epi32(_mm256_setzero_si256(), wp, x) }
-    }
-    #[inline(always)]
-    unsafe fn q8_dot_acc(acc: __m256i, wp: __m256i, x: __m256i) -> __m256i {
-        unsafe { _mm256_dpbusd_epi32(acc, wp, x) }
+    unsafe fn q8_dot(w: __m256i, x: __m256i) -> __m256i {
+        // |w|·sign(x, w), as llama.cpp's `mul_sum_i8_pairs_float`.
+        unsafe { _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w)) }
     }
     #[inline(always)]
     unsafe fn q5_high(qh: u32) -> __m256i {
@@ -157,23 +145,14 @@ impl Dot for Avx2 {
             _mm256_add_epi32(acc, _mm256_madd_epi16(p, scale16))
         }
     }
-    const Q8_OFFSET: i32 = 0;
     #[inline(always)]
-    unsafe fn q8_prep(w: __m256i) -> __m256i {
-        w
-    }
-    #[inline(always)]
-    unsafe fn q8_dot(wp: __m256i, x: __m256i) -> __m256i {
+    unsafe fn q8_dot(w: __m256i, x: __m256i) -> __m256i {
         // |w|·sign(x, w): the products keep their sign and stay within i16 pair sums
         // (activations are within ±127).
         unsafe {
-            let p = _mm256_maddubs_epi16(_mm256_sign_epi8(wp, wp), _mm256_sign_epi8(x, wp));
+            let p = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
             _mm256_madd_epi16(p, _mm256_set1_epi16(1))
         }
-    }
-    #[inline(always)]
-    unsafe fn q8_dot_acc(acc: __m256i, wp: __m256i, x: __m256i) -> __m256i {
-        unsafe { _mm256_add_epi32(acc, Self::q8_dot(wp, x)) }
     }
     #[inline(always)]
     unsafe fn q5_high(qh: u32) -> __m256i {
@@ -285,12 +264,6 @@ unsafe fn tok_lanes<const C: usize>(p: *const f32) -> __m256 {
     }
 }
 
-/// `C` consecutive per-token i32 values spread over a pair group: lane `k` gets token `k % C`.
-#[inline(always)]
-unsafe fn tok_lanes_i32<const C: usize>(p: *const i32) -> __m256i {
-    unsafe { _mm256_castps_si256(tok_lanes::<C>(p as *const f32)) }
-}
-
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn run_generic<D: Dot, const R: usize, const C: usize>(
@@ -364,7 +337,31 @@ unsafe fn store<const R: usize, const C: usize>(acc: &[__m256; 2], r0: usize, t0
     }
 }
 
-/// Tile kernel for the 32-element block types (Q8_0, Q4_0, Q5_0, Q4_1).
+/// `hsum_float_8`: the eight lanes of `v` summed in ggml's order.
+#[inline(always)]
+unsafe fn hsum_ps(v: __m256) -> f32 {
+    unsafe {
+        let r = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
+        let r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+        _mm_cvtss_f32(_mm_add_ss(r, _mm_movehdup_ps(r)))
+    }
+}
+
+/// Lanes of one 32-element weight block (from [`unpack32`]) · 32 activation quants: lane `k`
+/// is the exact sum over elements `4k..4k+4`.
+#[inline(always)]
+unsafe fn lanes32<D: Dot>(ty: QuantType, w: __m256i, x: __m256i) -> __m256i {
+    unsafe {
+        if ty == QuantType::Q4_1 {
+            D::dot(_mm256_setzero_si256(), w, x)
+        } else {
+            D::q8_dot(w, x)
+        }
+    }
+}
+
+/// Tile kernel for the 32-element block types (Q8_0, Q4_0, Q5_0, Q4_1): every pair keeps its
+/// eight float lanes (see the module docs).
 #[inline(always)]
 unsafe fn tile_32<D: Dot, const R: usize, const C: usize>(
     ty: QuantType,
@@ -377,15 +374,10 @@ unsafe fn tile_32<D: Dot, const R: usize, const C: usize>(
 ) {
     let groups = (R * C) / 8;
     let bb = ty.block_bytes();
-    let offset: i32 = match ty {
-        QuantType::Q4_0 => 8,
-        QuantType::Q5_0 => 16,
-        QuantType::Q8_0 => D::Q8_OFFSET,
-        _ => 0,
-    };
     unsafe {
         let zero = _mm256_setzero_si256();
-        let mut acc = [_mm256_setzero_ps(); 2];
+        let mut lanes = [_mm256_setzero_ps(); 16];
+        let mut summs = [_mm256_setzero_ps(); 2];
         let base = data.as_ptr().add(r0 * rb);
         for b in 0..a.blocks {
             if C == 1 {
@@ -395,54 +387,44 @@ unsafe fn tile_32<D: Dot, const R: usize, const C: usize>(
             let mut hw = [0u16; 8];
             let mut hm = [0u16; 8];
             for r in 0..R {
-                let wb = base.add(r * rb + b * bb);
-                hw[r] = f16_raw(wb);
-                wv[r] = match ty {
-                    QuantType::Q8_0 => D::q8_prep(load(wb.add(2))),
-                    QuantType::Q4_0 => nibbles32(wb.add(2)),
-                    QuantType::Q4_1 => {
-                        hm[r] = f16_raw(wb.add(2));
-                        nibbles32(wb.add(4))
-                    }
-                    _ => {
-                        let qh = std::ptr::read_unaligned(wb.add(2) as *const u32).to_le();
-                        _mm256_or_si256(nibbles32(wb.add(6)), D::q5_high(qh))
-                    }
-                };
-            }
-            let mut s = [zero; 16];
-            for c in 0..C {
-                let xv = load(a.qs.as_ptr().add((t0 + c) * a.cols + b * QK32) as *const u8);
-                for r in 0..R {
-                    s[r * C + c] = if ty == QuantType::Q8_0 {
-                        D::q8_dot(wv[r], xv)
-                    } else {
-                        D::dot(zero, wv[r], xv)
-                    };
-                }
+                (wv[r], hw[r], hm[r]) = unpack32::<D>(ty, base.add(r * rb + b * bb));
             }
             let i0 = a.bidx(t0, b);
             let dw = rows_f16(&hw);
             let dx = tok_lanes::<C>(a.d.as_ptr().add(i0));
+            let mut scales = [0.0f32; 16];
             for g in 0..groups {
-                let mut isum = hsum8(&s[g * 8..g * 8 + 8]);
-                if offset != 0 {
-                    let sums = tok_lanes_i32::<C>(a.sums.as_ptr().add(i0));
-                    isum = _mm256_sub_epi32(isum, _mm256_mullo_epi32(sums, _mm256_set1_epi32(offset)));
-                }
-                let scale = _mm256_mul_ps(row_lanes::<C>(dw, g), dx);
-                acc[g] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(isum), acc[g]);
+                _mm256_storeu_ps(scales.as_mut_ptr().add(8 * g), _mm256_mul_ps(row_lanes::<C>(dw, g), dx));
                 if ty == QuantType::Q4_1 {
                     let m = row_lanes::<C>(rows_f16(&hm), g);
-                    acc[g] = _mm256_fmadd_ps(m, tok_lanes::<C>(a.s.as_ptr().add(i0)), acc[g]);
+                    summs[g] = _mm256_fmadd_ps(m, tok_lanes::<C>(a.s.as_ptr().add(i0)), summs[g]);
+                }
+            }
+            for c in 0..C {
+                let xv = load(a.qs.as_ptr().add((t0 + c) * a.cols + b * QK32) as *const u8);
+                for r in 0..R {
+                    let p = r * C + c;
+                    let s = _mm256_cvtepi32_ps(lanes32::<D>(ty, wv[r], xv));
+                    lanes[p] = _mm256_fmadd_ps(_mm256_set1_ps(scales[p]), s, lanes[p]);
                 }
             }
         }
-        store::<R, C>(&acc, r0, t0, out);
+        let mut m = [0.0f32; 16];
+        _mm256_storeu_ps(m.as_mut_ptr(), summs[0]);
+        _mm256_storeu_ps(m.as_mut_ptr().add(8), summs[1]);
+        for r in 0..R {
+            for c in 0..C {
+                let p = r * C + c;
+                // SAFETY: the tile lies inside the rectangle the driver gave this task.
+                out.write(t0 + c, r0 + r, hsum_ps(lanes[p]) + m[p]);
+            }
+        }
     }
 }
 
-/// Tile kernel for the K-quants (Q4_K, Q6_K) against Q8_K activations.
+/// Tile kernel for the K-quants (Q4_K, Q6_K) against Q8_K activations, in the float order of
+/// the scalar reference for this tile's activation rows (see its module docs). The caller
+/// makes sure a tile does not straddle the row where Q4_K changes form.
 #[inline(always)]
 unsafe fn tile_k<D: Dot, const R: usize, const C: usize>(
     ty: QuantType,
@@ -455,27 +437,30 @@ unsafe fn tile_k<D: Dot, const R: usize, const C: usize>(
 ) {
     let groups = (R * C) / 8;
     let bb = ty.block_bytes();
+    let q4k_per_pair = t0 < a.n / 4 * 4;
+    let q6k_tiled = a.n >= 8;
     unsafe {
         let zero = _mm256_setzero_si256();
         let mask4 = _mm256_set1_epi8(0x0F);
         let mask2 = _mm256_set1_epi8(0x03);
         let mut acc = [_mm256_setzero_ps(); 2];
+        let mut accm = [_mm256_setzero_ps(); 2];
+        let mut lanes = [_mm256_setzero_ps(); 16];
         let base = data.as_ptr().add(r0 * rb);
         for b in 0..a.blocks {
             if C == 1 {
                 prefetch_ahead::<R>(base, rb, bb, b);
             }
-            let mut s = [zero; 16];
-            // Per-pair integer corrections: Q4_K's Σ m·Σx, Q6_K's 32·Σ sc·Σx.
-            let mut corr = [0i32; 16];
             let mut d = [0u16; 8];
-            let mut dmin = [0u16; 8];
             let mut xp = [std::ptr::null::<u8>(); C];
             for c in 0..C {
                 xp[c] = a.qs.as_ptr().add((t0 + c) * a.cols + b * QK_K) as *const u8;
             }
+            let dx = tok_lanes::<C>(a.d.as_ptr().add(a.bidx(t0, b)));
             if ty == QuantType::Q4_K {
+                let mut dmin = [0u16; 8];
                 let mut sc16 = [[zero; 8]; R];
+                let mut mins = [[0u8; 8]; R];
                 let mut qs = [std::ptr::null::<u8>(); R];
                 for r in 0..R {
                     let wb = base.add(r * rb + b * bb);
@@ -486,16 +471,20 @@ unsafe fn tile_k<D: Dot, const R: usize, const C: usize>(
                     for j in 0..8 {
                         sc16[r][j] = _mm256_set1_epi16(sc[j] as i16);
                     }
-                    for c in 0..C {
-                        let bs = &a.bsums[a.bidx(t0 + c, b) * 16..][..16];
-                        let mut ms = 0i32;
-                        for j in 0..8 {
-                            ms += m[j] as i32 * (bs[2 * j] as i32 + bs[2 * j + 1] as i32);
-                        }
-                        corr[r * C + c] = ms;
-                    }
+                    mins[r] = m;
                     qs[r] = wb.add(Q4_K_QS);
                 }
+                let dv = rows_f16(&d);
+                let dminv = rows_f16(&dmin);
+                let mut scale = [_mm256_setzero_ps(); 2];
+                let mut mscale = [_mm256_setzero_ps(); 2];
+                for g in 0..groups {
+                    scale[g] = _mm256_mul_ps(row_lanes::<C>(dv, g), dx);
+                    mscale[g] = _mm256_mul_ps(row_lanes::<C>(dminv, g), dx);
+                }
+                // Pair sums of the whole block (per-block form) or of one 64-element part.
+                let mut s = [zero; 16];
+                let mut corr = [0i32; 16];
                 for j2 in 0..4 {
                     let mut lo = [zero; R];
                     let mut hi = [zero; R];
@@ -507,14 +496,31 @@ unsafe fn tile_k<D: Dot, const R: usize, const C: usize>(
                     for c in 0..C {
                         let xl = load(xp[c].add(64 * j2));
                         let xh = load(xp[c].add(64 * j2 + 32));
+                        let bs = &a.bsums[a.bidx(t0 + c, b) * 16..][..16];
                         for r in 0..R {
                             let p = r * C + c;
                             s[p] = D::dot_scaled(s[p], lo[r], xl, sc16[r][2 * j2]);
                             s[p] = D::dot_scaled(s[p], hi[r], xh, sc16[r][2 * j2 + 1]);
+                            for j in 2 * j2..2 * j2 + 2 {
+                                corr[p] += mins[r][j] as i32 * (bs[2 * j] as i32 + bs[2 * j + 1] as i32);
+                            }
                         }
+                    }
+                    if q4k_per_pair || j2 == 3 {
+                        for g in 0..groups {
+                            let isum = hsum8(&s[g * 8..g * 8 + 8]);
+                            let cv = _mm256_loadu_si256(corr.as_ptr().add(g * 8) as *const __m256i);
+                            acc[g] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), scale[g], acc[g]);
+                            accm[g] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(cv), mscale[g], accm[g]);
+                        }
+                        s = [zero; 16];
+                        corr = [0i32; 16];
                     }
                 }
             } else {
+                let mut s = [zero; 16];
+                // Q6_K stores its quants +32: 32·Σ sc·Σx per pair, per lane.
+                let mut corr_lanes = [zero; 16];
                 let mut scv = [[zero; 8]; R];
                 let mut wp = [std::ptr::null::<u8>(); R];
                 for r in 0..R {
@@ -527,13 +533,10 @@ unsafe fn tile_k<D: Dot, const R: usize, const C: usize>(
                         let hi = _mm_set1_epi16(sc[2 * k + 1] as i8 as i16);
                         scv[r][k] = _mm256_set_m128i(hi, lo);
                     }
+                    let sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(sc.as_ptr() as *const __m128i));
                     for c in 0..C {
-                        let bs = &a.bsums[a.bidx(t0 + c, b) * 16..][..16];
-                        let mut o = 0i32;
-                        for g in 0..16 {
-                            o += (sc[g] as i8 as i32) * bs[g] as i32;
-                        }
-                        corr[r * C + c] = 32 * o;
+                        let bs = _mm256_loadu_si256(a.bsums.as_ptr().add(a.bidx(t0 + c, b) * 16) as *const __m256i);
+                        corr_lanes[r * C + c] = _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16), 5);
                     }
                     wp[r] = wb;
                 }
@@ -562,39 +565,57 @@ unsafe fn tile_k<D: Dot, const R: usize, const C: usize>(
                         }
                     }
                 }
-            }
-            let dx = tok_lanes::<C>(a.d.as_ptr().add(a.bidx(t0, b)));
-            let dv = rows_f16(&d);
-            for g in 0..groups {
-                let isum = hsum8(&s[g * 8..g * 8 + 8]);
-                let cv = _mm256_loadu_si256(corr.as_ptr().add(g * 8) as *const __m256i);
-                let scale = _mm256_mul_ps(row_lanes::<C>(dv, g), dx);
-                if ty == QuantType::Q4_K {
-                    let mscale = _mm256_mul_ps(row_lanes::<C>(rows_f16(&dmin), g), dx);
-                    acc[g] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(isum), acc[g]);
-                    acc[g] = _mm256_fnmadd_ps(mscale, _mm256_cvtepi32_ps(cv), acc[g]);
-                } else {
-                    let q = _mm256_cvtepi32_ps(_mm256_sub_epi32(isum, cv));
-                    acc[g] = _mm256_fmadd_ps(scale, q, acc[g]);
+                let dv = rows_f16(&d);
+                for g in 0..groups {
+                    if q6k_tiled {
+                        let mut sub = [zero; 8];
+                        for (k, v) in sub.iter_mut().enumerate() {
+                            *v = _mm256_sub_epi32(s[8 * g + k], corr_lanes[8 * g + k]);
+                        }
+                        let isum = _mm256_cvtepi32_ps(hsum8(&sub));
+                        let res = _mm256_mul_ps(isum, row_lanes::<C>(dv, g));
+                        acc[g] = _mm256_fmadd_ps(res, dx, acc[g]);
+                    } else {
+                        let mut sc = [0.0f32; 8];
+                        _mm256_storeu_ps(sc.as_mut_ptr(), _mm256_mul_ps(row_lanes::<C>(dv, g), dx));
+                        for (k, &scv) in sc.iter().enumerate() {
+                            let p = 8 * g + k;
+                            let q = _mm256_cvtepi32_ps(_mm256_sub_epi32(s[p], corr_lanes[p]));
+                            lanes[p] = _mm256_fmadd_ps(_mm256_set1_ps(scv), q, lanes[p]);
+                        }
+                    }
                 }
             }
         }
-        store::<R, C>(&acc, r0, t0, out);
+        if ty == QuantType::Q6_K && !q6k_tiled {
+            for r in 0..R {
+                for c in 0..C {
+                    // SAFETY: the tile lies inside the rectangle the driver gave this task.
+                    out.write(t0 + c, r0 + r, hsum_ps(lanes[r * C + c]));
+                }
+            }
+        } else {
+            for g in 0..groups {
+                acc[g] = _mm256_sub_ps(acc[g], accm[g]);
+            }
+            store::<R, C>(&acc, r0, t0, out);
+        }
     }
 }
 
-/// Unpacks one 32-element weight block to 32 unsigned (or, for Q8_0, prepared) bytes, its f16
-/// scale bits and (Q4_1) its f16 minimum bits.
+/// Unpacks one 32-element weight block to 32 bytes (signed, offset removed; unsigned for
+/// Q4_1), its f16 scale bits and (Q4_1) its f16 minimum bits.
 #[inline(always)]
 unsafe fn unpack32<D: Dot>(ty: QuantType, wb: *const u8) -> (__m256i, u16, u16) {
     unsafe {
         match ty {
-            QuantType::Q8_0 => (D::q8_prep(load(wb.add(2))), f16_raw(wb), 0),
-            QuantType::Q4_0 => (nibbles32(wb.add(2)), f16_raw(wb), 0),
+            QuantType::Q8_0 => (load(wb.add(2)), f16_raw(wb), 0),
+            QuantType::Q4_0 => (_mm256_sub_epi8(nibbles32(wb.add(2)), _mm256_set1_epi8(8)), f16_raw(wb), 0),
             QuantType::Q4_1 => (nibbles32(wb.add(4)), f16_raw(wb), f16_raw(wb.add(2))),
             _ => {
                 let qh = std::ptr::read_unaligned(wb.add(2) as *const u32).to_le();
-                (_mm256_or_si256(nibbles32(wb.add(6)), D::q5_high(qh)), f16_raw(wb), 0)
+                let q = _mm256_or_si256(nibbles32(wb.add(6)), D::q5_high(qh));
+                (_mm256_sub_epi8(q, _mm256_set1_epi8(16)), f16_raw(wb), 0)
             }
         }
     }
@@ -633,7 +654,12 @@ unsafe fn run_lanes<D: Dot, const R: usize>(
             unsafe {
                 match ty {
                     QuantType::Q4_K | QuantType::Q6_K => tile_tk::<D, R>(ty, data, rb, a, pack, r0, t0, out),
-                    _ => tile_t32::<D, R>(ty, data, rb, a, pack, r0, t0, out),
+                    // Eight float lanes per output: two rows at a time keep them in registers.
+                    _ => {
+                        for sub in (0..R).step_by(2) {
+                            tile_t32::<D, 2>(ty, data, rb, a, pack, r0 + sub, t0, out);
+                        }
+                    }
                 }
             };
             r0 += R;
@@ -643,7 +669,9 @@ unsafe fn run_lanes<D: Dot, const R: usize>(
     groups * 8
 }
 
-/// `R` weight rows × 8 activation rows (one per lane) for 32-element block types.
+/// `R` weight rows × 8 activation rows (one per lane) for 32-element block types. Vector `j`
+/// of a row holds float lane `j` (elements `4j..4j+4` of every block) of its eight outputs,
+/// so ggml's lane sum at the end is vertical adds.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn tile_t32<D: Dot, const R: usize>(
@@ -657,15 +685,10 @@ unsafe fn tile_t32<D: Dot, const R: usize>(
     out: Out,
 ) {
     let bb = ty.block_bytes();
-    let offset: i32 = match ty {
-        QuantType::Q4_0 => 8,
-        QuantType::Q5_0 => 16,
-        QuantType::Q8_0 => D::Q8_OFFSET,
-        _ => 0,
-    };
     unsafe {
         let zero = _mm256_setzero_si256();
-        let mut acc = [_mm256_setzero_ps(); R];
+        let mut lanes = [[_mm256_setzero_ps(); 8]; R];
+        let mut summs = [_mm256_setzero_ps(); R];
         let base = data.as_ptr().add(r0 * rb);
         let lane = |j: i32| _mm256_set1_epi32(j);
         for b in 0..a.blocks {
@@ -675,40 +698,36 @@ unsafe fn tile_t32<D: Dot, const R: usize>(
             for r in 0..R {
                 (wv[r], hw[r], hm[r]) = unpack32::<D>(ty, base.add(r * rb + b * bb));
             }
+            let i0 = a.bidx(t0, b);
+            let dx = _mm256_loadu_ps(a.d.as_ptr().add(i0));
+            let dw = rows_f16(&hw);
+            let mw = rows_f16(&hm);
+            let mut scale = [_mm256_setzero_ps(); R];
+            for r in 0..R {
+                scale[r] = _mm256_mul_ps(_mm256_permutevar8x32_ps(dw, lane(r as i32)), dx);
+                if ty == QuantType::Q4_1 {
+                    let m = _mm256_permutevar8x32_ps(mw, lane(r as i32));
+                    summs[r] = _mm256_fmadd_ps(m, _mm256_loadu_ps(a.s.as_ptr().add(i0)), summs[r]);
+                }
+            }
             let xp = pack.as_ptr().add(b * 64) as *const u8;
-            let mut s = [zero; R];
             for j in 0..8 {
                 let xj = load(xp.add(32 * j));
                 for r in 0..R {
                     let wj = _mm256_permutevar8x32_epi32(wv[r], lane(j as i32));
-                    s[r] = if ty == QuantType::Q8_0 {
-                        D::q8_dot_acc(s[r], wj, xj)
-                    } else {
-                        D::dot(s[r], wj, xj)
-                    };
+                    let s = _mm256_cvtepi32_ps(lanes32::<D>(ty, wj, xj));
+                    lanes[r][j] = _mm256_fmadd_ps(scale[r], s, lanes[r][j]);
                 }
             }
-            let i0 = a.bidx(t0, b);
-            let dx = _mm256_loadu_ps(a.d.as_ptr().add(i0));
-            let corr = if offset != 0 {
-                _mm256_mullo_epi32(
-                    _mm256_loadu_si256(a.sums.as_ptr().add(i0) as *const __m256i),
-                    _mm256_set1_epi32(offset),
-                )
-            } else {
-                zero
-            };
-            let dw = rows_f16(&hw);
-            let mw = rows_f16(&hm);
-            for r in 0..R {
-                let isum = _mm256_sub_epi32(s[r], corr);
-                let scale = _mm256_mul_ps(_mm256_permutevar8x32_ps(dw, lane(r as i32)), dx);
-                acc[r] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(isum), acc[r]);
-                if ty == QuantType::Q4_1 {
-                    let m = _mm256_permutevar8x32_ps(mw, lane(r as i32));
-                    acc[r] = _mm256_fmadd_ps(m, _mm256_loadu_ps(a.s.as_ptr().add(i0)), acc[r]);
-                }
-            }
+        }
+        let mut acc = [_mm256_setzero_ps(); R];
+        for r in 0..R {
+            let l = &lanes[r];
+            let h = _mm256_add_ps(
+                _mm256_add_ps(_mm256_add_ps(l[0], l[4]), _mm256_add_ps(l[2], l[6])),
+                _mm256_add_ps(_mm256_add_ps(l[1], l[5]), _mm256_add_ps(l[3], l[7])),
+            );
+            acc[r] = _mm256_add_ps(h, summs[r]);
         }
         store_lanes::<R>(&acc, r0, t0, out);
     }
@@ -729,7 +748,9 @@ unsafe fn store_lanes<const R: usize>(acc: &[__m256; R], r0: usize, t0: usize, o
     }
 }
 
-/// `R` weight rows × 8 activation rows (one per lane) for the K-quants (Q4_K, Q6_K).
+/// `R` weight rows × 8 activation rows (one per lane) for the K-quants: Q4_K in the form of
+/// `ggml_gemm_q4_K_8x8_q8_K` (whole groups of 8 rows are always below the last multiple of 4);
+/// Q6_K runs [`tile_tq6k`] row by row.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn tile_tk<D: Dot, const R: usize>(
@@ -742,14 +763,21 @@ unsafe fn tile_tk<D: Dot, const R: usize>(
     t0: usize,
     out: Out,
 ) {
+    if ty == QuantType::Q6_K {
+        for r in r0..r0 + R {
+            // SAFETY: as for this function.
+            unsafe { tile_tq6k::<D>(data, rb, a, pack, r, t0, out) };
+        }
+        return;
+    }
     let bb = ty.block_bytes();
     let g = t0 / 8;
     unsafe {
         let zero = _mm256_setzero_si256();
         let mask4 = _mm256_set1_epi8(0x0F);
-        let mask2 = _mm256_set1_epi8(0x03);
         let lane = |j: i32| _mm256_set1_epi32(j);
         let mut acc = [_mm256_setzero_ps(); R];
+        let mut accm = [_mm256_setzero_ps(); R];
         let base = data.as_ptr().add(r0 * rb);
         for b in 0..a.blocks {
             let xp = pack.as_ptr().add(b * 512) as *const u8;
@@ -760,103 +788,133 @@ unsafe fn tile_tk<D: Dot, const R: usize>(
             let mut corr = [zero; R];
             let mut hd = [0u16; 8];
             let mut hmin = [0u16; 8];
-            if ty == QuantType::Q4_K {
-                let mut sc = [[0u8; 8]; R];
-                let mut mins = [[0u8; 8]; R];
-                for r in 0..R {
-                    let wb = base.add(r * rb + b * bb);
-                    hd[r] = f16_raw(wb);
-                    hmin[r] = f16_raw(wb.add(2));
-                    (sc[r], mins[r]) = q4k_scales_mins(std::slice::from_raw_parts(wb.add(Q4_K_SCALES), 12));
-                }
-                for j in 0..8 {
-                    let bpair = _mm256_add_epi32(bsum(2 * j), bsum(2 * j + 1));
-                    let mut qv = [zero; R];
-                    for r in 0..R {
-                        let q = load(base.add(r * rb + b * bb + Q4_K_QS + 32 * (j / 2)));
-                        qv[r] = if j % 2 == 0 {
-                            _mm256_and_si256(q, mask4)
-                        } else {
-                            _mm256_and_si256(_mm256_srli_epi16(q, 4), mask4)
-                        };
-                        corr[r] = _mm256_add_epi32(
-                            corr[r],
-                            _mm256_mullo_epi32(bpair, _mm256_set1_epi32(mins[r][j] as i32)),
-                        );
-                    }
-                    let mut s = [zero; R];
-                    for w in 0..8 {
-                        let xw = load(xp.add(32 * (8 * j + w)));
-                        for r in 0..R {
-                            s[r] = D::dot(s[r], _mm256_permutevar8x32_epi32(qv[r], lane(w as i32)), xw);
-                        }
-                    }
-                    for r in 0..R {
-                        isum[r] = _mm256_add_epi32(
-                            isum[r],
-                            _mm256_mullo_epi32(s[r], _mm256_set1_epi32(sc[r][j] as i32)),
-                        );
-                    }
-                }
-            } else {
-                for r in 0..R {
-                    hd[r] = f16_raw(base.add(r * rb + b * bb + Q6_K_D));
-                }
-                for half in 0..2 {
-                    for k in 0..4 {
-                        // Chunk k of this half: elements 128·half + 32k .. +32, groups of 16
-                        // with scales 8·half + 2k and 8·half + 2k + 1.
-                        let mut qv = [zero; R];
-                        for r in 0..R {
-                            let wb = base.add(r * rb + b * bb);
-                            let ql = load(wb.add(64 * half + 32 * (k % 2)));
-                            let qh = load(wb.add(Q6_K_QH + 32 * half));
-                            let low = if k < 2 {
-                                _mm256_and_si256(ql, mask4)
-                            } else {
-                                _mm256_and_si256(_mm256_srli_epi16(ql, 4), mask4)
-                            };
-                            let high = match k {
-                                0 => _mm256_and_si256(qh, mask2),
-                                1 => _mm256_and_si256(_mm256_srli_epi16(qh, 2), mask2),
-                                2 => _mm256_and_si256(_mm256_srli_epi16(qh, 4), mask2),
-                                _ => _mm256_and_si256(_mm256_srli_epi16(qh, 6), mask2),
-                            };
-                            qv[r] = _mm256_or_si256(low, _mm256_slli_epi16(high, 4));
-                        }
-                        for h in 0..2 {
-                            let gi = 8 * half + 2 * k + h;
-                            let mut s = [zero; R];
-                            for w in 0..4 {
-                                let xw = load(xp.add(32 * (32 * half + 8 * k + 4 * h + w)));
-                                for r in 0..R {
-                                    let wj = _mm256_permutevar8x32_epi32(qv[r], lane((4 * h + w) as i32));
-                                    s[r] = D::dot(s[r], wj, xw);
-                                }
-                            }
-                            for r in 0..R {
-                                let scv = _mm256_set1_epi32(*base.add(r * rb + b * bb + Q6_K_SCALES + gi) as i8 as i32);
-                                isum[r] = _mm256_add_epi32(isum[r], _mm256_mullo_epi32(s[r], scv));
-                                corr[r] = _mm256_add_epi32(corr[r], _mm256_mullo_epi32(bsum(gi), scv));
-                            }
-                        }
-                    }
-                }
+            let mut sc = [[0u8; 8]; R];
+            let mut mins = [[0u8; 8]; R];
+            for r in 0..R {
+                let wb = base.add(r * rb + b * bb);
+                hd[r] = f16_raw(wb);
+                hmin[r] = f16_raw(wb.add(2));
+                (sc[r], mins[r]) = q4k_scales_mins(std::slice::from_raw_parts(wb.add(Q4_K_SCALES), 12));
             }
             let dv = rows_f16(&hd);
             let dminv = rows_f16(&hmin);
+            let mut scale = [_mm256_setzero_ps(); R];
+            let mut mscale = [_mm256_setzero_ps(); R];
             for r in 0..R {
-                let scale = _mm256_mul_ps(_mm256_permutevar8x32_ps(dv, lane(r as i32)), dx);
-                if ty == QuantType::Q4_K {
-                    let mscale = _mm256_mul_ps(_mm256_permutevar8x32_ps(dminv, lane(r as i32)), dx);
-                    acc[r] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(isum[r]), acc[r]);
-                    acc[r] = _mm256_fnmadd_ps(mscale, _mm256_cvtepi32_ps(corr[r]), acc[r]);
-                } else {
-                    let q = _mm256_sub_epi32(isum[r], _mm256_slli_epi32(corr[r], 5));
-                    acc[r] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(q), acc[r]);
+                scale[r] = _mm256_mul_ps(_mm256_permutevar8x32_ps(dv, lane(r as i32)), dx);
+                mscale[r] = _mm256_mul_ps(_mm256_permutevar8x32_ps(dminv, lane(r as i32)), dx);
+            }
+            for j in 0..8 {
+                let bpair = _mm256_add_epi32(bsum(2 * j), bsum(2 * j + 1));
+                let mut qv = [zero; R];
+                for r in 0..R {
+                    let q = load(base.add(r * rb + b * bb + Q4_K_QS + 32 * (j / 2)));
+                    qv[r] = if j % 2 == 0 {
+                        _mm256_and_si256(q, mask4)
+                    } else {
+                        _mm256_and_si256(_mm256_srli_epi16(q, 4), mask4)
+                    };
+                    corr[r] = _mm256_add_epi32(
+                        corr[r],
+                        _mm256_mullo_epi32(bpair, _mm256_set1_epi32(mins[r][j] as i32)),
+                    );
+                }
+                let mut s = [zero; R];
+                for w in 0..8 {
+                    let xw = load(xp.add(32 * (8 * j + w)));
+                    for r in 0..R {
+                        s[r] = D::dot(s[r], _mm256_permutevar8x32_epi32(qv[r], lane(w as i32)), xw);
+                    }
+                }
+                for r in 0..R {
+                    isum[r] = _mm256_add_epi32(
+                        isum[r],
+                        _mm256_mullo_epi32(s[r], _mm256_set1_epi32(sc[r][j] as i32)),
+                    );
+                }
+                // `ggml_gemm_q4_K_8x8_q8_K` adds every 64 elements.
+                if j % 2 == 1 {
+                    for r in 0..R {
+                        acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r]), scale[r], acc[r]);
+                        accm[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(corr[r]), mscale[r], accm[r]);
+                        isum[r] = zero;
+                        corr[r] = zero;
+                    }
                 }
             }
         }
+        for r in 0..R {
+            acc[r] = _mm256_sub_ps(acc[r], accm[r]);
+        }
         store_lanes::<R>(&acc, r0, t0, out);
     }
+}
+
+/// One Q6_K weight row × 8 activation rows (one per lane), in the form of llama.cpp's tiled
+/// K-quant matmul (calls with 8 rows or more): per block `acc = fma(isum·d, dx, acc)`.
+#[inline(always)]
+unsafe fn tile_tq6k<D: Dot>(data: &[u8], rb: usize, a: &QuantizedActs, pack: &[u32], r: usize, t0: usize, out: Out) {
+    let bb = QuantType::Q6_K.block_bytes();
+    let g = t0 / 8;
+    unsafe {
+        let zero = _mm256_setzero_si256();
+        let mask4 = _mm256_set1_epi8(0x0F);
+        let mask2 = _mm256_set1_epi8(0x03);
+        let lane = |j: i32| _mm256_set1_epi32(j);
+        let mut acc = _mm256_setzero_ps();
+        let base = data.as_ptr().add(r * rb);
+        for b in 0..a.blocks {
+            let wb = base.add(b * bb);
+            let xp = pack.as_ptr().add(b * 512) as *const u8;
+            let bs = a.packed_bsums.as_ptr().add((g * a.blocks + b) * 128);
+            let bsum = |j: usize| _mm256_loadu_si256(bs.add(8 * j) as *const __m256i);
+            let sc = |gi: usize| *wb.add(Q6_K_SCALES + gi) as i8 as i32;
+            let mut isum = zero;
+            let mut corr = zero;
+            for half in 0..2 {
+                let qh = load(wb.add(Q6_K_QH + 32 * half));
+                for k in 0..4 {
+                    let ql = load(wb.add(64 * half + 32 * (k % 2)));
+                    let low = if k < 2 {
+                        _mm256_and_si256(ql, mask4)
+                    } else {
+                        _mm256_and_si256(_mm256_srli_epi16(ql, 4), mask4)
+                    };
+                    let high = match k {
+                        0 => _mm256_and_si256(qh, mask2),
+                        1 => _mm256_and_si256(_mm256_srli_epi16(qh, 2), mask2),
+                        2 => _mm256_and_si256(_mm256_srli_epi16(qh, 4), mask2),
+                        _ => _mm256_and_si256(_mm256_srli_epi16(qh, 6), mask2),
+                    };
+                    let qv = _mm256_or_si256(low, _mm256_slli_epi16(high, 4));
+                    for h in 0..2 {
+                        let gi = 8 * half + 2 * k + h;
+                        let scv = _mm256_set1_epi32(sc(gi));
+                        let mut p = zero;
+                        for w in 0..4 {
+                            let l = 4 * h + w;
+                            let xw = load(xp.add(32 * (32 * half + 8 * k + l)));
+                            p = D::dot(p, _mm256_permutevar8x32_epi32(qv, lane(l as i32)), xw);
+                        }
+                        isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(p, scv));
+                        corr = _mm256_add_epi32(corr, _mm256_mullo_epi32(bsum(gi), scv));
+                    }
+                }
+            }
+            let q = _mm256_cvtepi32_ps(_mm256_sub_epi32(isum, _mm256_slli_epi32(corr, 5)));
+            let res = _mm256_mul_ps(q, _mm256_set1_ps(f16_at_ptr(wb.add(Q6_K_D))));
+            acc = _mm256_fmadd_ps(res, _mm256_loadu_ps(a.d.as_ptr().add(a.bidx(t0, b))), acc);
+        }
+        store_lanes::<1>(&[acc], r, t0, out);
+    }
+}
+
+/// The f16 value at `p` as f32.
+///
+/// # Safety
+/// `p` points at two readable bytes.
+#[inline(always)]
+unsafe fn f16_at_ptr(p: *const u8) -> f32 {
+    // SAFETY: guaranteed by the caller.
+    half::f16::from_bits(unsafe { f16_raw(p) }).to_f32()
 }
