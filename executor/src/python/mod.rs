@@ -14,6 +14,7 @@
 //! survives from one run to the next.
 
 mod fixes;
+mod harden;
 mod heap;
 mod instrument;
 mod pool;
@@ -60,6 +61,13 @@ pub fn run_tests(solution: &str, tests: &str, limits: &Limits) -> TestReport {
 /// get an interpreter built for them alone instead of starting the pool.
 pub(crate) fn one_run_per_process() {
     pool::one_run_per_process();
+}
+
+/// Declares that this process runs one program and exits, and starts building its interpreter
+/// (with the common modules imported) before the program is known: a warm sandbox child.
+/// [`wait_until_ready`] tells when it is built.
+pub(crate) fn one_warm_run_per_process() {
+    pool::one_warm_run_per_process();
 }
 
 /// Starts the interpreter pool if needed and waits until an interpreter is built and idle, or
@@ -212,6 +220,47 @@ print(out, s.getvalue())
         }
         let r = run("x = eval('1 + 2')\nexec('y = x * 2')\ny", &limits());
         assert_eq!(r.value.as_deref(), Some("6"), "{:?}", r.outcome);
+    }
+
+    #[test]
+    fn introspection_is_guarded_on_every_path_and_the_library_keeps_its_own() {
+        for code in [
+            "type.__dict__['__sub' + 'classes__'](object)",
+            "vars(type)['__getattri' + 'bute__'](object, '__sub' + 'classes__')()",
+            "import json\n'{0.__glo' + 'bals__}'.format(json.dumps)",
+            "import operator, json\noperator.attrgetter('__co' + 'de__')(json.dumps)",
+            "import copy, json\nclass E:\n    def __reduce_ex__(self, p):\n        return (getattr, (json.dumps, '__glo' + 'bals__'))\ncopy.copy(E())",
+            "type(print).__dict__['__se' + 'lf__'].__get__(print)",
+            "import typing\nvars(typing)['sys']._getframe(0)",
+        ] {
+            let r = run(code, &limits());
+            assert!(matches!(&r.outcome, Outcome::Error { kind, .. } if kind == "PermissionError"), "{code}: {:?}", r.outcome);
+        }
+        let r = run("exec(\"m = vars()['__buil' + 'tins__']\", g := {})\nb = g['m']\n(b if isinstance(b, dict) else vars(b))['__imp' + 'ort__']('ti' + 'me')", &limits());
+        assert!(matches!(&r.outcome, Outcome::Error { kind, .. } if kind == "ModuleNotFoundError"), "{:?}", r.outcome);
+        let library = "\
+import collections.abc, dataclasses, enum, functools, typing
+from collections import namedtuple
+@dataclasses.dataclass
+class P:
+    x: int
+    y: 'int' = 0
+class Color(enum.Enum):
+    RED = 1
+@functools.singledispatch
+def show(v):
+    return 'any'
+@show.register
+def _(v: int):
+    return 'int'
+Pt = namedtuple('Pt', 'a b')
+def f(a: 'int') -> 'str':
+    return str(a)
+[isinstance([], collections.abc.Sequence), isinstance(3, collections.abc.Sequence), P(1), Color.RED.name, show(1), show('x'), Pt(1, 2).b, typing.get_type_hints(f)['a'].__name__]";
+        assert_eq!(
+            run_ok(library).value.as_deref(),
+            Some("[True, False, P(x=1, y=0), 'RED', 'int', 'any', 2, 'int']")
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ use rustpython_vm::{
     AsObject, Interpreter, PyObjectRef, PyResult, Settings, VirtualMachine, scope::Scope,
 };
 
-use super::{heap, instrument, subset};
+use super::{harden, heap, instrument, subset};
 use crate::{Limits, Outcome, RunResult, TestCase, TestReport, TestStatus};
 
 /// The highest recursion limit user code may set: deep enough for realistic recursion, shallow
@@ -485,7 +485,10 @@ impl Warm {
         let interp = builder
             .add_native_modules(&defs)
             .add_frozen_modules(rustpython_pylib::FROZEN_STDLIB)
-            .init_hook(move |vm| vm.set_user_signal_channel(rx))
+            .init_hook(move |vm| {
+                vm.set_user_signal_channel(rx);
+                harden::prune_modules(vm);
+            })
             .build();
         let (guard, scope) = interp.enter(|vm| {
             prune_subclass_lists(vm.ctx.types.object_type, &mut std::collections::HashSet::new());
@@ -564,6 +567,7 @@ impl Warm {
         let Warm { interp, guard, scope, .. } = self;
         drop(scope);
         drop(guard);
+        interp.enter(harden::forget_exit_callbacks);
         interp.finalize(None);
         forget_kept();
     }
@@ -699,8 +703,8 @@ fn install_sandbox(vm: &VirtualMachine, guard: &Rc<Guard>, preload: Preload) -> 
     sys.as_object().set_attr("setrecursionlimit", capped, vm)?;
     install_internal_modules(vm)?;
     super::fixes::install(vm);
+    harden::install_types(vm);
     let scope = vm.new_scope_with_main()?;
-    let main_globals: PyDictRef = scope.globals.clone();
     // The most used allowlisted modules are imported now, off the run's critical path; the
     // heavier ones (dataclasses pulls in inspect, ast, dis...) load when a program imports them.
     // The random generator gets a fixed seed so runs repeat.
@@ -713,6 +717,7 @@ fn install_sandbox(vm: &VirtualMachine, guard: &Rc<Guard>, preload: Preload) -> 
     }
     let random = vm.import("random", 0)?;
     vm.call_method(&random, "seed", (0,))?;
+    harden::install_interpreter(vm)?;
 
     // The user's `sys`: a proxy with the harmless parts of the real one.
     let user_sys = {
@@ -745,7 +750,6 @@ fn install_sandbox(vm: &VirtualMachine, guard: &Rc<Guard>, preload: Preload) -> 
     // Imports: user code (whose frames run in `__main__`'s globals) gets the allowlist;
     // the stdlib's own internal imports are unrestricted (the sandbox has no host modules).
     keep("__import__", vm.builtins.as_object().get_attr("__import__", vm)?);
-    keep("main_globals", main_globals.clone().into());
     keep("user_sys", user_sys.into());
     keep("user_io", user_io.into());
     let guarded_import = vm.new_function("__import__", |args: FuncArgs, vm: &VirtualMachine| {
@@ -760,11 +764,7 @@ fn install_sandbox(vm: &VirtualMachine, guard: &Rc<Guard>, preload: Preload) -> 
             .or_else(|| args.args.get(4))
             .and_then(|l| l.downcast_ref::<PyInt>().and_then(|i| num_traits::ToPrimitive::to_i64(i.as_bigint())))
             .unwrap_or(0);
-        let import_globals = kept(vm, "main_globals")?;
-        let from_user = vm
-            .current_frame()
-            .is_some_and(|f| f.globals.is(&import_globals));
-        if from_user {
+        if harden::user_code_running(vm) {
             if level != 0 || !subset::module_allowed(&name) {
                 let code = if level != 0 { crate::ReasonCode::PyImportDenied } else { subset::denied_module_code(&name) };
                 return Err(vm.new_exception_msg(
@@ -807,9 +807,7 @@ fn install_sandbox(vm: &VirtualMachine, guard: &Rc<Guard>, preload: Preload) -> 
         keep(name, vm.builtins.as_object().get_attr(name, vm)?);
         let guarded = vm.new_function(name, move |args: FuncArgs, vm: &VirtualMachine| {
             let original = kept(vm, name)?;
-            let user_globals = kept(vm, "main_globals")?;
-            let from_user = vm.current_frame().is_some_and(|f| f.globals.is(&user_globals));
-            if from_user
+            if harden::asked_for_user(vm)
                 && let Some(attr) = args.args.get(1).and_then(|a| a.downcast_ref::<PyStr>())
                 && subset::DENIED_ATTRS.contains(&attr.as_wtf8().to_string_lossy().as_ref())
             {
