@@ -219,7 +219,7 @@ fn float_repr(x: f64) -> String {
     };
     let exponent: i32 = exponent.parse().unwrap_or(0);
     let n = digits.len() as i32;
-    let body = if (-5..16).contains(&exponent) {
+    let body = if (-4..16).contains(&exponent) {
         let point = exponent + 1;
         if point <= 0 {
             format!("0.{}{digits}", "0".repeat((-point) as usize))

@@ -275,6 +275,13 @@ pub(crate) fn install_interpreter(vm: &VirtualMachine) -> PyResult<()> {
     Ok(())
 }
 
+/// Drops what this module kept of the thread's current interpreter (the real `sys._getframe`,
+/// which holds that interpreter's `sys`), before the interpreter is torn down.
+pub(crate) fn forget_interpreter() {
+    let kept = ORIGINALS.with(|o| o.borrow_mut().remove("sys._getframe"));
+    drop(kept);
+}
+
 /// Drops the `atexit` callbacks a run registered, so none runs when its interpreter is torn
 /// down (a native callback such as `time.sleep` could not be interrupted there).
 pub(crate) fn forget_exit_callbacks(vm: &VirtualMachine) {

@@ -227,11 +227,11 @@ print(out, s.getvalue())
         for code in [
             "type.__dict__['__sub' + 'classes__'](object)",
             "vars(type)['__getattri' + 'bute__'](object, '__sub' + 'classes__')()",
-            "import json\n'{0.__glo' + 'bals__}'.format(json.dumps)",
+            "import json\n('{0.__glo' + 'bals__}').format(json.dumps)",
             "import operator, json\noperator.attrgetter('__co' + 'de__')(json.dumps)",
             "import copy, json\nclass E:\n    def __reduce_ex__(self, p):\n        return (getattr, (json.dumps, '__glo' + 'bals__'))\ncopy.copy(E())",
             "type(print).__dict__['__se' + 'lf__'].__get__(print)",
-            "import typing\nvars(typing)['sys']._getframe(0)",
+            "import typing\nvars(vars(typing)['sys'])['_get' + 'frame'](0)",
         ] {
             let r = run(code, &limits());
             assert!(matches!(&r.outcome, Outcome::Error { kind, .. } if kind == "PermissionError"), "{code}: {:?}", r.outcome);
@@ -466,6 +466,64 @@ def f(a: 'int') -> 'str':
                 .collect();
             times.sort_unstable();
             println!("interpreter build ({preload:?}): p50 {} us, min {} us", times[5], times[0]);
+        };
+        std::thread::Builder::new().stack_size(256 << 20).spawn(measure).unwrap().join().unwrap();
+    }
+
+    /// Prints this process's resident memory every 20 of 100 runs (run with `--ignored
+    /// --nocapture`): it must level off, since every interpreter is torn down after its run.
+    #[test]
+    #[ignore]
+    fn print_rss_across_runs() {
+        let rss = || {
+            std::fs::read_to_string("/proc/self/status")
+                .ok()
+                .and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmRSS:")).map(|v| v.trim().to_owned()))
+                .unwrap_or_default()
+        };
+        let code = "import collections, json\ndef add(a, b):\n    return a + b\nassert add(1, 2) == 3\nclass P:\n    pass\n[P() for _ in range(100)]";
+        for i in 1..=100 {
+            assert_eq!(run(code, &limits()).outcome, Outcome::Ok);
+            if i % 20 == 0 {
+                println!("after {i} runs: RSS {}", rss());
+            }
+        }
+    }
+
+    /// Prints, every 10 of 40 interpreters built, run and torn down on one thread, how many
+    /// classes are still alive and the resident memory (run with `--ignored --nocapture`).
+    #[test]
+    #[ignore]
+    fn print_live_classes_across_interpreters() {
+        fn live_heap_types(ty: &rustpython_vm::Py<rustpython_vm::builtins::PyType>, seen: &mut std::collections::HashSet<usize>) -> usize {
+            let subs: Vec<rustpython_vm::builtins::PyTypeRef> = ty
+                .subclasses
+                .read()
+                .iter()
+                .filter_map(|w| w.upgrade())
+                .filter_map(|o| o.downcast::<rustpython_vm::builtins::PyType>().ok())
+                .collect();
+            let mut n = 0;
+            for sub in subs {
+                if seen.insert(rustpython_vm::AsObject::get_id(&sub)) {
+                    n += usize::from(sub.heaptype_ext.is_some()) + live_heap_types(&sub, seen);
+                }
+            }
+            n
+        }
+        let measure = || {
+            for i in 1..=40 {
+                let warm = runtime::Warm::build(runtime::Preload::Yes);
+                let ctl = std::sync::Arc::new(runtime::Control::new(&limits()));
+                let work = runtime::Work::Run { code: "class P:\n    pass\nimport json".into() };
+                warm.execute(&work, &limits(), &ctl, |_| {});
+                if i % 10 == 0 {
+                    let ctx = rustpython_vm::Context::genesis();
+                    let live = live_heap_types(ctx.types.object_type, &mut Default::default());
+                    let rss = std::fs::read_to_string("/proc/self/status").ok().and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmRSS:")).map(|v| v.trim().to_owned())).unwrap_or_default();
+                    println!("after {i} interpreters: {live} live classes, RSS {rss}");
+                }
+            }
         };
         std::thread::Builder::new().stack_size(256 << 20).spawn(measure).unwrap().join().unwrap();
     }

@@ -2,6 +2,7 @@
 //! builtins, import guard, probes, captured output) and how a run or a test run executes on it.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,7 +18,7 @@ use rustpython_vm::compiler::{CompileError, Mode, codegen, parser};
 use rustpython_vm::function::FuncArgs;
 use rustpython_vm::signal::{UserSignal, UserSignalSender, user_signal_channel};
 use rustpython_vm::{
-    AsObject, Interpreter, PyObjectRef, PyResult, Settings, VirtualMachine, scope::Scope,
+    AsObject, Context, Interpreter, PyObjectRef, PyResult, Settings, VirtualMachine, scope::Scope,
 };
 
 use super::{harden, heap, instrument, subset};
@@ -220,6 +221,8 @@ pub(crate) struct Warm {
     signal: UserSignalSender,
     guard: Rc<Guard>,
     scope: Result<Scope, String>,
+    /// The classes that were alive before this interpreter was built (the thread's own).
+    classes_before: HashSet<usize>,
 }
 
 /// The interpreter's guard state, shared by the probes. Built unarmed with the interpreter;
@@ -471,6 +474,8 @@ impl Warm {
     /// installed, `__main__` ready. This is the expensive part, done before a job arrives.
     pub(crate) fn build(preload: Preload) -> Warm {
         forget_kept();
+        let classes_before =
+            heap_classes(Context::genesis().types.object_type).iter().map(|c| c.get_id()).collect();
         let (signal, rx) = user_signal_channel();
         let mut settings = Settings::default();
         settings.hash_seed = Some(0);
@@ -512,7 +517,7 @@ impl Warm {
             });
             (guard, scope)
         });
-        Warm { interp, signal, guard, scope }
+        Warm { interp, signal, guard, scope, classes_before }
     }
 
     /// Runs `work` under `limits`, hands the result to `reply`, then tears the interpreter down
@@ -564,13 +569,61 @@ impl Warm {
         self.guard.teardown.set(true);
         *self.guard.ctl.borrow_mut() = None;
         let _ = self.signal.send(interrupter(self.signal.clone()));
-        let Warm { interp, guard, scope, .. } = self;
+        let Warm { interp, guard, scope, classes_before, .. } = self;
         drop(scope);
         drop(guard);
         interp.enter(harden::forget_exit_callbacks);
-        interp.finalize(None);
+        interp.enter(|vm| break_class_cycles(vm, &classes_before));
+        // What Rust still holds of the run must go before the collector runs, or the cycles it
+        // reaches would outlive the interpreter.
         forget_kept();
+        harden::forget_interpreter();
+        interp.finalize(None);
     }
+}
+
+/// Every live class (heap type) below `ty`, found through the subclass lists.
+fn heap_classes(ty: &rustpython_vm::Py<rustpython_vm::builtins::PyType>) -> Vec<PyTypeRef> {
+    fn walk(ty: &rustpython_vm::Py<rustpython_vm::builtins::PyType>, seen: &mut HashSet<usize>, out: &mut Vec<PyTypeRef>) {
+        let subclasses: Vec<PyTypeRef> = ty
+            .subclasses
+            .read()
+            .iter()
+            .filter_map(|weak| weak.upgrade())
+            .filter_map(|obj| obj.downcast::<rustpython_vm::builtins::PyType>().ok())
+            .collect();
+        for sub in subclasses {
+            if seen.insert(sub.get_id()) {
+                walk(&sub, seen, out);
+                if sub.heaptype_ext.is_some() {
+                    out.push(sub);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(ty, &mut HashSet::new(), &mut out);
+    out
+}
+
+/// Empties the dict, MRO and bases of every class the interpreter created (those not in
+/// `before`). RustPython's collector does not free classes: each would keep its methods, their
+/// globals and so the run's whole module graph alive (≈ 6 MB a run), so the cycles through
+/// them are cut by hand. Called at teardown, when no user code can run any more.
+fn break_class_cycles(vm: &VirtualMachine, before: &HashSet<usize>) {
+    let classes: Vec<PyTypeRef> = heap_classes(vm.ctx.types.object_type)
+        .into_iter()
+        .filter(|class| !before.contains(&class.get_id()))
+        .collect();
+    let mut garbage: Vec<PyObjectRef> = Vec::new();
+    for class in &classes {
+        class.modified();
+        garbage.extend(std::mem::take(&mut *class.attributes.write()).into_values());
+        garbage.extend(std::mem::take(&mut *class.mro.write()).into_iter().map(Into::into));
+        garbage.extend(std::mem::take(&mut *class.bases.write()).into_iter().map(Into::into));
+    }
+    drop(garbage);
+    tracing::trace!(classes = classes.len(), "class cycles broken");
 }
 
 /// Drops the dead entries of the subclass lists of the built-in types, from `ty` down.
