@@ -39,7 +39,14 @@ mod confine {
     //! Confinement needs Linux; elsewhere every layer is reported as missing.
     use crate::{IsolationReport, Limits};
 
-    pub(super) fn confine(_limits: &Limits, clean_env: bool) -> IsolationReport {
+    /// Nothing is applied before the job.
+    pub(super) struct Early;
+
+    pub(super) fn confine_early() -> Early {
+        Early
+    }
+
+    pub(super) fn confine_job(_early: &Early, _limits: &Limits, clean_env: bool) -> IsolationReport {
         IsolationReport {
             landlock: "not_enforced: Landlock needs Linux".into(),
             seccomp: false,
@@ -49,9 +56,11 @@ mod confine {
     }
 }
 mod parent;
+mod warm;
 
 pub use child::{ChildRunner, child_main_if_requested, serve_child_if_requested};
 pub use parent::{execute, execute_with};
+pub use warm::{set_warm_children, wait_until_warm, warm_child_pids, warm_children};
 
 use crate::{ExecRequest, ExecResponse, IsolationReport, Limits, Outcome, RunResult, TestReport};
 use std::path::PathBuf;
@@ -60,6 +69,14 @@ use std::time::Duration;
 
 /// The argument that starts one of our binaries as a sandbox child.
 pub const CHILD_ARG: &str = "__edgecoder-sandbox-child";
+
+/// The second argument that starts a sandbox child warm: it confines itself and builds its
+/// interpreter before it reads its request (see [`set_warm_children`]).
+pub const WARM_ARG: &str = "warm";
+
+/// The byte a warm child writes on its answer pipe once it is confined and its interpreter is
+/// built, before it reads its request.
+const READY: u8 = 0x52;
 
 /// The environment variable that names the child executable when none was set in code.
 pub const CHILD_EXE_ENV: &str = "EDGECODER_SANDBOX_EXE";

@@ -48,6 +48,22 @@ fn main() {
             "dispatch_through_execute_uses_the_child",
             dispatch_through_execute,
         ),
+        Trial::test(
+            "warm_children_are_confined_like_cold_ones",
+            warm_children_are_confined,
+        ),
+        Trial::test(
+            "warm_children_serve_one_run_each_and_leak_nothing",
+            warm_children_leak_nothing,
+        ),
+        Trial::test(
+            "a_killed_warm_child_is_replaced",
+            killed_warm_child_is_replaced,
+        ),
+        Trial::test(
+            "warm_children_enforce_each_runs_limits",
+            warm_children_enforce_limits,
+        ),
     ];
     libtest_mimic::run(&args, trials).exit();
 }
@@ -79,6 +95,7 @@ fn probe_runner(request: &ExecRequest, limits: &Limits) -> ExecResponse {
             )
         }
         "stack" => format!("{}", recurse(1)),
+        "rlimits" => rlimits_probe(),
         "abort" => std::process::abort(),
         "exit" => std::process::exit(arg.parse().expect("probe:exit:CODE")),
         "flood" => "x".repeat(arg.parse().expect("probe:flood:BYTES")),
@@ -197,22 +214,45 @@ fn env_probe() -> String {
     let mut buf = [0u8; 16];
     // SAFETY: read into a local buffer of the given size.
     let got = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
-    let mut core = libc::rlimit {
-        rlim_cur: 1,
-        rlim_max: 1,
-    };
-    let mut fsize = libc::rlimit {
-        rlim_cur: 1,
-        rlim_max: 1,
-    };
-    // SAFETY: getrlimit writes into the locals.
-    unsafe {
-        libc::getrlimit(libc::RLIMIT_CORE, &mut core);
-        libc::getrlimit(libc::RLIMIT_FSIZE, &mut fsize);
-    }
     format!(
         "vars={vars}\nstdin_read={got}\ncore={}\nfsize={}\n",
-        core.rlim_cur, fsize.rlim_cur
+        soft_limit(libc::RLIMIT_CORE),
+        soft_limit(libc::RLIMIT_FSIZE)
+    )
+}
+
+/// The type `getrlimit` takes its resource as (it differs between C libraries).
+#[cfg(target_env = "gnu")]
+type Resource = libc::__rlimit_resource_t;
+#[cfg(not(target_env = "gnu"))]
+type Resource = libc::c_int;
+
+/// The soft limit of `resource` as this process sees it (`u64::MAX` when unknown).
+fn soft_limit(resource: Resource) -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: getrlimit writes into the local.
+    unsafe { libc::getrlimit(resource, &mut limit) };
+    limit.rlim_cur as u64
+}
+
+/// The CPU and address-space limits as the run sees them, with the CPU seconds used so far.
+fn rlimits_probe() -> String {
+    // SAFETY: getrusage writes into the local.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let used_us = (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1_000_000
+        + usage.ru_utime.tv_usec
+        + usage.ru_stime.tv_usec;
+    format!(
+        "cpu_soft={} cpu_used_us={used_us} as={}",
+        soft_limit(libc::RLIMIT_CPU),
+        soft_limit(libc::RLIMIT_AS)
     )
 }
 
@@ -529,4 +569,162 @@ fn dispatch_through_execute() -> Result<(), Failed> {
         }
         other => Err(format!("wrong shape: {other:?}").into()),
     }
+}
+
+// ---- warm children --------------------------------------------------------------------------
+
+/// Turns warm children on and waits until one is ready.
+fn warm_one() -> Result<(), Failed> {
+    sandbox::set_warm_children(1);
+    ensure(
+        sandbox::wait_until_warm(Duration::from_secs(60)),
+        "no warm child became ready within 60 s",
+    )
+}
+
+/// Turns warm children off (killing and reaping the idle ones) and checks none is left.
+fn warm_off() -> Result<(), Failed> {
+    sandbox::set_warm_children(0);
+    no_children_left()
+}
+
+/// Whether `pid` still names a process (a reaped child does not).
+fn alive(pid: u32) -> bool {
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    unsafe { libc::kill(pid as libc::pid_t, 0) == 0 }
+}
+
+fn warm_children_are_confined() -> Result<(), Failed> {
+    let target =
+        std::env::temp_dir().join(format!("edgecoder-sandbox-warm-probe-{}", std::process::id()));
+    let code = format!("probe:syscalls:{}", target.display());
+    let cold = probe(&code, &limits(5_000));
+    let cold_env = probe("probe:env", &limits(5_000));
+    warm_one()?;
+    let warm = probe(&code, &limits(5_000));
+    let warm_env = probe("probe:env", &limits(5_000));
+    warm_off()?;
+    ensure(warm.outcome == Outcome::Ok, format!("{warm:?}"))?;
+    ensure(
+        warm.stdout == cold.stdout,
+        format!("warm:\n{}\ncold:\n{}", warm.stdout, cold.stdout),
+    )?;
+    ensure(warm_env.stdout == cold_env.stdout, &warm_env.stdout)?;
+    ensure(
+        warm.isolation == cold.isolation,
+        format!("warm {:?} vs cold {:?}", warm.isolation, cold.isolation),
+    )?;
+    ensure(!target.exists(), "the warm child created a file")
+}
+
+fn warm_children_leak_nothing() -> Result<(), Failed> {
+    warm_one()?;
+    let first = sandbox::warm_child_pids();
+    let polluter = "import math, json, collections\nmath.pi = 3\njson.dumps = None\n\
+                    collections.Counter.extra = 1\nsecret = 42\nhog = bytearray(100 * 1024 * 1024)\n\
+                    print('polluted')";
+    let run = probe(polluter, &limits(10_000));
+    ensure(run.stdout == "polluted\n", format!("{run:?}"))?;
+    ensure(
+        first.iter().all(|pid| !alive(*pid)),
+        format!("the child that served the run is still there: {first:?}"),
+    )?;
+    ensure(
+        sandbox::wait_until_warm(Duration::from_secs(60)),
+        "no replacement became ready",
+    )?;
+    let second = sandbox::warm_child_pids();
+    ensure(
+        !second.is_empty() && second.iter().all(|pid| !first.contains(pid)),
+        format!("the replacement is a new process: {first:?} -> {second:?}"),
+    )?;
+    let checker = "import math, json, collections\n\
+                   [math.pi, json.dumps([1]), hasattr(collections.Counter, 'extra'), 'secret' in globals(), 'hog' in globals()]";
+    let tight = Limits {
+        memory_bytes: 64 << 20,
+        ..limits(10_000)
+    };
+    let run = probe(checker, &tight);
+    let result = ensure(
+        run.value.as_deref() == Some("[3.141592653589793, '[1]', False, False, False]"),
+        format!("{run:?}"),
+    );
+    warm_off()?;
+    result
+}
+
+fn killed_warm_child_is_replaced() -> Result<(), Failed> {
+    warm_one()?;
+    let victims = sandbox::warm_child_pids();
+    for pid in &victims {
+        // SAFETY: kill of our own idle child.
+        unsafe { libc::kill(*pid as libc::pid_t, libc::SIGKILL) };
+    }
+    let run = probe("print(6 * 7)", &limits(5_000));
+    ensure(
+        run.outcome == Outcome::Ok && run.stdout == "42\n",
+        format!("{run:?}"),
+    )?;
+    ensure(report(&run)?.seccomp, "the fallback run is confined")?;
+    ensure(
+        sandbox::wait_until_warm(Duration::from_secs(60)),
+        "no replacement became ready",
+    )?;
+    let now = sandbox::warm_child_pids();
+    ensure(
+        now.iter().all(|pid| !victims.contains(pid)),
+        format!("{victims:?} -> {now:?}"),
+    )?;
+    // A child that crashes or times out during its run is not reused either.
+    let crash = probe("probe:abort", &limits(5_000));
+    ensure(error_kind(&crash.outcome) == Some("SandboxCrash"), format!("{crash:?}"))?;
+    let (late, took) = timed("probe:spin", 300);
+    ensure(late.outcome == Outcome::Timeout, format!("{late:?}"))?;
+    ensure(took < Duration::from_secs(5), format!("took {took:?}"))?;
+    let run = probe("print(6 * 7)", &limits(5_000));
+    ensure(run.stdout == "42\n", format!("{run:?}"))?;
+    warm_off()
+}
+
+fn warm_children_enforce_limits() -> Result<(), Failed> {
+    warm_one()?;
+    let result = (|| {
+        let tight = Limits {
+            memory_bytes: 64 << 20,
+            ..limits(10_000)
+        };
+        let over = probe(&format!("probe:alloc:{}", 4u64 << 30), &tight);
+        ensure(over.outcome == Outcome::MemoryLimit, format!("{over:?}"))?;
+        let within = probe(&format!("probe:alloc:{}", 32u64 << 20), &tight);
+        ensure(within.outcome == Outcome::Ok, format!("{within:?}"))?;
+        let python = probe("b = bytearray(10**9)", &tight);
+        ensure(python.outcome == Outcome::MemoryLimit, format!("{python:?}"))?;
+        let (late, took) = timed("while True:\n    pass", 300);
+        ensure(late.outcome == Outcome::Timeout, format!("{late:?}"))?;
+        ensure(took < Duration::from_secs(5), format!("took {took:?}"))?;
+        ensure(sandbox::wait_until_warm(Duration::from_secs(60)), "no warm child")?;
+        // The CPU limit counts from the run's start: the budget rounded up plus one second,
+        // on top of the whole seconds the child had used before.
+        let run = probe("probe:rlimits", &limits(5_000));
+        let field = |name: &str| -> Option<u64> {
+            run.stdout
+                .split_whitespace()
+                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
+        };
+        let (Some(soft), Some(used_us), Some(address_space)) =
+            (field("cpu_soft"), field("cpu_used_us"), field("as"))
+        else {
+            return Err(format!("{run:?}").into());
+        };
+        ensure(
+            soft >= 6 && soft <= used_us / 1_000_000 + 6,
+            format!("cpu soft limit {soft} s with {used_us} us used"),
+        )?;
+        ensure(
+            address_space >= (512 << 20) + Limits::default().memory_bytes,
+            format!("address space {address_space}"),
+        )
+    })();
+    warm_off()?;
+    result
 }

@@ -25,7 +25,9 @@ pub enum BenchTarget {
     /// isolation, against `python3 -c` and `node -e` subprocesses running the same program.
     /// "python in-process" starts each run once the interpreter pool is warm (a cold run on a
     /// fresh interpreter, the wait untimed); "back to back" includes waiting for the pool to
-    /// rebuild, which is what a burst of runs costs.
+    /// rebuild, which is what a burst of runs costs. "process, warm child" hands each run to a
+    /// pre-started, already confined child with its interpreter built (the wait untimed), "back
+    /// to back" waits for the replacement child, "cold child" starts one per run.
     Executor(ExecutorBench),
     /// Our model engine against llama.cpp (llama-cpp-python) on the same GGUF file and thread
     /// count: prefill and decode tokens/s, time to first token, peak RSS, prefix reuse.
@@ -58,6 +60,9 @@ pub struct ExecutorBench {
     /// Where to write the JSON results.
     #[arg(long, default_value = "bench-executor.json")]
     pub json_out: PathBuf,
+    /// Warm sandbox children kept in the process-isolation scenarios that use them.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub warm_children: u16,
 }
 
 /// The Python program every Python scenario runs: a function and three asserts.
@@ -86,10 +91,16 @@ const WARMUP: u32 = 3;
 #[derive(Debug, Clone)]
 enum Runner {
     /// Our executor.
-    Ours(Isolation),
-    /// Our in-process executor, each run started once the Python pool holds a built interpreter
-    /// (the wait is not timed): the latency of a cold run on a warm pool.
-    OursOnWarmPool,
+    Ours {
+        /// In-process or in a sandboxed child.
+        isolation: Isolation,
+        /// Warm sandbox children kept during the scenario (0: every child starts cold).
+        warm_children: usize,
+        /// Each run starts once the executor is warm (in-process: the Python pool holds a built
+        /// interpreter; process isolation: a warm child is confined with its interpreter built);
+        /// the wait is not timed. Without it, runs go back to back and wait for the rebuild.
+        on_warm: bool,
+    },
     /// A peer interpreter started as `program flag PROGRAM`.
     Peer {
         program: PathBuf,
@@ -129,6 +140,22 @@ pub struct ScenarioResult {
     pub peer: Option<String>,
     /// p50 of this scenario divided by the peer's p50 (below 1: we are faster).
     pub p50_ratio_to_peer: Option<f64>,
+    /// This benchmark process's resident memory after the scenario, in MiB (Linux): growth
+    /// from one scenario to the next shows what runs leave behind.
+    pub rss_after_mib: Option<f64>,
+}
+
+/// This process's resident set size in MiB, from `/proc/self/status` (Linux only).
+fn rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
 }
 
 /// The whole JSON file.
@@ -164,40 +191,30 @@ fn resolve_peer(name: &str, flag: &str, probe: &str) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(name))
 }
 
-fn scenarios() -> Vec<Scenario> {
+fn scenarios(warm_children: usize) -> Vec<Scenario> {
     let python = resolve_peer("python3", "-c", "import sys; print(sys.executable)");
     let node = resolve_peer("node", "-e", "process.stdout.write(process.execPath)");
+    let ours = |name, lang, isolation, warm_children, on_warm| Scenario {
+        name,
+        lang,
+        runner: Runner::Ours {
+            isolation,
+            warm_children,
+            on_warm,
+        },
+        peer: Some(if lang == Lang::Python { "python3 -c" } else { "node -e" }),
+    };
+    let (py, js) = (Lang::Python, Lang::JavaScript);
+    let (inproc, process) = (Isolation::InProcess, Isolation::Process);
     vec![
-        Scenario {
-            name: "python in-process",
-            lang: Lang::Python,
-            runner: Runner::OursOnWarmPool,
-            peer: Some("python3 -c"),
-        },
-        Scenario {
-            name: "python in-process, back to back",
-            lang: Lang::Python,
-            runner: Runner::Ours(Isolation::InProcess),
-            peer: Some("python3 -c"),
-        },
-        Scenario {
-            name: "python process isolation",
-            lang: Lang::Python,
-            runner: Runner::Ours(Isolation::Process),
-            peer: Some("python3 -c"),
-        },
-        Scenario {
-            name: "javascript in-process",
-            lang: Lang::JavaScript,
-            runner: Runner::Ours(Isolation::InProcess),
-            peer: Some("node -e"),
-        },
-        Scenario {
-            name: "javascript process isolation",
-            lang: Lang::JavaScript,
-            runner: Runner::Ours(Isolation::Process),
-            peer: Some("node -e"),
-        },
+        ours("python in-process", py, inproc, 0, true),
+        ours("python in-process, back to back", py, inproc, 0, false),
+        ours("python process, warm child", py, process, warm_children, true),
+        ours("python process, back to back", py, process, warm_children, false),
+        ours("python process, cold child", py, process, 0, false),
+        ours("javascript in-process", js, inproc, 0, false),
+        ours("javascript process, warm child", js, process, warm_children, true),
+        ours("javascript process, cold child", js, process, 0, false),
         Scenario {
             name: "python3 -c",
             lang: Lang::Python,
@@ -229,20 +246,21 @@ fn program(lang: Lang) -> &'static str {
 /// Runs one sample; `Err` says why it did not end well.
 fn sample(scenario: &Scenario) -> Result<Duration, String> {
     let code = program(scenario.lang);
-    if matches!(scenario.runner, Runner::OursOnWarmPool)
-        && !edgecoder_executor::python::wait_until_ready(Duration::from_secs(60))
-    {
-        return Err("no Python interpreter was ready within 60 s".into());
+    if let Runner::Ours { isolation, on_warm: true, .. } = scenario.runner {
+        let wait = Duration::from_secs(60);
+        let warm = match isolation {
+            Isolation::InProcess => edgecoder_executor::python::wait_until_ready(wait),
+            Isolation::Process => edgecoder_executor::sandbox::wait_until_warm(wait),
+        };
+        if !warm {
+            return Err(format!("the executor was not warm within {} s", wait.as_secs()));
+        }
     }
     let started = Instant::now();
     match &scenario.runner {
-        Runner::Ours(_) | Runner::OursOnWarmPool => {
-            let isolation = match scenario.runner {
-                Runner::Ours(isolation) => isolation,
-                _ => Isolation::InProcess,
-            };
+        Runner::Ours { isolation, .. } => {
             let limits = Limits {
-                isolation,
+                isolation: *isolation,
                 ..Limits::default()
             };
             let result = edgecoder_executor::run(code, scenario.lang, &limits);
@@ -284,6 +302,9 @@ fn measure(scenario: &Scenario, runs: u32, bar: &ProgressBar) -> ScenarioResult 
     bar.set_message(scenario.name);
     let span = tracing::info_span!("bench_scenario", name = scenario.name);
     let _entered = span.enter();
+    if let Runner::Ours { warm_children, .. } = scenario.runner {
+        edgecoder_executor::sandbox::set_warm_children(warm_children);
+    }
     let mut first_failure = None;
     for _ in 0..WARMUP {
         if let Err(why) = sample(scenario) {
@@ -321,6 +342,7 @@ fn measure(scenario: &Scenario, runs: u32, bar: &ProgressBar) -> ScenarioResult 
         mean_ms,
         peer: scenario.peer.map(str::to_owned),
         p50_ratio_to_peer: None,
+        rss_after_mib: rss_mib(),
     }
 }
 
@@ -351,8 +373,8 @@ fn ms(value: Option<f64>) -> String {
 /// The results as a fixed-width table.
 pub fn table(results: &[ScenarioResult]) -> String {
     let mut out = format!(
-        "{:<30} {:>6} {:>6} {:>9} {:>9}  {}\n",
-        "scenario", "ok", "failed", "p50 ms", "p95 ms", "p50 vs peer"
+        "{:<32} {:>6} {:>6} {:>9} {:>9} {:>9}  {}\n",
+        "scenario", "ok", "failed", "p50 ms", "p95 ms", "RSS MiB", "p50 vs peer"
     );
     for r in results {
         let vs = match (&r.peer, r.p50_ratio_to_peer) {
@@ -360,17 +382,22 @@ pub fn table(results: &[ScenarioResult]) -> String {
             (Some(peer), None) => format!("n/a ({peer} unavailable)"),
             (None, _) => "(peer)".into(),
         };
+        let rss = r
+            .rss_after_mib
+            .map(|v| format!("{v:.0}"))
+            .unwrap_or_else(|| "n/a".into());
         out.push_str(&format!(
-            "{:<30} {:>6} {:>6} {:>9} {:>9}  {}\n",
+            "{:<32} {:>6} {:>6} {:>9} {:>9} {:>9}  {}\n",
             r.name,
             r.ok_runs,
             r.failed_runs,
             ms(r.p50_ms),
             ms(r.p95_ms),
+            rss,
             vs
         ));
         if let Some(why) = &r.first_failure {
-            out.push_str(&format!("{:<30} first failure: {why}\n", ""));
+            out.push_str(&format!("{:<32} first failure: {why}\n", ""));
         }
     }
     out
@@ -378,7 +405,7 @@ pub fn table(results: &[ScenarioResult]) -> String {
 
 impl Execute for ExecutorBench {
     fn execute(self) -> Result<Exit, Failure> {
-        let scenarios = scenarios();
+        let scenarios = scenarios(usize::from(self.warm_children));
         let bar = ProgressBar::new(u64::from(self.runs) * scenarios.len() as u64);
         if let Ok(style) =
             ProgressStyle::with_template("{spinner} {msg:30} [{bar:30}] {pos}/{len} ({eta} left)")
@@ -390,6 +417,7 @@ impl Execute for ExecutorBench {
             .map(|s| measure(s, self.runs, &bar))
             .collect();
         bar.finish_and_clear();
+        edgecoder_executor::sandbox::set_warm_children(0);
         fill_ratios(&mut results);
         let report = BenchReport {
             runs: self.runs,
@@ -439,6 +467,7 @@ mod tests {
             mean_ms: p50,
             peer: peer.map(str::to_owned),
             p50_ratio_to_peer: None,
+            rss_after_mib: None,
         }
     }
 

@@ -28,6 +28,8 @@ impl Execute for McpArgs {
                 None
             }
         };
+        // A long-lived server: keep one sandbox child warm for the process-isolated tool runs.
+        edgecoder_executor::sandbox::set_warm_children(1);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()

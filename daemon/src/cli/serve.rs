@@ -24,6 +24,11 @@ pub struct ServeArgs {
     /// The model to load (a catalog id or a GGUF path), instead of the config's.
     #[arg(long, value_name = "ID")]
     pub model: Option<String>,
+    /// Sandbox children kept warm for process-isolated runs (MCP tools, swarm work): started
+    /// ahead, already confined, interpreter built; 0 starts a fresh child for every run.
+    #[arg(long, env = "EDGECODER_WARM_SANDBOX_CHILDREN", default_value_t = 1, value_name = "N",
+          value_parser = clap::value_parser!(u16).range(0..=16))]
+    pub warm_sandbox_children: u16,
 }
 
 impl ServeArgs {
@@ -44,6 +49,7 @@ impl ServeArgs {
 impl Execute for ServeArgs {
     fn execute(self) -> Result<Exit, Failure> {
         let config = self.config()?;
+        edgecoder_executor::sandbox::set_warm_children(usize::from(self.warm_sandbox_children));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()

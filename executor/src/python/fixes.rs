@@ -8,6 +8,7 @@
 //! | `real + complex`, `real - complex` | Python 3.14's mixed-mode rule: `3 - (1+0j)` is `(2-0j)` | the real is made `complex(real, 0.0)` first: `(2+0j)` |
 //! | `complex / complex` | textbook formula: `(1+2j)/(1-1j)` is `(-0.49999999999999994+1.4999999999999998j)` | Smith's algorithm, as CPython: `(-0.5+1.5j)` |
 //! | `complex ** n` | always through polar form: `1j ** 2` is `(-1+1.2246467991473532e-16j)` | integer exponents up to 100 by repeated multiplication: `(-1+0j)`; others with CPython's formula |
+//! | `repr()`/`str()` of a float whose exact value lies halfway between its two shortest round-tripping digit strings | the upper one: `repr(1e15 + 0.3)` is `1000000000000000.3` | the even one, as CPython's dtoa: `1000000000000000.2` |
 //!
 //! Built-in types belong to the interpreter's per-thread base context, so the corrected methods
 //! are set on the types themselves; user code still cannot change those types.
@@ -15,7 +16,7 @@
 use num_complex::Complex64;
 use rustpython_vm::builtins::{PyBaseExceptionRef, PyComplex, PyFloat, PyInt, PyStr};
 use rustpython_vm::function::OptionalOption;
-use rustpython_vm::{AsObject, PyObject, PyObjectRef, PyResult, VirtualMachine};
+use rustpython_vm::{AsObject, PyObject, PyObjectRef, PyRef, PyResult, VirtualMachine};
 
 /// The largest `n` for which `round(x, n)` can change a float (CPython's `NDIGITS_MAX`).
 const NDIGITS_MAX: i64 = 323;
@@ -34,6 +35,9 @@ pub(crate) fn install(vm: &VirtualMachine) {
     let float_type = vm.ctx.types.float_type;
     let round = vm.new_method("__round__", float_type, float_round);
     float_type.set_attr(vm.ctx.intern_str("__round__"), round.into());
+    float_type.slots.repr.store(Some(float_repr_slot));
+    let repr = vm.new_method("__repr__", float_type, float_repr_method);
+    float_type.set_attr(vm.ctx.intern_str("__repr__"), repr.into());
     let syntax_error = vm.ctx.exceptions.syntax_error;
     let str_fn = vm.new_method("__str__", syntax_error, syntax_error_str);
     syntax_error.set_attr(vm.ctx.intern_str("__str__"), str_fn.into());
@@ -176,6 +180,62 @@ fn float_round(zelf: PyObjectRef, ndigits: OptionalOption<PyObjectRef>, vm: &Vir
     Ok(vm.ctx.new_float(round_digits(x, n)).into())
 }
 
+fn float_repr_slot(zelf: &PyObject, vm: &VirtualMachine) -> PyResult<PyRef<PyStr>> {
+    let x = zelf
+        .downcast_ref::<PyFloat>()
+        .map(|f| f.to_f64())
+        .ok_or_else(|| vm.new_type_error("descriptor '__repr__' requires a 'float' object"))?;
+    Ok(vm.ctx.new_str(float_repr(x)))
+}
+
+fn float_repr_method(zelf: PyObjectRef, vm: &VirtualMachine) -> PyResult<PyRef<PyStr>> {
+    float_repr_slot(&zelf, vm)
+}
+
+/// CPython's `repr()` of a float: the shortest digit string that reads back as `x`, the one
+/// closest to `x`'s exact value, an exact tie going to the even digit; fixed notation for
+/// decimal exponents from -4 to 15, `d.ddde±XX` otherwise.
+fn float_repr(x: f64) -> String {
+    if x.is_nan() {
+        return "nan".into();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    let sign = if x.is_sign_negative() { "-" } else { "" };
+    let a = x.abs();
+    // Rust finds the shortest length; its exact formatting at that length rounds the exact
+    // value half to even, which is the digit string CPython picks.
+    let shortest = format!("{a:e}");
+    let (mantissa, _) = shortest.split_once('e').unwrap_or((&shortest, "0"));
+    let length = mantissa.chars().filter(char::is_ascii_digit).count().max(1);
+    let nearest = format!("{a:.*e}", length - 1);
+    let chosen = if nearest.parse::<f64>() == Ok(a) { nearest } else { shortest };
+    let (mantissa, exponent) = chosen.split_once('e').unwrap_or((&chosen, "0"));
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let digits = match digits.trim_end_matches('0') {
+        "" => "0",
+        trimmed => trimmed,
+    };
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let n = digits.len() as i32;
+    let body = if (-4..16).contains(&exponent) {
+        let point = exponent + 1;
+        if point <= 0 {
+            format!("0.{}{digits}", "0".repeat((-point) as usize))
+        } else if point >= n {
+            format!("{digits}{}.0", "0".repeat((point - n) as usize))
+        } else {
+            format!("{}.{}", &digits[..point as usize], &digits[point as usize..])
+        }
+    } else {
+        let fraction = if n > 1 { format!(".{}", &digits[1..]) } else { String::new() };
+        let exp_sign = if exponent < 0 { '-' } else { '+' };
+        format!("{}{fraction}e{exp_sign}{:02}", &digits[..1], exponent.abs())
+    };
+    format!("{sign}{body}")
+}
+
 fn round_to_int(x: f64, vm: &VirtualMachine) -> PyResult {
     if x.is_nan() {
         return Err(vm.new_value_error("cannot convert float NaN to integer"));
@@ -233,7 +293,34 @@ fn syntax_error_str(zelf: PyBaseExceptionRef, vm: &VirtualMachine) -> PyResult {
 
 #[cfg(test)]
 mod tests {
-    use super::{Complex64, complex_pow, round_digits};
+    use super::{Complex64, complex_pow, float_repr, round_digits};
+
+    #[test]
+    fn float_repr_is_cpythons() {
+        for (x, text) in [
+            (1e15 + 0.3, "1000000000000000.2"),
+            (0.1, "0.1"),
+            (1.0, "1.0"),
+            (-0.0, "-0.0"),
+            (0.0, "0.0"),
+            (1e16, "1e+16"),
+            (1.5e16, "1.5e+16"),
+            (123456789012345678.0, "1.2345678901234568e+17"),
+            (1e15, "1000000000000000.0"),
+            (0.0001, "0.0001"),
+            (1e-5, "1e-05"),
+            (-2.5e-7, "-2.5e-07"),
+            (5e-324, "5e-324"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (0.30000000000000004, "0.30000000000000004"),
+            (2.675, "2.675"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+            (f64::NAN, "nan"),
+        ] {
+            assert_eq!(float_repr(x), text, "{x:e}");
+        }
+    }
 
     #[test]
     fn complex_division_is_smiths() {

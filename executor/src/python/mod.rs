@@ -14,6 +14,7 @@
 //! survives from one run to the next.
 
 mod fixes;
+mod harden;
 mod heap;
 mod instrument;
 mod pool;
@@ -60,6 +61,13 @@ pub fn run_tests(solution: &str, tests: &str, limits: &Limits) -> TestReport {
 /// get an interpreter built for them alone instead of starting the pool.
 pub(crate) fn one_run_per_process() {
     pool::one_run_per_process();
+}
+
+/// Declares that this process runs one program and exits, and starts building its interpreter
+/// (with the common modules imported) before the program is known: a warm sandbox child.
+/// [`wait_until_ready`] tells when it is built.
+pub(crate) fn one_warm_run_per_process() {
+    pool::one_warm_run_per_process();
 }
 
 /// Starts the interpreter pool if needed and waits until an interpreter is built and idle, or
@@ -212,6 +220,47 @@ print(out, s.getvalue())
         }
         let r = run("x = eval('1 + 2')\nexec('y = x * 2')\ny", &limits());
         assert_eq!(r.value.as_deref(), Some("6"), "{:?}", r.outcome);
+    }
+
+    #[test]
+    fn introspection_is_guarded_on_every_path_and_the_library_keeps_its_own() {
+        for code in [
+            "type.__dict__['__sub' + 'classes__'](object)",
+            "vars(type)['__getattri' + 'bute__'](object, '__sub' + 'classes__')()",
+            "import json\n('{0.__glo' + 'bals__}').format(json.dumps)",
+            "import operator, json\noperator.attrgetter('__co' + 'de__')(json.dumps)",
+            "import copy, json\nclass E:\n    def __reduce_ex__(self, p):\n        return (getattr, (json.dumps, '__glo' + 'bals__'))\ncopy.copy(E())",
+            "type(print).__dict__['__se' + 'lf__'].__get__(print)",
+            "import typing\nvars(vars(typing)['sys'])['_get' + 'frame'](0)",
+        ] {
+            let r = run(code, &limits());
+            assert!(matches!(&r.outcome, Outcome::Error { kind, .. } if kind == "PermissionError"), "{code}: {:?}", r.outcome);
+        }
+        let r = run("exec(\"m = vars()['__buil' + 'tins__']\", g := {})\nb = g['m']\n(b if isinstance(b, dict) else vars(b))['__imp' + 'ort__']('ti' + 'me')", &limits());
+        assert!(matches!(&r.outcome, Outcome::Error { kind, .. } if kind == "ModuleNotFoundError"), "{:?}", r.outcome);
+        let library = "\
+import collections.abc, dataclasses, enum, functools, typing
+from collections import namedtuple
+@dataclasses.dataclass
+class P:
+    x: int
+    y: 'int' = 0
+class Color(enum.Enum):
+    RED = 1
+@functools.singledispatch
+def show(v):
+    return 'any'
+@show.register
+def _(v: int):
+    return 'int'
+Pt = namedtuple('Pt', 'a b')
+def f(a: 'int') -> 'str':
+    return str(a)
+[isinstance([], collections.abc.Sequence), isinstance(3, collections.abc.Sequence), P(1), Color.RED.name, show(1), show('x'), Pt(1, 2).b, typing.get_type_hints(f)['a'].__name__]";
+        assert_eq!(
+            run_ok(library).value.as_deref(),
+            Some("[True, False, P(x=1, y=0), 'RED', 'int', 'any', 2, 'int']")
+        );
     }
 
     #[test]
@@ -417,6 +466,64 @@ print(out, s.getvalue())
                 .collect();
             times.sort_unstable();
             println!("interpreter build ({preload:?}): p50 {} us, min {} us", times[5], times[0]);
+        };
+        std::thread::Builder::new().stack_size(256 << 20).spawn(measure).unwrap().join().unwrap();
+    }
+
+    /// Prints this process's resident memory every 20 of 100 runs (run with `--ignored
+    /// --nocapture`): it must level off, since every interpreter is torn down after its run.
+    #[test]
+    #[ignore]
+    fn print_rss_across_runs() {
+        let rss = || {
+            std::fs::read_to_string("/proc/self/status")
+                .ok()
+                .and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmRSS:")).map(|v| v.trim().to_owned()))
+                .unwrap_or_default()
+        };
+        let code = "import collections, json\ndef add(a, b):\n    return a + b\nassert add(1, 2) == 3\nclass P:\n    pass\n[P() for _ in range(100)]";
+        for i in 1..=100 {
+            assert_eq!(run(code, &limits()).outcome, Outcome::Ok);
+            if i % 20 == 0 {
+                println!("after {i} runs: RSS {}", rss());
+            }
+        }
+    }
+
+    /// Prints, every 10 of 40 interpreters built, run and torn down on one thread, how many
+    /// classes are still alive and the resident memory (run with `--ignored --nocapture`).
+    #[test]
+    #[ignore]
+    fn print_live_classes_across_interpreters() {
+        fn live_heap_types(ty: &rustpython_vm::Py<rustpython_vm::builtins::PyType>, seen: &mut std::collections::HashSet<usize>) -> usize {
+            let subs: Vec<rustpython_vm::builtins::PyTypeRef> = ty
+                .subclasses
+                .read()
+                .iter()
+                .filter_map(|w| w.upgrade())
+                .filter_map(|o| o.downcast::<rustpython_vm::builtins::PyType>().ok())
+                .collect();
+            let mut n = 0;
+            for sub in subs {
+                if seen.insert(rustpython_vm::AsObject::get_id(&sub)) {
+                    n += usize::from(sub.heaptype_ext.is_some()) + live_heap_types(&sub, seen);
+                }
+            }
+            n
+        }
+        let measure = || {
+            for i in 1..=40 {
+                let warm = runtime::Warm::build(runtime::Preload::Yes);
+                let ctl = std::sync::Arc::new(runtime::Control::new(&limits()));
+                let work = runtime::Work::Run { code: "class P:\n    pass\nimport json".into() };
+                warm.execute(&work, &limits(), &ctl, |_| {});
+                if i % 10 == 0 {
+                    let ctx = rustpython_vm::Context::genesis();
+                    let live = live_heap_types(ctx.types.object_type, &mut Default::default());
+                    let rss = std::fs::read_to_string("/proc/self/status").ok().and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmRSS:")).map(|v| v.trim().to_owned())).unwrap_or_default();
+                    println!("after {i} interpreters: {live} live classes, RSS {rss}");
+                }
+            }
         };
         std::thread::Builder::new().stack_size(256 << 20).spawn(measure).unwrap().join().unwrap();
     }

@@ -50,7 +50,11 @@ fn pool() -> &'static Pool {
     POOL.get_or_init(|| {
         let (submit, queue) = mpsc::channel();
         let pool = Pool { submit: Mutex::new(submit), queue: Arc::new(Mutex::new(queue)) };
-        let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 4);
+        let workers = if ONE_JOB.load(Ordering::Acquire) {
+            1
+        } else {
+            std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 4)
+        };
         for _ in 0..workers {
             spawn_worker(pool.queue.clone());
         }
@@ -108,7 +112,7 @@ fn worker(queue: Arc<Mutex<Receiver<Job>>>) {
         };
         let abandoned = job.abandoned.clone();
         serve(warm, job);
-        if abandoned.load(Ordering::Acquire) {
+        if abandoned.load(Ordering::Acquire) || ONE_JOB.load(Ordering::Acquire) {
             // A replacement worker was started when this job was abandoned.
             return;
         }
@@ -159,6 +163,18 @@ fn serve_alone(job: Job) {
 
 /// Whether this process serves one run only (see [`one_run_per_process`]).
 static ALONE: AtomicBool = AtomicBool::new(false);
+
+/// Whether this process serves one run on an interpreter built ahead of it (see
+/// [`one_warm_run_per_process`]): the pool has one worker, which serves one job.
+static ONE_JOB: AtomicBool = AtomicBool::new(false);
+
+/// Declares that this process runs a single program and exits, and builds that program's
+/// interpreter now, before the program is known (a warm sandbox child): one worker thread
+/// starts building it at once; [`wait_until_ready`] tells when it is built.
+pub(crate) fn one_warm_run_per_process() {
+    ONE_JOB.store(true, Ordering::Release);
+    warm_up();
+}
 
 /// Declares that this process runs a single program and exits (a sandbox child): the run gets an
 /// interpreter built for it on the spot instead of a pool of warm ones that would compete with

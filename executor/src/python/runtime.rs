@@ -2,6 +2,7 @@
 //! builtins, import guard, probes, captured output) and how a run or a test run executes on it.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,10 +18,10 @@ use rustpython_vm::compiler::{CompileError, Mode, codegen, parser};
 use rustpython_vm::function::FuncArgs;
 use rustpython_vm::signal::{UserSignal, UserSignalSender, user_signal_channel};
 use rustpython_vm::{
-    AsObject, Interpreter, PyObjectRef, PyResult, Settings, VirtualMachine, scope::Scope,
+    AsObject, Context, Interpreter, PyObjectRef, PyResult, Settings, VirtualMachine, scope::Scope,
 };
 
-use super::{heap, instrument, subset};
+use super::{harden, heap, instrument, subset};
 use crate::{Limits, Outcome, RunResult, TestCase, TestReport, TestStatus};
 
 /// The highest recursion limit user code may set: deep enough for realistic recursion, shallow
@@ -220,6 +221,8 @@ pub(crate) struct Warm {
     signal: UserSignalSender,
     guard: Rc<Guard>,
     scope: Result<Scope, String>,
+    /// The classes that were alive before this interpreter was built (the thread's own).
+    classes_before: HashSet<usize>,
 }
 
 /// The interpreter's guard state, shared by the probes. Built unarmed with the interpreter;
@@ -471,6 +474,8 @@ impl Warm {
     /// installed, `__main__` ready. This is the expensive part, done before a job arrives.
     pub(crate) fn build(preload: Preload) -> Warm {
         forget_kept();
+        let classes_before =
+            heap_classes(Context::genesis().types.object_type).iter().map(|c| c.get_id()).collect();
         let (signal, rx) = user_signal_channel();
         let mut settings = Settings::default();
         settings.hash_seed = Some(0);
@@ -485,7 +490,10 @@ impl Warm {
         let interp = builder
             .add_native_modules(&defs)
             .add_frozen_modules(rustpython_pylib::FROZEN_STDLIB)
-            .init_hook(move |vm| vm.set_user_signal_channel(rx))
+            .init_hook(move |vm| {
+                vm.set_user_signal_channel(rx);
+                harden::prune_modules(vm);
+            })
             .build();
         let (guard, scope) = interp.enter(|vm| {
             prune_subclass_lists(vm.ctx.types.object_type, &mut std::collections::HashSet::new());
@@ -509,7 +517,7 @@ impl Warm {
             });
             (guard, scope)
         });
-        Warm { interp, signal, guard, scope }
+        Warm { interp, signal, guard, scope, classes_before }
     }
 
     /// Runs `work` under `limits`, hands the result to `reply`, then tears the interpreter down
@@ -561,12 +569,61 @@ impl Warm {
         self.guard.teardown.set(true);
         *self.guard.ctl.borrow_mut() = None;
         let _ = self.signal.send(interrupter(self.signal.clone()));
-        let Warm { interp, guard, scope, .. } = self;
+        let Warm { interp, guard, scope, classes_before, .. } = self;
         drop(scope);
         drop(guard);
-        interp.finalize(None);
+        interp.enter(harden::forget_exit_callbacks);
+        interp.enter(|vm| break_class_cycles(vm, &classes_before));
+        // What Rust still holds of the run must go before the collector runs, or the cycles it
+        // reaches would outlive the interpreter.
         forget_kept();
+        harden::forget_interpreter();
+        interp.finalize(None);
     }
+}
+
+/// Every live class (heap type) below `ty`, found through the subclass lists.
+fn heap_classes(ty: &rustpython_vm::Py<rustpython_vm::builtins::PyType>) -> Vec<PyTypeRef> {
+    fn walk(ty: &rustpython_vm::Py<rustpython_vm::builtins::PyType>, seen: &mut HashSet<usize>, out: &mut Vec<PyTypeRef>) {
+        let subclasses: Vec<PyTypeRef> = ty
+            .subclasses
+            .read()
+            .iter()
+            .filter_map(|weak| weak.upgrade())
+            .filter_map(|obj| obj.downcast::<rustpython_vm::builtins::PyType>().ok())
+            .collect();
+        for sub in subclasses {
+            if seen.insert(sub.get_id()) {
+                walk(&sub, seen, out);
+                if sub.heaptype_ext.is_some() {
+                    out.push(sub);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(ty, &mut HashSet::new(), &mut out);
+    out
+}
+
+/// Empties the dict, MRO and bases of every class the interpreter created (those not in
+/// `before`). RustPython's collector does not free classes: each would keep its methods, their
+/// globals and so the run's whole module graph alive (≈ 6 MB a run), so the cycles through
+/// them are cut by hand. Called at teardown, when no user code can run any more.
+fn break_class_cycles(vm: &VirtualMachine, before: &HashSet<usize>) {
+    let classes: Vec<PyTypeRef> = heap_classes(vm.ctx.types.object_type)
+        .into_iter()
+        .filter(|class| !before.contains(&class.get_id()))
+        .collect();
+    let mut garbage: Vec<PyObjectRef> = Vec::new();
+    for class in &classes {
+        class.modified();
+        garbage.extend(std::mem::take(&mut *class.attributes.write()).into_values());
+        garbage.extend(std::mem::take(&mut *class.mro.write()).into_iter().map(Into::into));
+        garbage.extend(std::mem::take(&mut *class.bases.write()).into_iter().map(Into::into));
+    }
+    drop(garbage);
+    tracing::trace!(classes = classes.len(), "class cycles broken");
 }
 
 /// Drops the dead entries of the subclass lists of the built-in types, from `ty` down.
@@ -699,8 +756,8 @@ fn install_sandbox(vm: &VirtualMachine, guard: &Rc<Guard>, preload: Preload) -> 
     sys.as_object().set_attr("setrecursionlimit", capped, vm)?;
     install_internal_modules(vm)?;
     super::fixes::install(vm);
+    harden::install_types(vm);
     let scope = vm.new_scope_with_main()?;
-    let main_globals: PyDictRef = scope.globals.clone();
     // The most used allowlisted modules are imported now, off the run's critical path; the
     // heavier ones (dataclasses pulls in inspect, ast, dis...) load when a program imports them.
     // The random generator gets a fixed seed so runs repeat.
@@ -713,6 +770,7 @@ fn install_sandbox(vm: &VirtualMachine, guard: &Rc<Guard>, preload: Preload) -> 
     }
     let random = vm.import("random", 0)?;
     vm.call_method(&random, "seed", (0,))?;
+    harden::install_interpreter(vm)?;
 
     // The user's `sys`: a proxy with the harmless parts of the real one.
     let user_sys = {
@@ -745,7 +803,6 @@ fn install_sandbox(vm: &VirtualMachine, guard: &Rc<Guard>, preload: Preload) -> 
     // Imports: user code (whose frames run in `__main__`'s globals) gets the allowlist;
     // the stdlib's own internal imports are unrestricted (the sandbox has no host modules).
     keep("__import__", vm.builtins.as_object().get_attr("__import__", vm)?);
-    keep("main_globals", main_globals.clone().into());
     keep("user_sys", user_sys.into());
     keep("user_io", user_io.into());
     let guarded_import = vm.new_function("__import__", |args: FuncArgs, vm: &VirtualMachine| {
@@ -760,11 +817,7 @@ fn install_sandbox(vm: &VirtualMachine, guard: &Rc<Guard>, preload: Preload) -> 
             .or_else(|| args.args.get(4))
             .and_then(|l| l.downcast_ref::<PyInt>().and_then(|i| num_traits::ToPrimitive::to_i64(i.as_bigint())))
             .unwrap_or(0);
-        let import_globals = kept(vm, "main_globals")?;
-        let from_user = vm
-            .current_frame()
-            .is_some_and(|f| f.globals.is(&import_globals));
-        if from_user {
+        if harden::user_code_running(vm) {
             if level != 0 || !subset::module_allowed(&name) {
                 let code = if level != 0 { crate::ReasonCode::PyImportDenied } else { subset::denied_module_code(&name) };
                 return Err(vm.new_exception_msg(
@@ -807,9 +860,7 @@ fn install_sandbox(vm: &VirtualMachine, guard: &Rc<Guard>, preload: Preload) -> 
         keep(name, vm.builtins.as_object().get_attr(name, vm)?);
         let guarded = vm.new_function(name, move |args: FuncArgs, vm: &VirtualMachine| {
             let original = kept(vm, name)?;
-            let user_globals = kept(vm, "main_globals")?;
-            let from_user = vm.current_frame().is_some_and(|f| f.globals.is(&user_globals));
-            if from_user
+            if harden::asked_for_user(vm)
                 && let Some(attr) = args.args.get(1).and_then(|a| a.downcast_ref::<PyStr>())
                 && subset::DENIED_ATTRS.contains(&attr.as_wtf8().to_string_lossy().as_ref())
             {

@@ -14,20 +14,69 @@ use std::collections::BTreeMap;
 /// The newest Landlock ABI this build knows; older kernels get what they support.
 const LANDLOCK_TARGET: ABI = ABI::V10;
 
-/// Applies every layer it can and reports which ones are active. Must run while the process
-/// has a single thread: threads created afterwards inherit every layer.
-pub(super) fn confine(limits: &Limits, clean_env: bool) -> IsolationReport {
+/// The layers a child applies before it knows its job: everything but the job's own limits.
+pub(super) struct Early {
+    /// The process's virtual size when it started confining itself (the base of the
+    /// address-space limit).
+    base_vm_bytes: u64,
+    /// `RLIMIT_CORE` and `RLIMIT_FSIZE` are zero.
+    fixed_rlimits: bool,
+    /// What Landlock enforces.
+    landlock: String,
+    /// Whether the seccomp filters are in place.
+    seccomp: bool,
+}
+
+/// Applies every layer that does not depend on the job: no new privileges, no core files, no
+/// file writes, Landlock and seccomp. Must run while the process has a single thread: threads
+/// created afterwards inherit every layer.
+pub(super) fn confine_early() -> Early {
+    let base_vm_bytes = current_vm_bytes();
     // SAFETY: prctl with PR_SET_NO_NEW_PRIVS takes plain integers and touches no memory.
     let no_new_privs = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } == 0;
-    let rlimits = set_rlimits(limits);
+    let fixed_rlimits =
+        set_rlimit(libc::RLIMIT_CORE, 0, 0) & set_rlimit(libc::RLIMIT_FSIZE, 0, 0);
     let landlock = apply_landlock();
     let seccomp = no_new_privs && apply_seccomp();
-    IsolationReport {
+    Early {
+        base_vm_bytes,
+        fixed_rlimits,
         landlock,
         seccomp,
+    }
+}
+
+/// Applies the job's own limits on top of `early` and reports every layer: the address space
+/// (the memory budget plus the footprint the child started with) and the CPU seconds, counted
+/// from now (see [`cpu_seconds_used`]).
+pub(super) fn confine_job(early: &Early, limits: &Limits, clean_env: bool) -> IsolationReport {
+    let cpu = cpu_seconds_used().saturating_add(cpu_seconds_limit(limits));
+    let address_space = address_space_limit(limits, early.base_vm_bytes);
+    let rlimits = early.fixed_rlimits
+        & set_rlimit(libc::RLIMIT_CPU, cpu, cpu.saturating_add(1))
+        & set_rlimit(libc::RLIMIT_AS, address_space, address_space);
+    IsolationReport {
+        landlock: early.landlock.clone(),
+        seccomp: early.seccomp,
         rlimits,
         clean_env,
     }
+}
+
+/// The whole CPU seconds (user plus system) this process has used: the run's own CPU limit
+/// starts there, so a warm child's interpreter build is not charged to the run (to the
+/// second, the granularity of `RLIMIT_CPU`).
+fn cpu_seconds_used() -> u64 {
+    // SAFETY: an all-zero rusage is a valid value for getrusage to overwrite.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes into the local we pass.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return 0;
+    }
+    let micros = |t: libc::timeval| {
+        u64::try_from(t.tv_sec).unwrap_or(0) * 1_000_000 + u64::try_from(t.tv_usec).unwrap_or(0)
+    };
+    (micros(usage.ru_utime) + micros(usage.ru_stime)) / 1_000_000
 }
 
 /// The type `setrlimit` takes its resource as (it differs between C libraries).
@@ -59,15 +108,6 @@ fn current_vm_bytes() -> u64 {
     // SAFETY: sysconf takes an integer constant.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     pages.saturating_mul(u64::try_from(page).unwrap_or(4096))
-}
-
-fn set_rlimits(limits: &Limits) -> bool {
-    let cpu = cpu_seconds_limit(limits);
-    let address_space = address_space_limit(limits, current_vm_bytes());
-    set_rlimit(libc::RLIMIT_CORE, 0, 0)
-        & set_rlimit(libc::RLIMIT_FSIZE, 0, 0)
-        & set_rlimit(libc::RLIMIT_CPU, cpu, cpu.saturating_add(1))
-        & set_rlimit(libc::RLIMIT_AS, address_space, address_space)
 }
 
 /// Restricts all filesystem access, TCP, abstract UNIX sockets and signals, as far as the

@@ -3,15 +3,18 @@
 
 use super::child::{EXIT_BAD_REQUEST, EXIT_IO};
 use super::{
-    CHILD_ARG, SandboxError, WALL_CLOCK_GRACE, child_executable, cpu_seconds_limit, failed_run,
-    respond,
+    CHILD_ARG, READY, SandboxError, WALL_CLOCK_GRACE, WARM_ARG, child_executable,
+    cpu_seconds_limit, failed_run, respond, warm,
 };
 use crate::{ExecRequest, ExecResponse, IsolationReport, Limits, Outcome};
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// How long a run waits for the warm child it was handed to finish building its interpreter.
+const READY_WAIT: Duration = Duration::from_secs(30);
 
 /// How much of the child's own stderr (panic messages, allocator aborts) is kept.
 const STDERR_KEEP: usize = 16 * 1024;
@@ -27,6 +30,11 @@ pub fn execute(request: &ExecRequest, limits: &Limits) -> ExecResponse {
 /// Runs `request` in a confined child process started from `executable`, which must call
 /// [`super::child_main_if_requested`] (or [`super::serve_child_if_requested`]) first in `main`.
 /// Never panics and never leaves the child behind: every path kills and reaps it.
+///
+/// When warm children are kept ([`super::set_warm_children`]), the run is handed to one that is
+/// already confined with its interpreter built, and a replacement is started in the background;
+/// a warm child that died before it took the request is replaced by a cold start. Each child
+/// serves exactly one run.
 pub fn execute_with(executable: &Path, request: &ExecRequest, limits: &Limits) -> ExecResponse {
     let span = tracing::info_span!(
         "sandboxed_run",
@@ -36,7 +44,7 @@ pub fn execute_with(executable: &Path, request: &ExecRequest, limits: &Limits) -
     );
     let _entered = span.enter();
     let started = Instant::now();
-    let response = match supervise(executable, request, limits, started) {
+    let response = match run_in_child(executable, request, limits, started) {
         Ok(end) => conclude(request, limits, executable, end, started.elapsed()),
         Err(error) => respond(request, setup_failure(&error, started.elapsed())),
     };
@@ -64,9 +72,84 @@ fn setup_failure(error: &SandboxError, wall: Duration) -> crate::RunResult {
     failed_run(outcome, error.to_string(), 1, wall, None)
 }
 
+/// Runs `request` in a warm child when one is kept for `executable`, else in a fresh one.
+fn run_in_child(
+    executable: &Path,
+    request: &ExecRequest,
+    limits: &Limits,
+    started: Instant,
+) -> Result<ChildEnd, SandboxError> {
+    let payload = edgecoder_protocol::encode(&(request, limits))
+        .map_err(|e| SandboxError::Encode(e.to_string()))?;
+    if let Some(child) = warm::take(executable) {
+        warm::replenish(executable);
+        let pid = child.reaper.pid;
+        let end = supervise(child, &payload, limits, started)?;
+        // The isolation report is sent before any untrusted code runs: a child that sent
+        // nothing died before it took the run (e.g. killed while idle), so a fresh child may
+        // take the run instead.
+        if !end.answer.is_empty() {
+            tracing::debug!(pid, "ran in a warm sandbox child");
+            return Ok(end);
+        }
+        tracing::warn!(pid, termination = ?end.termination, "a warm sandbox child died before it took its run; starting a fresh one");
+    }
+    supervise(start(executable, false)?, &payload, limits, started)
+}
+
+/// A started sandbox child and its pipes, not yet handed a request.
+pub(super) struct Started {
+    /// Kills and reaps the child unless it was reaped.
+    pub(super) reaper: Reaper,
+    pub(super) stdin: ChildStdin,
+    pub(super) stdout: ChildStdout,
+    pub(super) stderr: ChildStderr,
+    /// A warm child whose [`READY`] byte has not been read yet.
+    pub(super) awaiting_ready: bool,
+}
+
+/// Starts a sandbox child from `executable`: warm (it confines itself and builds its
+/// interpreter before it reads a request) or cold.
+pub(super) fn start(executable: &Path, warm: bool) -> Result<Started, SandboxError> {
+    let mut command = Command::new(executable);
+    command.arg(CHILD_ARG);
+    if warm {
+        command.arg(WARM_ARG);
+    }
+    let mut child = command
+        .env_clear()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| SandboxError::Spawn {
+            path: executable.to_owned(),
+            source,
+        })?;
+    let pid = libc::pid_t::try_from(child.id()).unwrap_or(libc::pid_t::MAX);
+    let reaper = Reaper { pid, reaped: false };
+    let (Some(stdin), Some(stdout), Some(stderr)) =
+        (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    else {
+        return Err(SandboxError::Pipe(std::io::Error::other(
+            "child pipes missing",
+        )));
+    };
+    for fd in [stdin.as_raw_fd(), stdout.as_raw_fd(), stderr.as_raw_fd()] {
+        set_nonblocking(fd).map_err(SandboxError::Pipe)?;
+    }
+    Ok(Started {
+        reaper,
+        stdin,
+        stdout,
+        stderr,
+        awaiting_ready: warm,
+    })
+}
+
 /// How the child process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Termination {
+pub(super) enum Termination {
     /// It exited with this code.
     Exited(i32),
     /// A signal killed it.
@@ -90,13 +173,13 @@ struct ChildEnd {
 }
 
 /// Owns the child's pid until it is reaped; kills and reaps it when dropped early.
-struct Reaper {
-    pid: libc::pid_t,
+pub(super) struct Reaper {
+    pub(super) pid: libc::pid_t,
     reaped: bool,
 }
 
 impl Reaper {
-    fn kill(&self) {
+    pub(super) fn kill(&self) {
         if !self.reaped {
             // SAFETY: the pid is our unreaped child, so it cannot have been recycled.
             unsafe { libc::kill(self.pid, libc::SIGKILL) };
@@ -104,7 +187,7 @@ impl Reaper {
     }
 
     /// Waits for the child; with `block` false, returns `None` while it still runs.
-    fn wait(&mut self, block: bool) -> std::io::Result<Option<(Termination, Duration)>> {
+    pub(super) fn wait(&mut self, block: bool) -> std::io::Result<Option<(Termination, Duration)>> {
         let mut status = 0;
         // SAFETY: an all-zero rusage is a valid value for wait4 to overwrite.
         let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -191,37 +274,25 @@ fn drain(pipe: &mut impl Read, sink: &mut Vec<u8>, keep: usize) -> std::io::Resu
 }
 
 fn supervise(
-    executable: &Path,
-    request: &ExecRequest,
+    child: Started,
+    payload: &[u8],
     limits: &Limits,
     started: Instant,
 ) -> Result<ChildEnd, SandboxError> {
-    let payload = edgecoder_protocol::encode(&(request, limits))
-        .map_err(|e| SandboxError::Encode(e.to_string()))?;
-    let mut child = Command::new(executable)
-        .arg(CHILD_ARG)
-        .env_clear()
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|source| SandboxError::Spawn {
-            path: executable.to_owned(),
-            source,
-        })?;
-    let pid = libc::pid_t::try_from(child.id()).unwrap_or(libc::pid_t::MAX);
-    let mut reaper = Reaper { pid, reaped: false };
-    let (Some(stdin), Some(mut stdout), Some(mut stderr)) =
-        (child.stdin.take(), child.stdout.take(), child.stderr.take())
-    else {
-        return Err(SandboxError::Pipe(std::io::Error::other(
-            "child pipes missing",
-        )));
+    let Started {
+        mut reaper,
+        stdin,
+        mut stdout,
+        mut stderr,
+        mut awaiting_ready,
+    } = child;
+    let budget = Duration::from_millis(limits.wall_time_ms) + WALL_CLOCK_GRACE;
+    // A warm child still building its interpreter starts the clock once it is ready.
+    let mut deadline = if awaiting_ready {
+        started + READY_WAIT
+    } else {
+        started + budget
     };
-    for fd in [stdin.as_raw_fd(), stdout.as_raw_fd(), stderr.as_raw_fd()] {
-        set_nonblocking(fd).map_err(SandboxError::Pipe)?;
-    }
-    let deadline = started + Duration::from_millis(limits.wall_time_ms) + WALL_CLOCK_GRACE;
     let cap = answer_cap(limits);
     let mut stdin = Some(stdin);
     let mut written = 0usize;
@@ -284,6 +355,18 @@ fn supervise(
         }
         if out_open && ready(stdout.as_raw_fd()) {
             out_open = drain(&mut stdout, &mut answer, cap).map_err(SandboxError::Pipe)?;
+            if awaiting_ready && !answer.is_empty() {
+                awaiting_ready = false;
+                if answer[0] == READY {
+                    answer.remove(0);
+                    deadline = Instant::now() + budget;
+                } else {
+                    answer.clear();
+                    return Err(SandboxError::Pipe(std::io::Error::other(
+                        "the warm sandbox child did not start its answer with its ready mark",
+                    )));
+                }
+            }
             if answer.len() > cap {
                 answer_overflow = true;
                 break;

@@ -1,7 +1,8 @@
 //! Security corpus: escape attempts (file access, imports by every trick, introspection, dynamic
 //! evaluation, host APIs, infinite loops, deep recursion, memory bombs, output floods, process
 //! and network attempts) in `tests/security/{py,js}`. Every case runs in BOTH isolation modes
-//! with tight limits, and each run must:
+//! with tight limits (process isolation twice: on warm children, the daemon's path, and on
+//! children started per run, the CLI's), and each run must:
 //! - end in one of the outcomes its `expect:` header allows (all of them safe ones);
 //! - end within the wall-clock limit plus a grace (a safety property, not a benchmark);
 //! - leave the host process alive (this test keeps running and, at the end, the executor still
@@ -63,7 +64,14 @@ fn main() {
         Trial::test("security_corpus_in_process", || {
             run_mode(Isolation::InProcess)
         }),
-        Trial::test("security_corpus_process_isolation", || {
+        Trial::test("security_corpus_process_isolation_warm_children", || {
+            sandbox::set_warm_children(1);
+            let result = run_mode(Isolation::Process);
+            sandbox::set_warm_children(0);
+            result
+        }),
+        Trial::test("security_corpus_process_isolation_cold_children", || {
+            sandbox::set_warm_children(0);
             run_mode(Isolation::Process)
         }),
     ];
