@@ -71,6 +71,17 @@ async fn a_task_streams_its_events_live_and_to_late_subscribers() {
     assert!(matches!(live.last(), Some(AgentEvent::Finished(_))), "the stream ends after `finished`");
     assert_eq!(report.last_report.as_ref().unwrap().passed(), 4);
 
+    // The task's test runs and tokens are in the metrics.
+    let runs = live.iter().filter(|e| matches!(e, AgentEvent::Transition(t) if matches!(t.detail, Detail::Tested { .. }))).count();
+    let metrics = http.get(format!("{}/metrics", daemon.base)).send().await.unwrap().text().await.unwrap();
+    let counted: usize = metrics
+        .lines()
+        .filter(|l| l.starts_with("edgecoder_executor_runs_total{") && l.contains("lang=\"python\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<usize>().ok())
+        .sum();
+    assert_eq!(counted, runs, "{metrics}");
+    assert!(metrics.contains(&format!("edgecoder_generated_tokens_total {}", report.stats.generated_tokens)), "{metrics}");
+
     // A late subscriber gets the same history, then the end.
     assert_eq!(follow(&daemon, &id).await, live);
     let view: Value = http.get(format!("{}/agent/tasks/{id}", daemon.base)).send().await.unwrap().json().await.unwrap();

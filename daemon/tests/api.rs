@@ -206,3 +206,25 @@ async fn sigterm_lets_the_request_in_flight_finish() {
     assert!(status.success(), "{status}");
     assert!(!socket.exists(), "the socket file is left behind");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn auth_off_for_loopback_opens_the_model_apis_only() {
+    let daemon = smol("disable_auth_on_loopback = true");
+    let anonymous = reqwest::Client::new();
+    let r = anonymous.get(format!("{}/v1/models", daemon.base)).send().await.unwrap();
+    assert_eq!(r.status(), 200, "the model API is open to loopback callers");
+    let r = anonymous.get(format!("{}/api/tags", daemon.base)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    // Whatever runs code, reads files or reconfigures the daemon still needs the token.
+    let r = anonymous.post(format!("{}/mcp", daemon.base)).json(&json!({})).send().await.unwrap();
+    expect_error(r, 401, "edgecoder token").await;
+    let task = json!({"task": "def f(): return 1", "tests": "assert f() == 1"});
+    let r = anonymous.post(format!("{}/agent/tasks", daemon.base)).json(&task).send().await.unwrap();
+    expect_error(r, 401, "edgecoder token").await;
+    let r = anonymous.put(format!("{}/edgecoder/provider", daemon.base)).json(&json!({"name": "edgecoder-local"})).send().await.unwrap();
+    expect_error(r, 401, "edgecoder token").await;
+    // A foreign Host is still refused (a DNS-rebinding page is a loopback peer too).
+    let r = anonymous.get(format!("{}/v1/models", daemon.base)).header("host", "evil.example").send().await.unwrap();
+    expect_error(r, 403, "not a loopback name").await;
+    still_serves(&daemon, &daemon.client()).await;
+}

@@ -120,3 +120,50 @@ fn the_binary_serves_sandbox_children_first() {
     );
     assert!(out.stdout.is_empty(), "a child answers only valid requests");
 }
+
+/// A file of the repository's `examples/` folder.
+fn example(name: &str) -> String {
+    format!("{}/../examples/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn real_programs_run_end_to_end_with_their_documented_exit_codes() {
+    let out = edgecoder(&["run", &example("hello.py")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("the: 3\n"), "{}", text(&out.stdout));
+    let out = edgecoder(&["run", "--isolation", "process", &example("hello.js")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("the: 3\n"), "{}", text(&out.stdout));
+
+    let out = edgecoder(&["run", "--json", "--isolation", "process", &example("hello.py")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).expect("--json prints one RunResult");
+    assert_eq!(result["outcome"], "ok", "{result}");
+    assert!(result["stdout"].as_str().unwrap().starts_with("the: 3\n"), "{result}");
+    assert!(result["isolation"].is_object(), "process runs report their sandbox layers: {result}");
+
+    let out = edgecoder(&["run", "--tests", &example("fizzbuzz_test.py"), &example("fizzbuzz.py")]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", text(&out.stdout), text(&out.stderr));
+
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = dir.path().join("fizzbuzz.py");
+    std::fs::write(&wrong, "def fizzbuzz(n):\n    return str(n)\n").unwrap();
+    let out = edgecoder(&["run", "--tests", &example("fizzbuzz_test.py"), wrong.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "a failing test exits 1: {}", text(&out.stdout));
+    let raises = dir.path().join("raises.js");
+    std::fs::write(&raises, "throw new TypeError('boom');\n").unwrap();
+    let out = edgecoder(&["run", raises.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(format!("{}{}", text(&out.stdout), text(&out.stderr)).contains("boom"));
+
+    let out = edgecoder(&["check", &example("outside_subset.py")]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(format!("{}{}", text(&out.stdout), text(&out.stderr)).contains("PY_IMPORT_DENIED"));
+    let out = edgecoder(&["run", &example("outside_subset.py")]);
+    assert_eq!(out.status.code(), Some(3), "outside the subset is never run");
+    let out = edgecoder(&["check", &example("hello.py")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    let out = edgecoder(&["run", "--timeout", "500ms", "--isolation", "process", &example("runaway.py")]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+}

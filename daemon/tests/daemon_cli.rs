@@ -75,3 +75,29 @@ fn without_a_daemon_the_cli_says_how_to_start_one() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("missing.toml"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn default_paths_follow_the_xdg_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config_home, state_home) = (dir.path().join("config"), dir.path().join("state"));
+    let run = |args: &[&str]| {
+        support::edgecoder_command()
+            .args(args)
+            .env("XDG_CONFIG_HOME", &config_home)
+            .env("XDG_STATE_HOME", &state_home)
+            .env_remove("XDG_RUNTIME_DIR")
+            .output()
+            .expect("edgecoder starts")
+    };
+    // No config file: the token is made under $XDG_STATE_HOME/edgecoder.
+    let out = run(&["token"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let token = std::fs::read_to_string(state_home.join("edgecoder/token")).unwrap();
+    assert_eq!(text(&out.stdout).trim(), token.trim());
+    // The config file is read from $XDG_CONFIG_HOME/edgecoder/edgecoderd.toml.
+    std::fs::create_dir_all(config_home.join("edgecoder")).unwrap();
+    std::fs::write(config_home.join("edgecoder/edgecoderd.toml"), "queue_capacity = 0\n").unwrap();
+    let out = run(&["token"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("queue_capacity"), "{}", text(&out.stderr));
+}

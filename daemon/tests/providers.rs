@@ -183,6 +183,9 @@ async fn hot_swap_keeps_the_request_in_flight_and_qwen_fills_in_the_middle() {
     let loaded: Value = loaded.unwrap().json().await.unwrap();
     let text = text.unwrap();
     assert!(text.trim_end().ends_with("data: [DONE]"), "the request in flight was dropped:\n{text}");
+    assert!(!text.contains("\"error\""), "the request in flight ended in an error:\n{text}");
+    let pieces = text.lines().filter(|l| l.starts_with("data: {") && l.contains("\"text\"")).count();
+    assert!(pieces >= 8, "the request in flight stopped after {pieces} pieces:\n{text}");
     let qwen_id = loaded["id"].as_str().unwrap().to_owned();
     assert!(loaded["fill_in_the_middle"].as_bool().unwrap(), "{loaded}");
     let models: Value = http.get(format!("{}/v1/models", daemon.base)).send().await.unwrap().json().await.unwrap();
@@ -251,4 +254,57 @@ async fn openai_compatible_speaks_https_and_trusts_the_configured_ca() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("upstream_ca_file") && stderr.contains("PEM certificate"), "{stderr}");
+}
+
+/// An OpenAI-compatible upstream that misbehaves on purpose: it lists one model, then answers
+/// every chat request with SSE headers and one chunk, and after that either stalls (sends
+/// nothing more, connection open) or hangs up without `data: [DONE]`. Returns its base URL.
+async fn misbehaving_upstream(stall: bool) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = vec![0u8; 64 * 1024];
+            let n = socket.read(&mut request).await.unwrap_or(0);
+            let head = String::from_utf8_lossy(&request[..n]).into_owned();
+            if head.starts_with("GET /v1/models") {
+                let body = r#"{"object":"list","data":[{"id":"broken","object":"model","owned_by":"test"}]}"#;
+                let reply = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+                let _ = socket.write_all(reply.as_bytes()).await;
+                continue;
+            }
+            let chunk = r#"data: {"choices":[{"index":0,"delta":{"content":"Hel"}}]}"#;
+            let reply = format!("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n{chunk}\n\n");
+            let _ = socket.write_all(reply.as_bytes()).await;
+            if stall {
+                held.push(socket);
+            }
+        }
+    });
+    base
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stalled_or_cut_off_upstream_is_a_503_not_a_hang() {
+    for (stall, expected) in [(true, "stalled"), (false, "without `data: [DONE]`")] {
+        let base = misbehaving_upstream(stall).await;
+        let front = Daemon::start(
+            "smollm2-135m",
+            &format!("openai_url = {base:?}\nprovider = \"openai-compatible\"\nupstream_idle_timeout_secs = 2"),
+        );
+        let http = front.client();
+        let started = Instant::now();
+        let r = chat(&http, &front.base, "broken", "hi", 8).await;
+        assert_eq!(r.status(), 503, "stall={stall}");
+        let body: Value = r.json().await.unwrap();
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("openai-compatible") && message.contains(expected), "stall={stall}: {message}");
+        assert!(started.elapsed() < Duration::from_secs(30), "stall={stall}: took {:?}", started.elapsed());
+        // The daemon keeps serving: the local engine still answers.
+        use_provider(&http, &front.base, "edgecoder-local").await;
+        assert_eq!(chat(&http, &front.base, "smollm2-135m", "hi", 4).await.status(), 200);
+    }
 }

@@ -177,6 +177,28 @@ fn smollm2_f32_burn_ops_match_llama_cpp() {
     check(outcome, 4, F32_TOLERANCE);
 }
 
+/// The wgpu backend (`Backend::Wgpu`, the same Burn operations as above, compiled to shaders):
+/// here it runs on Mesa's software renderer (llvmpipe), which is slow, so only the first
+/// prompt. It is the code a laptop GPU or a Jetson runs, so this is its correctness check.
+#[cfg(feature = "gpu")]
+#[test]
+fn smollm2_f32_wgpu_matches_llama_cpp() {
+    use edgecoder_model::engine::Backend;
+    let reference = include_str!("data/parity/smollm2-135m.f32.json");
+    let mut doc: serde_json::Value = serde_json::from_str(reference).expect("parity reference JSON");
+    doc["prompts"].as_array_mut().expect("prompts").truncate(WGPU_PROMPTS);
+    let options = LoadOptions { backend: Backend::Wgpu, ..f32_weights(false) };
+    let started = std::time::Instant::now();
+    let outcome = run(&common::smollm2(), &doc.to_string(), options);
+    eprintln!("wgpu parity took {:.1} s", started.elapsed().as_secs_f64());
+    assert_eq!(outcome.total, WGPU_PROMPTS);
+    check(outcome, WGPU_PROMPTS, F32_TOLERANCE);
+}
+
+/// Prompts of [`smollm2_f32_wgpu_matches_llama_cpp`].
+#[cfg(feature = "gpu")]
+const WGPU_PROMPTS: usize = 1;
+
 #[test]
 fn qwen2_5_coder_0_5b_f32_matches_llama_cpp() {
     let outcome = run(&common::qwen05(), include_str!("data/parity/qwen2.5-coder-0.5b.f32.json"), f32_weights(true));

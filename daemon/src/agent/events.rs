@@ -310,7 +310,7 @@ pub enum AgentEvent {
 
 impl AgentEvent {
     /// The event's kind as written in its `event` field (`started`, `token`, `transition`,
-    /// `finished`, `applied`, `rejected`).
+    /// `finished`, `applied`, `rejected`, `retrieved`).
     pub fn kind(&self) -> &'static str {
         match self {
             AgentEvent::Started { .. } => "started",
@@ -319,6 +319,7 @@ impl AgentEvent {
             AgentEvent::Finished(_) => "finished",
             AgentEvent::Applied { .. } => "applied",
             AgentEvent::Rejected { .. } => "rejected",
+            AgentEvent::Retrieved { .. } => "retrieved",
         }
     }
 }

@@ -20,6 +20,7 @@ use crate::agent::{
 };
 use crate::providers::local::{LoadedModel, LocalProvider};
 use crate::providers::{ProviderError, strip_tag};
+use crate::server::metrics::Metrics;
 
 /// Finished tasks kept for late readers; older ones are forgotten first.
 const KEEP_FINISHED: usize = 64;
@@ -167,6 +168,7 @@ pub struct TaskView {
 pub struct AgentTasks {
     tasks: Mutex<VecDeque<Arc<TaskEntry>>>,
     max_running: usize,
+    metrics: Arc<Metrics>,
 }
 
 fn conflict(message: impl Into<String>) -> ApiError {
@@ -184,9 +186,10 @@ pub fn workspace_error(error: WorkspaceError) -> ApiError {
 }
 
 impl AgentTasks {
-    /// No tasks yet; at most `max_running` run at once.
-    pub fn new(max_running: usize) -> Self {
-        AgentTasks { tasks: Mutex::default(), max_running: max_running.max(1) }
+    /// No tasks yet; at most `max_running` run at once; their test runs and tokens are counted
+    /// in `metrics`.
+    pub fn new(max_running: usize, metrics: Arc<Metrics>) -> Self {
+        AgentTasks { tasks: Mutex::default(), max_running: max_running.max(1), metrics }
     }
 
     /// The task `id`, or 404.
@@ -237,12 +240,16 @@ impl AgentTasks {
             cancel: CancelToken::new(),
         });
         let worker = entry.clone();
+        let metrics = self.metrics.clone();
         let span = tracing::info_span!("agent_http_task", task_id = %entry.id);
         std::thread::Builder::new()
             .name(format!("agent-{}", entry.id))
             .spawn(move || {
                 let _entered = span.enter();
-                let sink = &mut |event: &AgentEvent| worker.progress.send_modify(|p| p.events.push(event.clone()));
+                let sink = &mut |event: &AgentEvent| {
+                    metrics.agent_event(task.lang, event);
+                    worker.progress.send_modify(|p| p.events.push(event.clone()))
+                };
                 let outcome = agent.run(&task, &worker.cancel, sink);
                 worker.progress.send_modify(|p| {
                     p.status = TaskStatus::Finished;

@@ -212,8 +212,7 @@ impl EdgecoderMcp {
             .await
             .map_err(|e| format!("the executor failed: {e}"))?;
         if let Some(metrics) = &self.metrics {
-            let lang = if lang == Lang::Python { "python" } else { "javascript" };
-            metrics.executor_run(lang, result.outcome.label());
+            metrics.executor_run(lang, &result.outcome);
         }
         serde_json::to_string(&result).map_err(|e| e.to_string())
     }

@@ -92,7 +92,16 @@ impl OpenAiProvider {
         let (url, builder) = self.upstream.request(reqwest::Method::POST, path);
         let response = send(OPENAI, &url, builder.json(&body)).await?;
         let (events, stream) = mpsc::unbounded_channel();
-        let chunks = Chunks { model, chat, started: Instant::now(), first_token: None, pieces: 0, finish: Finish::Stop, usage: None };
+        let chunks = Chunks {
+            model,
+            chat,
+            url: url.clone(),
+            started: Instant::now(),
+            first_token: None,
+            pieces: 0,
+            finish: Finish::Stop,
+            usage: None,
+        };
         tokio::spawn(relay(Lines::new(response), events, chunks, url));
         Ok(TokenStream::new(stream, None))
     }
@@ -106,6 +115,7 @@ fn bad_answer(url: &str, e: impl std::fmt::Display) -> ProviderError {
 struct Chunks {
     model: String,
     chat: bool,
+    url: String,
     started: Instant,
     first_token: Option<Duration>,
     pieces: usize,
@@ -161,7 +171,7 @@ impl Protocol for Chunks {
     }
 
     fn eof(&mut self) -> Result<Completion, ProviderError> {
-        Ok(self.completion())
+        Err(ProviderError::Unavailable { provider: OPENAI, reason: format!("{} ended its answer without `data: [DONE]`", self.url) })
     }
 }
 

@@ -47,11 +47,16 @@ impl Lines {
     }
 }
 
-/// An HTTP client for an upstream: connects within `connect_timeout`, speaks https with rustls
-/// (the system's roots, plus the PEM certificates of `ca_file` when given, e.g. a private CA or
-/// a self-signed upstream).
-pub fn client(connect_timeout: std::time::Duration, ca_file: Option<&std::path::Path>) -> Result<reqwest::Client, ProviderError> {
-    let mut builder = reqwest::Client::builder().connect_timeout(connect_timeout);
+/// An HTTP client for an upstream: connects within `connect_timeout`, gives up on an upstream
+/// that sends nothing (no headers, no next chunk) for `idle_timeout`, so a stalled upstream ends
+/// in an error instead of a hang, and speaks https with rustls (the system's roots, plus the PEM
+/// certificates of `ca_file` when given, e.g. a private CA or a self-signed upstream).
+pub fn client(
+    connect_timeout: std::time::Duration,
+    idle_timeout: std::time::Duration,
+    ca_file: Option<&std::path::Path>,
+) -> Result<reqwest::Client, ProviderError> {
+    let mut builder = reqwest::Client::builder().connect_timeout(connect_timeout).read_timeout(idle_timeout);
     if let Some(path) = ca_file {
         let bad = |why: String| ProviderError::BadRequest(format!("upstream_ca_file {}: {why}", path.display()));
         let pem = std::fs::read(path).map_err(|e| bad(format!("{e} — check the path in the daemon's config")))?;
@@ -100,7 +105,9 @@ pub async fn send(
 ) -> Result<reqwest::Response, ProviderError> {
     let response = request.send().await.map_err(|e| {
         let chain = error_chain(&e);
-        let hint = if chain.contains("certificate") {
+        let hint = if e.is_timeout() {
+            " — the upstream sent nothing within upstream_idle_timeout_secs; check that it is not stuck or overloaded"
+        } else if chain.contains("certificate") {
             " — if the upstream's certificate comes from a private CA or is self-signed, name its CA's PEM file as upstream_ca_file in the daemon's config"
         } else {
             ""
@@ -170,6 +177,10 @@ pub(super) async fn relay(
         let step = match lines.next().await {
             Ok(Some(line)) => protocol.read(&line),
             Ok(None) => protocol.eof().map(|done| Step { text: None, done: Some(done) }),
+            Err(e) if e.is_timeout() => Err(ProviderError::Unavailable {
+                provider,
+                reason: format!("{url} stalled: nothing arrived within upstream_idle_timeout_secs ({})", error_chain(&e)),
+            }),
             Err(e) => Err(ProviderError::Unavailable { provider, reason: format!("{url} broke off its answer: {}", error_chain(&e)) }),
         };
         let step = match step {

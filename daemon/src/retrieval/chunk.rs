@@ -238,7 +238,7 @@ fn js_spans(text: &str, lines: &Lines) -> Option<Vec<Span>> {
     kinds.iter().find_map(|&kind| {
         let allocator = Allocator::default();
         let ret = Parser::new(&allocator, text, kind).parse();
-        (!ret.panicked && ret.errors.is_empty()).then(|| js_program_spans(&ret.program, lines))
+        (!ret.panicked && ret.diagnostics.is_empty()).then(|| js_program_spans(&ret.program, lines))
     })
 }
 
@@ -251,11 +251,7 @@ fn js_program_spans(program: &oxc_ast::ast::Program, lines: &Lines) -> Vec<Span>
     for stmt in &program.body {
         let outer = line_span(stmt.span());
         match stmt {
-            Statement::ExportNamedDeclaration(e) => {
-                if let Some(d) = &e.declaration {
-                    js_declaration(d, outer, &line_span, &mut spans);
-                }
-            }
+            Statement::ExportDeclaration(e) => js_declaration(&e.declaration, outer, &line_span, &mut spans),
             Statement::ExportDefaultDeclaration(e) => match &e.declaration {
                 ExportDefaultDeclarationKind::FunctionDeclaration(f) => {
                     let name = f.name().map_or("default".to_owned(), |n| n.as_str().to_owned());

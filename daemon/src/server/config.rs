@@ -1,8 +1,8 @@
 //! The daemon's TOML configuration: where it listens, how it authenticates, which model and
 //! provider it starts with, and the limits that protect it from bad clients.
 //!
-//! The file is `$XDG_CONFIG_HOME/edgecoder/edgecoderd.toml` (`%APPDATA%` on Windows, Application
-//! Support on macOS) unless `--config` names another; a missing default file means defaults.
+//! The file is `$XDG_CONFIG_HOME/edgecoder/edgecoderd.toml` (Linux and macOS; `%APPDATA%` on
+//! Windows) unless `--config` names another; a missing default file means defaults.
 //! Every key is optional:
 //!
 //! ```toml
@@ -56,11 +56,13 @@ pub struct Config {
     pub socket: Option<PathBuf>,
     /// An additional TCP address (`127.0.0.1:PORT`; port 0 picks one) for IDEs.
     pub listen: Option<SocketAddr>,
-    /// Allow `listen` on a non-loopback address (then the token is always required).
+    /// Allow `listen` on a non-loopback address (then `token_file` must be named and the token is
+    /// always required).
     pub allow_non_loopback: bool,
     /// Extra `Host` names accepted besides loopback ones (for a non-loopback `listen`).
     pub allowed_hosts: Vec<String>,
-    /// Accept requests without the token from loopback peers and the unix socket.
+    /// Accept model API requests (`/v1`, `/api`) without the token from loopback peers and the unix
+    /// socket; `/mcp`, `/agent` and `/edgecoder` still need it. Refused with `allow_non_loopback`.
     pub disable_auth_on_loopback: bool,
     /// Where the bearer token is kept (created with mode 0600 on first start).
     pub token_file: Option<PathBuf>,
@@ -98,6 +100,9 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// Seconds an upstream provider may take to connect.
     pub upstream_connect_timeout_secs: u64,
+    /// Seconds an upstream provider may send nothing (before its headers, or between two chunks
+    /// of a streamed answer) before the request fails with 503 instead of hanging.
+    pub upstream_idle_timeout_secs: u64,
     /// PEM file of extra CA certificates trusted for https upstreams (a private CA, or a
     /// self-signed upstream), besides the system's roots.
     pub upstream_ca_file: Option<PathBuf>,
@@ -129,21 +134,46 @@ impl Default for Config {
             request_timeout_secs: 600,
             shutdown_grace_secs: 10,
             upstream_connect_timeout_secs: 5,
+            upstream_idle_timeout_secs: 120,
             upstream_ca_file: None,
         }
     }
 }
 
-/// The default config file (`$XDG_CONFIG_HOME/edgecoder/edgecoderd.toml`).
+/// The default config file (`$XDG_CONFIG_HOME/edgecoder/edgecoderd.toml`; `%APPDATA%` on Windows).
 pub fn default_config_path() -> Result<PathBuf, ConfigError> {
-    Ok(dirs::config_dir().ok_or(ConfigError::NoDirectory("config"))?.join("edgecoder").join(CONFIG_FILE))
+    Ok(config_base().ok_or(ConfigError::NoDirectory("config"))?.join("edgecoder").join(CONFIG_FILE))
+}
+
+/// The XDG base directory `var` names (when absolute), else `$HOME/{fallback}`: what Linux gets
+/// from `dirs`, used on macOS too, where `dirs` would pick `~/Library/Application Support`.
+#[cfg(target_os = "macos")]
+fn xdg_base(var: &str, fallback: &str) -> Option<PathBuf> {
+    std::env::var_os(var).map(PathBuf::from).filter(|p| p.is_absolute()).or_else(|| Some(dirs::home_dir()?.join(fallback)))
+}
+
+#[cfg(target_os = "macos")]
+fn config_base() -> Option<PathBuf> {
+    xdg_base("XDG_CONFIG_HOME", ".config")
+}
+
+#[cfg(not(target_os = "macos"))]
+fn config_base() -> Option<PathBuf> {
+    dirs::config_dir()
+}
+
+#[cfg(target_os = "macos")]
+fn state_base() -> Option<PathBuf> {
+    xdg_base("XDG_STATE_HOME", ".local/state")
+}
+
+#[cfg(not(target_os = "macos"))]
+fn state_base() -> Option<PathBuf> {
+    dirs::state_dir().or_else(dirs::data_local_dir)
 }
 
 fn state_dir() -> Result<PathBuf, ConfigError> {
-    let base = dirs::state_dir()
-        .or_else(dirs::data_local_dir)
-        .ok_or(ConfigError::NoDirectory("state"))?;
-    Ok(base.join("edgecoder"))
+    Ok(state_base().ok_or(ConfigError::NoDirectory("state"))?.join("edgecoder"))
 }
 
 impl Config {
@@ -169,17 +199,32 @@ impl Config {
         toml::from_str(text).map_err(|e| e.to_string())
     }
 
-    /// Checks ranges and the rules of exposure (no non-loopback address without
-    /// `allow_non_loopback`, and never without the token there).
+    /// Checks ranges and the rules of exposure: a non-loopback address needs
+    /// `allow_non_loopback = true` and a `token_file` named in the config, and auth can never be
+    /// turned off on a daemon that is exposed.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if let Some(addr) = self.listen
             && !addr.ip().is_loopback()
-            && !self.allow_non_loopback
         {
-            return Err(ConfigError::Invalid(format!(
-                "refusing to listen on {addr}: it is not a loopback address; use 127.0.0.1:PORT, \
-                 or set allow_non_loopback = true in the config file to expose the daemon"
-            )));
+            if !self.allow_non_loopback {
+                return Err(ConfigError::Invalid(format!(
+                    "refusing to listen on {addr}: it is not a loopback address; use 127.0.0.1:PORT, \
+                     or set allow_non_loopback = true and token_file = \"PATH\" in the config file to expose the daemon"
+                )));
+            }
+            if self.token_file.is_none() {
+                return Err(ConfigError::Invalid(format!(
+                    "refusing to listen on {addr} without a token named in the config: add token_file = \"PATH\" \
+                     (created with mode 0600 on first start) so that every client on the network must send it"
+                )));
+            }
+        }
+        if self.allow_non_loopback && self.disable_auth_on_loopback {
+            return Err(ConfigError::Invalid(
+                "allow_non_loopback and disable_auth_on_loopback cannot both be set: an exposed daemon always \
+                 needs the token (remove disable_auth_on_loopback)"
+                    .into(),
+            ));
         }
         if self.queue_capacity == 0 {
             return Err(ConfigError::Invalid("queue_capacity must be at least 1".into()));
@@ -198,6 +243,7 @@ impl Config {
             ("body_timeout_secs", self.body_timeout_secs),
             ("request_timeout_secs", self.request_timeout_secs),
             ("upstream_connect_timeout_secs", self.upstream_connect_timeout_secs),
+            ("upstream_idle_timeout_secs", self.upstream_idle_timeout_secs),
         ] {
             if secs == 0 {
                 return Err(ConfigError::Invalid(format!("{name} must be at least 1")));
@@ -289,7 +335,13 @@ mod tests {
         let e = c.validate().unwrap_err().to_string();
         assert!(e.contains("allow_non_loopback = true"), "{e}");
         c.allow_non_loopback = true;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("token_file"), "{e}");
+        c.token_file = Some(PathBuf::from("/etc/edgecoder/token"));
         c.validate().unwrap();
+        c.disable_auth_on_loopback = true;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("disable_auth_on_loopback"), "{e}");
         Config::parse("listen = \"127.0.0.1:0\"").unwrap().validate().unwrap();
     }
 

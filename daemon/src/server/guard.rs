@@ -1,6 +1,8 @@
 //! The checks every request passes before any handler: `Host` and `Origin` must be loopback
 //! names (or hosts the config allows), which stops DNS-rebinding attacks from web pages, and the
-//! bearer token must match (unless the config turns it off for loopback peers).
+//! bearer token must match. The config may turn the token off for loopback peers, but only for
+//! the model APIs: whatever runs code, reads files or reconfigures the daemon (`/mcp`, `/agent`,
+//! `/edgecoder`) needs the token from every caller.
 
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
@@ -47,6 +49,14 @@ fn origin_allowed(origin: &str, extra: &[String]) -> bool {
     allowed(host_name(rest.split('/').next().unwrap_or(rest)), extra)
 }
 
+/// Whether `path` reaches an endpoint that runs code, reads files or changes the daemon, which
+/// needs the token even where the config turns auth off for loopback peers.
+pub fn always_needs_token(path: &str) -> bool {
+    ["/mcp", "/agent", "/edgecoder"]
+        .iter()
+        .any(|prefix| path == *prefix || path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/')))
+}
+
 fn refuse(flavor: Flavor, status: StatusCode, message: String) -> Response {
     let mut response = ApiError::new(status, message).with_flavor(flavor).into_response();
     if status == StatusCode::UNAUTHORIZED {
@@ -83,7 +93,8 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         }
     }
     let loopback = request.extensions().get::<Peer>().is_some_and(|p| p.loopback);
-    if !(state.config.disable_auth_on_loopback && loopback) {
+    let token_waived = state.config.disable_auth_on_loopback && loopback && !always_needs_token(request.uri().path());
+    if !token_waived {
         let given = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -129,6 +140,16 @@ mod tests {
         assert_eq!(host_name("[::1]:8080"), "::1");
         assert_eq!(host_name("127.0.0.1"), "127.0.0.1");
         assert_eq!(host_name("evil.com:80"), "evil.com");
+    }
+
+    #[test]
+    fn code_running_and_control_paths_always_need_the_token() {
+        for path in ["/mcp", "/mcp/", "/agent/tasks", "/agent/tasks/1/apply", "/edgecoder/provider", "/edgecoder/model"] {
+            assert!(always_needs_token(path), "{path}");
+        }
+        for path in ["/v1/chat/completions", "/api/chat", "/metrics", "/openapi.json", "/mcpx", "/agents"] {
+            assert!(!always_needs_token(path), "{path}");
+        }
     }
 
     #[test]

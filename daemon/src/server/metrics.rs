@@ -1,12 +1,15 @@
 //! Prometheus metrics served at `/metrics`: requests by route and status, tokens generated,
 //! time to first token, tokens per second, and executor runs by outcome.
 
+use edgecoder_protocol::{Lang, Outcome};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+use crate::agent::{AgentEvent, Detail, Transition};
 
 /// Labels of the request counter.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -39,7 +42,7 @@ pub struct Metrics {
     pub time_to_first_token: Histogram,
     /// Generated tokens per second of each generation, after the first token.
     pub tokens_per_second: Histogram,
-    /// Executor runs (MCP `run_python` / `run_js`) by language and outcome.
+    /// Executor runs (MCP `run_python` / `run_js`, agent test runs) by language and outcome.
     pub executor_runs: Family<ExecutorLabels, Counter>,
 }
 
@@ -85,10 +88,28 @@ impl Metrics {
     }
 
     /// Counts one executor run.
-    pub fn executor_run(&self, lang: &str, outcome: &str) {
+    pub fn executor_run(&self, lang: Lang, outcome: &Outcome) {
+        let lang = match lang {
+            Lang::Python => "python",
+            Lang::JavaScript => "javascript",
+        };
         self.executor_runs
-            .get_or_create(&ExecutorLabels { lang: lang.to_owned(), outcome: outcome.to_owned() })
+            .get_or_create(&ExecutorLabels { lang: lang.to_owned(), outcome: outcome.label().to_owned() })
             .inc();
+    }
+
+    /// Counts what an agent task's event shows: a test run in the executor, or, at the end, the
+    /// tokens the task generated.
+    pub fn agent_event(&self, lang: Lang, event: &AgentEvent) {
+        match event {
+            AgentEvent::Transition(Transition { detail: Detail::Tested { report, .. }, .. }) => {
+                self.executor_run(lang, &report.run.outcome);
+            }
+            AgentEvent::Finished(report) => {
+                self.tokens.inc_by(report.stats.generated_tokens);
+            }
+            _ => {}
+        }
     }
 }
 
@@ -103,7 +124,7 @@ mod tests {
         m.tokens.inc_by(5);
         m.time_to_first_token.observe(0.02);
         m.tokens_per_second.observe(40.0);
-        m.executor_run("python", "ok");
+        m.executor_run(Lang::Python, &Outcome::Ok);
         let text = m.encode();
         for needle in [
             "edgecoder_http_requests_total{route=\"/v1/models\",status=\"200\"} 1",

@@ -99,7 +99,8 @@ impl AppState {
             eprintln!("edgecoderd: {error} — edgecoder-local answers 503 until a model loads (`edgecoder models load ID`)");
         }
         let connect = std::time::Duration::from_secs(config.upstream_connect_timeout_secs);
-        let client = || crate::providers::upstream_client(connect, config.upstream_ca_file.as_deref());
+        let idle = std::time::Duration::from_secs(config.upstream_idle_timeout_secs);
+        let client = || crate::providers::upstream_client(connect, idle, config.upstream_ca_file.as_deref());
         let mut upstreams: Vec<Arc<dyn Provider>> = Vec::new();
         if let Some(url) = &config.openai_url {
             upstreams.push(Arc::new(OpenAiProvider::new(url, config.openai_api_key.clone(), client()?)));
@@ -108,13 +109,14 @@ impl AppState {
             upstreams.push(Arc::new(OllamaProvider::new(url, config.ollama_api_key.clone(), client()?)));
         }
         let providers = Providers::new(local, upstreams, &config.provider)?;
+        let metrics = Arc::new(Metrics::new());
         Ok(AppState {
             providers: Arc::new(providers),
-            metrics: Arc::new(Metrics::new()),
+            metrics: metrics.clone(),
             started: Instant::now(),
             token: token.into(),
             listening: Arc::default(),
-            tasks: Arc::new(crate::api::tasks::AgentTasks::new(config.agent_tasks)),
+            tasks: Arc::new(crate::api::tasks::AgentTasks::new(config.agent_tasks, metrics)),
             config: Arc::new(config),
         })
     }
