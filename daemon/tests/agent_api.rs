@@ -152,7 +152,12 @@ async fn workspace_diffs_are_written_only_on_apply_and_bad_requests_are_refused(
     // Apply: the diff is written once, with a backup.
     let fix = json!({"task": "Fix add in calc.py: it must return the sum of a and b.", "workspace": ws_path, "plan": false, "max_iterations": 3});
     let id = start(&daemon, fix.clone()).await;
-    let report = finished(&follow(&daemon, &id).await).clone();
+    let events = follow(&daemon, &id).await;
+    assert!(
+        events.iter().any(|e| matches!(e, AgentEvent::Retrieved { chunks, .. } if chunks.iter().any(|c| c.path == "test_calc.py"))),
+        "daemon tasks search the workspace like `edgecoder code` does: {events:?}"
+    );
+    let report = finished(&events).clone();
     assert_eq!(report.state, State::Done, "{}", report.message);
     assert!(report.diff.as_deref().is_some_and(|d| d.contains("--- a/calc.py")), "{:?}", report.diff);
     assert_eq!(std::fs::read_to_string(ws.join("calc.py")).unwrap(), buggy, "nothing is written before apply");

@@ -29,7 +29,9 @@ fn recall_on_click_is_above_the_floors() {
     let options = IndexOptions { cache_root: Some(cache.path().to_owned()), ..IndexOptions::default() };
     let mut r = Retriever::with_embedder(&corpus, options, Some(embedder)).unwrap();
     let report = r.update(&mut |_, _, _| {}).unwrap();
-    assert!(report.files >= 16 && report.chunks >= 600, "{report:?}");
+    // click 8.1.7 has 16 modules with 533 top-level functions, classes and methods (counted
+    // with Python's `ast`); each is a chunk, besides module headers and the docs.
+    assert!(report.files >= 16 && report.chunks >= 533, "{report:?}");
     assert_eq!(report.embedded, report.chunks);
     // Every answer names a chunk that exists: a typo in the query file would lower recall silently.
     for q in &set.queries {

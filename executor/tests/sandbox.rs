@@ -585,7 +585,23 @@ fn warm_one() -> Result<(), Failed> {
 /// Turns warm children off (killing and reaping the idle ones) and checks none is left.
 fn warm_off() -> Result<(), Failed> {
     sandbox::set_warm_children(0);
+    // A replacement child that was still starting is killed by its starter thread once it is
+    // up (turning warm children off does not wait for it): give that a few seconds. A zombie
+    // (a child nobody reaped) fails at once.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while still_running_child() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     no_children_left()
+}
+
+/// Whether this process has a child that is still running (not a zombie).
+fn still_running_child() -> bool {
+    // SAFETY: waitid with WNOHANG | WNOWAIT only looks; a zeroed siginfo is valid to pass.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::waitid(libc::P_ALL, 0, &mut info, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT) };
+    // No child has exited (si_pid stays 0) while some child exists.
+    rc == 0 && unsafe { info.si_pid() } == 0
 }
 
 /// Whether `pid` still names a process (a reaped child does not).

@@ -220,7 +220,10 @@ impl AgentTasks {
         }
         let task = spec.task().map_err(workspace_error)?;
         let queue = CloudQueue::from_env().map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-        let agent = Agent::new(EngineCoder { local: local.clone(), model: loaded }, config, Some(queue));
+        let mut agent = Agent::new(EngineCoder { local: local.clone(), model: loaded }, config, Some(queue));
+        if task.target.is_some() {
+            agent = agent.with_retrieval(crate::retrieval::RetrieverPool::shared());
+        }
         agent.validate(&task).map_err(|e| ApiError::bad_param("task", e.to_string()))?;
         let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
         let running = tasks.iter().filter(|t| t.progress.borrow().status == TaskStatus::Running).count();
