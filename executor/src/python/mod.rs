@@ -363,6 +363,22 @@ def f(a: 'int') -> 'str':
         assert_eq!(run_ok("len(list(range(10**5)))").value.as_deref(), Some("100000"));
     }
 
+    /// A thread that builds an interpreter and drops it unused (a pool shutting down, an
+    /// abandoned run) must end without aborting the process from its thread-local destructors.
+    #[test]
+    fn a_thread_that_drops_an_unused_interpreter_ends_cleanly() {
+        let ended = std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn(|| {
+                drop(runtime::Warm::build(runtime::Preload::Yes));
+                drop(runtime::Warm::build(runtime::Preload::No));
+            })
+            .unwrap()
+            .join();
+        assert!(ended.is_ok());
+        assert!(run_ok("print(6 * 7)").stdout == "42\n");
+    }
+
     #[test]
     fn runs_cannot_see_each_other() {
         let polluter = "import math\nimport collections\nimport json\nmath.pi = 3\ncollections.Counter.extra = 1\njson.dumps = None\nsecret = 42\nlen = None\nprint('polluted')";

@@ -686,7 +686,26 @@ thread_local! {
     /// frees a native function's closure (it is leaked into a `'static` method definition), so
     /// the closures capture only names and look their objects up here; [`forget_kept`] drops
     /// them when the interpreter goes away, and with them the run's whole object graph.
-    static KEPT: RefCell<Kept> = RefCell::new(Kept::default());
+    static KEPT: KeptSlot = KeptSlot(RefCell::new(Kept::default()));
+}
+
+/// The thread-local slot of [`Kept`]. When a thread ends with objects still kept (an
+/// interpreter dropped without its teardown), RustPython's own thread-locals may already be
+/// gone, and dropping a Python object then aborts the process; so the slot leaks what is left
+/// at thread exit instead. [`forget_kept`] drops its objects normally.
+struct KeptSlot(RefCell<Kept>);
+
+impl std::ops::Deref for KeptSlot {
+    type Target = RefCell<Kept>;
+    fn deref(&self) -> &RefCell<Kept> {
+        &self.0
+    }
+}
+
+impl Drop for KeptSlot {
+    fn drop(&mut self) {
+        std::mem::forget(std::mem::take(self.0.get_mut()));
+    }
 }
 
 #[derive(Default)]
