@@ -91,7 +91,7 @@ impl OllamaProvider {
         let (url, builder) = self.upstream.request(reqwest::Method::POST, path);
         let response = send(OLLAMA, &url, builder.json(&body)).await?;
         let (events, stream) = mpsc::unbounded_channel();
-        tokio::spawn(relay(Lines::new(response), events, Objects { model, chat, url: url.clone() }, url));
+        tokio::spawn(relay(Lines::new(response), events, Objects { model, chat }, url));
         Ok(TokenStream::new(stream, None))
     }
 }
@@ -104,7 +104,6 @@ fn bad_answer(url: &str, e: impl std::fmt::Display) -> ProviderError {
 struct Objects {
     model: String,
     chat: bool,
-    url: String,
 }
 
 impl Protocol for Objects {
@@ -132,8 +131,8 @@ impl Protocol for Objects {
         Ok(Step { text: text.map(str::to_owned), done })
     }
 
-    fn eof(&mut self) -> Result<Completion, ProviderError> {
-        Err(ProviderError::Unavailable { provider: OLLAMA, reason: format!("{} ended its answer without `done`", self.url) })
+    fn end_marker(&self) -> &'static str {
+        "`done`"
     }
 }
 

@@ -95,7 +95,6 @@ impl OpenAiProvider {
         let chunks = Chunks {
             model,
             chat,
-            url: url.clone(),
             started: Instant::now(),
             first_token: None,
             pieces: 0,
@@ -115,7 +114,6 @@ fn bad_answer(url: &str, e: impl std::fmt::Display) -> ProviderError {
 struct Chunks {
     model: String,
     chat: bool,
-    url: String,
     started: Instant,
     first_token: Option<Duration>,
     pieces: usize,
@@ -170,8 +168,8 @@ impl Protocol for Chunks {
         Ok(Step { text, done: None })
     }
 
-    fn eof(&mut self) -> Result<Completion, ProviderError> {
-        Err(ProviderError::Unavailable { provider: OPENAI, reason: format!("{} ended its answer without `data: [DONE]`", self.url) })
+    fn end_marker(&self) -> &'static str {
+        "`data: [DONE]`"
     }
 }
 

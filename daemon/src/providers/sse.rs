@@ -160,8 +160,8 @@ pub(super) trait Protocol: Send + 'static {
     fn provider(&self) -> &'static str;
     /// Reads one line.
     fn read(&mut self, line: &str) -> Result<Step, ProviderError>;
-    /// The end of the answer when the body ends without saying so.
-    fn eof(&mut self) -> Result<Completion, ProviderError>;
+    /// What marks the end of a whole answer (a body that ends without it was cut off).
+    fn end_marker(&self) -> &'static str;
 }
 
 /// Reads `lines` with `protocol` and forwards the text, then the end or the error, to `events`
@@ -176,7 +176,7 @@ pub(super) async fn relay(
     loop {
         let step = match lines.next().await {
             Ok(Some(line)) => protocol.read(&line),
-            Ok(None) => protocol.eof().map(|done| Step { text: None, done: Some(done) }),
+            Ok(None) => Err(ProviderError::Unavailable { provider, reason: format!("{url} ended its answer without {}", protocol.end_marker()) }),
             Err(e) if e.is_timeout() => Err(ProviderError::Unavailable {
                 provider,
                 reason: format!("{url} stalled: nothing arrived within upstream_idle_timeout_secs ({})", error_chain(&e)),
