@@ -11,7 +11,7 @@ mod common;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 
-use edgecoder_executor::{Lang, Limits, Outcome, ReasonCode, TestReport, TestStatus, run_tests};
+use edgecoder_executor::{Lang, Limits, TestReport, TestStatus, run_tests};
 use flate2::read::GzDecoder;
 use common::{Problem, catch, excerpt, finish, outcome_label, parse_problems};
 
@@ -59,10 +59,6 @@ fn explain(report: &TestReport) -> String {
     parts.join("; ")
 }
 
-/// Problems whose canonical solution calls `eval` on a string built at run time; the executor
-/// must refuse them with `PY_DYNAMIC_EVAL` (queued for cloud review) instead of running them.
-const DYNAMIC_EVAL_TASKS: &[&str] = &["HumanEval/160"];
-
 #[test]
 fn humaneval_canonical_solutions_pass_and_wrong_variants_fail() {
     let problems = load_problems();
@@ -85,17 +81,6 @@ fn humaneval_canonical_solutions_pass_and_wrong_variants_fail() {
         match catch(|| run_tests(&solution, &tests, Lang::Python, &limits)) {
             Err(panic) => failures.push(format!("{} canonical: {panic}", p.task_id)),
             Ok(report) if report.all_passed() => canonical_passed += 1,
-            // HumanEval/160's canonical solution evaluates a string it builds at run time:
-            // outside the on-device subset by design, so it must be routed to cloud review.
-            Ok(report)
-                if DYNAMIC_EVAL_TASKS.contains(&p.task_id.as_str())
-                    && matches!(
-                        report.run.outcome,
-                        Outcome::OutsideSubset { code: ReasonCode::PyDynamicEval, .. }
-                    ) =>
-            {
-                canonical_passed += 1
-            }
             Ok(report) => failures.push(format!(
                 "{} canonical did not pass: {}",
                 p.task_id,

@@ -506,12 +506,9 @@ def f(a: 'int') -> 'str':
         }
     }
 
-    /// Prints, every 10 of 40 interpreters built, run and torn down on one thread, how many
-    /// classes are still alive and the resident memory (run with `--ignored --nocapture`).
-    #[test]
-    #[ignore]
-    fn print_live_classes_across_interpreters() {
-        fn live_heap_types(ty: &rustpython_vm::Py<rustpython_vm::builtins::PyType>, seen: &mut std::collections::HashSet<usize>) -> usize {
+    /// The names of the live classes (heap types), found through the subclass lists of `object`.
+    fn live_class_names() -> Vec<String> {
+        fn walk(ty: &rustpython_vm::Py<rustpython_vm::builtins::PyType>, seen: &mut std::collections::HashSet<usize>, out: &mut Vec<String>) {
             let subs: Vec<rustpython_vm::builtins::PyTypeRef> = ty
                 .subclasses
                 .read()
@@ -519,25 +516,72 @@ def f(a: 'int') -> 'str':
                 .filter_map(|w| w.upgrade())
                 .filter_map(|o| o.downcast::<rustpython_vm::builtins::PyType>().ok())
                 .collect();
-            let mut n = 0;
             for sub in subs {
                 if seen.insert(rustpython_vm::AsObject::get_id(&sub)) {
-                    n += usize::from(sub.heaptype_ext.is_some()) + live_heap_types(&sub, seen);
+                    walk(&sub, seen, out);
+                    if sub.heaptype_ext.is_some() {
+                        out.push(sub.name().to_string());
+                    }
                 }
             }
-            n
         }
+        let mut out = Vec::new();
+        walk(rustpython_vm::Context::genesis().types.object_type, &mut Default::default(), &mut out);
+        out
+    }
+
+    /// Builds, runs `code` in and tears down `n` interpreters on one thread.
+    fn run_interpreters(n: usize, preload: runtime::Preload, code: &str) {
+        for _ in 0..n {
+            let warm = runtime::Warm::build(preload);
+            let ctl = std::sync::Arc::new(runtime::Control::new(&limits()));
+            warm.execute(&runtime::Work::Run { code: code.into() }, &limits(), &ctl, |done| {
+                assert_eq!(done.outcome, None, "the program failed: {done:?}");
+            });
+        }
+    }
+
+    #[test]
+    fn classes_of_a_run_and_the_standard_library_die_with_the_interpreter() {
+        // Every allowlisted module but `typing` (see `print_live_classes_across_interpreters`),
+        // classes with metaclasses, `super()`, instances, enums and dataclasses.
+        let code = "import json, re, random, collections, functools, itertools, heapq, bisect, string, \
+                    operator, copy, math, fractions, decimal, statistics, dataclasses, enum, abc, \
+                    datetime, textwrap\n\
+                    class A(abc.ABC):\n    def __init__(self):\n        super().__init__()\n\
+                    class B(A):\n    pass\n\
+                    class Color(enum.Enum):\n    RED = 1\n\
+                    @dataclasses.dataclass\nclass P:\n    x: int = 0\n\
+                    objs = [B(), P(1), Color.RED, collections.OrderedDict(a=1), fractions.Fraction(1, 3)]\n";
+        let check = move || {
+            run_interpreters(2, runtime::Preload::No, code);
+            let before = live_class_names().len();
+            run_interpreters(5, runtime::Preload::No, code);
+            let mut after = live_class_names();
+            after.sort();
+            assert_eq!(after.len(), before, "classes outlived their interpreters: {after:?}");
+        };
+        std::thread::Builder::new().stack_size(256 << 20).spawn(check).unwrap().join().unwrap();
+    }
+
+    /// Prints, every 10 of 40 interpreters built (with the preloaded modules), run and torn
+    /// down on one thread, how many classes are still alive, which, and the resident memory
+    /// (run with `--ignored --nocapture`). Known: `typing` leaves 7 classes (IO, Protocol and
+    /// the generic-alias machinery) per interpreter behind, held by something the collector
+    /// does not see.
+    #[test]
+    #[ignore]
+    fn print_live_classes_across_interpreters() {
         let measure = || {
-            for i in 1..=40 {
-                let warm = runtime::Warm::build(runtime::Preload::Yes);
-                let ctl = std::sync::Arc::new(runtime::Control::new(&limits()));
-                let work = runtime::Work::Run { code: "class P:\n    pass\nimport json".into() };
-                warm.execute(&work, &limits(), &ctl, |_| {});
-                if i % 10 == 0 {
-                    let ctx = rustpython_vm::Context::genesis();
-                    let live = live_heap_types(ctx.types.object_type, &mut Default::default());
-                    let rss = std::fs::read_to_string("/proc/self/status").ok().and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmRSS:")).map(|v| v.trim().to_owned())).unwrap_or_default();
-                    println!("after {i} interpreters: {live} live classes, RSS {rss}");
+            for i in 1..=4 {
+                run_interpreters(10, runtime::Preload::Yes, "class P:\n    pass\nimport json");
+                let mut names = live_class_names();
+                let rss = std::fs::read_to_string("/proc/self/status").ok().and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmRSS:")).map(|v| v.trim().to_owned())).unwrap_or_default();
+                println!("after {} interpreters: {} live classes, RSS {rss}", i * 10, names.len());
+                if i == 4 {
+                    names.sort();
+                    names.dedup();
+                    println!("live classes: {names:?}");
                 }
             }
         };

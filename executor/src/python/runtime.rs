@@ -574,12 +574,32 @@ impl Warm {
         drop(guard);
         interp.enter(harden::forget_exit_callbacks);
         interp.enter(|vm| break_class_cycles(vm, &classes_before));
+        interp.enter(clear_module_dicts);
         // What Rust still holds of the run must go before the collector runs, or the cycles it
         // reaches would outlive the interpreter.
         forget_kept();
         harden::forget_interpreter();
         interp.finalize(None);
     }
+}
+
+/// Empties the dict of every module the interpreter imported. Some of RustPython's native
+/// objects (bound methods, code constants, ...) hold references the collector cannot see, so a
+/// cycle through a module's globals that passes one of them is never collected: with the classes
+/// of `collections`, `random`, `re`... that was ≈ 80 classes and 1.6 MB per run. At teardown no
+/// code runs any more, so the globals can simply go.
+fn clear_module_dicts(vm: &VirtualMachine) {
+    let Ok(modules) = vm.sys_module.get_attr("modules", vm) else { return };
+    let Some(modules) = modules.downcast_ref::<rustpython_vm::builtins::PyDict>() else { return };
+    let mut garbage: Vec<PyObjectRef> = Vec::new();
+    for (_, module) in modules.items_vec() {
+        if let Some(m) = module.downcast_ref::<rustpython_vm::builtins::PyModule>() {
+            let dict = m.dict();
+            garbage.extend(dict.items_vec().into_iter().map(|(_, v)| v));
+            dict.clear();
+        }
+    }
+    drop(garbage);
 }
 
 /// Every live class (heap type) below `ty`, found through the subclass lists.
