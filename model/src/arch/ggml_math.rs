@@ -15,24 +15,26 @@
 //!
 //! Lanes line up with KV-cache positions counted from 0 (llama.cpp keeps masked positions in
 //! its sums as exact zeros, so skipped positions change nothing). The functions here are plain
-//! Rust; callers run them inside [`with_fma`] so `mul_add` is one instruction.
+//! Rust; callers build them for AVX2 + FMA where [`has_fma`] says so, so `mul_add` is one
+//! instruction.
 
-/// Runs `f` with FMA and AVX2 code generation where the CPU has them (`mul_add` is then one
+/// Whether this CPU runs the AVX2 + FMA builds of the host path's loops (`mul_add` is then one
 /// instruction instead of a libm call; the results are the same bits either way).
+///
+/// Each loop that uses these functions has a `#[target_feature(enable = "avx2,fma")]` twin
+/// that calls its `#[inline(always)]` body directly. A closure handed to a feature-enabled
+/// function is not enough: the compiler may build the closure once, without the features, for
+/// both callers (seen: attention 6× slower with `codegen-units = 4`).
 #[inline]
-pub fn with_fma<R>(f: impl FnOnce() -> R) -> R {
+pub fn has_fma() -> bool {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("fma") && std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the features `fma_body` enables were just detected.
-        return unsafe { fma_body(f) };
+    {
+        std::arch::is_x86_feature_detected!("fma") && std::arch::is_x86_feature_detected!("avx2")
     }
-    f()
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn fma_body<R>(f: impl FnOnce() -> R) -> R {
-    f()
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 /// `x · 2^n` for an integral `n` with |n| ≤ 192, rounded once (AVX-512's `vscalefps`).
@@ -153,7 +155,9 @@ pub fn softmax(scores: &mut [f32], first: usize) {
         chunk = [0.0; 16];
     }
     let inv = (1.0 / sum) as f32;
-    scores.iter_mut().for_each(|s| *s *= inv);
+    for s in scores.iter_mut() {
+        *s *= inv;
+    }
 }
 
 /// Accumulators of `Σ_j p_j · v_j` (one row of `width` values per position) in the lane layout
@@ -178,7 +182,9 @@ impl WeightedSum {
     pub fn add(&mut self, pos: usize, p: f32, v: &[f32]) {
         let l = pos % self.lanes;
         let row = &mut self.acc[l * self.width..(l + 1) * self.width];
-        row.iter_mut().zip(v).for_each(|(a, &x)| *a = p.mul_add(x, *a));
+        for (a, &x) in row.iter_mut().zip(v) {
+            *a = p.mul_add(x, *a);
+        }
     }
 
     /// Writes the sums into `out` (`width` values) and zeroes the accumulators.

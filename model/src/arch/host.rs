@@ -20,7 +20,7 @@ use super::ArchError;
 use super::block::Block;
 use super::config::{Activation, Architecture, ModelConfig, RopeStyle};
 use super::embedding::TokenEmbedding;
-use super::ggml_math::{self, WeightedSum, with_fma};
+use super::ggml_math::{self, WeightedSum};
 use super::kv_cache::{KvCache, LayerKvCache};
 use super::linear::{Linear, LinearWeight, from_vec};
 use super::norm::RmsNorm;
@@ -155,7 +155,27 @@ struct Rope {
 impl Rope {
     /// Rotates `x` (`seq × heads × head_dim`) whose first row is at position `start`.
     fn apply(&self, x: &mut [f32], heads: usize, start: usize) {
-        profile::time(Op::Rope, || with_fma(|| {
+        profile::time(Op::Rope, || {
+            #[cfg(target_arch = "x86_64")]
+            if ggml_math::has_fma() {
+                // SAFETY: the features `rotate_fma` enables were just detected.
+                return unsafe { self.rotate_fma(x, heads, start) };
+            }
+            self.rotate(x, heads, start)
+        })
+    }
+
+    /// [`Rope::rotate`] built for AVX2 + FMA.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn rotate_fma(&self, x: &mut [f32], heads: usize, start: usize) {
+        self.rotate(x, heads, start)
+    }
+
+    /// The body of [`Rope::apply`].
+    #[inline(always)]
+    fn rotate(&self, x: &mut [f32], heads: usize, start: usize) {
+        {
             let d = self.head_dim;
             let half = d / 2;
             let mut cs = vec![(0.0f32, 0.0f32); half];
@@ -177,7 +197,7 @@ impl Rope {
                     }
                 }
             }
-        }))
+        }
     }
 }
 
@@ -231,34 +251,59 @@ impl HostAttention {
     /// heads spread over the kernel threads; returns `seq × heads·dim`.
     fn attend(&self, kernels: &Kernels, q: &[f32], keys: &[f32], values: &[f32], seq: usize, start: usize) -> Vec<f32> {
         let (hd, heads) = (self.head_dim, self.n_heads);
-        let group = heads / self.n_kv_heads;
-        let width = self.n_kv_heads * hd;
         let per_head: Vec<Mutex<Vec<f32>>> = (0..heads).map(|_| Mutex::new(Vec::new())).collect();
-        kernels.for_each((0..heads).collect(), |h| with_fma(|| {
-            let g = h / group;
-            let mut out = vec![0.0f32; seq * hd];
-            let mut scores = Vec::with_capacity(start + seq);
-            let mut sum = WeightedSum::new(hd, seq > 1);
-            for i in 0..seq {
-                let p = start + i;
-                let lo = self.window.map_or(0, |w| (p + 1).saturating_sub(w));
-                let qr = &q[(i * heads + h) * hd..][..hd];
-                scores.clear();
-                scores.extend((lo..=p).map(|j| ggml_math::dot(&keys[j * width + g * hd..][..hd], qr) * self.kq_scale));
-                ggml_math::softmax(&mut scores, lo);
-                for (j, &w) in (lo..=p).zip(scores.iter()) {
-                    sum.add(j, w, &values[j * width + g * hd..][..hd]);
-                }
-                sum.finish(&mut out[i * hd..(i + 1) * hd]);
-            }
+        kernels.for_each((0..heads).collect(), |h| {
+            #[cfg(target_arch = "x86_64")]
+            let out = if ggml_math::has_fma() {
+                // SAFETY: the features `attend_head_fma` enables were just detected.
+                unsafe { self.attend_head_fma(h, q, keys, values, seq, start) }
+            } else {
+                self.attend_head(h, q, keys, values, seq, start)
+            };
+            #[cfg(not(target_arch = "x86_64"))]
+            let out = self.attend_head(h, q, keys, values, seq, start);
             *per_head[h].lock().unwrap_or_else(|e| e.into_inner()) = out;
-        }));
+        });
         let mut out = vec![0.0f32; seq * heads * hd];
         for (h, m) in per_head.into_iter().enumerate() {
             let part = m.into_inner().unwrap_or_else(|e| e.into_inner());
             for i in 0..seq {
                 out[(i * heads + h) * hd..][..hd].copy_from_slice(&part[i * hd..(i + 1) * hd]);
             }
+        }
+        out
+    }
+
+    /// [`HostAttention::attend_head`] built for AVX2 + FMA.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn attend_head_fma(&self, h: usize, q: &[f32], keys: &[f32], values: &[f32], seq: usize, start: usize) -> Vec<f32> {
+        self.attend_head(h, q, keys, values, seq, start)
+    }
+
+    /// Head `h`'s attention output for every query row (`seq × head_dim`).
+    #[inline(always)]
+    fn attend_head(&self, h: usize, q: &[f32], keys: &[f32], values: &[f32], seq: usize, start: usize) -> Vec<f32> {
+        let (hd, heads) = (self.head_dim, self.n_heads);
+        let group = heads / self.n_kv_heads;
+        let width = self.n_kv_heads * hd;
+        let g = h / group;
+        let mut out = vec![0.0f32; seq * hd];
+        let mut scores = Vec::with_capacity(start + seq);
+        let mut sum = WeightedSum::new(hd, seq > 1);
+        for i in 0..seq {
+            let p = start + i;
+            let lo = self.window.map_or(0, |w| (p + 1).saturating_sub(w));
+            let qr = &q[(i * heads + h) * hd..][..hd];
+            scores.clear();
+            for j in lo..=p {
+                scores.push(ggml_math::dot(&keys[j * width + g * hd..][..hd], qr) * self.kq_scale);
+            }
+            ggml_math::softmax(&mut scores, lo);
+            for (j, &w) in (lo..=p).zip(scores.iter()) {
+                sum.add(j, w, &values[j * width + g * hd..][..hd]);
+            }
+            sum.finish(&mut out[i * hd..(i + 1) * hd]);
         }
         out
     }
@@ -292,12 +337,40 @@ impl HostFfn {
         let mut gu = ctx.project(&[&self.gate, &self.up], x, rows)?;
         let up = gu.pop().unwrap_or_default();
         let mut h = gu.pop().unwrap_or_default();
-        profile::time(Op::Activation, || with_fma(|| match self.activation {
-            Activation::Silu => h.iter_mut().zip(&up).for_each(|(g, u)| *g = ggml_math::silu(*g) * u),
-            Activation::GeluTanh => h.iter_mut().zip(&up).for_each(|(g, u)| *g = gelu_f16_table(*g) * u),
-        }));
+        profile::time(Op::Activation, || {
+            #[cfg(target_arch = "x86_64")]
+            if ggml_math::has_fma() {
+                // SAFETY: the features `gate_fma` enables were just detected.
+                return unsafe { gate_fma(self.activation, &mut h, &up) };
+            }
+            gate(self.activation, &mut h, &up)
+        });
         let mut down = ctx.project(&[&self.down], &h, rows)?;
         Ok(down.swap_remove(0))
+    }
+}
+
+/// [`gate`] built for AVX2 + FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn gate_fma(activation: Activation, h: &mut [f32], up: &[f32]) {
+    gate(activation, h, up)
+}
+
+/// `h ← act(h) · up`, the gated activation of the feed-forward layer.
+#[inline(always)]
+fn gate(activation: Activation, h: &mut [f32], up: &[f32]) {
+    match activation {
+        Activation::Silu => {
+            for (g, u) in h.iter_mut().zip(up) {
+                *g = ggml_math::silu(*g) * u;
+            }
+        }
+        Activation::GeluTanh => {
+            for (g, u) in h.iter_mut().zip(up) {
+                *g = gelu_f16_table(*g) * u;
+            }
+        }
     }
 }
 
