@@ -70,6 +70,9 @@ async fn a_task_streams_its_events_live_and_to_late_subscribers() {
     assert_eq!(report.state, State::Done, "{}\n{:?}", report.message, report.code);
     assert!(matches!(live.last(), Some(AgentEvent::Finished(_))), "the stream ends after `finished`");
     assert_eq!(report.last_report.as_ref().unwrap().passed(), 4);
+    // The daemon runs a task's tests in sandbox children, never in its own process.
+    let isolation = &report.last_report.as_ref().unwrap().run.isolation;
+    assert!(isolation.is_some(), "the tests ran without a sandbox child (no isolation report)");
 
     // The task's test runs and tokens are in the metrics.
     let runs = live.iter().filter(|e| matches!(e, AgentEvent::Transition(t) if matches!(t.detail, Detail::Tested { .. }))).count();

@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
+use edgecoder_executor::{Isolation, Limits};
 use edgecoder_model::chat::ChatMessage;
 use edgecoder_model::engine::CancelToken;
 use serde::{Deserialize, Serialize};
@@ -219,6 +220,9 @@ impl AgentTasks {
             .into());
         }
         let task = spec.task().map_err(workspace_error)?;
+        // Model-written code never runs inside the daemon: a task's test runs happen in sandbox
+        // children (Landlock, seccomp, rlimits; a warm child costs ≈ 5 ms).
+        let config = AgentConfig { limits: Limits { isolation: Isolation::Process, ..config.limits }, ..config };
         let queue = CloudQueue::from_env().map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
         let mut agent = Agent::new(EngineCoder { local: local.clone(), model: loaded }, config, Some(queue));
         if task.target.is_some() {

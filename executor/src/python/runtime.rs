@@ -11,7 +11,8 @@ use std::time::Instant;
 use rustpython_ruff_source_file::{SourceFile, SourceFileBuilder};
 use rustpython_ruff_text_size::Ranged;
 use rustpython_vm::builtins::{
-    PyBaseExceptionRef, PyByteArray, PyBytes, PyDictRef, PyInt, PyList, PyStr, PyTuple, PyTypeRef,
+    PyBaseExceptionRef, PyByteArray, PyBytes, PyClassMethod, PyDictRef, PyFunction, PyInt, PyList, PyProperty,
+    PyStaticMethod, PyStr, PyTuple, PyTypeRef,
 };
 use rustpython_vm::compiler::ast::{self, Stmt};
 use rustpython_vm::compiler::{CompileError, Mode, codegen, parser};
@@ -573,8 +574,8 @@ impl Warm {
         drop(scope);
         drop(guard);
         interp.enter(harden::forget_exit_callbacks);
-        interp.enter(|vm| break_class_cycles(vm, &classes_before));
         interp.enter(clear_module_dicts);
+        interp.enter(|vm| break_class_cycles(vm, &classes_before));
         // What Rust still holds of the run must go before the collector runs, or the cycles it
         // reaches would outlive the interpreter.
         forget_kept();
@@ -587,12 +588,18 @@ impl Warm {
 /// objects (bound methods, code constants, ...) hold references the collector cannot see, so a
 /// cycle through a module's globals that passes one of them is never collected: with the classes
 /// of `collections`, `random`, `re`... that was ≈ 80 classes and 1.6 MB per run. At teardown no
-/// code runs any more, so the globals can simply go.
+/// code runs any more, so the globals can simply go. `sys` and `builtins` stay for
+/// finalization (an exception raised by a `__del__` while the rest is freed is reported through
+/// `sys`), which clears them last.
 fn clear_module_dicts(vm: &VirtualMachine) {
     let Ok(modules) = vm.sys_module.get_attr("modules", vm) else { return };
     let Some(modules) = modules.downcast_ref::<rustpython_vm::builtins::PyDict>() else { return };
+    let kept = [vm.sys_module.as_object().get_id(), vm.builtins.as_object().get_id()];
     let mut garbage: Vec<PyObjectRef> = Vec::new();
     for (_, module) in modules.items_vec() {
+        if kept.contains(&module.get_id()) {
+            continue;
+        }
         if let Some(m) = module.downcast_ref::<rustpython_vm::builtins::PyModule>() {
             let dict = m.dict();
             garbage.extend(dict.items_vec().into_iter().map(|(_, v)| v));
@@ -626,24 +633,52 @@ fn heap_classes(ty: &rustpython_vm::Py<rustpython_vm::builtins::PyType>) -> Vec<
     out
 }
 
-/// Empties the dict, MRO and bases of every class the interpreter created (those not in
-/// `before`). RustPython's collector does not free classes: each would keep its methods, their
-/// globals and so the run's whole module graph alive (≈ 6 MB a run), so the cycles through
-/// them are cut by hand. Called at teardown, when no user code can run any more.
+/// Empties the dict (all but `__del__`) of every class the interpreter created (those not in
+/// `before`) and drops its methods' `__annotate__`. RustPython's collector does not see every
+/// reference a class's methods hold, so a class would keep its methods, their globals and so
+/// the run's whole module graph alive (≈ 6 MB a run); with the dicts cut, the collector frees
+/// the classes themselves. Called at teardown, when no user code can run any more.
 fn break_class_cycles(vm: &VirtualMachine, before: &HashSet<usize>) {
     let classes: Vec<PyTypeRef> = heap_classes(vm.ctx.types.object_type)
         .into_iter()
         .filter(|class| !before.contains(&class.get_id()))
         .collect();
+    // `__del__` stays: an instance freed later (with these values, or by the collector) finds
+    // it, and RustPython aborts the drop of an instance whose class lost the `__del__` it had.
     let mut garbage: Vec<PyObjectRef> = Vec::new();
     for class in &classes {
         class.modified();
-        garbage.extend(std::mem::take(&mut *class.attributes.write()).into_values());
-        garbage.extend(std::mem::take(&mut *class.mro.write()).into_iter().map(Into::into));
-        garbage.extend(std::mem::take(&mut *class.bases.write()).into_iter().map(Into::into));
+        let mut attributes = class.attributes.write();
+        let del = attributes.swap_remove(vm.ctx.names.__del__);
+        garbage.extend(std::mem::take(&mut *attributes).into_values());
+        if let Some(del) = del {
+            attributes.insert(vm.ctx.names.__del__, del);
+        }
+    }
+    for value in &garbage {
+        forget_annotate(vm, value);
     }
     drop(garbage);
     tracing::trace!(classes = classes.len(), "class cycles broken");
+}
+
+/// Drops the `__annotate__` function of a method (also inside a classmethod, staticmethod or
+/// property). A method's annotate function holds its class body's namespace in a closure cell,
+/// and RustPython's collector does not see the function → annotate edge, so that cycle (which
+/// reaches the class through `super()`'s `__class__` cell) was never collected.
+fn forget_annotate(vm: &VirtualMachine, value: &PyObjectRef) {
+    let functions: Vec<PyObjectRef> = if value.downcast_ref::<PyFunction>().is_some() {
+        vec![value.clone()]
+    } else if value.downcast_ref::<PyClassMethod>().is_some() || value.downcast_ref::<PyStaticMethod>().is_some() {
+        value.get_attr("__func__", vm).into_iter().collect()
+    } else if value.downcast_ref::<PyProperty>().is_some() {
+        ["fget", "fset", "fdel"].into_iter().filter_map(|name| value.get_attr(name, vm).ok()).collect()
+    } else {
+        Vec::new()
+    };
+    for function in functions.iter().filter(|f| f.downcast_ref::<PyFunction>().is_some()) {
+        let _ = function.set_attr("__annotate__", vm.ctx.none(), vm);
+    }
 }
 
 /// Drops the dead entries of the subclass lists of the built-in types, from `ty` down.

@@ -175,26 +175,24 @@ impl Rope {
     /// The body of [`Rope::apply`].
     #[inline(always)]
     fn rotate(&self, x: &mut [f32], heads: usize, start: usize) {
-        {
-            let d = self.head_dim;
-            let half = d / 2;
-            let mut cs = vec![(0.0f32, 0.0f32); half];
-            for (i, token) in x.chunks_exact_mut(heads * d).enumerate() {
-                let mut theta = (start + i) as f32;
-                for c in cs.iter_mut() {
-                    *c = (theta.cos(), theta.sin());
-                    theta *= self.theta_scale;
-                }
-                for row in token.chunks_exact_mut(d) {
-                    for (j, &(cos, sin)) in cs.iter().enumerate() {
-                        let (a, b) = match self.style {
-                            RopeStyle::Neox => (j, j + half),
-                            RopeStyle::Normal => (2 * j, 2 * j + 1),
-                        };
-                        let (x0, x1) = (row[a], row[b]);
-                        row[a] = x0.mul_add(cos, -(x1 * sin));
-                        row[b] = x0.mul_add(sin, x1 * cos);
-                    }
+        let d = self.head_dim;
+        let half = d / 2;
+        let mut cs = vec![(0.0f32, 0.0f32); half];
+        for (i, token) in x.chunks_exact_mut(heads * d).enumerate() {
+            let mut theta = (start + i) as f32;
+            for c in cs.iter_mut() {
+                *c = (theta.cos(), theta.sin());
+                theta *= self.theta_scale;
+            }
+            for row in token.chunks_exact_mut(d) {
+                for (j, &(cos, sin)) in cs.iter().enumerate() {
+                    let (a, b) = match self.style {
+                        RopeStyle::Neox => (j, j + half),
+                        RopeStyle::Normal => (2 * j, 2 * j + 1),
+                    };
+                    let (x0, x1) = (row[a], row[b]);
+                    row[a] = x0.mul_add(cos, -(x1 * sin));
+                    row[b] = x0.mul_add(sin, x1 * cos);
                 }
             }
         }
