@@ -676,6 +676,12 @@ fn killed_warm_child_is_replaced() -> Result<(), Failed> {
         // SAFETY: kill of our own idle child.
         unsafe { libc::kill(*pid as libc::pid_t, libc::SIGKILL) };
     }
+    // Once they are zombies the next run reaps them while looking for a live one and finds
+    // none: the pool must still be refilled.
+    ensure(
+        victims.iter().all(|pid| became_zombie(*pid, Duration::from_secs(10))),
+        "the killed children did not die",
+    )?;
     let run = probe("print(6 * 7)", &limits(5_000));
     ensure(
         run.outcome == Outcome::Ok && run.stdout == "42\n",
@@ -700,6 +706,22 @@ fn killed_warm_child_is_replaced() -> Result<(), Failed> {
     let run = probe("print(6 * 7)", &limits(5_000));
     ensure(run.stdout == "42\n", format!("{run:?}"))?;
     warm_off()
+}
+
+/// Waits until process `pid` has exited and awaits its reaping; false after `timeout`.
+fn became_zombie(pid: u32, timeout: Duration) -> bool {
+    let give_up = Instant::now() + timeout;
+    while Instant::now() < give_up {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            return true;
+        };
+        // The state follows the parenthesised command name, which may itself hold spaces.
+        if stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    false
 }
 
 fn warm_children_enforce_limits() -> Result<(), Failed> {

@@ -81,8 +81,10 @@ fn run_in_child(
 ) -> Result<ChildEnd, SandboxError> {
     let payload = edgecoder_protocol::encode(&(request, limits))
         .map_err(|e| SandboxError::Encode(e.to_string()))?;
-    if let Some(child) = warm::take(executable) {
-        warm::replenish(executable);
+    let warm_child = warm::take(executable);
+    // Whether a live child was taken or only dead ones were reaped, the pool is short now.
+    warm::replenish(executable);
+    if let Some(child) = warm_child {
         let pid = child.reaper.pid;
         let end = supervise(child, &payload, limits, started)?;
         // The isolation report is sent before any untrusted code runs: a child that sent
