@@ -167,3 +167,61 @@ fn real_programs_run_end_to_end_with_their_documented_exit_codes() {
     let out = edgecoder(&["run", "--timeout", "500ms", "--isolation", "process", &example("runaway.py")]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
 }
+
+/// Runs `edgecoder decode ARGS` with `stdin` as its input.
+fn decode(args: &[&str], stdin: &[u8]) -> std::process::Output {
+    let mut child = edgecoder_command()
+        .arg("decode")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn decode_shows_a_captured_swarm_payload_as_json_and_names_what_is_wrong() {
+    use edgecoder_protocol::swarm::Heartbeat;
+    use edgecoder_protocol::{AgentId, Envelope, MessageId};
+    let heartbeat = Heartbeat { seq: 7, cpu_busy_percent: 35, user_idle_s: 900, running: 1, free_memory_mb: 2048, policy_version: 4 };
+    let wire = Envelope::new::<Heartbeat>(MessageId([0x11; 16]), AgentId::new("pi-5").unwrap(), 1_780_000_000_000)
+        .seal(&heartbeat)
+        .unwrap();
+
+    let out = decode(&["--compact", "--topic", "ec/v1/agents/pi-5/heartbeat"], &wire);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    assert_eq!(json["envelope"]["kind"], "heartbeat");
+    assert_eq!(json["envelope"]["sender"], "pi-5");
+    assert_eq!(json["envelope"]["id"], "11".repeat(16));
+    assert_eq!(json["signed"], false);
+    assert_eq!(json["message"]["body"]["cpu_busy_percent"], 35);
+    assert_eq!(json["bytes"], wire.len());
+
+    // The same payload as hex text (as `mosquitto_sub -F %x` prints it), from a file.
+    let dir = std::env::temp_dir().join(format!("edgecoder-decode-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let hex_file = dir.join("hb.hex");
+    let hex: String = wire.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::write(&hex_file, format!("{hex}\n")).unwrap();
+    let out = decode(&["--hex", hex_file.to_str().unwrap()], b"");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("\"policy_version\": 4"));
+
+    // On another agent's topic, truncated, and as bad hex: each says why.
+    let out = decode(&["--topic", "ec/v1/agents/pi-6/heartbeat"], &wire);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("rejected payload (wrong_topic)"), "{}", text(&out.stderr));
+    let out = decode(&[], &wire[..wire.len() - 3]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("rejected payload (truncated)"), "{}", text(&out.stderr));
+    let out = decode(&["--hex"], b"0g");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("`0g` at digit 0 is not hex"), "{}", text(&out.stderr));
+    let out = decode(&["--topic", "ec/v1/agents/a/shell"], &wire);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -2,14 +2,37 @@
 //!
 //! Everything that crosses a process boundary (executor child process, daemon API, swarm
 //! messages) is a type in this crate, encoded with `postcard` on the wire and mirrored as JSON
-//! for people and scripts. This crate does no I/O.
+//! (serde) for people and scripts. This crate does no I/O.
+//!
+//! The swarm speaks MQTT: [`topic`] names every topic and who may publish or subscribe to it,
+//! [`envelope`] wraps every message in a versioned, optionally signed envelope, and [`swarm`]
+//! holds the messages themselves. Without the default `alloc` feature the crate is `no_std` and
+//! allocation-free, so a microcontroller-class device can send hellos, heartbeats and status and
+//! receive its policy; the `embedded-svc` feature adds an MQTT adapter for such devices.
+#![cfg_attr(not(feature = "std"), no_std)]
 
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+#[cfg(feature = "embedded-svc")]
+pub mod embedded;
+pub mod envelope;
+pub mod ids;
+#[cfg(feature = "alloc")]
 pub mod run;
+pub mod swarm;
+pub mod topic;
 
+pub use envelope::{
+    DecodeCounters, DecodeError, EncodeError, Envelope, Kind, Message, Opened, PROTOCOL_VERSION,
+};
+pub use ids::{AgentId, IdError, MessageId, Sha256};
+#[cfg(feature = "alloc")]
 pub use run::{
     ExecRequest, ExecResponse, ExitCode, Isolation, IsolationReport, Lang, Limits, Outcome,
     ReasonCode, RunResult, TestCase, TestReport, TestStatus,
 };
+pub use topic::{Role, Topic, TopicError};
 
 /// Errors from encoding or decoding a wire payload.
 #[derive(Debug)]
@@ -21,10 +44,11 @@ impl core::fmt::Display for CodecError {
     }
 }
 
-impl std::error::Error for CodecError {}
+impl core::error::Error for CodecError {}
 
 /// Encodes a wire type as postcard bytes.
-pub fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
+#[cfg(feature = "alloc")]
+pub fn encode<T: serde::Serialize>(value: &T) -> Result<alloc::vec::Vec<u8>, CodecError> {
     postcard::to_allocvec(value).map_err(CodecError)
 }
 

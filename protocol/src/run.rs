@@ -1,5 +1,8 @@
 //! What the executor is asked to run and what it reports back.
 
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 /// A language the executor runs.

@@ -122,6 +122,8 @@ subcommands! {
     Eval(eval::EvalArgs),
     /// Search a workspace's code and docs (BM25, vector or fused), indexing changes first.
     Search(search::SearchArgs),
+    /// Decode a captured swarm (MQTT) payload into JSON, or say why the swarm would reject it.
+    Decode(decode::DecodeArgs),
 }
 
 /// The module of `edgecoder bench model` (a target of [`bench::BenchTarget`]).
