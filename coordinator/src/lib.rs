@@ -1,8 +1,13 @@
 //! The logic-only swarm coordinator: the durable job queue with leases, a DAG of subtasks per
-//! job and a hash-chained audit log, in an embedded redb file or in PostgreSQL.
+//! job and a hash-chained audit log (in an embedded redb file or in PostgreSQL), the agent
+//! registry, the versioned policy store, and the MQTT service that hands agents their work.
 //!
 //! It never runs a model: decomposition and escalation go to the inference service.
 
 pub mod audit;
 pub mod model;
+pub mod planner;
+pub mod policy;
+pub mod registry;
+pub mod service;
 pub mod store;

@@ -19,6 +19,8 @@ pub mod embedded;
 pub mod envelope;
 pub mod ids;
 #[cfg(feature = "alloc")]
+pub mod inference;
+#[cfg(feature = "alloc")]
 pub mod run;
 pub mod swarm;
 pub mod topic;

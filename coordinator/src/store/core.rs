@@ -621,6 +621,10 @@ impl Core {
         Ok((true, self.end_job(job_id, JobState::Cancelled, now)))
     }
 
+    pub(crate) fn job_only(&self, job_id: MessageId) -> Option<Job> {
+        self.jobs.get(&job_id).cloned()
+    }
+
     pub(crate) fn job(&self, job_id: MessageId) -> Option<JobView> {
         let job = self.jobs.get(&job_id)?.clone();
         let subtasks = self

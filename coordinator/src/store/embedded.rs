@@ -285,6 +285,10 @@ impl Store for Embedded {
         self.change(|core| core.cancel(job, now)).await
     }
 
+    async fn job_only(&self, job: MessageId) -> Result<Option<Job>, StoreError> {
+        Ok(self.read(|core| core.job_only(job)))
+    }
+
     async fn job(&self, job: MessageId) -> Result<Option<JobView>, StoreError> {
         Ok(self.read(|core| core.job(job)))
     }

@@ -141,6 +141,9 @@ pub trait Store: Send + Sync {
     /// Cancels a job that is not final; `Ok(false)` when it was final already.
     async fn cancel(&self, job: MessageId, now: Millis) -> Result<bool, StoreError>;
 
+    /// A job without its subtasks (cheap, for checks on every result).
+    async fn job_only(&self, job: MessageId) -> Result<Option<Job>, StoreError>;
+
     /// A job and its subtasks.
     async fn job(&self, job: MessageId) -> Result<Option<JobView>, StoreError>;
 

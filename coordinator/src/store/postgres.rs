@@ -982,6 +982,22 @@ impl Store for Postgres {
         })
     }
 
+    async fn job_only(&self, job_id: MessageId) -> Result<Option<Job>, StoreError> {
+        let client = self.pool.get().await.map_err(backend)?;
+        let statement = client
+            .prepare_cached("SELECT *, remaining FROM jobs WHERE id = $1")
+            .await
+            .map_err(pg)?;
+        match client
+            .query_opt(&statement, &[&&job_id.0[..]])
+            .await
+            .map_err(pg)?
+        {
+            Some(row) => Ok(Some(job_from(&row)?)),
+            None => Ok(None),
+        }
+    }
+
     async fn job(&self, job_id: MessageId) -> Result<Option<JobView>, StoreError> {
         let client = self.pool.get().await.map_err(backend)?;
         let Some(row) = client

@@ -1,0 +1,653 @@
+//! The coordinator on MQTT: reads agents' hello, heartbeat, ask, result and status messages,
+//! hands out work under leases, pushes policies, and keeps the queue moving (expired leases,
+//! decomposition, escalation).
+
+use crate::audit::{Event, Record};
+use crate::model::{Assignment, Report, now_ms, random_id};
+use crate::planner::Planner;
+use crate::policy::{Policies, PolicyError, Scope};
+use crate::registry::{Liveness, Registry};
+use crate::store::Store;
+use edgecoder_protocol::envelope::{DecodeCounters, Envelope, Message};
+use edgecoder_protocol::ids::AgentId;
+use edgecoder_protocol::swarm::{
+    Ask, ContextItem, Heartbeat, Hello, Policy, Presence, SandboxLayers, Status, Work, WorkOutcome,
+    WorkResult,
+};
+use edgecoder_protocol::topic::{Leaf, Topic};
+use rumqttc::{AsyncClient, Event as MqttEvent, MqttOptions, Packet, QoS};
+use serde::Serialize;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+use tracing::Instrument;
+
+/// How the coordinator reaches its broker and paces its work.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// The broker's address (the embedded broker's gateway, or a cluster's).
+    pub broker: SocketAddr,
+    /// The coordinator's broker login.
+    pub username: String,
+    /// Its password.
+    pub password: String,
+    /// The sender id on the coordinator's envelopes (also its MQTT client id).
+    pub id: AgentId,
+    /// How long a lease lasts without a heartbeat.
+    pub lease: Duration,
+    /// How often expired leases, decomposition and escalation are looked at.
+    pub tick: Duration,
+    /// Most messages handled at once.
+    pub parallel: usize,
+}
+
+impl ServiceConfig {
+    /// A configuration with the usual pacing for a broker at `broker`.
+    pub fn new(broker: SocketAddr, username: &str, password: &str) -> ServiceConfig {
+        ServiceConfig {
+            broker,
+            username: username.to_owned(),
+            password: password.to_owned(),
+            id: AgentId::new("coordinator").expect("a valid id"),
+            lease: Duration::from_secs(60),
+            tick: Duration::from_millis(250),
+            parallel: 256,
+        }
+    }
+}
+
+/// Counters of what the service did, for the dashboard and the benchmark.
+#[derive(Debug, Default)]
+struct Counters {
+    received: AtomicU64,
+    rejected: AtomicU64,
+    unknown_agent: AtomicU64,
+    no_sandbox: AtomicU64,
+    work_sent: AtomicU64,
+    results: AtomicU64,
+    stale_results: AtomicU64,
+    wrong_snapshot: AtomicU64,
+    policies_sent: AtomicU64,
+    store_errors: AtomicU64,
+}
+
+/// A copy of the service's counters.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ServiceStats {
+    /// Messages received.
+    pub received: u64,
+    /// Messages dropped because they did not decode or did not belong on their topic.
+    pub rejected: u64,
+    /// Messages from agents that never said hello.
+    pub unknown_agent: u64,
+    /// Asks refused because the agent's sandbox lacks a required layer.
+    pub no_sandbox: u64,
+    /// Work messages sent.
+    pub work_sent: u64,
+    /// Results recorded.
+    pub results: u64,
+    /// Results dropped as stale (late, duplicate, another agent's lease).
+    pub stale_results: u64,
+    /// Completed results that ran on another snapshot than their job's (counted as failures).
+    pub wrong_snapshot: u64,
+    /// Policy messages sent.
+    pub policies_sent: u64,
+    /// Store calls that failed.
+    pub store_errors: u64,
+}
+
+struct Inner {
+    config: ServiceConfig,
+    store: Arc<dyn Store>,
+    policies: Arc<Policies>,
+    registry: Registry,
+    planner: Option<Arc<dyn Planner>>,
+    client: AsyncClient,
+    counters: Counters,
+    decode_errors: DecodeCounters,
+}
+
+/// How long [`Service::start`] waits for the broker to accept its login and subscriptions.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The broker did not accept the coordinator in time.
+    #[error(
+        "the broker at {0} did not accept the coordinator's login and subscriptions within 10 s: \
+         check that it runs there and that the coordinator's username and password are right"
+    )]
+    Broker(SocketAddr),
+}
+
+/// The running coordinator service. Dropping it stops its tasks.
+pub struct Service {
+    inner: Arc<Inner>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl Service {
+    /// Connects to the broker and starts serving agents.
+    pub async fn start(
+        config: ServiceConfig,
+        store: Arc<dyn Store>,
+        policies: Arc<Policies>,
+        planner: Option<Arc<dyn Planner>>,
+    ) -> Result<Service, ServiceError> {
+        let mut options = MqttOptions::new(
+            config.id.as_str(),
+            config.broker.ip().to_string(),
+            config.broker.port(),
+        );
+        options.set_credentials(&config.username, &config.password);
+        options.set_keep_alive(Duration::from_secs(15));
+        options.set_max_packet_size(
+            edgecoder_protocol::envelope::MAX_ENVELOPE_BYTES + 1024,
+            edgecoder_protocol::envelope::MAX_ENVELOPE_BYTES + 1024,
+        );
+        options.set_inflight(1000);
+        options.set_clean_session(true);
+        let offline = seal(
+            &config.id,
+            &Status {
+                presence: Presence::Offline,
+                reason: "the coordinator went away".try_into().unwrap_or_default(),
+            },
+        );
+        options.set_last_will(rumqttc::LastWill::new(
+            "ec/v1/coord/status",
+            offline,
+            QoS::AtLeastOnce,
+            true,
+        ));
+        let (client, eventloop) = AsyncClient::new(options, 65_536);
+        let inner = Arc::new(Inner {
+            config,
+            store,
+            policies,
+            registry: Registry::default(),
+            planner,
+            client,
+            counters: Counters::default(),
+            decode_errors: DecodeCounters::new(),
+        });
+        let (ready_tx, mut ready) = tokio::sync::watch::channel(false);
+        let broker = inner.config.broker;
+        let service = Service {
+            tasks: vec![
+                tokio::spawn(receive(inner.clone(), eventloop, ready_tx)),
+                tokio::spawn(tick(inner.clone())),
+            ],
+            inner,
+        };
+        match tokio::time::timeout(CONNECT_TIMEOUT, ready.wait_for(|r| *r)).await {
+            Ok(Ok(_)) => Ok(service),
+            _ => Err(ServiceError::Broker(broker)),
+        }
+    }
+
+    /// Sets a policy and pushes it at once to the agents it concerns.
+    pub async fn set_policy(&self, scope: Scope, policy: Policy) -> Result<u32, PolicyError> {
+        let version = self.inner.policies.set(&scope, policy)?;
+        let record = Record {
+            event: Event::PolicyChange,
+            at: now_ms(),
+            job: None,
+            subtask: None,
+            agent: match &scope {
+                Scope::Agent(a) => Some(a.as_str().to_owned()),
+                Scope::Default => None,
+            },
+            result_hash: None,
+            detail: format!("policy version {version}"),
+        };
+        if let Err(error) = self.inner.store.note(record).await {
+            tracing::error!(%error, "the policy change could not be audited");
+        }
+        let targets: Vec<AgentId> = match scope {
+            Scope::Agent(agent) => vec![agent],
+            Scope::Default => self
+                .inner
+                .registry
+                .all()
+                .into_iter()
+                .map(|a| a.id)
+                .collect(),
+        };
+        for agent in targets {
+            self.inner.push_policy(&agent).await;
+        }
+        Ok(version)
+    }
+
+    /// The agents that said hello.
+    pub fn agents(&self) -> Vec<crate::registry::AgentView> {
+        self.inner.registry.all()
+    }
+
+    /// The store behind the service.
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.inner.store.clone()
+    }
+
+    /// The service's counters.
+    pub fn stats(&self) -> ServiceStats {
+        let c = &self.inner.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        ServiceStats {
+            received: get(&c.received),
+            rejected: get(&c.rejected),
+            unknown_agent: get(&c.unknown_agent),
+            no_sandbox: get(&c.no_sandbox),
+            work_sent: get(&c.work_sent),
+            results: get(&c.results),
+            stale_results: get(&c.stale_results),
+            wrong_snapshot: get(&c.wrong_snapshot),
+            policies_sent: get(&c.policies_sent),
+            store_errors: get(&c.store_errors),
+        }
+    }
+
+    /// Decode errors by reason code.
+    pub fn decode_errors(&self) -> Vec<(&'static str, u32)> {
+        self.inner.decode_errors.snapshot().to_vec()
+    }
+}
+
+fn seal<M: Message>(sender: &AgentId, message: &M) -> Vec<u8> {
+    Envelope::new::<M>(random_id(), sender.clone(), now_ms())
+        .seal(message)
+        .expect("the coordinator's own messages are valid")
+}
+
+/// Reads the broker's packets; each publish is handled in its own task (bounded).
+async fn receive(
+    inner: Arc<Inner>,
+    mut eventloop: rumqttc::EventLoop,
+    ready: tokio::sync::watch::Sender<bool>,
+) {
+    let permits = Arc::new(Semaphore::new(inner.config.parallel));
+    let mut subscribed = 0;
+    loop {
+        match eventloop.poll().await {
+            Ok(MqttEvent::Incoming(Packet::SubAck(_))) => {
+                subscribed += 1;
+                if subscribed == AGENT_LEAVES.len() {
+                    ready.send_replace(true);
+                }
+            }
+            Ok(MqttEvent::Incoming(Packet::ConnAck(_))) => {
+                subscribed = 0;
+                tracing::info!(broker = %inner.config.broker, "coordinator connected");
+                let inner = inner.clone();
+                tokio::spawn(async move { inner.announce().await });
+            }
+            Ok(MqttEvent::Incoming(Packet::Publish(publish))) => {
+                inner.counters.received.fetch_add(1, Ordering::Relaxed);
+                let Ok(permit) = permits.clone().acquire_owned().await else {
+                    return;
+                };
+                let inner = inner.clone();
+                tokio::spawn(async move {
+                    inner.handle(&publish.topic, &publish.payload).await;
+                    drop(permit);
+                });
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(%error, "broker connection lost; reconnecting");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+}
+
+/// Expires leases, marks silent agents, decomposes and escalates, every tick.
+async fn tick(inner: Arc<Inner>) {
+    let mut interval = tokio::time::interval(inner.config.tick);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let now = now_ms();
+        match inner.store.expire(now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(requeued = n, "leases expired"),
+            Err(error) => {
+                inner.counters.store_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(%error, "expiring leases failed");
+            }
+        }
+        let heartbeat_ms = inner.policies.for_agent(&inner.config.id).heartbeat_s as u64 * 1000;
+        inner.registry.sweep(heartbeat_ms, now);
+        if let Some(planner) = &inner.planner {
+            inner.plan_pending(planner.as_ref()).await;
+            inner.escalate_pending(planner.as_ref()).await;
+        }
+    }
+}
+
+/// The agent topics the coordinator reads.
+const AGENT_LEAVES: [Leaf; 5] = [
+    Leaf::Hello,
+    Leaf::Heartbeat,
+    Leaf::Ask,
+    Leaf::Result,
+    Leaf::Status,
+];
+
+impl Inner {
+    /// Subscribes to the agents' topics and says the coordinator is online.
+    async fn announce(&self) {
+        for leaf in AGENT_LEAVES {
+            let filter = format!("ec/v1/agents/+/{}", leaf.name());
+            let qos = if leaf.qos() == 0 {
+                QoS::AtMostOnce
+            } else {
+                QoS::AtLeastOnce
+            };
+            if let Err(error) = self.client.subscribe(filter, qos).await {
+                tracing::error!(%error, "cannot subscribe");
+            }
+        }
+        let online = seal(
+            &self.config.id,
+            &Status {
+                presence: Presence::Online,
+                reason: heapless::String::new(),
+            },
+        );
+        let _ = self
+            .client
+            .publish("ec/v1/coord/status", QoS::AtLeastOnce, true, online)
+            .await;
+    }
+
+    async fn handle(&self, topic: &str, payload: &[u8]) {
+        let Ok(Topic::Agent { agent, leaf }) = Topic::parse(topic) else {
+            self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let raw = match Envelope::parse(payload) {
+            Ok(raw) => raw,
+            Err(error) => {
+                self.decode_errors.record(error);
+                self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(%agent, %error, "payload rejected");
+                return;
+            }
+        };
+        if let Err(mismatch) = Topic::agent(&agent, leaf).admits(&raw.envelope) {
+            self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(%agent, ?mismatch, "message does not belong on its topic");
+            return;
+        }
+        let span = tracing::debug_span!("agent_message", %agent, kind = leaf.name());
+        let outcome = async {
+            match leaf {
+                Leaf::Hello => self.on_hello(&agent, raw.decode_body::<Hello>()?).await,
+                Leaf::Heartbeat => {
+                    self.on_heartbeat(&agent, raw.decode_body::<Heartbeat>()?)
+                        .await
+                }
+                Leaf::Ask => self.on_ask(&agent, raw.decode_body::<Ask>()?).await,
+                Leaf::Result => {
+                    self.on_result(&agent, raw.decode_body::<WorkResult>()?)
+                        .await
+                }
+                Leaf::Status => {
+                    let status = raw.decode_body::<Status>()?;
+                    self.registry
+                        .status(&agent, status.presence, &status.reason, now_ms());
+                }
+                Leaf::Work | Leaf::Policy => {}
+            }
+            Ok::<(), edgecoder_protocol::envelope::DecodeError>(())
+        }
+        .instrument(span)
+        .await;
+        if let Err(error) = outcome {
+            self.decode_errors.record(error);
+            self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    async fn on_hello(&self, agent: &AgentId, hello: Hello) {
+        tracing::info!(%agent, software = %hello.software, platform = %hello.platform, "agent said hello");
+        self.registry.hello(agent, hello, now_ms());
+        self.push_policy(agent).await;
+    }
+
+    async fn on_heartbeat(&self, agent: &AgentId, heartbeat: Heartbeat) {
+        let behind = heartbeat.policy_version < self.policies.version();
+        if !self.registry.heartbeat(agent, heartbeat, now_ms()) {
+            self.counters.unknown_agent.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if let Err(error) = self.store.renew(agent, self.config.lease, now_ms()).await {
+            self.counters.store_errors.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(%error, "renewing leases failed");
+        }
+        if behind {
+            self.push_policy(agent).await;
+        }
+    }
+
+    async fn push_policy(&self, agent: &AgentId) {
+        let policy = self.policies.for_agent(agent);
+        let topic = Topic::agent(agent, Leaf::Policy).to_text();
+        let payload = seal(&self.config.id, &policy);
+        match self
+            .client
+            .publish(topic.as_str(), QoS::AtLeastOnce, true, payload)
+            .await
+        {
+            Ok(()) => {
+                self.counters.policies_sent.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(error) => tracing::error!(%error, %agent, "cannot send the policy"),
+        }
+    }
+
+    async fn on_ask(&self, agent: &AgentId, ask: Ask) {
+        let Some(view) = self.registry.get(agent) else {
+            self.counters.unknown_agent.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        if !view
+            .hello
+            .sandbox
+            .contains(SandboxLayers::REQUIRED_FOR_WORK)
+        {
+            self.counters.no_sandbox.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(%agent, "asked for work without every required sandbox layer");
+            return;
+        }
+        if matches!(view.liveness, Liveness::Refusing | Liveness::Offline) {
+            return;
+        }
+        let policy = self.policies.for_agent(agent);
+        if !policy.enabled {
+            return;
+        }
+        let slots = ask.slots.min(policy.concurrency) as usize;
+        let models: Vec<String> = view.hello.models.iter().map(|m| m.to_string()).collect();
+        let assignments = match self
+            .store
+            .claim(agent, &models, slots, self.config.lease, now_ms())
+            .await
+        {
+            Ok(a) => a,
+            Err(error) => {
+                self.counters.store_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(%error, "claiming work failed");
+                return;
+            }
+        };
+        let topic = Topic::agent(agent, Leaf::Work).to_text();
+        for assignment in assignments {
+            let work = work_message(&assignment, self.config.lease);
+            let payload = match Envelope::new::<Work>(random_id(), self.config.id.clone(), now_ms())
+                .seal(&work)
+            {
+                Ok(p) => p,
+                Err(error) => {
+                    // Too large or invalid: fail the attempt so it is retried or escalated.
+                    tracing::error!(%error, subtask = %assignment.subtask.id, "work cannot be sent");
+                    let report = Report::Failed {
+                        reason: format!("the work message cannot be sent: {error}"),
+                    };
+                    let _ = self
+                        .store
+                        .report(assignment.lease, agent, report, now_ms())
+                        .await;
+                    continue;
+                }
+            };
+            if let Err(error) = self
+                .client
+                .publish(topic.as_str(), QoS::AtLeastOnce, false, payload)
+                .await
+            {
+                tracing::error!(%error, "cannot send work; the lease will expire");
+                continue;
+            }
+            self.counters.work_sent.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    async fn on_result(&self, agent: &AgentId, result: WorkResult) {
+        let job = match self.store.job_only(result.job).await {
+            Ok(Some(job)) => job,
+            Ok(None) => {
+                self.counters.stale_results.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            Err(error) => {
+                self.counters.store_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(%error, "reading the job failed");
+                return;
+            }
+        };
+        let report = match result.outcome {
+            WorkOutcome::Completed { .. } if result.snapshot_sha256 != job.spec.snapshot.sha256 => {
+                self.counters.wrong_snapshot.fetch_add(1, Ordering::Relaxed);
+                Report::Failed {
+                    reason: format!(
+                        "ran on snapshot {}, not the job's {}",
+                        result.snapshot_sha256, job.spec.snapshot.sha256
+                    ),
+                }
+            }
+            WorkOutcome::Completed { output, patch, .. } => Report::Completed {
+                output: patch.unwrap_or(output),
+            },
+            WorkOutcome::Failed { reason, .. } => Report::Failed { reason },
+            WorkOutcome::Released { reason } => Report::Released { reason },
+        };
+        match self
+            .store
+            .report(result.lease, agent, report, now_ms())
+            .await
+        {
+            Ok(crate::model::Accepted::Recorded { .. }) => {
+                self.counters.results.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(crate::model::Accepted::Stale) => {
+                self.counters.stale_results.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(error) => {
+                self.counters.store_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(%error, "recording a result failed");
+            }
+        }
+    }
+
+    async fn plan_pending(&self, planner: &dyn Planner) {
+        let Ok(jobs) = self.store.to_decompose(8).await else {
+            return;
+        };
+        for job in jobs {
+            let span = tracing::info_span!("decompose", job = %job.spec.id);
+            async {
+                let now = now_ms();
+                match planner.decompose(&job).await {
+                    Ok(subtasks) => {
+                        if let Err(error) = self.store.plan(job.spec.id, subtasks, now).await {
+                            tracing::error!(%error, "the decomposition was refused");
+                            let _ = self
+                                .store
+                                .fail_job(job.spec.id, &error.to_string(), now)
+                                .await;
+                        }
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "decomposition failed");
+                        let _ = self
+                            .store
+                            .fail_job(job.spec.id, &error.to_string(), now)
+                            .await;
+                    }
+                }
+            }
+            .instrument(span)
+            .await;
+        }
+    }
+
+    async fn escalate_pending(&self, planner: &dyn Planner) {
+        let Ok(pending) = self.store.escalated(8).await else {
+            return;
+        };
+        for (job, subtask, failure) in pending {
+            let span = tracing::info_span!("escalate", job = %job.spec.id, subtask = %subtask.id);
+            async {
+                let answer = planner
+                    .escalate(&job, &subtask, &failure)
+                    .await
+                    .map_err(|e| e.to_string());
+                if let Err(error) = self.store.resolve(subtask.id, answer, now_ms()).await {
+                    tracing::error!(%error, "recording the escalation failed");
+                }
+            }
+            .instrument(span)
+            .await;
+        }
+    }
+}
+
+/// The `Work` message for an assignment.
+pub fn work_message(assignment: &Assignment, lease: Duration) -> Work {
+    Work {
+        job: assignment.job,
+        subtask: assignment.subtask.id,
+        lease: assignment.lease,
+        lease_ms: lease.as_millis().min(u32::MAX as u128) as u32,
+        attempt: assignment.attempt,
+        lang: assignment.lang,
+        mode: assignment.subtask.mode,
+        instruction: assignment.subtask.instruction.clone(),
+        context: assignment
+            .context
+            .iter()
+            .map(|(ordinal, instruction, output)| ContextItem {
+                title: format!("subtask {ordinal}: {instruction}"),
+                text: output.clone(),
+            })
+            .collect(),
+        tests: assignment.subtask.tests.clone(),
+        snapshot: assignment.snapshot.clone(),
+        limits: assignment.subtask.limits.clone(),
+    }
+}

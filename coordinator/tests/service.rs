@@ -1,0 +1,325 @@
+//! The coordinator service on a real broker: the embedded broker (rumqttd behind the ACL
+//! gateway), the embedded store, and agents speaking MQTT with rumqttc.
+
+use edgecoder_broker::{Broker, BrokerConfig, Credentials};
+use edgecoder_coordinator::model::{Aggregate, Backoff, JobSpec, JobState, SubtaskSpec, random_id};
+use edgecoder_coordinator::policy::{Policies, Scope, default_policy};
+use edgecoder_coordinator::service::{Service, ServiceConfig};
+use edgecoder_coordinator::store::{Embedded, Store, verify_audit};
+use edgecoder_protocol::envelope::{Envelope, Message};
+use edgecoder_protocol::ids::{AgentId, Sha256};
+use edgecoder_protocol::run::{Lang, Limits};
+use edgecoder_protocol::swarm::{
+    Ask, Hello, Policy, SandboxLayers, Snapshot, Work, WorkMode, WorkOutcome, WorkResult,
+};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+const SNAPSHOT: Sha256 = Sha256([9; 32]);
+
+struct Swarm {
+    broker: Broker,
+    credentials: Arc<Credentials>,
+    service: Service,
+    _dir: tempfile::TempDir,
+}
+
+async fn swarm() -> Swarm {
+    let credentials = Arc::new(Credentials::new());
+    credentials.add_coordinator("coordinator", "coordinator-secret");
+    let config = BrokerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..BrokerConfig::default()
+    };
+    let broker = Broker::start(config, credentials.clone()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> =
+        Arc::new(Embedded::open(&dir.path().join("queue.redb"), Backoff::default()).unwrap());
+    let mut config = ServiceConfig::new(broker.address(), "coordinator", "coordinator-secret");
+    config.tick = Duration::from_millis(50);
+    let policies = Arc::new(Policies::in_memory(default_policy()));
+    let service = Service::start(config, store, policies, None).await.unwrap();
+    Swarm {
+        broker,
+        credentials,
+        service,
+        _dir: dir,
+    }
+}
+
+/// An agent's MQTT connection with its incoming publishes on a channel.
+struct Agent {
+    id: AgentId,
+    client: AsyncClient,
+    incoming: mpsc::UnboundedReceiver<(String, Vec<u8>)>,
+}
+
+impl Swarm {
+    async fn agent(&self, name: &str) -> Agent {
+        let id = AgentId::new(name).unwrap();
+        let token = self
+            .credentials
+            .issue_enrolment_token(Duration::from_secs(60));
+        let secret = self.credentials.enrol(&token, &id).unwrap().secret;
+        let address = self.broker.address();
+        let mut options = MqttOptions::new(name, address.ip().to_string(), address.port());
+        options.set_credentials(name, secret);
+        options.set_max_packet_size(300 * 1024, 300 * 1024);
+        let (client, mut eventloop) = AsyncClient::new(options, 64);
+        let (sender, incoming) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            loop {
+                match eventloop.poll().await {
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        if sender.send((p.topic.clone(), p.payload.to_vec())).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+        });
+        for leaf in ["work", "policy"] {
+            client
+                .subscribe(format!("ec/v1/agents/{name}/{leaf}"), QoS::AtLeastOnce)
+                .await
+                .unwrap();
+        }
+        Agent {
+            id,
+            client,
+            incoming,
+        }
+    }
+}
+
+impl Agent {
+    async fn send<M: Message>(&self, leaf: &str, message: &M) {
+        let payload = Envelope::new::<M>(random_id(), self.id.clone(), 1)
+            .seal(message)
+            .unwrap();
+        self.client
+            .publish(
+                format!("ec/v1/agents/{}/{leaf}", self.id.as_str()),
+                QoS::AtLeastOnce,
+                false,
+                payload,
+            )
+            .await
+            .unwrap();
+    }
+
+    async fn hello(&self, sandbox: SandboxLayers) {
+        let confined = sandbox.contains(SandboxLayers::REQUIRED_FOR_WORK);
+        let hello = Hello {
+            software: "edgecoder 0.1.0".try_into().unwrap(),
+            platform: "linux-x86_64".try_into().unwrap(),
+            cores: 2,
+            memory_mb: 4096,
+            models: heapless::Vec::new(),
+            sandbox,
+            // An agent that cannot confine work offers none (the hello's own rule).
+            max_concurrency: if confined { 2 } else { 0 },
+        };
+        self.send("hello", &hello).await;
+    }
+
+    /// The next message on `leaf`, decoded, within five seconds.
+    async fn next<M: Message>(&mut self, leaf: &str) -> Option<M> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let (topic, payload) = tokio::time::timeout_at(deadline, self.incoming.recv())
+                .await
+                .ok()??;
+            if topic.ends_with(&format!("/{leaf}")) {
+                return Some(Envelope::open::<M>(&payload).unwrap().message);
+            }
+        }
+    }
+}
+
+async fn job_with(store: &dyn Store, n: u32) -> JobSpec {
+    let spec = JobSpec {
+        id: random_id(),
+        tenant: "acme".into(),
+        lang: Lang::Python,
+        instruction: "add numbers".into(),
+        tests: None,
+        snapshot: Snapshot {
+            sha256: SNAPSHOT,
+            bytes: 10,
+        },
+        aggregate: Aggregate::Concatenate,
+        max_attempts: 3,
+    };
+    store.submit(spec.clone(), 0).await.unwrap();
+    let subtasks = (0..n)
+        .map(|i| SubtaskSpec {
+            id: random_id(),
+            ordinal: i,
+            instruction: format!("part {i}"),
+            mode: WorkMode::Step,
+            tests: None,
+            deps: vec![],
+            model: None,
+            limits: Limits::default(),
+        })
+        .collect();
+    store.plan(spec.id, subtasks, 0).await.unwrap();
+    spec
+}
+
+fn result(work: &Work, snapshot: Sha256, output: &str) -> WorkResult {
+    WorkResult {
+        job: work.job,
+        subtask: work.subtask,
+        lease: work.lease,
+        attempt: work.attempt,
+        snapshot_sha256: snapshot,
+        sandbox: SandboxLayers::REQUIRED_FOR_WORK,
+        elapsed_ms: 5,
+        outcome: WorkOutcome::Completed {
+            output: output.into(),
+            patch: None,
+            report: None,
+        },
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_gets_its_policy_and_work_and_its_results_finish_the_job() {
+    let swarm = swarm().await;
+    let store = swarm.service.store();
+    let spec = job_with(&*store, 2).await;
+    let mut agent = swarm.agent("laptop-1").await;
+    agent.hello(SandboxLayers::REQUIRED_FOR_WORK).await;
+    let policy: Policy = agent
+        .next("policy")
+        .await
+        .expect("the policy arrives after hello");
+    assert_eq!(policy.concurrency, 1);
+
+    let mut outputs = Vec::new();
+    for i in 0..2 {
+        agent.send("ask", &Ask { slots: 4 }).await;
+        let work: Work = agent.next("work").await.expect("work arrives");
+        assert_eq!(work.snapshot.sha256, SNAPSHOT);
+        let out = format!("answer {i}");
+        agent.send("result", &result(&work, SNAPSHOT, &out)).await;
+        outputs.push(out);
+        // One slot by policy: no second work message for this ask.
+        assert!(agent.next::<Work>("work").await.is_none() || i == 1);
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let view = store.job(spec.id).await.unwrap().unwrap();
+        if let JobState::Done { result, .. } = &view.job.state {
+            assert_eq!(result, "answer 0\n\nanswer 1");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "job not done: {view:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let stats = swarm.service.stats();
+    assert_eq!((stats.work_sent, stats.results), (2, 2));
+    verify_audit(&*store).await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_work_without_the_sandbox_and_a_result_on_another_snapshot_is_a_failure() {
+    let swarm = swarm().await;
+    let store = swarm.service.store();
+    let spec = job_with(&*store, 1).await;
+
+    let mut open = swarm.agent("no-landlock").await;
+    open.hello(SandboxLayers(
+        SandboxLayers::REQUIRED_FOR_WORK.0 & !SandboxLayers::LANDLOCK.0,
+    ))
+    .await;
+    let _: Policy = open.next("policy").await.unwrap();
+    open.send("ask", &Ask { slots: 1 }).await;
+    assert!(
+        open.next::<Work>("work").await.is_none(),
+        "an unconfined agent gets no work"
+    );
+    assert_eq!(swarm.service.stats().no_sandbox, 1);
+
+    let mut agent = swarm.agent("laptop-2").await;
+    agent.hello(SandboxLayers::REQUIRED_FOR_WORK).await;
+    let _: Policy = agent.next("policy").await.unwrap();
+    agent.send("ask", &Ask { slots: 1 }).await;
+    let work: Work = agent.next("work").await.unwrap();
+    agent
+        .send("result", &result(&work, Sha256([1; 32]), "wrong tree"))
+        .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let view = store.job(spec.id).await.unwrap().unwrap();
+        if let Some(failure) = &view.subtasks[0].last_failure {
+            assert!(failure.contains("ran on snapshot"), "{failure}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(swarm.service.stats().wrong_snapshot, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_change_reaches_the_agent_and_garbage_is_counted() {
+    let swarm = swarm().await;
+    let mut agent = swarm.agent("pi-5").await;
+    agent.hello(SandboxLayers::REQUIRED_FOR_WORK).await;
+    let first: Policy = agent.next("policy").await.unwrap();
+    let mut tighter = default_policy();
+    tighter.cpu_cap_percent = 20;
+    let version = swarm
+        .service
+        .set_policy(Scope::Agent(agent.id.clone()), tighter)
+        .await
+        .unwrap();
+    let pushed: Policy = agent.next("policy").await.unwrap();
+    assert_eq!((pushed.version, pushed.cpu_cap_percent), (version, 20));
+    assert!(pushed.version > first.version);
+    let mut bad = default_policy();
+    bad.heartbeat_s = 0;
+    assert!(swarm.service.set_policy(Scope::Default, bad).await.is_err());
+
+    let wrong = ServiceConfig::new(swarm.broker.address(), "coordinator", "wrong password");
+    let policies = Arc::new(Policies::in_memory(default_policy()));
+    let error = Service::start(wrong, swarm.service.store(), policies, None)
+        .await
+        .err()
+        .expect("a wrong password is refused");
+    assert!(
+        error.to_string().contains("username and password"),
+        "{error}"
+    );
+
+    agent
+        .client
+        .publish(
+            "ec/v1/agents/pi-5/heartbeat",
+            QoS::AtLeastOnce,
+            false,
+            vec![0xff; 40],
+        )
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while swarm.service.stats().rejected == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "garbage was not counted"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let agents = swarm.service.agents();
+    assert_eq!(agents.len(), 1, "the agent is registered and still there");
+}

@@ -1,0 +1,79 @@
+//! The inference service's HTTP API, which the coordinator calls to split a job into subtasks
+//! and to ask the larger (parent) model for a subtask agents could not do. JSON over HTTP.
+
+use crate::ids::MessageId;
+use crate::run::Lang;
+use crate::swarm::WorkMode;
+use alloc::string::String;
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+/// `POST /v1/decompose`: split a job into subtasks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecomposeRequest {
+    /// The job.
+    pub job: MessageId,
+    /// Its language.
+    pub lang: Lang,
+    /// What the job asks for.
+    pub instruction: String,
+    /// The job's tests, when it has them.
+    pub tests: Option<String>,
+    /// Most subtasks wanted.
+    pub max_subtasks: u16,
+}
+
+/// One subtask in a decomposition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedSubtask {
+    /// What to do.
+    pub instruction: String,
+    /// How much of the agent loop it needs.
+    pub mode: WorkMode,
+    /// Tests its result must pass.
+    pub tests: Option<String>,
+    /// Positions (from 0) of earlier subtasks in the list whose outputs it needs.
+    pub after: Vec<u16>,
+    /// The model it is best run with.
+    pub model: Option<String>,
+}
+
+/// The answer to a [`DecomposeRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecomposeResponse {
+    /// The subtasks in order.
+    pub subtasks: Vec<PlannedSubtask>,
+}
+
+/// `POST /v1/escalate`: the parent model does a subtask the agents could not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EscalateRequest {
+    /// The job.
+    pub job: MessageId,
+    /// The subtask.
+    pub subtask: MessageId,
+    /// The language.
+    pub lang: Lang,
+    /// What the whole job asks for.
+    pub job_instruction: String,
+    /// What the subtask asks for.
+    pub instruction: String,
+    /// Tests its result must pass.
+    pub tests: Option<String>,
+    /// How the last attempt on an agent failed.
+    pub failure: String,
+}
+
+/// The answer to an [`EscalateRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EscalateResponse {
+    /// The subtask's output.
+    pub output: String,
+}
+
+/// An error answer from the inference service (any non-2xx status).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorResponse {
+    /// What went wrong, with what to do about it.
+    pub error: String,
+}
