@@ -5,6 +5,7 @@
 //! It never runs a model: decomposition and escalation go to the inference service.
 
 pub mod audit;
+pub mod bench;
 pub mod model;
 pub mod planner;
 pub mod policy;

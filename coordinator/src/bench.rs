@@ -1,0 +1,365 @@
+//! `edgecoder-coordinator bench`: the whole coordinator path under load in one process — the
+//! embedded broker, the store, the service, and many simulated agents speaking MQTT.
+
+use crate::model::{Aggregate, Backoff, JobSpec, JobState, SubtaskSpec, random_id};
+use crate::policy::{Policies, Scope, default_policy};
+use crate::service::{Service, ServiceConfig};
+use crate::store::{Embedded, Postgres, Store};
+use edgecoder_broker::{Broker, BrokerConfig, Credentials};
+use edgecoder_protocol::envelope::{Envelope, Message};
+use edgecoder_protocol::ids::{AgentId, Sha256};
+use edgecoder_protocol::run::{Lang, Limits};
+use edgecoder_protocol::swarm::{
+    Ask, Hello, Policy, SandboxLayers, Snapshot, Work, WorkMode, WorkOutcome, WorkResult,
+};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use serde::Serialize;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    /// Simulated agents.
+    pub agents: usize,
+    /// Trivial subtasks in the job.
+    pub subtasks: u32,
+    /// Subtasks each agent holds at once.
+    pub slots: u8,
+    /// PostgreSQL URL; the embedded store when `None`.
+    pub postgres: Option<String>,
+}
+
+/// What was measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    /// The store (`embedded` or `postgres`).
+    pub store: String,
+    /// Simulated agents.
+    pub agents: usize,
+    /// Subtasks completed.
+    pub subtasks: u32,
+    /// Wall time from the first ask to the job's end, in seconds.
+    pub seconds: f64,
+    /// Subtasks completed per second.
+    pub subtasks_per_second: f64,
+    /// Median time from an ask to its first work message, in milliseconds.
+    pub assign_p50_ms: f64,
+    /// 99th percentile of the same.
+    pub assign_p99_ms: f64,
+    /// 95th percentile of the time from a policy change to its arrival at each agent, ms.
+    pub policy_p95_ms: f64,
+    /// The process's resident memory at the end, in MiB.
+    pub rss_mib: f64,
+    /// Results dropped as stale (must be 0 in a run without faults).
+    pub stale_results: u64,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map(|kib| kib / 1024.0)
+        .unwrap_or(0.0)
+}
+
+struct Shared {
+    done: AtomicBool,
+    assign_ms: Mutex<Vec<f64>>,
+    policy_ms: Mutex<Vec<f64>>,
+    policy_sent: Mutex<Option<(u32, Instant)>>,
+}
+
+/// Runs the benchmark.
+pub async fn run(config: BenchConfig) -> anyhow::Result<BenchReport> {
+    let credentials = Arc::new(Credentials::new());
+    let password = edgecoder_broker::random_secret();
+    credentials.add_coordinator("coordinator", &password);
+    let broker = Broker::start(
+        BrokerConfig {
+            listen: "127.0.0.1:0".parse()?,
+            ..BrokerConfig::default()
+        },
+        credentials.clone(),
+    )
+    .await?;
+    let dir = tempfile::tempdir()?;
+    let (store, store_name): (Arc<dyn Store>, &str) = match &config.postgres {
+        Some(url) => {
+            let schema = format!("ec_bench_{}", random_id());
+            (
+                Arc::new(Postgres::connect(url, &schema, Backoff::default()).await?),
+                "postgres",
+            )
+        }
+        None => (
+            Arc::new(Embedded::open(
+                &dir.path().join("queue.redb"),
+                Backoff::default(),
+            )?),
+            "embedded",
+        ),
+    };
+    let mut policy = default_policy();
+    policy.concurrency = config.slots;
+    policy.heartbeat_s = 60;
+    let policies = Arc::new(Policies::in_memory(policy.clone()));
+    let mut service_config = ServiceConfig::new(broker.address(), "coordinator", &password);
+    service_config.lease = Duration::from_secs(300);
+    let service = Service::start(service_config, store.clone(), policies, None).await?;
+
+    let snapshot = Snapshot {
+        sha256: Sha256([1; 32]),
+        bytes: 1,
+    };
+    let job = JobSpec {
+        id: random_id(),
+        tenant: "bench".into(),
+        lang: Lang::Python,
+        instruction: "benchmark".into(),
+        tests: None,
+        snapshot: snapshot.clone(),
+        aggregate: Aggregate::Concatenate,
+        max_attempts: 3,
+    };
+    store.submit(job.clone(), 0).await?;
+    let subtasks: Vec<SubtaskSpec> = (0..config.subtasks)
+        .map(|i| SubtaskSpec {
+            id: random_id(),
+            ordinal: i,
+            instruction: "x".into(),
+            mode: WorkMode::Step,
+            tests: None,
+            deps: vec![],
+            model: None,
+            limits: Limits::default(),
+        })
+        .collect();
+    store.plan(job.id, subtasks, crate::model::now_ms()).await?;
+
+    let shared = Arc::new(Shared {
+        done: AtomicBool::new(false),
+        assign_ms: Mutex::new(Vec::new()),
+        policy_ms: Mutex::new(Vec::new()),
+        policy_sent: Mutex::new(None),
+    });
+    let progress = indicatif::ProgressBar::new(config.subtasks as u64);
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(config.agents);
+    for n in 0..config.agents {
+        let id = AgentId::new(&format!("bench-{n}"))?;
+        let token = credentials.issue_enrolment_token(Duration::from_secs(60));
+        let secret = credentials.enrol(&token, &id)?.secret;
+        tokio::spawn(agent(
+            id,
+            secret,
+            broker.address(),
+            config.slots,
+            shared.clone(),
+            ready_tx.clone(),
+        ));
+    }
+    for _ in 0..config.agents {
+        ready_rx.recv().await;
+    }
+    let started = Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let view = store.job_only(job.id).await?.expect("the job exists");
+        let counts = store.counts().await?;
+        progress.set_position(counts.finished);
+        if matches!(view.state, JobState::Done { .. }) {
+            break;
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    progress.finish_and_clear();
+    shared.done.store(true, Ordering::Release);
+
+    // Policy propagation: change the default and time its arrival at every agent.
+    policy.cpu_cap_percent = 40;
+    let sent = Instant::now();
+    {
+        let mut slot = shared.policy_sent.lock().await;
+        let version = service.set_policy(Scope::Default, policy).await?;
+        *slot = Some((version, sent));
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while shared.policy_ms.lock().await.len() < config.agents && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut assign = shared.assign_ms.lock().await.clone();
+    assign.sort_by(f64::total_cmp);
+    let mut policy_ms = shared.policy_ms.lock().await.clone();
+    policy_ms.sort_by(f64::total_cmp);
+    if policy_ms.len() < config.agents {
+        anyhow::bail!(
+            "the policy change reached only {} of {} agents within 30 s",
+            policy_ms.len(),
+            config.agents
+        );
+    }
+    Ok(BenchReport {
+        store: store_name.into(),
+        agents: config.agents,
+        subtasks: config.subtasks,
+        seconds,
+        subtasks_per_second: config.subtasks as f64 / seconds,
+        assign_p50_ms: percentile(&assign, 0.5),
+        assign_p99_ms: percentile(&assign, 0.99),
+        policy_p95_ms: percentile(&policy_ms, 0.95),
+        rss_mib: rss_mib(),
+        stale_results: service.stats().stale_results,
+    })
+}
+
+fn seal<M: Message>(sender: &AgentId, message: &M) -> Vec<u8> {
+    Envelope::new::<M>(random_id(), sender.clone(), crate::model::now_ms())
+        .seal(message)
+        .expect("the bench's messages are valid")
+}
+
+/// One simulated agent: hello, then ask → work → result as fast as the coordinator allows.
+async fn agent(
+    id: AgentId,
+    secret: String,
+    broker: std::net::SocketAddr,
+    slots: u8,
+    shared: Arc<Shared>,
+    ready: tokio::sync::mpsc::Sender<()>,
+) {
+    let mut options = MqttOptions::new(id.as_str(), broker.ip().to_string(), broker.port());
+    options.set_credentials(id.as_str(), secret);
+    options.set_keep_alive(Duration::from_secs(60));
+    options.set_max_packet_size(300 * 1024, 300 * 1024);
+    let (client, mut eventloop) = AsyncClient::new(options, 64);
+    let base = format!("ec/v1/agents/{}", id.as_str());
+    let _ = client
+        .subscribe(format!("{base}/work"), QoS::AtLeastOnce)
+        .await;
+    let _ = client
+        .subscribe(format!("{base}/policy"), QoS::AtLeastOnce)
+        .await;
+    let hello = Hello {
+        software: "edgecoder-bench".try_into().unwrap_or_default(),
+        platform: "simulated".try_into().unwrap_or_default(),
+        cores: 1,
+        memory_mb: 1024,
+        models: heapless::Vec::new(),
+        sandbox: SandboxLayers::REQUIRED_FOR_WORK,
+        max_concurrency: slots,
+    };
+    let _ = client
+        .publish(
+            format!("{base}/hello"),
+            QoS::AtLeastOnce,
+            false,
+            seal(&id, &hello),
+        )
+        .await;
+    let mut ready = Some(ready);
+    let mut since_ask = 0u8;
+    let mut asked: Option<Instant> = None;
+    let mut first_after_ask = true;
+    let ask = |client: AsyncClient, id: AgentId, base: String| async move {
+        let _ = client
+            .publish(
+                format!("{base}/ask"),
+                QoS::AtLeastOnce,
+                false,
+                seal(&id, &Ask { slots }),
+            )
+            .await;
+    };
+    loop {
+        let event = tokio::time::timeout(Duration::from_millis(300), eventloop.poll()).await;
+        let Ok(event) = event else {
+            // Nothing arrived for a while: ask again (the queue may have been empty).
+            if !shared.done.load(Ordering::Acquire) && ready.is_none() {
+                since_ask = 0;
+                asked = Some(Instant::now());
+                first_after_ask = true;
+                ask(client.clone(), id.clone(), base.clone()).await;
+            }
+            continue;
+        };
+        let Ok(Event::Incoming(Packet::Publish(publish))) = event else {
+            if event.is_err() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            continue;
+        };
+        if publish.topic.ends_with("/policy") {
+            let Ok(opened) = Envelope::open::<Policy>(&publish.payload) else {
+                continue;
+            };
+            if let Some(ready) = ready.take() {
+                let _ = ready.send(()).await;
+                asked = Some(Instant::now());
+                ask(client.clone(), id.clone(), base.clone()).await;
+            } else if let Some((version, sent)) = *shared.policy_sent.lock().await
+                && opened.message.version >= version
+            {
+                shared
+                    .policy_ms
+                    .lock()
+                    .await
+                    .push(sent.elapsed().as_secs_f64() * 1000.0);
+            }
+            continue;
+        }
+        let Ok(opened) = Envelope::open::<Work>(&publish.payload) else {
+            continue;
+        };
+        if first_after_ask && let Some(at) = asked {
+            shared
+                .assign_ms
+                .lock()
+                .await
+                .push(at.elapsed().as_secs_f64() * 1000.0);
+            first_after_ask = false;
+        }
+        let work = opened.message;
+        let result = WorkResult {
+            job: work.job,
+            subtask: work.subtask,
+            lease: work.lease,
+            attempt: work.attempt,
+            snapshot_sha256: work.snapshot.sha256,
+            sandbox: SandboxLayers::REQUIRED_FOR_WORK,
+            elapsed_ms: 0,
+            outcome: WorkOutcome::Completed {
+                output: String::new(),
+                patch: None,
+                report: None,
+            },
+        };
+        let _ = client
+            .publish(
+                format!("{base}/result"),
+                QoS::AtLeastOnce,
+                false,
+                seal(&id, &result),
+            )
+            .await;
+        since_ask += 1;
+        if since_ask >= slots {
+            since_ask = 0;
+            asked = Some(Instant::now());
+            first_after_ask = true;
+            ask(client.clone(), id.clone(), base.clone()).await;
+        }
+    }
+}
