@@ -361,6 +361,27 @@ async fn lock_job(tx: &Transaction<'_>, job: MessageId) -> Step<Option<(Job, i32
     }
 }
 
+/// Locks a subtask found by `column` (`id` or `lease`) and its job, job first (the lock order
+/// every transaction keeps); `None` when there is no such subtask.
+async fn lock_subtask(
+    tx: &Transaction<'_>,
+    column: &'static str,
+    key: MessageId,
+) -> Step<Option<(Job, Subtask)>> {
+    let find = format!("SELECT job FROM subtasks WHERE {column} = $1");
+    let Some(row) = tx.query_opt(&find, &[&&key.0[..]]).await? else {
+        return Ok(None);
+    };
+    let Some((job, _)) = lock_job(tx, id(row.get(0))?).await? else {
+        return Ok(None);
+    };
+    let lock = format!("SELECT id, {SUBTASK_COLUMNS} FROM subtasks WHERE {column} = $1 FOR UPDATE");
+    match tx.query_opt(&lock, &[&&key.0[..]]).await? {
+        Some(row) => Ok(Some((job, subtask_from(&row)?))),
+        None => Ok(None),
+    }
+}
+
 /// Appends audit records after the chain's head (locked last in every transaction).
 async fn append(tx: &Transaction<'_>, records: Vec<Record>) -> Step<()> {
     if records.is_empty() {
@@ -793,31 +814,9 @@ impl Store for Postgres {
         let backoff = self.backoff;
         let report = &report;
         in_tx!(self, |tx| {
-            let Some(row) = tx
-                .query_opt(
-                    "SELECT job FROM subtasks WHERE lease = $1",
-                    &[&&lease.0[..]],
-                )
-                .await?
-            else {
+            let Some((job, mut subtask)) = lock_subtask(tx, "lease", lease).await? else {
                 return Ok(Accepted::Stale);
             };
-            let job_id = id(row.get(0))?;
-            let Some((job, _)) = lock_job(tx, job_id).await? else {
-                return Ok(Accepted::Stale);
-            };
-            let Some(row) = tx
-                .query_opt(
-                    &format!(
-                        "SELECT id, {SUBTASK_COLUMNS} FROM subtasks WHERE lease = $1 FOR UPDATE"
-                    ),
-                    &[&&lease.0[..]],
-                )
-                .await?
-            else {
-                return Ok(Accepted::Stale);
-            };
-            let mut subtask = subtask_from(&row)?;
             if !rules::holds(&subtask, lease, agent) {
                 return Ok(Accepted::Stale);
             }
@@ -920,26 +919,9 @@ impl Store for Postgres {
     ) -> Result<Accepted, StoreError> {
         let answer = &answer;
         in_tx!(self, |tx| {
-            let Some(row) = tx
-                .query_opt(
-                    "SELECT job FROM subtasks WHERE id = $1",
-                    &[&&subtask_id.0[..]],
-                )
-                .await?
-            else {
+            let Some((job, mut subtask)) = lock_subtask(tx, "id", subtask_id).await? else {
                 return Ok(Accepted::Stale);
             };
-            let job_id = id(row.get(0))?;
-            let Some((job, _)) = lock_job(tx, job_id).await? else {
-                return Ok(Accepted::Stale);
-            };
-            let row = tx
-                .query_one(
-                    &format!("SELECT id, {SUBTASK_COLUMNS} FROM subtasks WHERE id = $1 FOR UPDATE"),
-                    &[&&subtask_id.0[..]],
-                )
-                .await?;
-            let mut subtask = subtask_from(&row)?;
             if !matches!(subtask.state, SubtaskState::Escalated { .. }) {
                 return Ok(Accepted::Stale);
             }
