@@ -178,8 +178,9 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<BenchReport> {
     loop {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let view = store.job_only(job.id).await?.expect("the job exists");
-        let counts = store.counts().await?;
-        progress.set_position(counts.finished);
+        // The service's own counter: counting the store's rows would scan them under the
+        // queue's lock while agents claim.
+        progress.set_position(service.stats().results);
         if matches!(view.state, JobState::Done { .. }) {
             break;
         }

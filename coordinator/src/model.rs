@@ -327,6 +327,14 @@ pub enum PlanError {
         /// The missing dependency.
         missing: String,
     },
+    /// A subtask names the same dependency twice.
+    #[error("subtask {subtask} names dependency {dependency} twice")]
+    RepeatedDependency {
+        /// The subtask.
+        subtask: String,
+        /// The repeated dependency.
+        dependency: String,
+    },
     /// The dependencies form a cycle.
     #[error("the dependencies of subtasks {0} form a cycle")]
     Cycle(String),
@@ -352,7 +360,13 @@ pub fn check_plan(subtasks: &[SubtaskSpec]) -> Result<(), PlanError> {
         }
     }
     for s in subtasks {
-        for dep in &s.deps {
+        for (k, dep) in s.deps.iter().enumerate() {
+            if s.deps[..k].contains(dep) {
+                return Err(PlanError::RepeatedDependency {
+                    subtask: s.id.to_string(),
+                    dependency: dep.to_string(),
+                });
+            }
             if !ids.contains_key(dep) || *dep == s.id {
                 return Err(PlanError::UnknownDependency {
                     subtask: s.id.to_string(),
@@ -361,18 +375,23 @@ pub fn check_plan(subtasks: &[SubtaskSpec]) -> Result<(), PlanError> {
             }
         }
     }
-    // Kahn's algorithm: whatever is left unsorted sits on a cycle.
+    // Kahn's algorithm over a dependents list (linear in subtasks + edges): whatever is left
+    // unsorted sits on a cycle.
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); subtasks.len()];
+    for (j, s) in subtasks.iter().enumerate() {
+        for dep in &s.deps {
+            dependents[ids[dep]].push(j);
+        }
+    }
     let mut waiting: Vec<usize> = subtasks.iter().map(|s| s.deps.len()).collect();
     let mut ready: Vec<usize> = (0..subtasks.len()).filter(|&i| waiting[i] == 0).collect();
     let mut sorted = 0;
     while let Some(i) = ready.pop() {
         sorted += 1;
-        for (j, s) in subtasks.iter().enumerate() {
-            if s.deps.contains(&subtasks[i].id) {
-                waiting[j] -= 1;
-                if waiting[j] == 0 {
-                    ready.push(j);
-                }
+        for &j in &dependents[i] {
+            waiting[j] -= 1;
+            if waiting[j] == 0 {
+                ready.push(j);
             }
         }
     }

@@ -284,6 +284,7 @@ async fn an_invalid_decomposition_leaves_the_job_waiting(store: Arc<dyn Store>) 
             "is not a subtask of this job",
         ),
         (vec![a.clone(), a.clone()], "appears twice"),
+        (vec![a.clone(), subtask(1, &[a.id, a.id])], "twice"),
     ];
     for (plan, wanted) in bad_plans {
         let error = store.plan(spec.id, plan, 1).await.unwrap_err();
