@@ -5,6 +5,8 @@ use edgecoder_protocol::AgentId;
 use edgecoder_protocol::topic::Role;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
@@ -25,6 +27,19 @@ pub enum EnrolError {
     /// The agent id asked for is taken by another agent.
     #[error("agent id `{0}` is taken by another agent: choose another one")]
     IdTaken(AgentId),
+    /// The credentials file could not be written; nothing changed.
+    #[error("the credentials could not be saved: {0}")]
+    Store(String),
+}
+
+/// Why the credentials file could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read the agents' credentials from {path}: {message} — restore it from a backup, or move it away to start with no enrolled agents")]
+pub struct CredentialsFileError {
+    /// The file.
+    pub path: PathBuf,
+    /// What is wrong.
+    pub message: String,
 }
 
 /// A freshly enrolled agent's credentials: its MQTT client id and username are the agent id,
@@ -38,16 +53,48 @@ pub struct Enrolled {
 }
 
 /// The broker's credential store: coordinator logins, enrolled agents (sha256 of their
-/// secrets), and single-use enrolment tokens.
+/// secrets, kept in a file when one is given), and single-use enrolment tokens (in memory).
 #[derive(Default)]
 pub struct Credentials {
     coordinators: RwLock<HashMap<String, [u8; 32]>>,
     agents: RwLock<HashMap<AgentId, [u8; 32]>>,
     tokens: RwLock<HashMap<[u8; 32], Instant>>,
+    file: Option<PathBuf>,
 }
 
 fn hash(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
+}
+
+fn to_hex(bytes: &[u8; 32]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn from_hex(text: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    if text.len() != 64 {
+        return None;
+    }
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// Writes the agents' secret hashes to `path`: a temporary file, fsynced, renamed over it.
+fn save(path: &Path, agents: &HashMap<AgentId, [u8; 32]>) -> std::io::Result<()> {
+    let map: std::collections::BTreeMap<&str, String> =
+        agents.iter().map(|(id, h)| (id.as_str(), to_hex(h))).collect();
+    let text = serde_json::to_vec_pretty(&serde_json::json!({ "agents": map }))?;
+    let partial = path.with_extension("partial");
+    let mut file = std::fs::File::create(&partial)?;
+    file.write_all(&text)?;
+    file.sync_all()?;
+    std::fs::rename(&partial, path)?;
+    if let Some(dir) = path.parent().and_then(|d| std::fs::File::open(d).ok()) {
+        dir.sync_all()?;
+    }
+    Ok(())
 }
 
 /// A random 256-bit secret as 64 hex digits.
@@ -66,6 +113,42 @@ impl Credentials {
     /// An empty store.
     pub fn new() -> Credentials {
         Credentials::default()
+    }
+
+    /// A store whose enrolled agents live in `path` (created on the first enrolment), so they
+    /// survive restarts.
+    pub fn persistent(path: &Path) -> Result<Credentials, CredentialsFileError> {
+        let error = |message: String| CredentialsFileError { path: path.to_path_buf(), message };
+        let mut agents = HashMap::new();
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                let saved: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| error(e.to_string()))?;
+                let map = saved["agents"].as_object().ok_or_else(|| error("no \"agents\" object".into()))?;
+                for (id, digest) in map {
+                    let agent = AgentId::new(id).map_err(|e| error(format!("agent id {id:?}: {e}")))?;
+                    let digest = digest
+                        .as_str()
+                        .and_then(from_hex)
+                        .ok_or_else(|| error(format!("agent {id:?}: the secret hash is not 64 hex digits")))?;
+                    agents.insert(agent, digest);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(error(e.to_string())),
+        }
+        Ok(Credentials { agents: RwLock::new(agents), file: Some(path.to_path_buf()), ..Credentials::default() })
+    }
+
+    /// How many agents are enrolled.
+    pub fn enrolled(&self) -> usize {
+        self.agents.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    fn persist(&self, agents: &HashMap<AgentId, [u8; 32]>) -> Result<(), EnrolError> {
+        match &self.file {
+            Some(path) => save(path, agents).map_err(|e| EnrolError::Store(format!("{}: {e}", path.display()))),
+            None => Ok(()),
+        }
     }
 
     /// Lets a coordinator log in as `username` with `password`.
@@ -99,9 +182,13 @@ impl Credentials {
         if agents.contains_key(wanted) {
             return Err(EnrolError::IdTaken(wanted.clone()));
         }
-        tokens.remove(&key);
         let secret = random_secret();
         agents.insert(wanted.clone(), hash(&secret));
+        if let Err(error) = self.persist(&agents) {
+            agents.remove(wanted);
+            return Err(error);
+        }
+        tokens.remove(&key);
         Ok(Enrolled {
             agent: wanted.clone(),
             secret,
@@ -109,13 +196,17 @@ impl Credentials {
     }
 
     /// Removes an agent: its next connection is refused (a connected one stays until it
-    /// disconnects).
-    pub fn revoke(&self, agent: &AgentId) -> bool {
-        self.agents
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(agent)
-            .is_some()
+    /// disconnects). `Ok(false)` when it was not enrolled.
+    pub fn revoke(&self, agent: &AgentId) -> Result<bool, EnrolError> {
+        let mut agents = self.agents.write().unwrap_or_else(|p| p.into_inner());
+        let Some(digest) = agents.remove(agent) else {
+            return Ok(false);
+        };
+        if let Err(error) = self.persist(&agents) {
+            agents.insert(agent.clone(), digest);
+            return Err(error);
+        }
+        Ok(true)
     }
 }
 
@@ -202,7 +293,36 @@ mod tests {
             Some(Role::Coordinator)
         );
         assert_eq!(store.authenticate("x", "coord", &secret), None);
-        assert!(store.revoke(&a));
+        assert!(store.revoke(&a).unwrap());
         assert_eq!(store.authenticate("a", "a", &secret), None, "revoked");
+    }
+
+    #[test]
+    fn enrolled_agents_survive_a_restart_and_a_broken_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agents.json");
+        let store = Credentials::persistent(&path).unwrap();
+        let (a, b) = (AgentId::new("a").unwrap(), AgentId::new("b").unwrap());
+        let secret = store.enrol(&store.issue_enrolment_token(Duration::from_secs(60)), &a).unwrap().secret;
+        store.enrol(&store.issue_enrolment_token(Duration::from_secs(60)), &b).unwrap();
+        assert!(store.revoke(&b).unwrap());
+        drop(store);
+        let reopened = Credentials::persistent(&path).unwrap();
+        assert_eq!(reopened.enrolled(), 1);
+        assert_eq!(reopened.authenticate("a", "a", &secret), Some(Role::Agent(a.clone())));
+        assert!(!std::fs::read_to_string(&path).unwrap().contains(&secret), "only the hash is kept");
+
+        std::fs::write(&path, b"{\"agents\": {\"a\": \"zz\"}}").unwrap();
+        let error = Credentials::persistent(&path).err().unwrap().to_string();
+        assert!(error.contains("agents.json") && error.contains("64 hex"), "{error}");
+
+        let unwritable = Credentials::persistent(&dir.path().join("missing-dir/agents.json")).unwrap();
+        let token = unwritable.issue_enrolment_token(Duration::from_secs(60));
+        assert!(matches!(unwritable.enrol(&token, &a), Err(EnrolError::Store(_))));
+        assert_eq!(unwritable.enrolled(), 0, "a failed save leaves no agent behind");
+        assert!(
+            matches!(unwritable.enrol(&token, &a), Err(EnrolError::Store(_))),
+            "the token was not used up: a retry fails on the disk again, not on the token"
+        );
     }
 }

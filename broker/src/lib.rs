@@ -16,7 +16,7 @@ mod credentials;
 mod gateway;
 
 pub use bridge::{BridgeConfig, BridgeError};
-pub use credentials::{Authenticate, Credentials, EnrolError, Enrolled, random_secret};
+pub use credentials::{Authenticate, Credentials, CredentialsFileError, EnrolError, Enrolled, random_secret};
 pub use gateway::{Stats, StatsSnapshot};
 
 use std::collections::HashMap;

@@ -284,9 +284,24 @@ async fn agent(
             )
             .await;
     };
+    // The event loop runs in its own task: cancelling `poll()` (a timeout around it) can drop
+    // the connection mid-packet, so the agent waits on a channel instead.
+    let (forward, mut incoming) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::Publish(publish))) => {
+                    if forward.send(publish).is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    });
     loop {
-        let event = tokio::time::timeout(Duration::from_millis(300), eventloop.poll()).await;
-        let Ok(event) = event else {
+        let Ok(received) = tokio::time::timeout(Duration::from_millis(300), incoming.recv()).await else {
             // Nothing arrived for a while: ask again (the queue may have been empty).
             if !shared.done.load(Ordering::Acquire) && ready.is_none() {
                 since_ask = 0;
@@ -296,11 +311,8 @@ async fn agent(
             }
             continue;
         };
-        let Ok(Event::Incoming(Packet::Publish(publish))) = event else {
-            if event.is_err() {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            continue;
+        let Some(publish) = received else {
+            return;
         };
         if publish.topic.ends_with("/policy") {
             let Ok(opened) = Envelope::open::<Policy>(&publish.payload) else {

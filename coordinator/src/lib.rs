@@ -6,9 +6,11 @@
 
 pub mod audit;
 pub mod bench;
+pub mod http;
 pub mod model;
 pub mod planner;
 pub mod policy;
 pub mod registry;
 pub mod service;
+pub mod snapshots;
 pub mod store;

@@ -2,10 +2,18 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use edgecoder_broker::{Broker, BrokerConfig, Credentials, random_secret};
+use edgecoder_coordinator::http::{Api, ApiConfig};
 use edgecoder_coordinator::model::Backoff;
+use edgecoder_coordinator::planner::{InferenceClient, Planner};
+use edgecoder_coordinator::policy::{Policies, default_policy};
+use edgecoder_coordinator::service::{Service, ServiceConfig};
+use edgecoder_coordinator::snapshots::SnapshotStore;
 use edgecoder_coordinator::store::{Embedded, Postgres, Store, verify_audit};
-use std::path::PathBuf;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The EdgeCoder swarm coordinator.
 #[derive(Parser)]
@@ -26,7 +34,7 @@ struct StoreArgs {
     )]
     queue: PathBuf,
     /// A PostgreSQL URL instead of the embedded file (several coordinators share it).
-    #[arg(long, env = "EDGECODER_COORDINATOR_PG")]
+    #[arg(long, env = "EDGECODER_COORDINATOR_PG", conflicts_with = "queue")]
     postgres: Option<String>,
     /// The PostgreSQL schema the queue's tables live in.
     #[arg(long, default_value = "edgecoder")]
@@ -42,8 +50,170 @@ impl StoreArgs {
     }
 }
 
+/// Options of `serve`.
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Folder of the coordinator's state: queue.redb (embedded store), policies.json,
+    /// agents.json (enrolled agents), snapshots/, admin.token.
+    #[arg(long, default_value = "coordinator-state")]
+    state: PathBuf,
+    /// A PostgreSQL URL for the queue instead of the embedded file (several coordinators share
+    /// it).
+    #[arg(long, env = "EDGECODER_COORDINATOR_PG")]
+    postgres: Option<String>,
+    /// The PostgreSQL schema the queue's tables live in.
+    #[arg(long, default_value = "edgecoder")]
+    schema: String,
+    /// Where agents connect over MQTT.
+    #[arg(long, default_value = "127.0.0.1:1883")]
+    mqtt: SocketAddr,
+    /// Where the HTTP API listens.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    http: SocketAddr,
+    /// The MQTT address told to enrolling agents (default: --mqtt).
+    #[arg(long)]
+    public_mqtt: Option<String>,
+    /// The inference service that decomposes jobs and answers escalations (without it, jobs
+    /// wait in `decomposing`).
+    #[arg(long, env = "EDGECODER_INFERENCE_URL")]
+    inference: Option<String>,
+    /// The file holding the admin token (created with a random token when missing).
+    #[arg(long)]
+    admin_token_file: Option<PathBuf>,
+    /// A file holding the clients' token (without it, clients use the admin token).
+    #[arg(long)]
+    client_token_file: Option<PathBuf>,
+    /// Networks the admin endpoints answer (repeat the flag for several).
+    #[arg(long, default_values = ["127.0.0.1/32", "::1/128"])]
+    admin_allow: Vec<ipnet::IpNet>,
+    /// How long a lease lasts without a heartbeat (e.g. 60s, 5m).
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    lease: Duration,
+    /// How long an enrolment token stays valid.
+    #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+    enrolment_ttl: Duration,
+    /// The snapshot folder (default: <state>/snapshots); coordinators that share a PostgreSQL
+    /// queue must share it too.
+    #[arg(long)]
+    snapshots: Option<PathBuf>,
+    /// The largest snapshot accepted, in MiB.
+    #[arg(long, default_value_t = 256)]
+    max_snapshot_mib: usize,
+}
+
+/// Reads a token file, or creates it with a random token (owner-only permissions).
+fn token_from(path: &Path, create: bool) -> anyhow::Result<String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) if !text.trim().is_empty() => Ok(text.trim().to_owned()),
+        Ok(_) => anyhow::bail!("the token file {} is empty: write a token into it or delete it", path.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
+            let token = random_secret();
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            use std::io::Write;
+            options
+                .open(path)
+                .and_then(|mut f| f.write_all(token.as_bytes()).and_then(|()| f.sync_all()))
+                .with_context(|| format!("cannot create the token file {}", path.display()))?;
+            Ok(token)
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot read the token file {}", path.display())),
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.state)
+        .with_context(|| format!("cannot create the state folder {}", args.state.display()))?;
+    let admin_token_file = args.admin_token_file.clone().unwrap_or_else(|| args.state.join("admin.token"));
+    let admin_token = token_from(&admin_token_file, true)?;
+    let client_token = args.client_token_file.as_deref().map(|p| token_from(p, false)).transpose()?;
+    let store: Arc<dyn Store> = match &args.postgres {
+        Some(url) => Arc::new(Postgres::connect(url, &args.schema, Backoff::default()).await?),
+        None => Arc::new(Embedded::open(&args.state.join("queue.redb"), Backoff::default())?),
+    };
+    let policies = Arc::new(Policies::open(&args.state.join("policies.json"), default_policy())?);
+    let credentials = Arc::new(Credentials::persistent(&args.state.join("agents.json"))?);
+    let password = random_secret();
+    credentials.add_coordinator("coordinator", &password);
+    let broker = Broker::start(BrokerConfig { listen: args.mqtt, ..BrokerConfig::default() }, credentials.clone()).await?;
+    let planner = args.inference.as_deref().map(|url| {
+        Arc::new(InferenceClient::new(url, Duration::from_secs(600))) as Arc<dyn Planner>
+    });
+    if planner.is_none() {
+        tracing::warn!("no --inference service: submitted jobs wait in `decomposing` until one is configured");
+    }
+    let mut config = ServiceConfig::new(broker.address(), "coordinator", &password);
+    config.lease = args.lease;
+    let service = Arc::new(Service::start(config, store, policies, planner).await?);
+    let snapshots = Arc::new(SnapshotStore::open(
+        &args.snapshots.clone().unwrap_or_else(|| args.state.join("snapshots")),
+        args.max_snapshot_mib << 20,
+    )?);
+    let api = Arc::new(Api {
+        config: ApiConfig {
+            admin_token,
+            admin_allow: args.admin_allow.clone(),
+            client_token,
+            broker: args.public_mqtt.clone().unwrap_or_else(|| broker.address().to_string()),
+            enrolment_ttl: args.enrolment_ttl,
+        },
+        service,
+        credentials,
+        snapshots,
+    });
+    let listener = tokio::net::TcpListener::bind(args.http)
+        .await
+        .with_context(|| format!("cannot listen on {} for HTTP: choose another --http address", args.http))?;
+    let http = listener.local_addr()?;
+    eprintln!(
+        "edgecoder-coordinator: MQTT on {}, HTTP on http://{http}, state in {}, admin token in {}",
+        broker.address(),
+        args.state.display(),
+        admin_token_file.display()
+    );
+    axum::serve(
+        listener,
+        edgecoder_coordinator::http::router(api).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    Ok(())
+}
+
+/// Resolves on Ctrl-C, and on SIGTERM where there are signals.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("a SIGTERM handler installs");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// Runs the coordinator: the embedded MQTT broker, the queue, the MQTT service and the HTTP
+    /// API (OpenAPI at /openapi.json).
+    Serve(ServeArgs),
+    /// Asks a running coordinator for a single-use enrolment token for a new agent.
+    EnrolToken {
+        /// The coordinator's HTTP API.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// The file holding the admin token.
+        #[arg(long, default_value = "coordinator-state/admin.token")]
+        admin_token_file: PathBuf,
+        /// Print the answer as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Audit log commands.
     Audit {
         #[command(subcommand)]
@@ -92,6 +262,31 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
+        Command::Serve(args) => serve(args).await,
+        Command::EnrolToken { url, admin_token_file, json } => {
+            let token = token_from(&admin_token_file, false)?;
+            let response = reqwest::Client::new()
+                .post(format!("{}/v1/admin/enrolment-tokens", url.trim_end_matches('/')))
+                .bearer_auth(token)
+                .send()
+                .await
+                .with_context(|| format!("cannot reach the coordinator at {url}: is `edgecoder-coordinator serve` running?"))?;
+            let status = response.status();
+            let body: serde_json::Value = response.json().await.context("the coordinator's answer is not JSON")?;
+            if !status.is_success() {
+                anyhow::bail!("the coordinator refused ({status}): {}", body["error"].as_str().unwrap_or("?"));
+            }
+            if json {
+                println!("{body}");
+            } else {
+                println!(
+                    "{}\n(single use, valid {} s: the agent runs `edgecoder worker enrol --token …`)",
+                    body["token"].as_str().unwrap_or_default(),
+                    body["expires_in_s"]
+                );
+            }
+            Ok(())
+        }
         Command::Audit {
             command: AuditCommand::Verify { store, json },
         } => {

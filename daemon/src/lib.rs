@@ -9,3 +9,4 @@ pub mod mcp;
 pub mod providers;
 pub mod retrieval;
 pub mod server;
+pub mod worker;

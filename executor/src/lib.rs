@@ -6,7 +6,9 @@
 //! it runs with a stable [`ReasonCode`] (see `SUBSET.md`), and the run-time guards stay in place
 //! behind that check.
 
+pub mod extract;
 pub mod js;
+pub mod pysrc;
 pub mod python;
 pub mod sandbox;
 

@@ -1,1 +1,16 @@
-//! The inference service the coordinator calls for decomposition, escalation and cloud review. Not built yet: see the swarm and handshake issues.
+//! The inference service the coordinator calls over HTTP: it splits a job into subtasks
+//! (`POST /v1/decompose`) and does a subtask the agents could not (`POST /v1/escalate`), with
+//! the larger model run by `edgecoder-model` or with any OpenAI-compatible upstream.
+//!
+//! A model's decomposition is checked against the plan schema ([`decompose::PlanReply`] and its
+//! rules); an invalid one is asked for again with the error shown to the model, and after the
+//! last attempt the request fails with that error — there is no rule-based fallback. An
+//! escalation's code is run against the subtask's tests in the executor before it is returned.
+
+pub mod backend;
+pub mod decompose;
+pub mod escalate;
+pub mod server;
+
+pub use backend::{Backend, BackendError, LocalModel, OpenAiUpstream, Turn};
+pub use server::{ServerConfig, router};

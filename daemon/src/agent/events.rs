@@ -2,6 +2,7 @@
 //! change, carrying what the step produced (plan, tests, code, test report, diagnosis, diff).
 //! Every type is serde, so the stream can be printed as JSON lines or sent as SSE.
 
+pub use edgecoder_executor::extract::Extraction;
 use edgecoder_executor::{Lang, ReasonCode, TestReport};
 use serde::{Deserialize, Serialize};
 
@@ -84,18 +85,6 @@ pub struct TestSuite {
     pub source: String,
     /// Where it came from.
     pub origin: TestsOrigin,
-}
-
-/// How the code was found in the model's reply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Extraction {
-    /// A complete fenced block.
-    Fenced,
-    /// An opening fence without its closing one (the reply was cut off).
-    UnclosedFence,
-    /// No fence: the code started after some prose.
-    Unfenced,
 }
 
 /// What went wrong in a failed test run, as shown to the model in the fix prompt.

@@ -5,11 +5,12 @@
 use super::coder::{Coder, CoderRequest, End};
 use super::diagnose::diagnose;
 use super::events::{AgentEvent, Detail, Diagnosis, State, StopReason, TaskReport, TaskStats, TestSuite, Transition};
-use super::extract::extract_code;
+use edgecoder_executor::extract::{extract_code, starts_code};
 use super::prompt::{self, Conversation};
 use super::queue::{CloudQueue, NewEntry};
 use super::workspace::{Change, Workspace};
-use super::{pysrc, testsrc};
+use super::testsrc;
+use edgecoder_executor::pysrc;
 use edgecoder_executor::{Lang, Limits, TestReport};
 use edgecoder_model::chat::ChatMessage;
 use edgecoder_model::engine::CancelToken;
@@ -291,7 +292,7 @@ fn skeleton(task: &str, lang: Lang) -> String {
     }
     let fenced = task.contains("```");
     let first = task.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-    if !fenced && !super::extract::starts_code(first, lang) && !first.starts_with('#') {
+    if !fenced && !starts_code(first, lang) && !first.starts_with('#') {
         return String::new();
     }
     pysrc::statements(&testsrc::code_of(task))

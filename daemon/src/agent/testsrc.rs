@@ -4,7 +4,7 @@
 //! subset and parses, so one bad line cannot break the whole file.
 
 use super::events::{TestSuite, TestsOrigin};
-use super::pysrc;
+use edgecoder_executor::pysrc;
 use edgecoder_executor::{Lang, Limits, Outcome};
 
 /// Whether brackets and quotes balance on one line (so it is a complete expression).

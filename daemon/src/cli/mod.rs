@@ -124,6 +124,8 @@ subcommands! {
     Search(search::SearchArgs),
     /// Decode a captured swarm (MQTT) payload into JSON, or say why the swarm would reject it.
     Decode(decode::DecodeArgs),
+    /// Lend this device to a swarm: enrol, probe the sandbox, run the worker.
+    Worker(worker::WorkerArgs),
 }
 
 /// The module of `edgecoder bench model` (a target of [`bench::BenchTarget`]).

@@ -1,7 +1,8 @@
 //! Line-level reading of Python source, enough to combine the model's code with the code it
 //! completes: split a module into top-level statements (decorators and comments attached to the
 //! statement they precede), merge definitions into an existing module, and drop the demo code
-//! (`if __name__ == "__main__":`, top-level `assert` and `print`) that small models add.
+//! (`if __name__ == "__main__":`, top-level `assert` and `print`) that small models add. Used
+//! wherever a model's Python is run: the agent, the swarm worker, the inference service.
 
 /// What a top-level statement is.
 #[derive(Debug, Clone, PartialEq, Eq)]

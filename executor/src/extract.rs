@@ -1,8 +1,22 @@
 //! Finds the code in a model's reply: a fenced block (the best one when there are several), an
-//! opening fence the reply never closed, or code that starts after some prose.
+//! opening fence the reply never closed, or code that starts after some prose. Shared by
+//! everything that runs a model's code: the interactive agent, the swarm worker and the
+//! inference service.
 
-use super::events::Extraction;
-use edgecoder_executor::Lang;
+use crate::Lang;
+use serde::{Deserialize, Serialize};
+
+/// How the code was found in the model's reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Extraction {
+    /// A complete fenced block.
+    Fenced,
+    /// An opening fence without its closing one (the reply was cut off).
+    UnclosedFence,
+    /// No fence: the code started after some prose.
+    Unfenced,
+}
 
 /// Code found in a reply.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,249 @@
+//! The swarm end to end with real processes on loopback: `edgecoder-inference` (the model on
+//! this machine), `edgecoder-coordinator serve` (embedded broker, queue, HTTP API) and three
+//! `edgecoder worker run` processes enrolled through the API. A job goes in over HTTP, is
+//! decomposed by the inference service, worked on by the workers in their sandboxes, and its
+//! result passes the job's tests; the audit chain verifies afterwards.
+//!
+//! The coordinator and inference binaries are found next to this package's binaries (cargo
+//! builds every workspace binary for `--workspace` test runs).
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn binary(name: &str) -> PathBuf {
+    let edgecoder = PathBuf::from(env!("CARGO_BIN_EXE_edgecoder"));
+    let path = edgecoder.with_file_name(name);
+    assert!(path.is_file(), "{} is missing: build the workspace (cargo build --workspace)", path.display());
+    path
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A child process killed when dropped, its output in a log file shown on failure.
+struct Process {
+    name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Process {
+    fn start(name: &str, command: &mut Command, dir: &Path) -> Process {
+        let log = dir.join(format!("{name}.log"));
+        let file = std::fs::File::create(&log).unwrap();
+        let child = command
+            .env("RUST_LOG", "info")
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Process { name: name.into(), child, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn terminate(&mut self) {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if self.child.try_wait().unwrap().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("----- {} -----\n{}", self.name, self.log());
+        }
+    }
+}
+
+/// Blocking calls to an HTTP API with a bearer token.
+struct Http {
+    runtime: tokio::runtime::Runtime,
+    client: reqwest::Client,
+    token: String,
+}
+
+impl Http {
+    fn send(&self, request: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
+        self.runtime.block_on(async {
+            let response = request.bearer_auth(&self.token).send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.json().await.unwrap_or(serde_json::Value::Null))
+        })
+    }
+
+    fn get(&self, url: &str) -> serde_json::Value {
+        self.send(self.client.get(url)).1
+    }
+
+    fn post(&self, url: &str, body: &serde_json::Value) -> serde_json::Value {
+        self.send(self.client.post(url).json(body)).1
+    }
+
+    fn up(&self, url: &str) -> bool {
+        self.runtime.block_on(async { self.client.get(url).send().await.is_ok() })
+    }
+}
+
+fn wait_for_http(http: &Http, url: &str, what: &str, processes: &mut [&mut Process]) {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while Instant::now() < deadline {
+        if http.up(url) {
+            return;
+        }
+        for p in processes.iter_mut() {
+            if let Some(status) = p.child.try_wait().unwrap() {
+                panic!("{} exited ({status}) before {what} came up:\n{}", p.name, p.log());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("{what} did not come up at {url}");
+}
+
+fn tarball(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (path, text) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        builder.append_data(&mut header, path, text.as_bytes()).unwrap();
+    }
+    builder.into_inner().unwrap()
+}
+
+const JOB_TESTS: &str = "assert is_prime(7)\nassert not is_prime(8)\nassert not is_prime(1)\nassert primes_below(12) == [2, 3, 5, 7, 11]\n";
+
+#[test]
+fn a_job_runs_through_inference_coordinator_and_three_sandboxed_workers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mqtt, http, inference) = (free_port(), free_port(), free_port());
+    let mut inference_service = Process::start(
+        "inference",
+        Command::new(binary("edgecoder-inference"))
+            .args(["--listen", &format!("127.0.0.1:{inference}"), "--model", "qwen2.5-coder-0.5b", "--threads", "2"]),
+        dir.path(),
+    );
+    let state = dir.path().join("coordinator");
+    let mut coordinator = Process::start(
+        "coordinator",
+        Command::new(binary("edgecoder-coordinator")).arg("serve").arg("--state").arg(&state).args([
+            "--mqtt",
+            &format!("127.0.0.1:{mqtt}"),
+            "--http",
+            &format!("127.0.0.1:{http}"),
+            "--inference",
+            &format!("http://127.0.0.1:{inference}"),
+            "--lease",
+            "120s",
+        ]),
+        dir.path(),
+    );
+    let api = format!("http://127.0.0.1:{http}");
+    let mut client = Http {
+        runtime: tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap(),
+        client: reqwest::Client::new(),
+        token: String::new(),
+    };
+    wait_for_http(&client, &format!("{api}/openapi.json"), "the coordinator", &mut [&mut coordinator]);
+    wait_for_http(&client, &format!("http://127.0.0.1:{inference}/healthz"), "the inference service", &mut [&mut inference_service]);
+    client.token = std::fs::read_to_string(state.join("admin.token")).unwrap();
+
+    let mut workers = Vec::new();
+    for n in 0..3 {
+        let token = client.post(&format!("{api}/v1/admin/enrolment-tokens"), &serde_json::Value::Null);
+        let credentials = dir.path().join(format!("worker-{n}.json"));
+        let enrol = Command::new(env!("CARGO_BIN_EXE_edgecoder"))
+            .args(["worker", "enrol", "--coordinator", &api, "--token", token["token"].as_str().unwrap()])
+            .args(["--id", &format!("worker-{n}")])
+            .arg("--credentials")
+            .arg(&credentials)
+            .output()
+            .unwrap();
+        assert!(enrol.status.success(), "{}", String::from_utf8_lossy(&enrol.stderr));
+        workers.push(Process::start(
+            &format!("worker-{n}"),
+            Command::new(env!("CARGO_BIN_EXE_edgecoder"))
+                .args(["worker", "run", "--model", "qwen2.5-coder-0.5b", "--threads", "1"])
+                .arg("--credentials")
+                .arg(&credentials)
+                .arg("--state")
+                .arg(dir.path().join(format!("worker-{n}"))),
+            dir.path(),
+        ));
+    }
+
+    let snapshot = tarball(&[("README.md", "A prime number library.\n")]);
+    let sha = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&snapshot).iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let (status, _) = client.send(client.client.put(format!("{api}/v1/snapshots/{sha}")).body(snapshot));
+    assert_eq!(status, 201);
+    let job = serde_json::json!({
+        "tenant": "acme",
+        "lang": "python",
+        "instruction": "Write two Python functions: is_prime(n), which tells whether the integer n is a prime \
+                        number, and primes_below(n), which returns the list of primes smaller than n using is_prime.",
+        "tests": JOB_TESTS,
+        "snapshot": sha,
+    });
+    let submitted = client.post(&format!("{api}/v1/jobs"), &job);
+    let id = submitted["id"].as_str().unwrap().to_owned();
+
+    let deadline = Instant::now() + Duration::from_secs(900);
+    let status = loop {
+        let status = client.get(&format!("{api}/v1/jobs/{id}"));
+        if ["done", "failed", "cancelled"].contains(&status["state"].as_str().unwrap_or("")) {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the job did not finish in 15 minutes: {status:#}");
+        for p in workers.iter_mut().chain([&mut coordinator, &mut inference_service]) {
+            if let Some(exit) = p.child.try_wait().unwrap() {
+                panic!("{} exited ({exit}) while the job ran:\n{}", p.name, p.log());
+            }
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    assert_eq!(status["state"], "done", "{status:#}");
+    let results = client.get(&format!("{api}/v1/jobs/{id}/results"));
+    let code = results["result"].as_str().unwrap();
+    let report = edgecoder_executor::run_tests(code, JOB_TESTS, edgecoder_executor::Lang::Python, &Default::default());
+    assert!(report.all_passed(), "the job's result passes its tests:\n{code}\n{report:#?}");
+
+    let agents = client.get(&format!("{api}/v1/admin/agents"));
+    assert_eq!(agents.as_array().unwrap().len(), 3, "three workers said hello: {agents:#}");
+    let stats = client.get(&format!("{api}/v1/admin/stats"));
+    assert_eq!(stats["service"]["wrong_snapshot"], 0);
+    assert_eq!(stats["service"]["no_sandbox"], 0);
+
+    for worker in &mut workers {
+        worker.terminate();
+    }
+    coordinator.terminate();
+    inference_service.terminate();
+    let verify = Command::new(binary("edgecoder-coordinator"))
+        .args(["audit", "verify", "--json", "--queue"])
+        .arg(state.join("queue.redb"))
+        .output()
+        .unwrap();
+    let verdict: serde_json::Value = serde_json::from_slice(&verify.stdout).unwrap();
+    assert_eq!(verdict["ok"], true, "{verdict}");
+    assert!(verdict["entries"].as_u64().unwrap() >= 4, "submit, decompose, assign, complete: {verdict}");
+}

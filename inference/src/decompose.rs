@@ -1,0 +1,213 @@
+//! Decomposition: the model splits a job into subtasks; its answer must match the plan schema
+//! ([`PlanReply`]) and its rules ([`validate`]), else it is asked again with the error.
+
+use crate::backend::{Backend, BackendError, Turn};
+use edgecoder_protocol::inference::{DecomposeRequest, DecomposeResponse, PlannedSubtask};
+use edgecoder_protocol::run::Lang;
+use edgecoder_protocol::swarm::WorkMode;
+use serde::Deserialize;
+
+/// The plan schema: the exact JSON the model must answer with.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanReply {
+    /// The subtasks, in an order where each comes after those it needs.
+    pub subtasks: Vec<PlanItem>,
+}
+
+/// One subtask of a [`PlanReply`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanItem {
+    /// What to write: one self-contained piece of code.
+    pub instruction: String,
+    /// Tests in the job's language (assertions), or null.
+    #[serde(default)]
+    pub tests: Option<String>,
+    /// Positions (from 0) of earlier subtasks whose code this one uses.
+    #[serde(default)]
+    pub after: Vec<u16>,
+}
+
+/// The longest instruction accepted, in bytes.
+pub const MAX_INSTRUCTION_BYTES: usize = 4000;
+
+/// Code versions a subtask with tests may try on an agent.
+const MICRO_LOOP_ITERATIONS: u8 = 3;
+
+/// Why a job could not be decomposed.
+#[derive(Debug, thiserror::Error)]
+pub enum DecomposeError {
+    /// The request itself is unusable.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The backend gave no text.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// Every answer of the model broke the plan schema.
+    #[error("the model's decomposition was invalid {attempts} times; the last answer: {last}")]
+    Invalid {
+        /// How many answers were tried.
+        attempts: u32,
+        /// What was wrong with the last one.
+        last: String,
+    },
+}
+
+fn language(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Python => "Python",
+        Lang::JavaScript => "JavaScript",
+    }
+}
+
+fn system_prompt(lang: Lang, max_subtasks: u16) -> String {
+    let example_test = match lang {
+        Lang::Python => "assert add(2, 3) == 5",
+        Lang::JavaScript => "console.assert(add(2, 3) === 5);",
+    };
+    format!(
+        "You split a {lang} programming job into small subtasks for code assistants.\n\
+         Answer with JSON only, no other text, in exactly this shape:\n\
+         {{\"subtasks\": [{{\"instruction\": \"Write a function add(a, b) that returns a + b.\", \
+         \"tests\": \"{example_test}\", \"after\": []}}]}}\n\
+         Rules:\n\
+         - 1 to {max_subtasks} subtasks; each writes one function, named with its parameters.\n\
+         - \"tests\": {lang} assertions that check that function, or null.\n\
+         - \"after\": the positions (0 is the first) of earlier subtasks whose functions it calls.",
+        lang = language(lang),
+        example_test = example_test.replace('"', "\\\""),
+    )
+}
+
+fn user_prompt(request: &DecomposeRequest) -> String {
+    let mut prompt = format!("The job:\n{}\n", request.instruction.trim());
+    if let Some(tests) = &request.tests {
+        prompt.push_str(&format!("\nThe job's tests:\n{}\n", tests.trim()));
+    }
+    prompt
+}
+
+/// The JSON object in a reply: from its first `{` to its last `}` (models wrap it in fences or
+/// a sentence).
+fn json_part(reply: &str) -> Option<&str> {
+    let start = reply.find('{')?;
+    let end = reply.rfind('}')?;
+    (end > start).then(|| &reply[start..=end])
+}
+
+/// Parses a model's reply and applies the plan rules; the error says what is wrong in words the
+/// model can act on.
+pub fn validate(reply: &str, lang: Lang, max_subtasks: u16) -> Result<Vec<PlannedSubtask>, String> {
+    let json = json_part(reply).ok_or("there is no JSON object in it")?;
+    let plan: PlanReply = serde_json::from_str(json).map_err(|e| format!("it does not match the JSON shape: {e}"))?;
+    if plan.subtasks.is_empty() {
+        return Err("\"subtasks\" is empty".into());
+    }
+    if plan.subtasks.len() > max_subtasks as usize {
+        return Err(format!("it has {} subtasks; at most {max_subtasks} are allowed", plan.subtasks.len()));
+    }
+    plan.subtasks
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let instruction = item.instruction.trim().to_owned();
+            if instruction.is_empty() {
+                return Err(format!("subtask {i} has an empty instruction"));
+            }
+            if instruction.len() > MAX_INSTRUCTION_BYTES {
+                return Err(format!("subtask {i}'s instruction is longer than {MAX_INSTRUCTION_BYTES} bytes"));
+            }
+            let mut after = item.after;
+            if let Some(&bad) = after.iter().find(|&&p| p as usize >= i) {
+                return Err(format!("subtask {i} lists {bad} in \"after\", which is not an earlier subtask"));
+            }
+            let count = after.len();
+            after.sort_unstable();
+            after.dedup();
+            if after.len() != count {
+                return Err(format!("subtask {i} lists the same position twice in \"after\""));
+            }
+            let tests = item.tests.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
+            if let Some(tests) = &tests {
+                edgecoder_executor::check(tests, lang)
+                    .map_err(|e| format!("subtask {i}'s tests cannot run on the agents: {e}"))?;
+            }
+            let mode = match tests {
+                Some(_) => WorkMode::MicroLoop { max_iterations: MICRO_LOOP_ITERATIONS },
+                None => WorkMode::Step,
+            };
+            Ok(PlannedSubtask { instruction, mode, tests, after, model: None })
+        })
+        .collect()
+}
+
+/// Asks `backend` for a decomposition of `request`, at most `attempts` times.
+pub async fn decompose(
+    backend: &dyn Backend,
+    request: &DecomposeRequest,
+    attempts: u32,
+    max_tokens: usize,
+) -> Result<DecomposeResponse, DecomposeError> {
+    if request.instruction.trim().is_empty() {
+        return Err(DecomposeError::BadRequest("the job's instruction is empty".into()));
+    }
+    if request.max_subtasks == 0 {
+        return Err(DecomposeError::BadRequest("max_subtasks is 0: ask for at least one subtask".into()));
+    }
+    let mut turns =
+        vec![Turn::system(system_prompt(request.lang, request.max_subtasks)), Turn::user(user_prompt(request))];
+    let mut last = String::new();
+    for attempt in 1..=attempts.max(1) {
+        let reply = backend.chat(&turns, max_tokens).await?;
+        match validate(&reply, request.lang, request.max_subtasks) {
+            Ok(subtasks) => {
+                tracing::info!(job = %request.job, attempt, subtasks = subtasks.len(), "decomposed");
+                return Ok(DecomposeResponse { subtasks });
+            }
+            Err(error) => {
+                tracing::warn!(job = %request.job, attempt, %error, "invalid decomposition");
+                turns.push(Turn::assistant(reply));
+                turns.push(Turn::user(format!(
+                    "That answer is invalid: {error}. Answer again with JSON only, in the shape given."
+                )));
+                last = error;
+            }
+        }
+    }
+    Err(DecomposeError::Invalid { attempts: attempts.max(1), last })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fenced_plan_with_dependencies_is_read() {
+        let reply = "Here it is:\n```json\n{\"subtasks\": [{\"instruction\": \"Write f(x).\", \"tests\": \"assert f(1) == 2\", \"after\": []},\n {\"instruction\": \"Write g(x) using f.\", \"after\": [0]}]}\n```";
+        let plan = validate(reply, Lang::Python, 4).unwrap();
+        assert_eq!(plan.len(), 2);
+        assert_eq!(plan[0].mode, WorkMode::MicroLoop { max_iterations: 3 });
+        assert_eq!(plan[1].mode, WorkMode::Step);
+        assert_eq!(plan[1].after, vec![0]);
+    }
+
+    #[test]
+    fn each_broken_rule_is_named() {
+        let cases = [
+            ("no json here", "no JSON object"),
+            ("{\"subtasks\": []}", "empty"),
+            ("{\"steps\": []}", "does not match"),
+            ("{\"subtasks\": [{\"instruction\": \"a\", \"extra\": 1}]}", "does not match"),
+            ("{\"subtasks\": [{\"instruction\": \"  \"}]}", "empty instruction"),
+            ("{\"subtasks\": [{\"instruction\": \"a\", \"after\": [0]}]}", "not an earlier subtask"),
+            ("{\"subtasks\": [{\"instruction\": \"a\"}, {\"instruction\": \"b\", \"after\": [0, 0]}]}", "twice"),
+            ("{\"subtasks\": [{\"instruction\": \"a\", \"tests\": \"import os\\nassert os\"}]}", "cannot run"),
+            ("{\"subtasks\": [{\"instruction\": \"a\"}, {\"instruction\": \"b\"}, {\"instruction\": \"c\"}]}", "at most 2"),
+        ];
+        for (reply, expected) in cases {
+            let error = validate(reply, Lang::Python, 2).unwrap_err();
+            assert!(error.contains(expected), "{reply}: {error}");
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! The inference service over HTTP: with the real model (qwen2.5-coder-0.5b from the model
+//! store, called through the coordinator's own client), and with a scripted OpenAI-compatible
+//! upstream where a test is about the retry rules and the error answers.
+
+use axum::Json;
+use axum::routing::post;
+use edgecoder_coordinator::model::{Aggregate, Job, JobSpec, JobState, SubtaskSpec, random_id};
+use edgecoder_coordinator::planner::{InferenceClient, Planner, PlannerError};
+use edgecoder_inference::{Backend, LocalModel, OpenAiUpstream, ServerConfig, router};
+use edgecoder_protocol::ids::Sha256;
+use edgecoder_protocol::run::{Lang, Limits};
+use edgecoder_protocol::swarm::{Snapshot, WorkMode};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+async fn serve(backend: Arc<dyn Backend>, config: ServerConfig) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router(backend, config)).await.unwrap() });
+    format!("http://{address}")
+}
+
+fn job(instruction: &str, tests: Option<&str>) -> Job {
+    Job {
+        spec: JobSpec {
+            id: random_id(),
+            tenant: "acme".into(),
+            lang: Lang::Python,
+            instruction: instruction.into(),
+            tests: tests.map(str::to_owned),
+            snapshot: Snapshot { sha256: Sha256([7; 32]), bytes: 1 },
+            aggregate: Aggregate::Concatenate,
+            max_attempts: 3,
+        },
+        seq: 1,
+        state: JobState::Decomposing,
+        submitted: 0,
+        finished: None,
+    }
+}
+
+fn subtask(instruction: &str, tests: Option<&str>) -> SubtaskSpec {
+    SubtaskSpec {
+        id: random_id(),
+        ordinal: 0,
+        instruction: instruction.into(),
+        mode: WorkMode::Step,
+        tests: tests.map(str::to_owned),
+        deps: vec![],
+        model: None,
+        limits: Limits::default(),
+    }
+}
+
+const PRIMES_JOB: &str = "Write two Python functions: is_prime(n), which tells whether the integer n \
+                          is a prime number, and primes_below(n), which returns the list of primes \
+                          smaller than n and uses is_prime.";
+const PRIMES_TESTS: &str = "assert is_prime(7)\nassert not is_prime(8)\nassert primes_below(10) == [2, 3, 5, 7]\n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_real_model_decomposes_a_job_and_escalates_a_subtask() {
+    let backend = tokio::task::spawn_blocking(|| LocalModel::load("qwen2.5-coder-0.5b", None)).await.unwrap().unwrap();
+    let url = serve(Arc::new(backend), ServerConfig::default()).await;
+    let client = InferenceClient::new(&url, Duration::from_secs(600));
+    let job = job(PRIMES_JOB, Some(PRIMES_TESTS));
+
+    let subtasks = client.decompose(&job).await.expect("a valid decomposition");
+    assert!(!subtasks.is_empty() && subtasks.len() <= client.max_subtasks as usize);
+    for (i, s) in subtasks.iter().enumerate() {
+        assert!(!s.instruction.trim().is_empty());
+        assert_eq!(s.ordinal, i as u32);
+        let earlier: Vec<_> = subtasks[..i].iter().map(|e| e.id).collect();
+        assert!(s.deps.iter().all(|d| earlier.contains(d)), "subtask {i} depends only on earlier ones");
+    }
+    let text: String = subtasks.iter().map(|s| s.instruction.to_lowercase()).collect();
+    assert!(text.contains("prime"), "the plan is about the job: {subtasks:#?}");
+
+    let escalated = subtask("Write is_prime(n) and primes_below(n) as the job says.", Some(PRIMES_TESTS));
+    let code = client.escalate(&job, &escalated, "NameError: name 'is_prime' is not defined").await.unwrap();
+    let report = edgecoder_executor::run_tests(&code, PRIMES_TESTS, Lang::Python, &Limits::default());
+    assert!(report.all_passed(), "the returned code passes the tests: {code}\n{report:?}");
+}
+
+/// An OpenAI-compatible upstream that answers with the given replies in turn and records the
+/// conversations it was sent.
+async fn scripted_upstream(replies: Vec<&'static str>) -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let replies = Arc::new(Mutex::new(replies.into_iter()));
+    let recorder = seen.clone();
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        post(move |Json(body): Json<serde_json::Value>| {
+            let reply = replies.lock().unwrap().next().expect("no more scripted replies");
+            recorder.lock().unwrap().push(body);
+            async move { Json(serde_json::json!({"choices": [{"message": {"role": "assistant", "content": reply}}]})) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{address}"), seen)
+}
+
+async fn service_over(replies: Vec<&'static str>, config: ServerConfig) -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
+    let (upstream, seen) = scripted_upstream(replies).await;
+    let backend = OpenAiUpstream::new(&upstream, "big-coder", Some("upstream-key".into()), Duration::from_secs(30));
+    (serve(Arc::new(backend), config).await, seen)
+}
+
+#[tokio::test]
+async fn an_invalid_plan_is_asked_for_again_with_the_error_shown_to_the_model() {
+    let (url, seen) = service_over(
+        vec![
+            "Sure! First write is_prime, then primes_below.",
+            "```json\n{\"subtasks\": [{\"instruction\": \"Write is_prime(n).\", \"tests\": \"assert is_prime(7)\"}, {\"instruction\": \"Write primes_below(n) using is_prime.\", \"after\": [0]}]}\n```",
+        ],
+        ServerConfig::default(),
+    )
+    .await;
+    let subtasks = InferenceClient::new(&url, Duration::from_secs(30)).decompose(&job(PRIMES_JOB, None)).await.unwrap();
+    assert_eq!(subtasks.len(), 2);
+    assert_eq!(subtasks[0].mode, WorkMode::MicroLoop { max_iterations: 3 });
+    assert_eq!(subtasks[1].deps, vec![subtasks[0].id]);
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0]["model"], "big-coder");
+    let retry = seen[1]["messages"].as_array().unwrap();
+    let last = retry.last().unwrap()["content"].as_str().unwrap();
+    assert!(last.contains("invalid: there is no JSON object"), "{last}");
+}
+
+#[tokio::test]
+async fn a_plan_that_stays_invalid_fails_the_request_with_the_last_error() {
+    let cyclic = "{\"subtasks\": [{\"instruction\": \"a\", \"after\": [0]}]}";
+    let (url, seen) = service_over(vec![cyclic, cyclic], ServerConfig { attempts: 2, ..ServerConfig::default() }).await;
+    let error = InferenceClient::new(&url, Duration::from_secs(30)).decompose(&job(PRIMES_JOB, None)).await.unwrap_err();
+    let PlannerError::Refused(message) = error else { panic!("refused, not {error:?}") };
+    assert!(message.starts_with("422"), "{message}");
+    assert!(message.contains("invalid 2 times") && message.contains("not an earlier subtask"), "{message}");
+    assert_eq!(seen.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn escalated_code_is_run_against_the_tests_and_fixed() {
+    let (url, seen) = service_over(
+        vec![
+            "```python\ndef is_prime(n):\n    return n % 2 == 1\n```",
+            "```python\nimport os\n```",
+            "```python\ndef is_prime(n):\n    return n > 1 and all(n % d for d in range(2, int(n ** 0.5) + 1))\n```",
+        ],
+        ServerConfig::default(),
+    )
+    .await;
+    let tests = "assert is_prime(7)\nassert not is_prime(9)\nassert not is_prime(1)\n";
+    let client = InferenceClient::new(&url, Duration::from_secs(30));
+    let code = client.escalate(&job(PRIMES_JOB, None), &subtask("Write is_prime(n).", Some(tests)), "wrong").await.unwrap();
+    assert!(code.contains("all(n % d"), "{code}");
+    let seen = seen.lock().unwrap();
+    let fix = seen[1]["messages"].as_array().unwrap().last().unwrap()["content"].as_str().unwrap().to_owned();
+    assert!(fix.contains("assert#2") || fix.contains("failed"), "the failing test is shown: {fix}");
+    let subset = seen[2]["messages"].as_array().unwrap().last().unwrap()["content"].as_str().unwrap().to_owned();
+    assert!(subset.contains("os"), "the subset refusal is shown: {subset}");
+}
+
+#[tokio::test]
+async fn escalation_that_keeps_failing_is_a_422_naming_the_failure() {
+    let wrong = "```python\ndef is_prime(n):\n    return True\n```";
+    let (url, _) = service_over(vec![wrong, wrong, wrong], ServerConfig::default()).await;
+    let client = InferenceClient::new(&url, Duration::from_secs(30));
+    let error = client
+        .escalate(&job(PRIMES_JOB, None), &subtask("Write is_prime(n).", Some("assert not is_prime(9)\n")), "x")
+        .await
+        .unwrap_err();
+    let PlannerError::Refused(message) = error else { panic!("refused, not {error:?}") };
+    assert!(message.starts_with("422") && message.contains("failed 3 times"), "{message}");
+}
+
+#[tokio::test]
+async fn bad_requests_tokens_and_a_dead_upstream_get_clear_answers() {
+    let (url, seen) =
+        service_over(vec![], ServerConfig { token: Some("s3cret".into()), ..ServerConfig::default() }).await;
+    let http = reqwest::Client::new();
+
+    let health: serde_json::Value = http.get(format!("{url}/healthz")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(health["model"].as_str().unwrap().split(' ').next(), Some("big-coder"));
+
+    let no_token = http.post(format!("{url}/v1/decompose")).body("{}").send().await.unwrap();
+    assert_eq!(no_token.status(), 401);
+    assert!(no_token.text().await.unwrap().contains("bearer token"));
+
+    let bad = http
+        .post(format!("{url}/v1/decompose"))
+        .bearer_auth("s3cret")
+        .header("content-type", "application/json")
+        .body("{\"job\": 12")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let body: serde_json::Value = bad.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("not valid"), "{body}");
+
+    let empty = serde_json::json!({"job": random_id(), "lang": "python", "instruction": " ", "tests": null, "max_subtasks": 4});
+    let answer = http.post(format!("{url}/v1/decompose")).bearer_auth("s3cret").json(&empty).send().await.unwrap();
+    assert_eq!(answer.status(), 400);
+    let huge = "x".repeat(2 << 20);
+    let answer = http
+        .post(format!("{url}/v1/escalate"))
+        .bearer_auth("s3cret")
+        .header("content-type", "application/json")
+        .body(huge).send().await.unwrap();
+    assert_eq!(answer.status(), 413);
+    assert!(seen.lock().unwrap().is_empty(), "nothing reached the model");
+
+    let dead = OpenAiUpstream::new("http://127.0.0.1:9", "big-coder", None, Duration::from_secs(5));
+    let url = serve(Arc::new(dead), ServerConfig::default()).await;
+    let error = InferenceClient::new(&url, Duration::from_secs(30)).decompose(&job(PRIMES_JOB, None)).await.unwrap_err();
+    let PlannerError::Refused(message) = error else { panic!("refused, not {error:?}") };
+    assert!(message.starts_with("502") && message.contains("127.0.0.1:9"), "{message}");
+}
