@@ -156,7 +156,8 @@ async fn jobs_are_submitted_once_shown_and_cancelled() {
     assert_eq!(status, 400);
     assert!(error(&body).contains("`python` or `js`"));
     let (status, body) = c.call(reqwest::Method::POST, "/v1/jobs", Some(CLIENT), Some(json!({"tenant": 3}))).await;
-    assert_eq!(status, 400, "{body}");
+    assert_eq!(status, 422, "{body}");
+    assert!(error(&body).contains("tenant: invalid type"), "{body}");
 
     let (status, body) = c.call(reqwest::Method::POST, "/v1/jobs", Some(CLIENT), Some(job.clone())).await;
     assert_eq!(status, 201, "{body}");

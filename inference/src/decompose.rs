@@ -73,6 +73,7 @@ fn system_prompt(lang: Lang, max_subtasks: u16) -> String {
          \"tests\": \"{example_test}\", \"after\": []}}]}}\n\
          Rules:\n\
          - 1 to {max_subtasks} subtasks; each writes one function, named with its parameters.\n\
+         - Every function the job asks for gets a subtask.\n\
          - \"tests\": {lang} assertions that check that function, or null.\n\
          - \"after\": the positions (0 is the first) of earlier subtasks whose functions it calls.",
         lang = language(lang),
@@ -80,10 +81,16 @@ fn system_prompt(lang: Lang, max_subtasks: u16) -> String {
     )
 }
 
-fn user_prompt(request: &DecomposeRequest) -> String {
+fn user_prompt(request: &DecomposeRequest, required: &[String]) -> String {
     let mut prompt = format!("The job:\n{}\n", request.instruction.trim());
     if let Some(tests) = &request.tests {
         prompt.push_str(&format!("\nThe job's tests:\n{}\n", tests.trim()));
+    }
+    if !required.is_empty() {
+        prompt.push_str(&format!(
+            "\nThe tests call these functions; write one subtask for each: {}\n",
+            required.join(", ")
+        ));
     }
     prompt
 }
@@ -96,9 +103,44 @@ fn json_part(reply: &str) -> Option<&str> {
     (end > start).then(|| &reply[start..=end])
 }
 
+/// Names the builtins and test helpers of both languages: calls to them need no subtask.
+const NOT_JOB_FUNCTIONS: &[&str] = &[
+    "abs", "all", "any", "assert", "bool", "dict", "enumerate", "filter", "float", "frozenset", "int", "isinstance",
+    "len", "list", "map", "max", "min", "not", "print", "range", "repr", "reversed", "round", "set", "sorted", "str",
+    "sum", "tuple", "type", "zip", "console", "Array", "JSON", "Math", "Number", "Object", "String", "Set", "Map",
+];
+
+/// The functions the job's tests call (identifiers followed by `(` that are not builtins or
+/// methods): a plan must cover each of them.
+pub fn functions_called(tests: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let bytes = tests.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c.is_ascii_alphabetic() || c == b'_' {
+            let start = i;
+            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                i += 1;
+            }
+            let name = &tests[start..i];
+            let method = start > 0 && bytes[start - 1] == b'.';
+            let quoted = tests[..start].matches(['"', '\'']).count() % 2 == 1;
+            if i < bytes.len() && bytes[i] == b'(' && !method && !quoted && !NOT_JOB_FUNCTIONS.contains(&name)
+                && !names.iter().any(|n| n == name)
+            {
+                names.push(name.to_owned());
+            }
+        } else {
+            i += 1;
+        }
+    }
+    names
+}
+
 /// Parses a model's reply and applies the plan rules; the error says what is wrong in words the
-/// model can act on.
-pub fn validate(reply: &str, lang: Lang, max_subtasks: u16) -> Result<Vec<PlannedSubtask>, String> {
+/// model can act on. `required` are the functions the plan's instructions must name.
+pub fn validate(reply: &str, lang: Lang, max_subtasks: u16, required: &[String]) -> Result<Vec<PlannedSubtask>, String> {
     let json = json_part(reply).ok_or("there is no JSON object in it")?;
     let plan: PlanReply = serde_json::from_str(json).map_err(|e| format!("it does not match the JSON shape: {e}"))?;
     if plan.subtasks.is_empty() {
@@ -106,6 +148,13 @@ pub fn validate(reply: &str, lang: Lang, max_subtasks: u16) -> Result<Vec<Planne
     }
     if plan.subtasks.len() > max_subtasks as usize {
         return Err(format!("it has {} subtasks; at most {max_subtasks} are allowed", plan.subtasks.len()));
+    }
+    if let Some(missing) =
+        required.iter().find(|name| !plan.subtasks.iter().any(|s| s.instruction.contains(name.as_str())))
+    {
+        return Err(format!(
+            "no subtask writes {missing}, which the job's tests call: every function the job needs must have a subtask"
+        ));
     }
     plan.subtasks
         .into_iter()
@@ -155,12 +204,13 @@ pub async fn decompose(
     if request.max_subtasks == 0 {
         return Err(DecomposeError::BadRequest("max_subtasks is 0: ask for at least one subtask".into()));
     }
+    let required = request.tests.as_deref().map(functions_called).unwrap_or_default();
     let mut turns =
-        vec![Turn::system(system_prompt(request.lang, request.max_subtasks)), Turn::user(user_prompt(request))];
+        vec![Turn::system(system_prompt(request.lang, request.max_subtasks)), Turn::user(user_prompt(request, &required))];
     let mut last = String::new();
     for attempt in 1..=attempts.max(1) {
         let reply = backend.chat(&turns, max_tokens).await?;
-        match validate(&reply, request.lang, request.max_subtasks) {
+        match validate(&reply, request.lang, request.max_subtasks, &required) {
             Ok(subtasks) => {
                 tracing::info!(job = %request.job, attempt, subtasks = subtasks.len(), "decomposed");
                 return Ok(DecomposeResponse { subtasks });
@@ -185,7 +235,7 @@ mod tests {
     #[test]
     fn a_fenced_plan_with_dependencies_is_read() {
         let reply = "Here it is:\n```json\n{\"subtasks\": [{\"instruction\": \"Write f(x).\", \"tests\": \"assert f(1) == 2\", \"after\": []},\n {\"instruction\": \"Write g(x) using f.\", \"after\": [0]}]}\n```";
-        let plan = validate(reply, Lang::Python, 4).unwrap();
+        let plan = validate(reply, Lang::Python, 4, &[]).unwrap();
         assert_eq!(plan.len(), 2);
         assert_eq!(plan[0].mode, WorkMode::MicroLoop { max_iterations: 3 });
         assert_eq!(plan[1].mode, WorkMode::Step);
@@ -206,8 +256,21 @@ mod tests {
             ("{\"subtasks\": [{\"instruction\": \"a\"}, {\"instruction\": \"b\"}, {\"instruction\": \"c\"}]}", "at most 2"),
         ];
         for (reply, expected) in cases {
-            let error = validate(reply, Lang::Python, 2).unwrap_err();
+            let error = validate(reply, Lang::Python, 2, &[]).unwrap_err();
             assert!(error.contains(expected), "{reply}: {error}");
         }
+    }
+
+    #[test]
+    fn a_plan_must_cover_the_functions_the_tests_call() {
+        let tests = "assert is_prime(7)\nassert primes_below(12) == [2, 3, 5, 7, 11]\nassert len(x.split('f(')) == 1\n";
+        let required = functions_called(tests);
+        assert_eq!(required, vec!["is_prime", "primes_below"]);
+        let partial = "{\"subtasks\": [{\"instruction\": \"Write is_prime(n).\"}]}";
+        let error = validate(partial, Lang::Python, 4, &required).unwrap_err();
+        assert!(error.contains("no subtask writes primes_below"), "{error}");
+        let full = "{\"subtasks\": [{\"instruction\": \"Write is_prime(n).\"}, {\"instruction\": \"Write primes_below(n).\", \"after\": [0]}]}";
+        assert_eq!(validate(full, Lang::Python, 4, &required).unwrap().len(), 2);
+        assert_eq!(functions_called("console.assert(add(2, 3) === 5);"), vec!["add"]);
     }
 }

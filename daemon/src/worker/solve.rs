@@ -76,7 +76,7 @@ pub struct Solution {
 pub fn layers_of(report: Option<&IsolationReport>) -> SandboxLayers {
     let Some(report) = report else { return SandboxLayers::default() };
     let mut layers = SandboxLayers::default();
-    if report.landlock.starts_with("fully_enforced") {
+    if report.landlock.starts_with("fully_enforced") || report.landlock.starts_with("partially_enforced") {
         layers = layers.union(SandboxLayers::LANDLOCK);
     }
     if report.seccomp {
@@ -199,7 +199,7 @@ pub fn solve(writer: &dyn Writer, work: &Work, memory_limit_mb: u32, throttle: &
         if cancel.is_cancelled() {
             return Solution { outcome: released("the worker stopped taking work"), layers: layers.unwrap_or_default() };
         }
-        let verdict = match extract_code(&reply, work.lang) {
+        let verdict: Result<(), String> = match extract_code(&reply, work.lang) {
             None => Err("the answer holds no code".to_owned()),
             Some(mut found) => {
                 if work.lang == Lang::Python {
