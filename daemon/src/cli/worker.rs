@@ -77,20 +77,6 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Failure::new(Exit::Failed, e))
 }
 
-async fn stop_signal() {
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("a SIGTERM handler installs");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
-}
-
 impl Execute for WorkerArgs {
     fn execute(self) -> Result<Exit, Failure> {
         let path = self.credentials.unwrap_or_else(credentials::default_path);
@@ -167,7 +153,7 @@ impl Execute for WorkerArgs {
                     tick: Duration::from_millis(500),
                 };
                 eprintln!("edgecoder worker: {} working for {} with {model}", creds.agent_id, creds.broker);
-                let stats = runtime()?.block_on(session.run(stop_signal())).map_err(|e| Failure::new(Exit::Usage, e))?;
+                let stats = runtime()?.block_on(session.run(crate::server::shutdown_signal())).map_err(|e| Failure::new(Exit::Usage, e))?;
                 eprintln!(
                     "edgecoder worker: stopped ({} completed, {} failed, {} given back)",
                     stats.completed, stats.failed, stats.released
