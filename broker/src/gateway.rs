@@ -10,7 +10,8 @@ use rumqttc::mqttbytes::v4::{
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio_rustls::TlsAcceptor;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tracing::Instrument;
@@ -23,6 +24,7 @@ pub struct Stats {
     denied_publishes: AtomicU64,
     denied_subscribes: AtomicU64,
     protocol_errors: AtomicU64,
+    tls_failures: AtomicU64,
 }
 
 /// A copy of the [`Stats`] counters.
@@ -38,6 +40,8 @@ pub struct StatsSnapshot {
     pub denied_subscribes: u64,
     /// Connections ended for a malformed or out-of-order packet.
     pub protocol_errors: u64,
+    /// TLS handshakes that failed or did not finish in time.
+    pub tls_failures: u64,
 }
 
 impl Stats {
@@ -49,6 +53,7 @@ impl Stats {
             denied_publishes: get(&self.denied_publishes),
             denied_subscribes: get(&self.denied_subscribes),
             protocol_errors: get(&self.protocol_errors),
+            tls_failures: get(&self.tls_failures),
         }
     }
 }
@@ -78,8 +83,9 @@ enum End {
 }
 
 impl Gateway {
-    pub(crate) async fn accept(self, listener: TcpListener) {
-        let gateway = Arc::new(self);
+    /// Serves every client that connects to `listener`; with `tls`, each one's TLS handshake
+    /// comes first.
+    pub(crate) async fn accept(self: Arc<Self>, listener: TcpListener, tls: Option<TlsAcceptor>) {
         loop {
             let (stream, peer) = match listener.accept().await {
                 Ok(accepted) => accepted,
@@ -89,11 +95,19 @@ impl Gateway {
                     continue;
                 }
             };
-            let gateway = gateway.clone();
-            let span = tracing::info_span!("mqtt_client", %peer, client = tracing::field::Empty);
+            let gateway = self.clone();
+            let tls = tls.clone();
+            let span = tracing::info_span!("mqtt_client", %peer, tls = tls.is_some(), client = tracing::field::Empty);
             tokio::spawn(
                 async move {
-                    match gateway.serve(stream, peer).await {
+                    let served = match tls {
+                        None => {
+                            let (read, write) = stream.into_split();
+                            gateway.serve(read, write, peer).await
+                        }
+                        Some(acceptor) => gateway.serve_tls(&acceptor, stream, peer).await,
+                    };
+                    match served {
                         Ok(()) | Err(End::Closed) => tracing::debug!("client left"),
                         Err(error) => tracing::info!(%error, "client connection ended"),
                     }
@@ -103,9 +117,31 @@ impl Gateway {
         }
     }
 
-    async fn serve(&self, client: TcpStream, peer: SocketAddr) -> Result<(), End> {
+    async fn serve_tls(&self, acceptor: &TlsAcceptor, stream: TcpStream, peer: SocketAddr) -> Result<(), End> {
+        let handshake = tokio::time::timeout(self.config.connect_timeout, acceptor.accept(stream)).await;
+        match handshake {
+            Ok(Ok(stream)) => {
+                let (read, write) = tokio::io::split(stream);
+                self.serve(read, write, peer).await
+            }
+            Ok(Err(error)) => {
+                bump(&self.stats.tls_failures);
+                Err(End::Refused(format!("TLS handshake with {peer} failed: {error}")))
+            }
+            Err(_) => {
+                bump(&self.stats.tls_failures);
+                Err(End::Refused(format!("{peer} did not finish its TLS handshake in time")))
+            }
+        }
+    }
+
+    async fn serve(
+        &self,
+        mut client_read: impl AsyncRead + Unpin,
+        mut client_write: impl AsyncWrite + Unpin + Send + 'static,
+        peer: SocketAddr,
+    ) -> Result<(), End> {
         let max = self.config.max_packet_bytes;
-        let (mut client_read, mut client_write) = client.into_split();
         let mut inbound = BytesMut::with_capacity(4096);
         let first = tokio::time::timeout(
             self.config.connect_timeout,

@@ -10,14 +10,19 @@
 //! A refused subscription gets a failure SUBACK; a refused publish ends the connection (MQTT
 //! 3.1.1 cannot refuse one otherwise). Everything the broker sends back passes through
 //! untouched. Each refusal is counted in [`Stats`].
+//!
+//! Beside the plain TCP listener the gateway can serve the same on a TLS listener
+//! ([`TlsListener`]); [`DevCa`] makes a development CA for fleets without their own.
 
 mod bridge;
 mod credentials;
 mod gateway;
+mod tls;
 
 pub use bridge::{BridgeConfig, BridgeError};
 pub use credentials::{Authenticate, Credentials, CredentialsFileError, EnrolError, Enrolled, random_secret};
 pub use gateway::{Stats, StatsSnapshot};
+pub use tls::{DevCa, TlsError, TlsListener};
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener as StdListener};
@@ -39,6 +44,8 @@ pub struct BrokerConfig {
     pub connect_timeout: Duration,
     /// An external broker to bridge the swarm's topics to, both ways.
     pub bridge: Option<BridgeConfig>,
+    /// A TLS listener beside the plain one.
+    pub tls: Option<TlsListener>,
 }
 
 impl Default for BrokerConfig {
@@ -49,6 +56,7 @@ impl Default for BrokerConfig {
             max_connections: 10_000,
             connect_timeout: Duration::from_secs(10),
             bridge: None,
+            tls: None,
         }
     }
 }
@@ -70,14 +78,18 @@ pub enum BrokerError {
     /// The bridge is misconfigured.
     #[error(transparent)]
     Bridge(#[from] BridgeError),
+    /// The TLS listener's certificate or key cannot be used.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 /// A running broker. Dropping it stops accepting new clients; the embedded rumqttd thread
 /// lives as long as the process (rumqttd 0.20 cannot be stopped).
 pub struct Broker {
     address: SocketAddr,
+    tls_address: Option<SocketAddr>,
     stats: Arc<Stats>,
-    accept: JoinHandle<()>,
+    accept: Vec<JoinHandle<()>>,
     _bridge: Option<bridge::Bridge>,
 }
 
@@ -87,19 +99,14 @@ impl Broker {
         config: BrokerConfig,
         auth: Arc<dyn Authenticate>,
     ) -> Result<Broker, BrokerError> {
-        let listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| BrokerError::Listen {
-                    address: config.listen,
-                    source,
-                })?;
-        let address = listener
-            .local_addr()
-            .map_err(|source| BrokerError::Listen {
-                address: config.listen,
-                source,
-            })?;
+        let (listener, address) = bind(config.listen).await?;
+        let tls = match &config.tls {
+            Some(tls) => {
+                let acceptor = tokio_rustls::TlsAcceptor::from(tls::server_config(tls)?);
+                Some((bind(tls.listen).await?, acceptor))
+            }
+            None => None,
+        };
         let internal = start_rumqttd(&config).await?;
         let bridge = config
             .bridge
@@ -107,16 +114,22 @@ impl Broker {
             .map(|b| bridge::Bridge::start(b, &internal))
             .transpose()?;
         let stats = Arc::new(Stats::default());
-        let gateway = gateway::Gateway {
+        let gateway = Arc::new(gateway::Gateway {
             internal,
             auth,
             stats: stats.clone(),
             config,
-        };
-        let accept = tokio::spawn(gateway.accept(listener));
+        });
+        let mut accept = vec![tokio::spawn(gateway.clone().accept(listener, None))];
         tracing::info!(%address, "swarm broker listening");
+        let tls_address = tls.map(|((listener, tls_address), acceptor)| {
+            accept.push(tokio::spawn(gateway.accept(listener, Some(acceptor))));
+            tracing::info!(address = %tls_address, "swarm broker listening with TLS");
+            tls_address
+        });
         Ok(Broker {
             address,
+            tls_address,
             stats,
             accept,
             _bridge: bridge,
@@ -128,6 +141,11 @@ impl Broker {
         self.address
     }
 
+    /// Where TLS clients connect, when the broker has a TLS listener.
+    pub fn tls_address(&self) -> Option<SocketAddr> {
+        self.tls_address
+    }
+
     /// The gateway's counters.
     pub fn stats(&self) -> StatsSnapshot {
         self.stats.snapshot()
@@ -136,8 +154,17 @@ impl Broker {
 
 impl Drop for Broker {
     fn drop(&mut self) {
-        self.accept.abort();
+        for task in &self.accept {
+            task.abort();
+        }
     }
+}
+
+async fn bind(address: SocketAddr) -> Result<(TcpListener, SocketAddr), BrokerError> {
+    let listen = |source| BrokerError::Listen { address, source };
+    let listener = TcpListener::bind(address).await.map_err(listen)?;
+    let bound = listener.local_addr().map_err(listen)?;
+    Ok((listener, bound))
 }
 
 /// The gateway's own login to rumqttd.

@@ -1,23 +1,21 @@
 //! `edgecoder-coordinator bench`: the whole coordinator path under load in one process — the
 //! embedded broker, the store, the service, and many simulated agents speaking MQTT.
 
-use crate::model::{Aggregate, Backoff, JobSpec, JobState, SubtaskSpec, random_id};
+use edgecoder_protocol::ids::MessageId;
+use edgecoder_protocol::envelope::unix_time_ms;
+use crate::model::{Aggregate, Backoff, JobSpec, JobState, SubtaskSpec};
 use crate::policy::{Policies, Scope, default_policy};
 use crate::service::{Service, ServiceConfig};
+use crate::simulate::{Probe, agent};
 use crate::store::{Embedded, Postgres, Store};
 use edgecoder_broker::{Broker, BrokerConfig, Credentials};
-use edgecoder_protocol::envelope::{Envelope, Message};
 use edgecoder_protocol::ids::{AgentId, Sha256};
 use edgecoder_protocol::run::{Lang, Limits};
-use edgecoder_protocol::swarm::{
-    Ask, Hello, Policy, SandboxLayers, Snapshot, Work, WorkMode, WorkOutcome, WorkResult,
-};
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use edgecoder_protocol::swarm::{Snapshot, WorkMode};
 use serde::Serialize;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use tokio::sync::Mutex;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -76,13 +74,6 @@ fn rss_mib() -> f64 {
         .unwrap_or(0.0)
 }
 
-struct Shared {
-    done: AtomicBool,
-    assign_ms: Mutex<Vec<f64>>,
-    policy_ms: Mutex<Vec<f64>>,
-    policy_sent: Mutex<Option<(u32, Instant)>>,
-}
-
 /// Runs the benchmark.
 pub async fn run(config: BenchConfig) -> anyhow::Result<BenchReport> {
     let credentials = Arc::new(Credentials::new());
@@ -99,7 +90,7 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<BenchReport> {
     let dir = tempfile::tempdir()?;
     let (store, store_name): (Arc<dyn Store>, &str) = match &config.postgres {
         Some(url) => {
-            let schema = format!("ec_bench_{}", random_id());
+            let schema = format!("ec_bench_{}", MessageId::random());
             (
                 Arc::new(Postgres::connect(url, &schema, Backoff::default()).await?),
                 "postgres",
@@ -126,7 +117,7 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<BenchReport> {
         bytes: 1,
     };
     let job = JobSpec {
-        id: random_id(),
+        id: MessageId::random(),
         tenant: "bench".into(),
         lang: Lang::Python,
         instruction: "benchmark".into(),
@@ -138,7 +129,7 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<BenchReport> {
     store.submit(job.clone(), 0).await?;
     let subtasks: Vec<SubtaskSpec> = (0..config.subtasks)
         .map(|i| SubtaskSpec {
-            id: random_id(),
+            id: MessageId::random(),
             ordinal: i,
             instruction: "x".into(),
             mode: WorkMode::Step,
@@ -148,14 +139,9 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<BenchReport> {
             limits: Limits::default(),
         })
         .collect();
-    store.plan(job.id, subtasks, crate::model::now_ms()).await?;
+    store.plan(job.id, subtasks, unix_time_ms()).await?;
 
-    let shared = Arc::new(Shared {
-        done: AtomicBool::new(false),
-        assign_ms: Mutex::new(Vec::new()),
-        policy_ms: Mutex::new(Vec::new()),
-        policy_sent: Mutex::new(None),
-    });
+    let shared = Arc::new(Probe::default());
     let progress = indicatif::ProgressBar::new(config.subtasks as u64);
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(config.agents);
     for n in 0..config.agents {
@@ -168,7 +154,7 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<BenchReport> {
             broker.address(),
             config.slots,
             shared.clone(),
-            ready_tx.clone(),
+            Some(ready_tx.clone()),
         ));
     }
     for _ in 0..config.agents {
@@ -224,155 +210,4 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<BenchReport> {
         rss_mib: rss_mib(),
         stale_results: service.stats().stale_results,
     })
-}
-
-fn seal<M: Message>(sender: &AgentId, message: &M) -> Vec<u8> {
-    Envelope::new::<M>(random_id(), sender.clone(), crate::model::now_ms())
-        .seal(message)
-        .expect("the bench's messages are valid")
-}
-
-/// One simulated agent: hello, then ask → work → result as fast as the coordinator allows.
-async fn agent(
-    id: AgentId,
-    secret: String,
-    broker: std::net::SocketAddr,
-    slots: u8,
-    shared: Arc<Shared>,
-    ready: tokio::sync::mpsc::Sender<()>,
-) {
-    let mut options = MqttOptions::new(id.as_str(), broker.ip().to_string(), broker.port());
-    options.set_credentials(id.as_str(), secret);
-    options.set_keep_alive(Duration::from_secs(60));
-    options.set_max_packet_size(300 * 1024, 300 * 1024);
-    let (client, mut eventloop) = AsyncClient::new(options, 64);
-    let base = format!("ec/v1/agents/{}", id.as_str());
-    let _ = client
-        .subscribe(format!("{base}/work"), QoS::AtLeastOnce)
-        .await;
-    let _ = client
-        .subscribe(format!("{base}/policy"), QoS::AtLeastOnce)
-        .await;
-    let hello = Hello {
-        software: "edgecoder-bench".try_into().unwrap_or_default(),
-        platform: "simulated".try_into().unwrap_or_default(),
-        cores: 1,
-        memory_mb: 1024,
-        models: heapless::Vec::new(),
-        sandbox: SandboxLayers::REQUIRED_FOR_WORK,
-        max_concurrency: slots,
-    };
-    let _ = client
-        .publish(
-            format!("{base}/hello"),
-            QoS::AtLeastOnce,
-            false,
-            seal(&id, &hello),
-        )
-        .await;
-    let mut ready = Some(ready);
-    let mut since_ask = 0u8;
-    let mut asked: Option<Instant> = None;
-    let mut first_after_ask = true;
-    let ask = |client: AsyncClient, id: AgentId, base: String| async move {
-        let _ = client
-            .publish(
-                format!("{base}/ask"),
-                QoS::AtLeastOnce,
-                false,
-                seal(&id, &Ask { slots }),
-            )
-            .await;
-    };
-    // The event loop runs in its own task: cancelling `poll()` (a timeout around it) can drop
-    // the connection mid-packet, so the agent waits on a channel instead.
-    let (forward, mut incoming) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        loop {
-            match eventloop.poll().await {
-                Ok(Event::Incoming(Packet::Publish(publish))) => {
-                    if forward.send(publish).is_err() {
-                        return;
-                    }
-                }
-                Ok(_) => {}
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
-    });
-    loop {
-        let Ok(received) = tokio::time::timeout(Duration::from_millis(300), incoming.recv()).await else {
-            // Nothing arrived for a while: ask again (the queue may have been empty).
-            if !shared.done.load(Ordering::Acquire) && ready.is_none() {
-                since_ask = 0;
-                asked = Some(Instant::now());
-                first_after_ask = true;
-                ask(client.clone(), id.clone(), base.clone()).await;
-            }
-            continue;
-        };
-        let Some(publish) = received else {
-            return;
-        };
-        if publish.topic.ends_with("/policy") {
-            let Ok(opened) = Envelope::open::<Policy>(&publish.payload) else {
-                continue;
-            };
-            if let Some(ready) = ready.take() {
-                let _ = ready.send(()).await;
-                asked = Some(Instant::now());
-                ask(client.clone(), id.clone(), base.clone()).await;
-            } else if let Some((version, sent)) = *shared.policy_sent.lock().await
-                && opened.message.version >= version
-            {
-                shared
-                    .policy_ms
-                    .lock()
-                    .await
-                    .push(sent.elapsed().as_secs_f64() * 1000.0);
-            }
-            continue;
-        }
-        let Ok(opened) = Envelope::open::<Work>(&publish.payload) else {
-            continue;
-        };
-        if first_after_ask && let Some(at) = asked {
-            shared
-                .assign_ms
-                .lock()
-                .await
-                .push(at.elapsed().as_secs_f64() * 1000.0);
-            first_after_ask = false;
-        }
-        let work = opened.message;
-        let result = WorkResult {
-            job: work.job,
-            subtask: work.subtask,
-            lease: work.lease,
-            attempt: work.attempt,
-            snapshot_sha256: work.snapshot.sha256,
-            sandbox: SandboxLayers::REQUIRED_FOR_WORK,
-            elapsed_ms: 0,
-            outcome: WorkOutcome::Completed {
-                output: String::new(),
-                patch: None,
-                report: None,
-            },
-        };
-        let _ = client
-            .publish(
-                format!("{base}/result"),
-                QoS::AtLeastOnce,
-                false,
-                seal(&id, &result),
-            )
-            .await;
-        since_ask += 1;
-        if since_ask >= slots {
-            since_ask = 0;
-            asked = Some(Instant::now());
-            first_after_ask = true;
-            ask(client.clone(), id.clone(), base.clone()).await;
-        }
-    }
 }

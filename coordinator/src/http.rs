@@ -6,8 +6,11 @@
 //! - operators (admin token, from an allowed address only): agents, policies, enrolment tokens,
 //!   the audit log and the counters.
 
+use edgecoder_protocol::envelope::unix_time_ms;
 use crate::audit::Entry;
-use crate::model::{Aggregate, JobSpec, JobState, now_ms, random_id};
+use crate::model::{Aggregate, JobSpec, JobState, check_plan};
+use crate::planner::subtasks_from;
+use edgecoder_protocol::inference::{DecomposeResponse, PlannedSubtask};
 use crate::policy::Scope;
 use crate::service::Service;
 use crate::snapshots::{SnapshotError, SnapshotStore};
@@ -22,7 +25,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use edgecoder_broker::{Authenticate, Credentials};
 use edgecoder_protocol::ids::{AgentId, MessageId, Sha256};
-use edgecoder_protocol::run::Lang;
+use edgecoder_protocol::run::{Lang, Limits};
 use edgecoder_protocol::topic::Role;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
@@ -112,6 +115,9 @@ impl From<SnapshotError> for ApiError {
 
 type Shared = State<Arc<Api>>;
 
+/// The largest job submit accepted: room for a client's plan of many subtasks.
+const JOB_BODY_LIMIT: usize = 16 << 20;
+
 fn digest(text: &str) -> Result<Sha256, ApiError> {
     Sha256::from_hex(text)
         .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, format!("{text:?} is not a sha256 (64 hex digits)")))
@@ -141,6 +147,11 @@ pub struct SubmitJob {
     pub snapshot: String,
     /// Attempts per subtask before it goes to the parent model (default 3).
     pub max_attempts: Option<u16>,
+    /// The job's subtasks, when the client planned it (at most 65,535; `after` names earlier
+    /// positions); without them the inference service decomposes the job. Each is
+    /// `{"instruction", "mode": "step", "tests"?, "after"?, "model"?}`.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub subtasks: Option<Vec<PlannedSubtask>>,
 }
 
 /// The answer to a submit.
@@ -275,7 +286,7 @@ async fn submit(State(api): Shared, body: Result<Json<SubmitJob>, JsonRejection>
     let lang: Lang = job.lang.parse().map_err(|_| bad(format!("lang {:?}: use `python` or `js`", job.lang)))?;
     let id = match &job.id {
         Some(id) => job_id(id)?,
-        None => random_id(),
+        None => MessageId::random(),
     };
     let sha = digest(&job.snapshot)?;
     let snapshot = api.snapshots.get(&sha).ok_or_else(|| {
@@ -294,7 +305,28 @@ async fn submit(State(api): Shared, body: Result<Json<SubmitJob>, JsonRejection>
         aggregate: Aggregate::Concatenate,
         max_attempts: job.max_attempts.unwrap_or(3).max(1),
     };
-    let created = api.service.store().submit(spec, now_ms()).await?;
+    // A client's plan is checked before the job exists, so a bad one leaves nothing behind.
+    let plan = match job.subtasks {
+        Some(subtasks) => {
+            if subtasks.len() > usize::from(u16::MAX) {
+                return Err(bad(format!("{} subtasks: at most {} per job", subtasks.len(), u16::MAX)));
+            }
+            let plan = subtasks_from(id, DecomposeResponse { subtasks }, Limits::default()).map_err(|e| bad(e.to_string()))?;
+            check_plan(&plan).map_err(StoreError::from)?;
+            Some(plan)
+        }
+        None => None,
+    };
+    let now = unix_time_ms();
+    let created = api.service.store().submit(spec, now).await?;
+    if let Some(plan) = plan {
+        match api.service.store().plan(id, plan, now).await {
+            Ok(()) => {}
+            // The same submit again: its plan is in place already.
+            Err(StoreError::WrongState { .. }) if !created => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(Submitted { id: id.to_string(), created })).into_response())
 }
@@ -355,7 +387,7 @@ async fn results(State(api): Shared, Path(id): Path<String>) -> Result<Json<JobR
     responses((status = 200, description = "`{\"cancelled\": bool}`: false when it had ended already"), (status = 404, body = ApiError)))]
 async fn cancel(State(api): Shared, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = job_id(&id)?;
-    let cancelled = api.service.store().cancel(id, now_ms()).await?;
+    let cancelled = api.service.store().cancel(id, unix_time_ms()).await?;
     Ok(Json(serde_json::json!({"cancelled": cancelled})).into_response())
 }
 
@@ -559,7 +591,7 @@ async fn trace_request(request: Request, next: Next) -> Response {
 pub fn router(api: Arc<Api>) -> Router {
     let snapshot_limit = api.snapshots.max_bytes + 1;
     let clients = Router::new()
-        .route("/v1/jobs", post(submit))
+        .route("/v1/jobs", post(submit).layer(DefaultBodyLimit::max(JOB_BODY_LIMIT)))
         .route("/v1/jobs/{id}", get(status))
         .route("/v1/jobs/{id}/results", get(results))
         .route("/v1/jobs/{id}/cancel", post(cancel))

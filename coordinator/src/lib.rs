@@ -12,5 +12,6 @@ pub mod planner;
 pub mod policy;
 pub mod registry;
 pub mod service;
+pub mod simulate;
 pub mod snapshots;
 pub mod store;

@@ -2,12 +2,13 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use edgecoder_broker::{Broker, BrokerConfig, Credentials, random_secret};
+use edgecoder_broker::{Broker, BrokerConfig, Credentials, DevCa, TlsListener, random_secret};
 use edgecoder_coordinator::http::{Api, ApiConfig};
 use edgecoder_coordinator::model::Backoff;
 use edgecoder_coordinator::planner::{InferenceClient, Planner};
 use edgecoder_coordinator::policy::{Policies, default_policy};
 use edgecoder_coordinator::service::{Service, ServiceConfig};
+use edgecoder_coordinator::simulate::{FleetConfig, Probe, start_fleet};
 use edgecoder_coordinator::snapshots::SnapshotStore;
 use edgecoder_coordinator::store::{Embedded, Postgres, Store, verify_audit};
 use std::net::SocketAddr;
@@ -70,7 +71,19 @@ struct ServeArgs {
     /// Where the HTTP API listens.
     #[arg(long, default_value = "127.0.0.1:8080")]
     http: SocketAddr,
-    /// The MQTT address told to enrolling agents (default: --mqtt).
+    /// A TLS listener for agents beside the plain one (e.g. 0.0.0.0:8883), serving
+    /// --tls-cert and --tls-key.
+    #[arg(long)]
+    mqtt_tls: Option<SocketAddr>,
+    /// The TLS certificate chain, PEM (default: <state>/tls/server.pem, as written by
+    /// `edgecoder-coordinator certs`).
+    #[arg(long, requires = "mqtt_tls")]
+    tls_cert: Option<PathBuf>,
+    /// The TLS private key, PEM (default: <state>/tls/server.key).
+    #[arg(long, requires = "mqtt_tls")]
+    tls_key: Option<PathBuf>,
+    /// The MQTT address told to enrolling agents (default: mqtts://<--mqtt-tls> with TLS,
+    /// else --mqtt).
     #[arg(long)]
     public_mqtt: Option<String>,
     /// The inference service that decomposes jobs and answers escalations (without it, jobs
@@ -137,7 +150,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let credentials = Arc::new(Credentials::persistent(&args.state.join("agents.json"))?);
     let password = random_secret();
     credentials.add_coordinator("coordinator", &password);
-    let broker = Broker::start(BrokerConfig { listen: args.mqtt, ..BrokerConfig::default() }, credentials.clone()).await?;
+    let tls = args.mqtt_tls.map(|listen| TlsListener {
+        listen,
+        certificate: args.tls_cert.clone().unwrap_or_else(|| args.state.join("tls").join("server.pem")),
+        key: args.tls_key.clone().unwrap_or_else(|| args.state.join("tls").join("server.key")),
+    });
+    let broker = Broker::start(BrokerConfig { listen: args.mqtt, tls, ..BrokerConfig::default() }, credentials.clone()).await?;
+    let public_mqtt = args.public_mqtt.clone().unwrap_or_else(|| match broker.tls_address() {
+        Some(tls) => format!("mqtts://{tls}"),
+        None => broker.address().to_string(),
+    });
     let planner = args.inference.as_deref().map(|url| {
         Arc::new(InferenceClient::new(url, Duration::from_secs(600))) as Arc<dyn Planner>
     });
@@ -156,7 +178,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             admin_token,
             admin_allow: args.admin_allow.clone(),
             client_token,
-            broker: args.public_mqtt.clone().unwrap_or_else(|| broker.address().to_string()),
+            broker: public_mqtt.clone(),
             enrolment_ttl: args.enrolment_ttl,
         },
         service,
@@ -167,8 +189,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {} for HTTP: choose another --http address", args.http))?;
     let http = listener.local_addr()?;
+    let tls_note = broker.tls_address().map(|a| format!(" and {a} (TLS)")).unwrap_or_default();
     eprintln!(
-        "edgecoder-coordinator: MQTT on {}, HTTP on http://{http}, state in {}, admin token in {}",
+        "edgecoder-coordinator: MQTT on {}{tls_note} (agents are told {public_mqtt}), HTTP on http://{http}, state in {}, admin token in {}",
         broker.address(),
         args.state.display(),
         admin_token_file.display()
@@ -202,6 +225,18 @@ enum Command {
     /// Runs the coordinator: the embedded MQTT broker, the queue, the MQTT service and the HTTP
     /// API (OpenAPI at /openapi.json).
     Serve(ServeArgs),
+    /// Makes a development CA and a server certificate for the TLS listener: ca.pem (give it
+    /// to agents: `edgecoder worker enrol --ca ca.pem`), ca.key, server.pem, server.key.
+    /// Existing files are never replaced.
+    Certs {
+        /// The folder the files go to.
+        #[arg(long, default_value = "coordinator-state/tls")]
+        out: PathBuf,
+        /// A DNS name or IP address agents use to reach the coordinator (repeat the flag for
+        /// several).
+        #[arg(long = "host", default_values = ["localhost", "127.0.0.1"])]
+        hosts: Vec<String>,
+    },
     /// Asks a running coordinator for a single-use enrolment token for a new agent.
     EnrolToken {
         /// The coordinator's HTTP API.
@@ -213,6 +248,25 @@ enum Command {
         /// Print the answer as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Runs simulated agents against a running coordinator until Ctrl-C or SIGTERM: each
+    /// answers its work at once with the subtask's instruction. For soak and fault runs.
+    Simulate {
+        /// The coordinator's HTTP API.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// The file holding the admin token (agents are enrolled with tokens it issues).
+        #[arg(long, default_value = "coordinator-state/admin.token")]
+        admin_token_file: PathBuf,
+        /// How many agents.
+        #[arg(long, default_value_t = 50)]
+        agents: usize,
+        /// Subtasks each agent holds at once.
+        #[arg(long, default_value_t = 4)]
+        slots: u8,
+        /// Agent ids are `<prefix>-<n>` (a fresh prefix per run: ids are enrolled once).
+        #[arg(long, default_value = "simulated")]
+        prefix: String,
     },
     /// Audit log commands.
     Audit {
@@ -263,6 +317,20 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve(args) => serve(args).await,
+        Command::Certs { out, hosts } => {
+            let files = DevCa::generate(&hosts)?.write(&out)?;
+            for file in &files {
+                println!("{}", file.display());
+            }
+            eprintln!(
+                "development CA written for {}: serve with `--mqtt-tls ADDR --tls-cert {} --tls-key {}`; agents enrol with `--ca {}`",
+                hosts.join(", "),
+                files[2].display(),
+                files[3].display(),
+                files[0].display()
+            );
+            Ok(())
+        }
         Command::EnrolToken { url, admin_token_file, json } => {
             let token = token_from(&admin_token_file, false)?;
             let response = reqwest::Client::new()
@@ -285,6 +353,30 @@ async fn main() -> anyhow::Result<()> {
                     body["expires_in_s"]
                 );
             }
+            Ok(())
+        }
+        Command::Simulate { url, admin_token_file, agents, slots, prefix } => {
+            let admin_token = token_from(&admin_token_file, false)?;
+            let probe = Arc::new(Probe::default());
+            let config = FleetConfig { coordinator: url.clone(), admin_token, agents, slots: slots.max(1), prefix };
+            start_fleet(&config, probe.clone())
+                .await
+                .with_context(|| format!("cannot enrol simulated agents at {url}: is `edgecoder-coordinator serve` running, and is the admin token right?"))?;
+            eprintln!("edgecoder-coordinator simulate: {agents} agents working for {url}; Ctrl-C stops");
+            let report = async {
+                let mut last = 0;
+                loop {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    let completed = probe.completed.load(std::sync::atomic::Ordering::Relaxed);
+                    eprintln!("completed {completed} (+{} in 2 s)", completed - last);
+                    last = completed;
+                }
+            };
+            tokio::select! {
+                () = shutdown_signal() => {}
+                () = report => {}
+            }
+            println!("{}", probe.completed.load(std::sync::atomic::Ordering::Relaxed));
             Ok(())
         }
         Command::Audit {

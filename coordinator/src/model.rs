@@ -6,23 +6,9 @@ use edgecoder_protocol::swarm::{Snapshot, WorkMode};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// Milliseconds since the Unix epoch: every time the coordinator stores.
+/// Milliseconds since the Unix epoch (`edgecoder_protocol::envelope::unix_time_ms`): every
+/// time the coordinator stores.
 pub type Millis = u64;
-
-/// A fresh random id for a job, subtask or lease.
-pub fn random_id() -> MessageId {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
-    MessageId(bytes)
-}
-
-/// The current time in [`Millis`].
-pub fn now_ms() -> Millis {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
 
 /// How the outputs of a job's subtasks become the job's result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,7 +1,8 @@
 //! Decomposition and escalation: the coordinator asks the inference service, over HTTP, to
 //! split a job into subtasks and to do a subtask the agents could not.
 
-use crate::model::{Job, SubtaskSpec, random_id};
+use crate::model::{Job, SubtaskSpec};
+use edgecoder_protocol::ids::MessageId;
 use edgecoder_protocol::inference::{
     DecomposeRequest, DecomposeResponse, ErrorResponse, EscalateRequest, EscalateResponse,
 };
@@ -19,12 +20,30 @@ pub enum PlannerError {
         /// What went wrong.
         message: String,
     },
-    /// The service answered with an error.
+    /// The service answered, but is overloaded or failing (HTTP 429 or 5xx).
+    #[error("the inference service at {url} is unavailable ({status}): {message}")]
+    Unavailable {
+        /// Its URL.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// Its message.
+        message: String,
+    },
+    /// The service answered with an error about the request itself.
     #[error("the inference service refused: {0}")]
     Refused(String),
     /// The answer is not a valid plan.
     #[error("the inference service's answer is not a valid plan: {0}")]
     Invalid(String),
+}
+
+impl PlannerError {
+    /// Whether asking again later may succeed (the service is down or overloaded), as opposed
+    /// to an answer about the job itself.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, PlannerError::Unreachable { .. } | PlannerError::Unavailable { .. })
+    }
 }
 
 /// What splits jobs and answers escalations.
@@ -94,18 +113,36 @@ impl InferenceClient {
             let message = serde_json::from_slice::<ErrorResponse>(&body)
                 .map(|e| e.error)
                 .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned());
+            if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+                return Err(PlannerError::Unavailable { url, status: status.as_u16(), message });
+            }
             return Err(PlannerError::Refused(format!("{status}: {message}")));
         }
         serde_json::from_slice(&body).map_err(|e| PlannerError::Invalid(e.to_string()))
     }
 }
 
-/// Turns a decomposition answer into subtasks with fresh ids; positions become dependencies.
+/// The id of subtask `ordinal` of `job`: the same for the same job and place, so a plan given
+/// twice (a retried submit, a second coordinator) names the same subtasks.
+pub fn subtask_id(job: MessageId, ordinal: u32) -> MessageId {
+    use sha2::Digest;
+    let digest = sha2::Sha256::new()
+        .chain_update(b"edgecoder subtask\0")
+        .chain_update(job.0)
+        .chain_update(ordinal.to_le_bytes())
+        .finalize();
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&digest[..16]);
+    MessageId(id)
+}
+
+/// Turns a decomposition of `job` into subtasks; positions become dependencies.
 pub fn subtasks_from(
+    job: MessageId,
     answer: DecomposeResponse,
     limits: Limits,
 ) -> Result<Vec<SubtaskSpec>, PlannerError> {
-    let ids: Vec<_> = answer.subtasks.iter().map(|_| random_id()).collect();
+    let ids: Vec<_> = (0..answer.subtasks.len()).map(|i| subtask_id(job, i as u32)).collect();
     answer
         .subtasks
         .into_iter()
@@ -157,7 +194,7 @@ impl Planner for InferenceClient {
                 self.max_subtasks
             )));
         }
-        subtasks_from(answer, self.limits.clone())
+        subtasks_from(job.spec.id, answer, self.limits.clone())
     }
 
     async fn escalate(

@@ -2,12 +2,14 @@
 //! hands out work under leases, pushes policies, and keeps the queue moving (expired leases,
 //! decomposition, escalation).
 
+use edgecoder_protocol::ids::MessageId;
+use edgecoder_protocol::envelope::unix_time_ms;
 use crate::audit::{Event, Record};
-use crate::model::{Assignment, Report, now_ms, random_id};
-use crate::planner::Planner;
+use crate::model::{Assignment, Report};
+use crate::planner::{Planner, PlannerError};
 use crate::policy::{Policies, PolicyError, Scope};
 use crate::registry::{Liveness, Registry};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use edgecoder_protocol::envelope::{DecodeCounters, Envelope, Message};
 use edgecoder_protocol::ids::AgentId;
 use edgecoder_protocol::swarm::{
@@ -20,7 +22,8 @@ use serde::Serialize;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
@@ -108,7 +111,13 @@ struct Inner {
     client: AsyncClient,
     counters: Counters,
     decode_errors: DecodeCounters,
+    /// Jobs and subtasks whose planner call failed for a transient reason: when to ask again,
+    /// and how many times it failed.
+    planner_retry: std::sync::Mutex<HashMap<MessageId, (Instant, u32)>>,
 }
+
+/// The longest wait before asking an unavailable inference service again.
+const PLANNER_RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// How long [`Service::start`] waits for the broker to accept its login and subscriptions.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -182,6 +191,7 @@ impl Service {
             client,
             counters: Counters::default(),
             decode_errors: DecodeCounters::new(),
+            planner_retry: std::sync::Mutex::default(),
         });
         let (ready_tx, mut ready) = tokio::sync::watch::channel(false);
         let broker = inner.config.broker;
@@ -203,7 +213,7 @@ impl Service {
         let version = self.inner.policies.set(&scope, policy)?;
         let record = Record {
             event: Event::PolicyChange,
-            at: now_ms(),
+            at: unix_time_ms(),
             job: None,
             subtask: None,
             agent: match &scope {
@@ -266,8 +276,9 @@ impl Service {
     }
 }
 
-fn seal<M: Message>(sender: &AgentId, message: &M) -> Vec<u8> {
-    Envelope::new::<M>(random_id(), sender.clone(), now_ms())
+/// Encodes a message from `sender` with a fresh id and the current time.
+pub(crate) fn seal<M: Message>(sender: &AgentId, message: &M) -> Vec<u8> {
+    Envelope::stamped::<M>(sender.clone())
         .seal(message)
         .expect("the coordinator's own messages are valid")
 }
@@ -320,7 +331,7 @@ async fn tick(inner: Arc<Inner>) {
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        let now = now_ms();
+        let now = unix_time_ms();
         match inner.store.expire(now).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(requeued = n, "leases expired"),
@@ -409,7 +420,7 @@ impl Inner {
                 Leaf::Status => {
                     let status = raw.decode_body::<Status>()?;
                     self.registry
-                        .status(&agent, status.presence, &status.reason, now_ms());
+                        .status(&agent, status.presence, &status.reason, unix_time_ms());
                 }
                 Leaf::Work | Leaf::Policy => {}
             }
@@ -425,17 +436,17 @@ impl Inner {
 
     async fn on_hello(&self, agent: &AgentId, hello: Hello) {
         tracing::info!(%agent, software = %hello.software, platform = %hello.platform, "agent said hello");
-        self.registry.hello(agent, hello, now_ms());
+        self.registry.hello(agent, hello, unix_time_ms());
         self.push_policy(agent).await;
     }
 
     async fn on_heartbeat(&self, agent: &AgentId, heartbeat: Heartbeat) {
         let behind = heartbeat.policy_version < self.policies.version();
-        if !self.registry.heartbeat(agent, heartbeat, now_ms()) {
+        if !self.registry.heartbeat(agent, heartbeat, unix_time_ms()) {
             self.counters.unknown_agent.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        if let Err(error) = self.store.renew(agent, self.config.lease, now_ms()).await {
+        if let Err(error) = self.store.renew(agent, self.config.lease, unix_time_ms()).await {
             self.counters.store_errors.fetch_add(1, Ordering::Relaxed);
             tracing::error!(%error, "renewing leases failed");
         }
@@ -485,7 +496,7 @@ impl Inner {
         let models: Vec<String> = view.hello.models.iter().map(|m| m.to_string()).collect();
         let assignments = match self
             .store
-            .claim(agent, &models, slots, self.config.lease, now_ms())
+            .claim(agent, &models, slots, self.config.lease, unix_time_ms())
             .await
         {
             Ok(a) => a,
@@ -498,7 +509,7 @@ impl Inner {
         let topic = Topic::agent(agent, Leaf::Work).to_text();
         for assignment in assignments {
             let work = work_message(&assignment, self.config.lease);
-            let payload = match Envelope::new::<Work>(random_id(), self.config.id.clone(), now_ms())
+            let payload = match Envelope::stamped::<Work>(self.config.id.clone())
                 .seal(&work)
             {
                 Ok(p) => p,
@@ -510,7 +521,7 @@ impl Inner {
                     };
                     let _ = self
                         .store
-                        .report(assignment.lease, agent, report, now_ms())
+                        .report(assignment.lease, agent, report, unix_time_ms())
                         .await;
                     continue;
                 }
@@ -558,7 +569,7 @@ impl Inner {
         };
         match self
             .store
-            .report(result.lease, agent, report, now_ms())
+            .report(result.lease, agent, report, unix_time_ms())
             .await
         {
             Ok(crate::model::Accepted::Recorded { .. }) => {
@@ -574,23 +585,51 @@ impl Inner {
         }
     }
 
+    /// Whether a planner call for `id` is due (none failed transiently, or its wait is over).
+    fn planner_due(&self, id: MessageId) -> bool {
+        self.planner_retry.lock().unwrap().get(&id).is_none_or(|(at, _)| Instant::now() >= *at)
+    }
+
+    /// Records how a planner call for `id` ended: a transient failure waits (doubling, at most
+    /// [`PLANNER_RETRY_MAX`]) before the next try; anything else forgets `id`.
+    fn planner_outcome(&self, id: MessageId, transient: bool) {
+        let mut retry = self.planner_retry.lock().unwrap();
+        if transient {
+            let failures = retry.get(&id).map_or(1, |(_, n)| n + 1);
+            let wait = Duration::from_millis(500 << failures.min(6)).min(PLANNER_RETRY_MAX);
+            retry.insert(id, (Instant::now() + wait, failures));
+        } else {
+            retry.remove(&id);
+        }
+    }
+
     async fn plan_pending(&self, planner: &dyn Planner) {
         let Ok(jobs) = self.store.to_decompose(8).await else {
             return;
         };
-        for job in jobs {
+        for job in jobs.into_iter().filter(|job| self.planner_due(job.spec.id)) {
             let span = tracing::info_span!("decompose", job = %job.spec.id);
             async {
-                let now = now_ms();
-                match planner.decompose(&job).await {
-                    Ok(subtasks) => {
-                        if let Err(error) = self.store.plan(job.spec.id, subtasks, now).await {
+                let now = unix_time_ms();
+                let answer = planner.decompose(&job).await;
+                self.planner_outcome(job.spec.id, answer.as_ref().is_err_and(PlannerError::is_transient));
+                match answer {
+                    Ok(subtasks) => match self.store.plan(job.spec.id, subtasks, now).await {
+                        Ok(()) => {}
+                        // Planned meanwhile by its client or another coordinator, or cancelled.
+                        Err(error @ StoreError::WrongState { .. }) => {
+                            tracing::info!(%error, "the decomposition is no longer needed");
+                        }
+                        Err(error) => {
                             tracing::error!(%error, "the decomposition was refused");
                             let _ = self
                                 .store
                                 .fail_job(job.spec.id, &error.to_string(), now)
                                 .await;
                         }
+                    },
+                    Err(error) if error.is_transient() => {
+                        tracing::warn!(%error, "decomposition postponed: the inference service is unavailable");
                     }
                     Err(error) => {
                         tracing::error!(%error, "decomposition failed");
@@ -610,15 +649,21 @@ impl Inner {
         let Ok(pending) = self.store.escalated(8).await else {
             return;
         };
-        for (job, subtask, failure) in pending {
+        for (job, subtask, failure) in pending.into_iter().filter(|pending| self.planner_due(pending.1.id)) {
             let span = tracing::info_span!("escalate", job = %job.spec.id, subtask = %subtask.id);
             async {
-                let answer = planner
-                    .escalate(&job, &subtask, &failure)
-                    .await
-                    .map_err(|e| e.to_string());
-                if let Err(error) = self.store.resolve(subtask.id, answer, now_ms()).await {
-                    tracing::error!(%error, "recording the escalation failed");
+                let answer = planner.escalate(&job, &subtask, &failure).await;
+                self.planner_outcome(subtask.id, answer.as_ref().is_err_and(PlannerError::is_transient));
+                match answer {
+                    Err(error) if error.is_transient() => {
+                        tracing::warn!(%error, "escalation postponed: the inference service is unavailable");
+                    }
+                    answer => {
+                        let answer = answer.map_err(|e| e.to_string());
+                        if let Err(error) = self.store.resolve(subtask.id, answer, unix_time_ms()).await {
+                            tracing::error!(%error, "recording the escalation failed");
+                        }
+                    }
                 }
             }
             .instrument(span)

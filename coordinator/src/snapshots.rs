@@ -76,7 +76,7 @@ impl SnapshotStore {
             return Ok(snapshot);
         }
         let io = |source| SnapshotError::Io { path: path.clone(), source };
-        let partial = path.with_extension(format!("{}.partial", crate::model::random_id()));
+        let partial = path.with_extension(format!("{}.partial", edgecoder_protocol::ids::MessageId::random()));
         let mut file = std::fs::File::create(&partial).map_err(io)?;
         file.write_all(bytes).and_then(|()| file.sync_all()).map_err(io)?;
         std::fs::rename(&partial, &path).map_err(io)?;

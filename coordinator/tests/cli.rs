@@ -1,6 +1,7 @@
 //! `edgecoder-coordinator audit verify` on an intact embedded log and a tampered PostgreSQL one.
 
-use edgecoder_coordinator::model::{Aggregate, Backoff, JobSpec, random_id};
+use edgecoder_protocol::ids::MessageId;
+use edgecoder_coordinator::model::{Aggregate, Backoff, JobSpec};
 use edgecoder_coordinator::store::{Embedded, Postgres, Store};
 use edgecoder_protocol::ids::Sha256;
 use edgecoder_protocol::run::Lang;
@@ -9,7 +10,7 @@ use std::process::Command;
 
 fn job() -> JobSpec {
     JobSpec {
-        id: random_id(),
+        id: MessageId::random(),
         tenant: "acme".into(),
         lang: Lang::Python,
         instruction: "something".into(),
@@ -59,7 +60,7 @@ async fn verify_passes_an_intact_log_and_names_the_altered_entry() {
 
     let url = std::env::var("EDGECODER_TEST_PG")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1/test".into());
-    let schema = format!("ec_cli_{}", random_id());
+    let schema = format!("ec_cli_{}", MessageId::random());
     let store = Postgres::connect(&url, &schema, Backoff::default())
         .await
         .unwrap();

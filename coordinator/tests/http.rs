@@ -192,6 +192,37 @@ async fn jobs_are_submitted_once_shown_and_cancelled() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_client_planned_job_is_checked_first_and_runs_without_decomposition() {
+    let c = coordinator("127.0.0.1/32").await;
+    let sha = c.upload(b"tarball").await;
+    let id = "ffeeddccbbaa99887766554433221100";
+    let mut job = json!({"tenant": "acme", "lang": "python", "instruction": "two steps", "snapshot": sha, "id": id,
+                         "subtasks": [{"instruction": "write add", "mode": "step"},
+                                      {"instruction": "use add", "mode": "step", "after": [1]}]});
+
+    let (status, body) = c.call(reqwest::Method::POST, "/v1/jobs", Some(CLIENT), Some(job.clone())).await;
+    assert_eq!(status, 400, "a subtask after itself: {body}");
+    assert!(error(&body).contains("not an earlier subtask"), "{body}");
+    let (status, _) = c.call(reqwest::Method::GET, &format!("/v1/jobs/{id}"), Some(CLIENT), None).await;
+    assert_eq!(status, 404, "a refused plan leaves no job behind");
+    job["subtasks"][1]["instruction"] = json!("  ");
+    job["subtasks"][1]["after"] = json!([0]);
+    let (status, body) = c.call(reqwest::Method::POST, "/v1/jobs", Some(CLIENT), Some(job.clone())).await;
+    assert_eq!(status, 400, "an empty instruction: {body}");
+    job["subtasks"][1]["instruction"] = json!("use add");
+    let (status, body) = c.call(reqwest::Method::POST, "/v1/jobs", Some(CLIENT), Some(job.clone())).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = c.call(reqwest::Method::POST, "/v1/jobs", Some(CLIENT), Some(job.clone())).await;
+    assert_eq!((status, body["created"].as_bool()), (200, Some(false)), "a repeated submit keeps its plan: {body}");
+
+    let (_, body) = c.call(reqwest::Method::GET, &format!("/v1/jobs/{id}"), Some(CLIENT), None).await;
+    let shown: JobStatus = serde_json::from_value(body).unwrap();
+    assert_eq!(shown.state, "running");
+    let states: Vec<&str> = shown.subtasks.iter().map(|s| s.state.as_str()).collect();
+    assert_eq!(states, ["ready", "blocked"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn admin_endpoints_need_the_token_and_an_allowed_address() {
     let c = coordinator("127.0.0.1/32").await;
     let (status, body) = c.call(reqwest::Method::GET, "/v1/admin/stats", Some(CLIENT), None).await;

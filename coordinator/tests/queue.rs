@@ -4,7 +4,7 @@
 
 use edgecoder_coordinator::audit::Event;
 use edgecoder_coordinator::model::{
-    Accepted, Aggregate, Backoff, JobSpec, JobState, Report, SubtaskSpec, random_id,
+    Accepted, Aggregate, Backoff, JobSpec, JobState, Report, SubtaskSpec,
 };
 use edgecoder_coordinator::store::{Embedded, Postgres, Store, StoreError, verify_audit};
 use edgecoder_protocol::ids::{AgentId, MessageId, Sha256};
@@ -36,7 +36,7 @@ fn embedded() -> (Arc<dyn Store>, tempfile::TempDir) {
 
 /// A fresh PostgreSQL schema.
 async fn postgres() -> (Arc<dyn Store>, String) {
-    let schema = format!("ec_test_{}", random_id()).to_lowercase();
+    let schema = format!("ec_test_{}", MessageId::random()).to_lowercase();
     let store = Postgres::connect(&pg_url(), &schema, backoff())
         .await
         .expect("PostgreSQL at EDGECODER_TEST_PG must be running for the coordinator tests");
@@ -100,7 +100,7 @@ fn agent(name: &str) -> AgentId {
 
 fn job_spec(max_attempts: u16) -> JobSpec {
     JobSpec {
-        id: random_id(),
+        id: MessageId::random(),
         tenant: "acme".into(),
         lang: Lang::Python,
         instruction: "write a calculator".into(),
@@ -116,7 +116,7 @@ fn job_spec(max_attempts: u16) -> JobSpec {
 
 fn subtask(ordinal: u32, deps: &[MessageId]) -> SubtaskSpec {
     SubtaskSpec {
-        id: random_id(),
+        id: MessageId::random(),
         ordinal,
         instruction: format!("step {ordinal}"),
         mode: WorkMode::Step,
@@ -280,7 +280,7 @@ async fn an_invalid_decomposition_leaves_the_job_waiting(store: Arc<dyn Store>) 
         (vec![], "a job needs at least one subtask"),
         (vec![a.clone(), b.clone(), c.clone()], "form a cycle"),
         (
-            vec![a.clone(), subtask(1, &[random_id()])],
+            vec![a.clone(), subtask(1, &[MessageId::random()])],
             "is not a subtask of this job",
         ),
         (vec![a.clone(), a.clone()], "appears twice"),
@@ -317,7 +317,7 @@ async fn an_invalid_decomposition_leaves_the_job_waiting(store: Arc<dyn Store>) 
         Err(StoreError::SubtaskTaken(id)) if id == a.id
     ));
     assert!(matches!(
-        store.plan(random_id(), vec![subtask(0, &[])], 7).await,
+        store.plan(MessageId::random(), vec![subtask(0, &[])], 7).await,
         Err(StoreError::NoJob(_))
     ));
     assert_audit_verifies(&*store).await;
@@ -562,7 +562,7 @@ async fn an_agent_cannot_report_on_another_agents_lease(store: Arc<dyn Store>) {
         Accepted::Stale
     );
     assert_eq!(
-        done(&*store, random_id(), &a, "unknown lease", 1).await,
+        done(&*store, MessageId::random(), &a, "unknown lease", 1).await,
         Accepted::Stale
     );
     let view = store.job(spec.id).await.unwrap().unwrap();
@@ -593,7 +593,7 @@ async fn a_cancelled_job_hands_out_nothing_and_ignores_results(store: Arc<dyn St
     assert_eq!(view.job.state, JobState::Cancelled);
     assert!(view.subtasks.iter().all(|s| s.state == "cancelled"));
     assert!(matches!(
-        store.cancel(random_id(), 5).await,
+        store.cancel(MessageId::random(), 5).await,
         Err(StoreError::NoJob(_))
     ));
     assert_audit_verifies(&*store).await;

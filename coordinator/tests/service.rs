@@ -1,8 +1,9 @@
 //! The coordinator service on a real broker: the embedded broker (rumqttd behind the ACL
 //! gateway), the embedded store, and agents speaking MQTT with rumqttc.
 
+use edgecoder_protocol::ids::MessageId;
 use edgecoder_broker::{Broker, BrokerConfig, Credentials};
-use edgecoder_coordinator::model::{Aggregate, Backoff, JobSpec, JobState, SubtaskSpec, random_id};
+use edgecoder_coordinator::model::{Aggregate, Backoff, JobSpec, JobState, SubtaskSpec};
 use edgecoder_coordinator::policy::{Policies, Scope, default_policy};
 use edgecoder_coordinator::service::{Service, ServiceConfig};
 use edgecoder_coordinator::store::{Embedded, Store, verify_audit};
@@ -98,7 +99,7 @@ impl Swarm {
 
 impl Agent {
     async fn send<M: Message>(&self, leaf: &str, message: &M) {
-        let payload = Envelope::new::<M>(random_id(), self.id.clone(), 1)
+        let payload = Envelope::new::<M>(MessageId::random(), self.id.clone(), 1)
             .seal(message)
             .unwrap();
         self.client
@@ -143,7 +144,7 @@ impl Agent {
 
 async fn job_with(store: &dyn Store, n: u32) -> JobSpec {
     let spec = JobSpec {
-        id: random_id(),
+        id: MessageId::random(),
         tenant: "acme".into(),
         lang: Lang::Python,
         instruction: "add numbers".into(),
@@ -158,7 +159,7 @@ async fn job_with(store: &dyn Store, n: u32) -> JobSpec {
     store.submit(spec.clone(), 0).await.unwrap();
     let subtasks = (0..n)
         .map(|i| SubtaskSpec {
-            id: random_id(),
+            id: MessageId::random(),
             ordinal: i,
             instruction: format!("part {i}"),
             mode: WorkMode::Step,

@@ -1,8 +1,10 @@
 //! The swarm end to end with real processes on loopback: `edgecoder-inference` (the model on
 //! this machine), `edgecoder-coordinator serve` (embedded broker, queue, HTTP API) and three
-//! `edgecoder worker run` processes enrolled through the API. A job goes in over HTTP, is
-//! decomposed by the inference service, worked on by the workers in their sandboxes, and its
-//! result passes the job's tests; the audit chain verifies afterwards.
+//! `edgecoder worker run` processes enrolled through the API, reaching the broker over TLS with a
+//! development CA (`edgecoder-coordinator certs`). A job goes in over HTTP, is
+//! decomposed by the inference service (killed with SIGKILL as the job arrives and restarted:
+//! the job waits for it), worked on by the workers in their sandboxes, and its result passes
+//! the job's tests; the audit chain verifies afterwards.
 //!
 //! The coordinator and inference binaries are found next to this package's binaries (cargo
 //! builds every workspace binary for `--workspace` test runs).
@@ -133,19 +135,31 @@ const JOB_TESTS: &str = "assert is_prime(7)\nassert not is_prime(8)\nassert not 
 #[test]
 fn a_job_runs_through_inference_coordinator_and_three_sandboxed_workers() {
     let dir = tempfile::tempdir().unwrap();
-    let (mqtt, http, inference) = (free_port(), free_port(), free_port());
-    let mut inference_service = Process::start(
-        "inference",
-        Command::new(binary("edgecoder-inference"))
-            .args(["--listen", &format!("127.0.0.1:{inference}"), "--model", "qwen2.5-coder-0.5b", "--threads", "2"]),
-        dir.path(),
-    );
+    let (mqtt, mqtt_tls, http, inference) = (free_port(), free_port(), free_port(), free_port());
+    let start_inference = |name: &str| {
+        Process::start(
+            name,
+            Command::new(binary("edgecoder-inference"))
+                .args(["--listen", &format!("127.0.0.1:{inference}"), "--model", "qwen2.5-coder-0.5b", "--threads", "2"]),
+            dir.path(),
+        )
+    };
+    let mut inference_service = start_inference("inference");
     let state = dir.path().join("coordinator");
+    // The agents reach the broker over TLS, trusting a development CA.
+    let certs = Command::new(binary("edgecoder-coordinator"))
+        .args(["certs", "--out"])
+        .arg(state.join("tls"))
+        .output()
+        .unwrap();
+    assert!(certs.status.success(), "{}", String::from_utf8_lossy(&certs.stderr));
     let mut coordinator = Process::start(
         "coordinator",
         Command::new(binary("edgecoder-coordinator")).arg("serve").arg("--state").arg(&state).args([
             "--mqtt",
             &format!("127.0.0.1:{mqtt}"),
+            "--mqtt-tls",
+            &format!("127.0.0.1:{mqtt_tls}"),
             "--http",
             &format!("127.0.0.1:{http}"),
             "--inference",
@@ -172,11 +186,15 @@ fn a_job_runs_through_inference_coordinator_and_three_sandboxed_workers() {
         let enrol = Command::new(env!("CARGO_BIN_EXE_edgecoder"))
             .args(["worker", "enrol", "--coordinator", &api, "--token", token["token"].as_str().unwrap()])
             .args(["--id", &format!("worker-{n}")])
+            .arg("--ca")
+            .arg(state.join("tls").join("ca.pem"))
             .arg("--credentials")
             .arg(&credentials)
             .output()
             .unwrap();
         assert!(enrol.status.success(), "{}", String::from_utf8_lossy(&enrol.stderr));
+        let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&credentials).unwrap()).unwrap();
+        assert_eq!(saved["broker"], format!("mqtts://127.0.0.1:{mqtt_tls}"));
         workers.push(Process::start(
             &format!("worker-{n}"),
             Command::new(env!("CARGO_BIN_EXE_edgecoder"))
@@ -204,8 +222,20 @@ fn a_job_runs_through_inference_coordinator_and_three_sandboxed_workers() {
         "tests": JOB_TESTS,
         "snapshot": sha,
     });
+    // The inference service dies (kill -9) as the job comes in: the job waits for it instead
+    // of failing, and is decomposed once the service is back.
+    inference_service.child.kill().unwrap();
+    inference_service.child.wait().unwrap();
     let submitted = client.post(&format!("{api}/v1/jobs"), &job);
     let id = submitted["id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !coordinator.log().contains("decomposition postponed") {
+        assert!(Instant::now() < deadline, "the coordinator did not notice the missing inference service:\n{}", coordinator.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(client.get(&format!("{api}/v1/jobs/{id}"))["state"], "decomposing");
+    inference_service = start_inference("inference-restarted");
+    wait_for_http(&client, &format!("http://127.0.0.1:{inference}/healthz"), "the restarted inference service", &mut [&mut inference_service]);
 
     let deadline = Instant::now() + Duration::from_secs(900);
     let status = loop {

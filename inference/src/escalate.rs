@@ -4,7 +4,7 @@
 use crate::backend::{Backend, BackendError, Turn};
 use edgecoder_executor::extract::extract_code;
 use edgecoder_protocol::inference::{EscalateRequest, EscalateResponse};
-use edgecoder_protocol::run::{Lang, Limits, Outcome, TestReport, TestStatus};
+use edgecoder_protocol::run::{Lang, Limits};
 
 /// Why a subtask could not be escalated.
 #[derive(Debug, thiserror::Error)]
@@ -50,26 +50,6 @@ fn user_prompt(request: &EscalateRequest) -> String {
     prompt
 }
 
-/// One line saying how a test run failed.
-pub fn failure_summary(report: &TestReport) -> String {
-    for test in &report.tests {
-        match &test.status {
-            TestStatus::Passed => {}
-            TestStatus::Failed { message, line } => {
-                return format!("test {} failed at line {}: {message}", test.name, line.unwrap_or(0));
-            }
-            TestStatus::Error { kind, message, line } => {
-                return format!("test {} raised {kind} at line {}: {message}", test.name, line.unwrap_or(0));
-            }
-        }
-    }
-    match &report.run.outcome {
-        Outcome::Ok if report.tests.is_empty() => "no test ran".into(),
-        Outcome::Error { kind, message, line } => format!("{kind} at line {}: {message}", line.unwrap_or(0)),
-        other => format!("{other:?}"),
-    }
-}
-
 /// Checks one answer: its code, in the subset, passing the tests when there are any.
 async fn try_answer(reply: &str, request: &EscalateRequest, limits: &Limits) -> Result<String, String> {
     let mut code = extract_code(reply, request.lang).ok_or("the answer holds no code")?.code;
@@ -85,7 +65,7 @@ async fn try_answer(reply: &str, request: &EscalateRequest, limits: &Limits) -> 
     let report = tokio::task::spawn_blocking(move || edgecoder_executor::run_tests(&solution, &tests, lang, &limits))
         .await
         .expect("the test run does not panic");
-    if report.all_passed() { Ok(code) } else { Err(failure_summary(&report)) }
+    if report.all_passed() { Ok(code) } else { Err(report.failure_summary()) }
 }
 
 /// Asks `backend` to do the subtask of `request`, at most `attempts` times, running each answer

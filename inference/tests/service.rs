@@ -2,9 +2,10 @@
 //! store, called through the coordinator's own client), and with a scripted OpenAI-compatible
 //! upstream where a test is about the retry rules and the error answers.
 
+use edgecoder_protocol::ids::MessageId;
 use axum::Json;
 use axum::routing::post;
-use edgecoder_coordinator::model::{Aggregate, Job, JobSpec, JobState, SubtaskSpec, random_id};
+use edgecoder_coordinator::model::{Aggregate, Job, JobSpec, JobState, SubtaskSpec};
 use edgecoder_coordinator::planner::{InferenceClient, Planner, PlannerError};
 use edgecoder_inference::{Backend, LocalModel, OpenAiUpstream, ServerConfig, router};
 use edgecoder_protocol::ids::Sha256;
@@ -23,7 +24,7 @@ async fn serve(backend: Arc<dyn Backend>, config: ServerConfig) -> String {
 fn job(instruction: &str, tests: Option<&str>) -> Job {
     Job {
         spec: JobSpec {
-            id: random_id(),
+            id: MessageId::random(),
             tenant: "acme".into(),
             lang: Lang::Python,
             instruction: instruction.into(),
@@ -41,7 +42,7 @@ fn job(instruction: &str, tests: Option<&str>) -> Job {
 
 fn subtask(instruction: &str, tests: Option<&str>) -> SubtaskSpec {
     SubtaskSpec {
-        id: random_id(),
+        id: MessageId::random(),
         ordinal: 0,
         instruction: instruction.into(),
         mode: WorkMode::Step,
@@ -200,7 +201,7 @@ async fn bad_requests_tokens_and_a_dead_upstream_get_clear_answers() {
     let body: serde_json::Value = bad.json().await.unwrap();
     assert!(body["error"].as_str().unwrap().contains("not valid"), "{body}");
 
-    let empty = serde_json::json!({"job": random_id(), "lang": "python", "instruction": " ", "tests": null, "max_subtasks": 4});
+    let empty = serde_json::json!({"job": MessageId::random(), "lang": "python", "instruction": " ", "tests": null, "max_subtasks": 4});
     let answer = http.post(format!("{url}/v1/decompose")).bearer_auth("s3cret").json(&empty).send().await.unwrap();
     assert_eq!(answer.status(), 400);
     let huge = "x".repeat(2 << 20);

@@ -366,6 +366,14 @@ fn header_fields(envelope: &Envelope) -> HeaderFields<'_> {
     )
 }
 
+/// The current time in milliseconds since the Unix epoch, the unit of `sent_at_ms`.
+#[cfg(feature = "std")]
+pub fn unix_time_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 impl Envelope {
     /// A header for message kind `M`, in this build's protocol version.
     pub fn new<M: Message>(id: MessageId, sender: AgentId, sent_at_ms: u64) -> Envelope {
@@ -376,6 +384,13 @@ impl Envelope {
             sender,
             sent_at_ms,
         }
+    }
+
+    /// A header for message kind `M` from `sender`, with a fresh random id and the current
+    /// time: what every host-side sender puts on its messages.
+    #[cfg(feature = "std")]
+    pub fn stamped<M: Message>(sender: AgentId) -> Envelope {
+        Envelope::new::<M>(MessageId::random(), sender, unix_time_ms())
     }
 
     fn check<M: Message>(&self, message: &M) -> Result<(), EncodeError> {

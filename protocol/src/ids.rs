@@ -181,6 +181,17 @@ hex_bytes!(
     16
 );
 
+#[cfg(feature = "std")]
+impl MessageId {
+    /// A fresh id from the operating system's random source, for a message, job, subtask or
+    /// lease.
+    pub fn random() -> MessageId {
+        let mut bytes = [0u8; 16];
+        getrandom::fill(&mut bytes).expect("the operating system's random source is available");
+        MessageId(bytes)
+    }
+}
+
 hex_bytes!(
     /// A sha256 digest (of a snapshot, a model file, a result).
     Sha256,

@@ -31,10 +31,13 @@ pub struct PlannedSubtask {
     /// How much of the agent loop it needs.
     pub mode: WorkMode,
     /// Tests its result must pass.
+    #[serde(default)]
     pub tests: Option<String>,
     /// Positions (from 0) of earlier subtasks in the list whose outputs it needs.
+    #[serde(default)]
     pub after: Vec<u16>,
     /// The model it is best run with.
+    #[serde(default)]
     pub model: Option<String>,
 }
 

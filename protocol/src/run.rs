@@ -298,6 +298,29 @@ impl TestReport {
     pub fn all_passed(&self) -> bool {
         !self.tests.is_empty() && self.failed() == 0 && self.run.outcome.is_ok()
     }
+
+    /// One line saying why the run did not pass, for a model's fix prompt or a result: the
+    /// first failing test with its line, else the run's own error.
+    pub fn failure_summary(&self) -> String {
+        let at = |line: &Option<u32>| line.map(|n| format!(" at line {n}")).unwrap_or_default();
+        for test in &self.tests {
+            match &test.status {
+                TestStatus::Passed => {}
+                TestStatus::Failed { message, line } => {
+                    return format!("test {} failed{}: {message}", test.name, at(line));
+                }
+                TestStatus::Error { kind, message, line } => {
+                    return format!("test {} raised {kind}{}: {message}", test.name, at(line));
+                }
+            }
+        }
+        match &self.run.outcome {
+            Outcome::Ok if self.tests.is_empty() => "no test ran".into(),
+            Outcome::Ok => "the tests did not pass".into(),
+            Outcome::Error { kind, message, line } => format!("{kind}{}: {message}", at(line)),
+            other => format!("{other:?}"),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -334,6 +357,29 @@ mod tests {
             "{json}"
         );
         assert_eq!(serde_json::from_str::<RunResult>(&json).unwrap(), r);
+    }
+
+    #[test]
+    fn a_failure_summary_names_the_first_failing_test_else_the_run_error() {
+        let case = |name: &str, status: TestStatus| TestCase { name: name.into(), status };
+        let mut run = sample();
+        run.outcome = Outcome::Ok;
+        let report = TestReport {
+            tests: alloc::vec![
+                case("test_ok", TestStatus::Passed),
+                case("test_sum", TestStatus::Failed { message: "3 != 4".into(), line: Some(7) }),
+                case("test_div", TestStatus::Error { kind: "ZeroDivisionError".into(), message: "division by zero".into(), line: None }),
+            ],
+            run: run.clone(),
+        };
+        assert_eq!(report.failure_summary(), "test test_sum failed at line 7: 3 != 4");
+        let report = TestReport { tests: report.tests[2..].to_vec(), run: run.clone() };
+        assert_eq!(report.failure_summary(), "test test_div raised ZeroDivisionError: division by zero");
+        assert_eq!(TestReport { tests: Vec::new(), run: run.clone() }.failure_summary(), "no test ran");
+        run.outcome = Outcome::Error { kind: "SyntaxError".into(), message: "invalid syntax".into(), line: Some(2) };
+        assert_eq!(TestReport { tests: Vec::new(), run: run.clone() }.failure_summary(), "SyntaxError at line 2: invalid syntax");
+        run.outcome = Outcome::Timeout;
+        assert_eq!(TestReport { tests: Vec::new(), run }.failure_summary(), "Timeout");
     }
 
     #[test]

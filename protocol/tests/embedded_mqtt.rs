@@ -4,13 +4,14 @@
 //! sends its hello and heartbeats to a coordinator and obeys the policies the coordinator
 //! publishes; garbage and stale policies leave its policy as it was.
 
+use edgecoder_protocol::envelope::unix_time_ms;
 use edgecoder_protocol::embedded::{Received, SwarmLink};
 use edgecoder_protocol::swarm::{Heartbeat, Hello, Policy, Presence, SandboxLayers, Status, Text};
 use edgecoder_protocol::topic::Leaf;
 use edgecoder_protocol::{AgentId, Envelope, Kind, MessageId, Topic};
 use embedded_svc::mqtt::client::{Details, ErrorType, EventPayload, MessageId as MqttId, QoS};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// `embedded-svc`'s client traits over a `rumqttc` client.
 struct Rumqttc(rumqttc::Client);
@@ -94,16 +95,9 @@ fn connect(name: &str) -> (rumqttc::Client, Receiver<(String, Vec<u8>)>) {
     (client, received)
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
-
 fn fresh_id(n: u8) -> MessageId {
     let mut id = [n; 16];
-    id[..8].copy_from_slice(&now_ms().to_le_bytes());
+    id[..8].copy_from_slice(&unix_time_ms().to_le_bytes());
     MessageId(id)
 }
 
@@ -155,7 +149,7 @@ fn deliver(
 
 #[test]
 fn a_small_device_reports_and_obeys_policy_over_a_real_broker() {
-    let agent = AgentId::new(&format!("esp32-{}-{}", std::process::id(), now_ms())).unwrap();
+    let agent = AgentId::new(&format!("esp32-{}-{}", std::process::id(), unix_time_ms())).unwrap();
     let coordinator_id = AgentId::new("coord-test").unwrap();
     let policy_topic = Topic::agent(&agent, Leaf::Policy).to_string();
 
@@ -178,7 +172,7 @@ fn a_small_device_reports_and_obeys_policy_over_a_real_broker() {
         sandbox: SandboxLayers::default(),
         max_concurrency: 0,
     };
-    link.send(&hello, fresh_id(1), now_ms()).unwrap();
+    link.send(&hello, fresh_id(1), unix_time_ms()).unwrap();
     let wire = next_on(
         &coordinator_inbox,
         &Topic::agent(&agent, Leaf::Hello).to_string(),
@@ -195,7 +189,7 @@ fn a_small_device_reports_and_obeys_policy_over_a_real_broker() {
         free_memory_mb: 5,
         policy_version: 0,
     };
-    link.send(&heartbeat, fresh_id(2), now_ms()).unwrap();
+    link.send(&heartbeat, fresh_id(2), unix_time_ms()).unwrap();
     let wire = next_on(
         &coordinator_inbox,
         &Topic::agent(&agent, Leaf::Heartbeat).to_string(),
@@ -219,7 +213,7 @@ fn a_small_device_reports_and_obeys_policy_over_a_real_broker() {
     };
     let v2 = policy(2, 40);
     publish(
-        Envelope::new::<Policy>(fresh_id(3), coordinator_id.clone(), now_ms())
+        Envelope::new::<Policy>(fresh_id(3), coordinator_id.clone(), unix_time_ms())
             .seal(&v2)
             .unwrap(),
     );
@@ -236,7 +230,7 @@ fn a_small_device_reports_and_obeys_policy_over_a_real_broker() {
         Received::Rejected(_)
     ));
     publish(
-        Envelope::new::<Heartbeat>(fresh_id(4), coordinator_id.clone(), now_ms())
+        Envelope::new::<Heartbeat>(fresh_id(4), coordinator_id.clone(), unix_time_ms())
             .seal(&heartbeat)
             .unwrap(),
     );
@@ -248,7 +242,7 @@ fn a_small_device_reports_and_obeys_policy_over_a_real_broker() {
         })
     ));
     publish(
-        Envelope::new::<Policy>(fresh_id(5), coordinator_id.clone(), now_ms())
+        Envelope::new::<Policy>(fresh_id(5), coordinator_id.clone(), unix_time_ms())
             .seal(&policy(1, 90))
             .unwrap(),
     );
@@ -264,7 +258,7 @@ fn a_small_device_reports_and_obeys_policy_over_a_real_broker() {
         presence: Presence::Refusing,
         reason: Text::try_from("no executor on this device").unwrap(),
     };
-    link.send(&refusing, fresh_id(6), now_ms()).unwrap();
+    link.send(&refusing, fresh_id(6), unix_time_ms()).unwrap();
     let wire = next_on(
         &coordinator_inbox,
         &Topic::agent(&agent, Leaf::Status).to_string(),

@@ -6,7 +6,7 @@ use super::{Counts, StoreError};
 use crate::audit::{Entry, Event, Head, Record};
 use crate::model::{
     Accepted, Assignment, Backoff, Job, JobSpec, JobState, JobView, Millis, Report, Subtask,
-    SubtaskSpec, SubtaskState, SubtaskView, check_plan, random_id,
+    SubtaskSpec, SubtaskState, SubtaskView, check_plan,
 };
 use edgecoder_protocol::ids::{AgentId, MessageId};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -384,7 +384,7 @@ impl Core {
         chosen.truncate(slots);
         let mut out = Vec::with_capacity(chosen.len());
         for id in chosen {
-            let lease_id = random_id();
+            let lease_id = MessageId::random();
             let (rec, row) = self.update(id, |s| rules::grant(s, agent, lease_id, lease, now));
             self.audit(&mut changes, rec);
             out.push(self.assignment(&row));

@@ -8,7 +8,7 @@ use super::{Counts, Store, StoreError};
 use crate::audit::{Entry, Event, Head, Record};
 use crate::model::{
     Accepted, Assignment, Backoff, Job, JobSpec, JobState, JobView, Millis, Report, Subtask,
-    SubtaskSpec, SubtaskState, check_plan, random_id,
+    SubtaskSpec, SubtaskState, check_plan,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
 use edgecoder_protocol::ids::{AgentId, MessageId, Sha256};
@@ -738,7 +738,7 @@ impl Store for Postgres {
             let mut audit = Vec::new();
             let mut out = Vec::new();
             for mut subtask in locked {
-                audit.push(rules::grant(&mut subtask, agent, random_id(), lease, now));
+                audit.push(rules::grant(&mut subtask, agent, MessageId::random(), lease, now));
                 save_subtask(tx, &subtask).await?;
                 let job_row = tx
                     .query_one(

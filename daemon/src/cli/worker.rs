@@ -41,6 +41,10 @@ pub enum WorkerCommand {
         /// The agent id to ask for (default: this machine's host name).
         #[arg(long)]
         id: Option<String>,
+        /// The CA certificate (PEM) of a TLS broker (`mqtts://`), e.g. the `ca.pem` of
+        /// `edgecoder-coordinator certs`; without it the system's roots are trusted.
+        #[arg(long)]
+        ca: Option<PathBuf>,
     },
     /// Show the sandbox layers and the CPU-cap enforcement this device has.
     Probe {
@@ -81,12 +85,22 @@ impl Execute for WorkerArgs {
     fn execute(self) -> Result<Exit, Failure> {
         let path = self.credentials.unwrap_or_else(credentials::default_path);
         match self.command {
-            WorkerCommand::Enrol { coordinator, token, id } => {
+            WorkerCommand::Enrol { coordinator, token, id, ca } => {
                 let id = id.unwrap_or_else(host_name);
                 AgentId::new(&id).map_err(|e| Failure::new(Exit::Usage, anyhow::anyhow!("agent id {id:?}: {e}")))?;
-                let enrolled = runtime()?
+                let ca_pem = ca
+                    .map(|ca| {
+                        std::fs::read_to_string(&ca)
+                            .ok()
+                            .filter(|pem| pem.contains("-----BEGIN CERTIFICATE-----"))
+                            .ok_or_else(|| anyhow::anyhow!("--ca {}: not a readable PEM certificate file", ca.display()))
+                    })
+                    .transpose()
+                    .map_err(|e| Failure::new(Exit::Usage, e))?;
+                let mut enrolled = runtime()?
                     .block_on(credentials::enrol(&coordinator, &token, &id))
                     .map_err(|e| Failure::new(Exit::Daemon, e))?;
+                enrolled.ca_pem = ca_pem;
                 credentials::save(&path, &enrolled).map_err(|e| Failure::new(Exit::Io, e))?;
                 println!("enrolled as {} (broker {}); credentials in {}", enrolled.agent_id, enrolled.broker, path.display());
                 Ok(Exit::Ok)
@@ -145,6 +159,7 @@ impl Execute for WorkerArgs {
                     snapshots: Arc::new(Snapshots::new(&cache.join("snapshots"), &creds.coordinator, agent.as_str(), &creds.secret)),
                     agent,
                     broker: creds.broker.clone(),
+                    ca_pem: creds.ca_pem.clone(),
                     secret: creds.secret.clone(),
                     writer: Arc::new(ModelWriter::new(loaded, &model)),
                     throttle,

@@ -10,8 +10,12 @@ use std::path::{Path, PathBuf};
 pub struct WorkerCredentials {
     /// The coordinator's HTTP API (snapshots).
     pub coordinator: String,
-    /// The broker's `host:port`.
+    /// The broker: `host:port`, or `mqtts://host:port` for TLS.
     pub broker: String,
+    /// The CA certificates (PEM) a TLS broker's certificate must chain to; `None` trusts the
+    /// system's roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_pem: Option<String>,
     /// The agent id: MQTT client id and username.
     pub agent_id: String,
     /// The agent's secret: MQTT and HTTP basic-auth password.
@@ -116,6 +120,7 @@ pub async fn enrol(coordinator: &str, token: &str, agent_id: &str) -> Result<Wor
     Ok(WorkerCredentials {
         coordinator: base.to_owned(),
         broker: field("broker")?,
+        ca_pem: None,
         agent_id: field("agent_id")?,
         secret: field("secret")?,
     })

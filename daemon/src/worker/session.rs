@@ -14,6 +14,7 @@ use edgecoder_protocol::swarm::{
     Ask, Heartbeat, Hello, Policy, Presence, SandboxLayers, Status, Work, WorkOutcome, WorkResult,
 };
 use edgecoder_protocol::topic::{Leaf, Topic};
+use rustls::pki_types::pem::PemObject;
 use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Packet, QoS};
 use std::collections::HashMap;
 use std::net::ToSocketAddrs;
@@ -25,8 +26,11 @@ use tracing::Instrument;
 pub struct WorkerSession {
     /// The agent's id.
     pub agent: AgentId,
-    /// The broker's `host:port`.
+    /// The broker: `host:port` (or `mqtt://host:port`), or `mqtts://host:port` for TLS.
     pub broker: String,
+    /// For TLS: the CA certificates (PEM) the broker's certificate must chain to; `None`
+    /// trusts the system's roots.
+    pub ca_pem: Option<String>,
     /// The agent's secret.
     pub secret: String,
     /// The model that writes code.
@@ -47,8 +51,60 @@ pub struct WorkerSession {
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
     /// The broker address is not usable.
-    #[error("the broker address {0:?} is not host:port")]
+    #[error("the broker address {0:?} is not host:port, mqtt://host:port or mqtts://host:port")]
     BrokerAddress(String),
+    /// TLS to the broker cannot be set up.
+    #[error("cannot set up TLS to the broker: {0}")]
+    Tls(String),
+}
+
+/// MQTT options for `broker` (see [`WorkerSession::broker`]), with TLS for `mqtts://`.
+fn connection(client_id: &str, broker: &str, ca_pem: Option<&str>) -> Result<MqttOptions, SessionError> {
+    let bad = || SessionError::BrokerAddress(broker.to_owned());
+    let (tls, rest) = match broker.split_once("://") {
+        Some(("mqtts", rest)) => (true, rest),
+        Some(("mqtt", rest)) => (false, rest),
+        Some(_) => return Err(bad()),
+        None => (false, broker),
+    };
+    let (host, port) = rest.trim_end_matches('/').rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err(bad());
+    }
+    if !tls {
+        // Resolved here so that a name that does not resolve is reported before connecting.
+        let address = (host, port).to_socket_addrs().ok().and_then(|mut a| a.next()).ok_or_else(bad)?;
+        return Ok(MqttOptions::new(client_id, address.ip().to_string(), address.port()));
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_pem {
+        Some(pem) => {
+            for certificate in rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes()) {
+                let certificate = certificate.map_err(|e| SessionError::Tls(format!("the CA certificate: {e}")))?;
+                roots.add(certificate).map_err(|e| SessionError::Tls(format!("the CA certificate: {e}")))?;
+            }
+            if roots.is_empty() {
+                return Err(SessionError::Tls("the CA file holds no CERTIFICATE block: enrol again with --ca".into()));
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            roots.add_parsable_certificates(found.certs);
+            if roots.is_empty() {
+                return Err(SessionError::Tls("no system CA certificates found: enrol again with --ca FILE".into()));
+            }
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| SessionError::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let mut options = MqttOptions::new(client_id, host, port);
+    options.set_transport(rumqttc::Transport::tls_with_config(rumqttc::TlsConfiguration::Rustls(Arc::new(config))));
+    Ok(options)
 }
 
 /// Counters a caller (and the tests) can read.
@@ -75,18 +131,8 @@ struct State {
     refusal: Option<Refusal>,
 }
 
-fn new_id() -> MessageId {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).expect("the OS random number generator is available");
-    MessageId(bytes)
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
-
 fn seal<M: Message>(agent: &AgentId, message: &M) -> Vec<u8> {
-    Envelope::new::<M>(new_id(), agent.clone(), now_ms()).seal(message).expect("the worker's messages are valid")
+    Envelope::stamped::<M>(agent.clone()).seal(message).expect("the worker's messages are valid")
 }
 
 fn text<const N: usize>(s: &str) -> heapless::String<N> {
@@ -133,13 +179,7 @@ impl WorkerSession {
     /// Runs until `stop` resolves; then gives back running work and says it is offline.
     pub async fn run(self, stop: impl std::future::Future<Output = ()>) -> Result<SessionStats, SessionError> {
         let session = Arc::new(self);
-        let address = session
-            .broker
-            .to_socket_addrs()
-            .ok()
-            .and_then(|mut a| a.next())
-            .ok_or_else(|| SessionError::BrokerAddress(session.broker.clone()))?;
-        let mut options = MqttOptions::new(session.agent.as_str(), address.ip().to_string(), address.port());
+        let mut options = connection(session.agent.as_str(), &session.broker, session.ca_pem.as_deref())?;
         options.set_credentials(session.agent.as_str(), &session.secret);
         options.set_keep_alive(Duration::from_secs(30));
         options.set_max_packet_size(300 * 1024, 300 * 1024);
@@ -316,13 +356,14 @@ impl WorkerSession {
             let mut s = state.lock().unwrap();
             s.stats.work_received += 1;
             s.asked_at = None;
-            let full = s.policy.as_ref().is_none_or(|p| s.running.len() >= usize::from(p.concurrency));
             let refusal = if self.refusing.is_some() {
                 Some("this worker refuses work: its sandbox is incomplete".to_owned())
-            } else if full {
-                Some("no free slot".to_owned())
             } else {
-                s.refusal.as_ref().map(|r| r.to_string())
+                match &s.policy {
+                    None => Some(Refusal::NoPolicy.to_string()),
+                    Some(policy) if s.running.len() >= usize::from(policy.concurrency) => Some("no free slot".to_owned()),
+                    Some(_) => s.refusal.as_ref().map(|r| r.to_string()),
+                }
             };
             if refusal.is_none() {
                 s.running.insert(work.lease, CancelToken::new());
@@ -392,5 +433,21 @@ impl WorkerSession {
             outcome,
         };
         self.publish(client, Leaf::Result, &result).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broker_addresses_are_parsed_with_their_scheme() {
+        assert!(connection("a", "127.0.0.1:1883", None).is_ok());
+        assert!(connection("a", "mqtt://127.0.0.1:1883/", None).is_ok());
+        for bad in ["127.0.0.1", "http://127.0.0.1:1883", "mqtt://:1883", "mqtt://127.0.0.1:port", "mqtts://"] {
+            assert!(matches!(connection("a", bad, None), Err(SessionError::BrokerAddress(_))), "{bad}");
+        }
+        let no_certificate = connection("a", "mqtts://localhost:8883", Some("not a certificate"));
+        assert!(matches!(&no_certificate, Err(SessionError::Tls(m)) if m.contains("--ca")), "{:?}", no_certificate.err());
     }
 }

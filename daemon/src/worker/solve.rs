@@ -6,7 +6,7 @@ use super::throttle::Throttle;
 use edgecoder_executor::extract::extract_code;
 use edgecoder_model::chat::ChatMessage;
 use edgecoder_model::engine::{CancelToken, GenerateParams, Model, Prompt};
-use edgecoder_protocol::run::{Isolation, IsolationReport, Lang, Limits, Outcome, TestReport, TestStatus};
+use edgecoder_protocol::run::{Isolation, IsolationReport, Lang, Limits, TestReport, TestStatus};
 use edgecoder_protocol::swarm::{SandboxLayers, Work, WorkMode, WorkOutcome};
 use std::ops::ControlFlow;
 
@@ -148,23 +148,6 @@ fn prelude(work: &Work) -> String {
     work.context.iter().map(|c| format!("{}\n", c.text.trim_end())).collect()
 }
 
-/// One line saying how a run or test run failed.
-fn failure_of(report: &TestReport) -> String {
-    for test in &report.tests {
-        match &test.status {
-            TestStatus::Passed => {}
-            TestStatus::Failed { message, .. } => return format!("test {} failed: {message}", test.name),
-            TestStatus::Error { kind, message, .. } => return format!("test {} raised {kind}: {message}", test.name),
-        }
-    }
-    match &report.run.outcome {
-        Outcome::Ok if report.tests.is_empty() => "no test ran".into(),
-        Outcome::Ok => "the tests did not pass".into(),
-        Outcome::Error { kind, message, line } => format!("{kind} at line {}: {message}", line.unwrap_or(0)),
-        other => format!("{other:?}"),
-    }
-}
-
 /// Most tokens of one answer.
 const MAX_TOKENS: usize = 1024;
 
@@ -230,7 +213,7 @@ pub fn solve(writer: &dyn Writer, work: &Work, memory_limit_mb: u32, throttle: &
                     let ran = layers_of(report.run.isolation.as_ref());
                     layers = Some(layers.map_or(ran, |l| SandboxLayers(l.0 & ran.0)));
                     let passed = report.all_passed();
-                    let failure = failure_of(&report);
+                    let failure = report.failure_summary();
                     last_report = Some(report.clone());
                     if passed {
                         let report = work.tests.as_ref().map(|_| report);

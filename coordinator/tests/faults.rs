@@ -1,0 +1,202 @@
+//! Faults in a 10,000-subtask run with real processes: `edgecoder-coordinator serve` (embedded
+//! broker and store) and `edgecoder-coordinator simulate` agents. The coordinator is killed
+//! with SIGKILL and restarted on its state, then the agents are killed and replaced: every
+//! subtask still completes with its own output, the audit log holds exactly one completion per
+//! subtask, and its hash chain verifies.
+
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SUBTASKS: usize = 10_000;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A process killed when dropped; its output goes to `<dir>/<name>.log`, printed on failure.
+struct Running {
+    name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Running {
+    fn spawn(name: &str, args: &[&str], dir: &Path) -> Running {
+        let log = dir.join(format!("{name}.log"));
+        let file = std::fs::File::create(&log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_edgecoder-coordinator"))
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        Running { name: name.into(), child, log }
+    }
+
+    fn kill_9(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    fn stop(&mut self) {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let status = self.child.wait().unwrap();
+        assert!(status.success() || status.code().is_none(), "{} stopped with {status}", self.name);
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("----- {} -----\n{}", self.name, std::fs::read_to_string(&self.log).unwrap_or_default());
+        }
+    }
+}
+
+struct Api {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    async fn call(&self, request: reqwest::RequestBuilder) -> Option<(u16, Value)> {
+        let response = request.bearer_auth(&self.token).send().await.ok()?;
+        let status = response.status().as_u16();
+        Some((status, response.json().await.unwrap_or(Value::Null)))
+    }
+
+    async fn get(&self, path: &str) -> Option<Value> {
+        self.call(self.http.get(format!("{}{path}", self.base))).await.map(|(_, body)| body)
+    }
+
+    /// Subtasks finished so far; `None` while the coordinator is down.
+    async fn finished(&self) -> Option<u64> {
+        self.get("/v1/admin/stats").await?["queue"]["finished"].as_u64()
+    }
+
+    async fn wait_until_up(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.get("/openapi.json").await.is_none() {
+            assert!(Instant::now() < deadline, "the coordinator did not come up at {}", self.base);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until at least `count` subtasks are finished.
+    async fn wait_for(&self, count: u64, processes: &mut [&mut Running]) {
+        let deadline = Instant::now() + Duration::from_secs(300);
+        loop {
+            if self.finished().await.is_some_and(|n| n >= count) {
+                return;
+            }
+            for p in processes.iter_mut() {
+                if let Some(status) = p.child.try_wait().unwrap() {
+                    panic!("{} exited ({status})", p.name);
+                }
+            }
+            assert!(Instant::now() < deadline, "{count} subtasks were not finished in 5 minutes");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_coordinator_and_the_agents_loses_no_subtask_and_accepts_none_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let (mqtt, http) = (free_port(), free_port());
+    let (mqtt, http) = (format!("127.0.0.1:{mqtt}"), format!("127.0.0.1:{http}"));
+    let state_arg = state.to_str().unwrap();
+    let serve = ["serve", "--state", state_arg, "--mqtt", &mqtt, "--http", &http, "--lease", "3s"];
+    let mut coordinator = Running::spawn("coordinator", &serve, dir.path());
+    let mut api = Api { base: format!("http://{http}"), token: String::new(), http: reqwest::Client::new() };
+    api.wait_until_up().await;
+    api.token = std::fs::read_to_string(state.join("admin.token")).unwrap();
+    let token_file = state.join("admin.token");
+    let simulate = |prefix: &str| {
+        let args = ["simulate", "--url", &api.base, "--admin-token-file", token_file.to_str().unwrap(), "--agents", "20", "--prefix", prefix];
+        Running::spawn(&format!("agents-{prefix}"), &args, dir.path())
+    };
+    let mut agents = simulate("first");
+
+    let snapshot = b"a snapshot".to_vec();
+    let sha = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&snapshot).iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let (status, _) = api.call(api.http.put(format!("{}/v1/snapshots/{sha}", api.base)).body(snapshot)).await.unwrap();
+    assert_eq!(status, 201);
+    let subtasks: Vec<Value> = (0..SUBTASKS).map(|i| json!({"instruction": format!("echo {i}"), "mode": "step"})).collect();
+    let job = json!({"tenant": "faults", "lang": "python", "instruction": "many small steps", "snapshot": sha, "subtasks": subtasks});
+    let (status, submitted) = api.call(api.http.post(format!("{}/v1/jobs", api.base)).json(&job)).await.unwrap();
+    assert_eq!(status, 201, "{submitted}");
+    let id = submitted["id"].as_str().unwrap().to_owned();
+
+    // The coordinator dies with leases out and results in flight, and comes back on its state.
+    api.wait_for(2_000, &mut [&mut coordinator, &mut agents]).await;
+    coordinator.kill_9();
+    coordinator = Running::spawn("coordinator-restarted", &serve, dir.path());
+    api.wait_until_up().await;
+
+    // The agents die holding leases; a new fleet takes over once those leases expire.
+    api.wait_for(5_000, &mut [&mut coordinator, &mut agents]).await;
+    agents.kill_9();
+    let mut agents = simulate("second");
+
+    api.wait_for(SUBTASKS as u64, &mut [&mut coordinator, &mut agents]).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let results = loop {
+        let (status, body) = api.call(api.http.get(format!("{}/v1/jobs/{id}/results", api.base))).await.unwrap();
+        if status == 200 {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "the job did not end: {body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let outputs = results["outputs"].as_array().unwrap();
+    assert_eq!(outputs.len(), SUBTASKS);
+    for (i, output) in outputs.iter().enumerate() {
+        assert_eq!(output.as_str(), Some(format!("echo {i}").as_str()), "subtask {i}");
+    }
+
+    // Exactly one accepted result per subtask, and some work was handed out again.
+    let mut completions: HashMap<String, usize> = HashMap::new();
+    let mut requeues = 0;
+    let mut after = 0;
+    loop {
+        let page = api.get(&format!("/v1/admin/audit?after={after}&limit=1000")).await.unwrap();
+        let entries = page.as_array().unwrap();
+        let Some(last) = entries.last() else { break };
+        after = last["seq"].as_u64().unwrap();
+        for entry in entries {
+            match entry["record"]["event"].as_str().unwrap() {
+                "complete" => *completions.entry(entry["record"]["subtask"].to_string()).or_default() += 1,
+                "requeue" => requeues += 1,
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(completions.len(), SUBTASKS, "every subtask completed");
+    let twice: Vec<_> = completions.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "results accepted twice: {twice:?}");
+    assert!(requeues > 0, "the killed agents' leases expired and their subtasks were handed out again");
+
+    agents.stop();
+    coordinator.stop();
+    let verify = Command::new(env!("CARGO_BIN_EXE_edgecoder-coordinator"))
+        .args(["audit", "verify", "--json", "--queue"])
+        .arg(state.join("queue.redb"))
+        .output()
+        .unwrap();
+    let verdict: Value = serde_json::from_slice(&verify.stdout).unwrap();
+    assert_eq!(verdict["ok"], true, "{verdict}");
+}
