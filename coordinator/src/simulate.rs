@@ -5,7 +5,7 @@
 use crate::service::seal;
 use edgecoder_protocol::envelope::Envelope;
 use edgecoder_protocol::ids::AgentId;
-use edgecoder_protocol::swarm::{Ask, Hello, Policy, SandboxLayers, Work, WorkOutcome, WorkResult};
+use edgecoder_protocol::swarm::{Ask, Heartbeat, Hello, Policy, SandboxLayers, Work, WorkOutcome, WorkResult};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,7 +37,7 @@ enum Incoming {
 }
 
 /// One simulated agent: hello, then ask → work → result as fast as the coordinator allows,
-/// reconnecting when the broker goes away. `ready` is told when the first policy arrived.
+/// with heartbeats at the policy's period, reconnecting when the broker goes away. `ready` is told when the first policy arrived.
 pub async fn agent(
     id: AgentId,
     secret: String,
@@ -84,10 +84,29 @@ pub async fn agent(
         }
     });
     let mut started = false;
+    let mut policy: Option<(u32, Duration)> = None;
+    let mut heartbeat_seq = 0u32;
+    let mut next_heartbeat = Instant::now();
     let mut since_ask = 0u8;
     let mut asked: Option<Instant> = None;
     let mut first_after_ask = true;
     loop {
+        // Heartbeats at the policy's period, as a real agent sends them.
+        if let Some((version, period)) = policy
+            && Instant::now() >= next_heartbeat
+        {
+            heartbeat_seq += 1;
+            let beat = Heartbeat {
+                seq: heartbeat_seq,
+                cpu_busy_percent: 0,
+                user_idle_s: u32::MAX,
+                running: 0,
+                free_memory_mb: 1024,
+                policy_version: version,
+            };
+            let _ = client.publish(format!("{base}/heartbeat"), QoS::AtMostOnce, false, seal(&id, &beat)).await;
+            next_heartbeat = Instant::now() + period;
+        }
         let Ok(received) = tokio::time::timeout(Duration::from_millis(300), incoming.recv()).await else {
             // Nothing arrived for a while: ask again (the queue may have been empty).
             if started && !probe.done.load(Ordering::Acquire) {
@@ -112,6 +131,11 @@ pub async fn agent(
             let Ok(opened) = Envelope::open::<Policy>(&publish.payload) else {
                 continue;
             };
+            let period = Duration::from_secs(u64::from(opened.message.heartbeat_s.max(1)));
+            if policy.is_none() {
+                next_heartbeat = Instant::now() + period;
+            }
+            policy = Some((opened.message.version, period));
             if !started {
                 started = true;
                 if let Some(ready) = ready.take() {

@@ -1,8 +1,8 @@
-//! Faults in a 10,000-subtask run with real processes: `edgecoder-coordinator serve` (embedded
-//! broker and store) and `edgecoder-coordinator simulate` agents. The coordinator is killed
-//! with SIGKILL and restarted on its state, then the agents are killed and replaced: every
-//! subtask still completes with its own output, the audit log holds exactly one completion per
-//! subtask, and its hash chain verifies.
+//! Faults with real processes: `edgecoder-coordinator serve` and `edgecoder-coordinator
+//! simulate` agents, killed with SIGKILL mid-run. On the embedded store, a 10,000-subtask job
+//! survives the coordinator's death and restart and its agents' replacement; on PostgreSQL, two
+//! coordinators share a job and one of them dies. Every subtask completes with its own output,
+//! the audit log holds exactly one completion per subtask, and its hash chain verifies.
 
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const SUBTASKS: usize = 10_000;
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -109,25 +108,8 @@ impl Api {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killing_the_coordinator_and_the_agents_loses_no_subtask_and_accepts_none_twice() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state");
-    let (mqtt, http) = (free_port(), free_port());
-    let (mqtt, http) = (format!("127.0.0.1:{mqtt}"), format!("127.0.0.1:{http}"));
-    let state_arg = state.to_str().unwrap();
-    let serve = ["serve", "--state", state_arg, "--mqtt", &mqtt, "--http", &http, "--lease", "3s"];
-    let mut coordinator = Running::spawn("coordinator", &serve, dir.path());
-    let mut api = Api { base: format!("http://{http}"), token: String::new(), http: reqwest::Client::new() };
-    api.wait_until_up().await;
-    api.token = std::fs::read_to_string(state.join("admin.token")).unwrap();
-    let token_file = state.join("admin.token");
-    let simulate = |prefix: &str| {
-        let args = ["simulate", "--url", &api.base, "--admin-token-file", token_file.to_str().unwrap(), "--agents", "20", "--prefix", prefix];
-        Running::spawn(&format!("agents-{prefix}"), &args, dir.path())
-    };
-    let mut agents = simulate("first");
-
+/// A tarball's worth of bytes stored at the coordinator; returns its sha256.
+async fn upload_snapshot(api: &Api) -> String {
     let snapshot = b"a snapshot".to_vec();
     let sha = {
         use sha2::Digest;
@@ -135,24 +117,20 @@ async fn killing_the_coordinator_and_the_agents_loses_no_subtask_and_accepts_non
     };
     let (status, _) = api.call(api.http.put(format!("{}/v1/snapshots/{sha}", api.base)).body(snapshot)).await.unwrap();
     assert_eq!(status, 201);
-    let subtasks: Vec<Value> = (0..SUBTASKS).map(|i| json!({"instruction": format!("echo {i}"), "mode": "step"})).collect();
-    let job = json!({"tenant": "faults", "lang": "python", "instruction": "many small steps", "snapshot": sha, "subtasks": subtasks});
+    sha
+}
+
+/// Submits a client-planned job of `count` subtasks `echo <i>`; returns its id.
+async fn submit(api: &Api, snapshot: &str, count: usize) -> String {
+    let subtasks: Vec<Value> = (0..count).map(|i| json!({"instruction": format!("echo {i}"), "mode": "step"})).collect();
+    let job = json!({"tenant": "faults", "lang": "python", "instruction": "many small steps", "snapshot": snapshot, "subtasks": subtasks});
     let (status, submitted) = api.call(api.http.post(format!("{}/v1/jobs", api.base)).json(&job)).await.unwrap();
     assert_eq!(status, 201, "{submitted}");
-    let id = submitted["id"].as_str().unwrap().to_owned();
+    submitted["id"].as_str().unwrap().to_owned()
+}
 
-    // The coordinator dies with leases out and results in flight, and comes back on its state.
-    api.wait_for(2_000, &mut [&mut coordinator, &mut agents]).await;
-    coordinator.kill_9();
-    coordinator = Running::spawn("coordinator-restarted", &serve, dir.path());
-    api.wait_until_up().await;
-
-    // The agents die holding leases; a new fleet takes over once those leases expire.
-    api.wait_for(5_000, &mut [&mut coordinator, &mut agents]).await;
-    agents.kill_9();
-    let mut agents = simulate("second");
-
-    api.wait_for(SUBTASKS as u64, &mut [&mut coordinator, &mut agents]).await;
+/// Waits for the job's results and checks each subtask's output is its own.
+async fn check_results(api: &Api, id: &str, count: usize) {
     let deadline = Instant::now() + Duration::from_secs(60);
     let results = loop {
         let (status, body) = api.call(api.http.get(format!("{}/v1/jobs/{id}/results", api.base))).await.unwrap();
@@ -163,14 +141,21 @@ async fn killing_the_coordinator_and_the_agents_loses_no_subtask_and_accepts_non
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     let outputs = results["outputs"].as_array().unwrap();
-    assert_eq!(outputs.len(), SUBTASKS);
+    assert_eq!(outputs.len(), count);
     for (i, output) in outputs.iter().enumerate() {
         assert_eq!(output.as_str(), Some(format!("echo {i}").as_str()), "subtask {i}");
     }
+}
 
-    // Exactly one accepted result per subtask, and some work was handed out again.
-    let mut completions: HashMap<String, usize> = HashMap::new();
-    let mut requeues = 0;
+/// What the audit log says: completions per subtask, requeues, and the agents that completed.
+struct Audit {
+    completions: HashMap<String, usize>,
+    requeues: usize,
+    agents: HashMap<String, usize>,
+}
+
+async fn read_audit(api: &Api) -> Audit {
+    let mut audit = Audit { completions: HashMap::new(), requeues: 0, agents: HashMap::new() };
     let mut after = 0;
     loop {
         let page = api.get(&format!("/v1/admin/audit?after={after}&limit=1000")).await.unwrap();
@@ -178,25 +163,126 @@ async fn killing_the_coordinator_and_the_agents_loses_no_subtask_and_accepts_non
         let Some(last) = entries.last() else { break };
         after = last["seq"].as_u64().unwrap();
         for entry in entries {
-            match entry["record"]["event"].as_str().unwrap() {
-                "complete" => *completions.entry(entry["record"]["subtask"].to_string()).or_default() += 1,
-                "requeue" => requeues += 1,
+            let record = &entry["record"];
+            match record["event"].as_str().unwrap() {
+                "complete" => {
+                    *audit.completions.entry(record["subtask"].to_string()).or_default() += 1;
+                    let fleet = record["agent"].as_str().unwrap_or("").split('-').next().unwrap_or("").to_owned();
+                    *audit.agents.entry(fleet).or_default() += 1;
+                }
+                "requeue" => audit.requeues += 1,
                 _ => {}
             }
         }
     }
-    assert_eq!(completions.len(), SUBTASKS, "every subtask completed");
-    let twice: Vec<_> = completions.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(twice.is_empty(), "results accepted twice: {twice:?}");
-    assert!(requeues > 0, "the killed agents' leases expired and their subtasks were handed out again");
+    audit
+}
 
-    agents.stop();
-    coordinator.stop();
+impl Audit {
+    /// Exactly one accepted result per subtask, and some work was handed out again.
+    fn check(&self, count: usize) {
+        assert_eq!(self.completions.len(), count, "every subtask completed");
+        let twice: Vec<_> = self.completions.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(twice.is_empty(), "results accepted twice: {twice:?}");
+        assert!(self.requeues > 0, "the killed process's leases expired and their subtasks were handed out again");
+    }
+}
+
+/// `edgecoder-coordinator audit verify --json` with `store` arguments.
+fn verify_audit(store: &[&str]) {
     let verify = Command::new(env!("CARGO_BIN_EXE_edgecoder-coordinator"))
-        .args(["audit", "verify", "--json", "--queue"])
-        .arg(state.join("queue.redb"))
+        .args(["audit", "verify", "--json"])
+        .args(store)
         .output()
         .unwrap();
     let verdict: Value = serde_json::from_slice(&verify.stdout).unwrap();
     assert_eq!(verdict["ok"], true, "{verdict}");
+}
+
+fn simulate(api: &Api, token_file: &Path, prefix: &str, dir: &Path) -> Running {
+    let args = ["simulate", "--url", &api.base, "--admin-token-file", token_file.to_str().unwrap(), "--agents", "20", "--prefix", prefix];
+    Running::spawn(&format!("agents-{prefix}"), &args, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_coordinator_and_the_agents_loses_no_subtask_and_accepts_none_twice() {
+    const SUBTASKS: usize = 10_000;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let (mqtt, http) = (free_port(), free_port());
+    let (mqtt, http) = (format!("127.0.0.1:{mqtt}"), format!("127.0.0.1:{http}"));
+    let state_arg = state.to_str().unwrap();
+    let serve = ["serve", "--state", state_arg, "--mqtt", &mqtt, "--http", &http, "--lease", "3s"];
+    let mut coordinator = Running::spawn("coordinator", &serve, dir.path());
+    let mut api = Api { base: format!("http://{http}"), token: String::new(), http: reqwest::Client::new() };
+    api.wait_until_up().await;
+    let token_file = state.join("admin.token");
+    api.token = std::fs::read_to_string(&token_file).unwrap();
+    let mut agents = simulate(&api, &token_file, "first", dir.path());
+    let snapshot = upload_snapshot(&api).await;
+    let id = submit(&api, &snapshot, SUBTASKS).await;
+
+    // The coordinator dies with leases out and results in flight, and comes back on its state.
+    api.wait_for(2_000, &mut [&mut coordinator, &mut agents]).await;
+    coordinator.kill_9();
+    coordinator = Running::spawn("coordinator-restarted", &serve, dir.path());
+    api.wait_until_up().await;
+
+    // The agents die holding leases; a new fleet takes over once those leases expire.
+    api.wait_for(5_000, &mut [&mut coordinator, &mut agents]).await;
+    agents.kill_9();
+    let mut agents = simulate(&api, &token_file, "second", dir.path());
+
+    api.wait_for(SUBTASKS as u64, &mut [&mut coordinator, &mut agents]).await;
+    check_results(&api, &id, SUBTASKS).await;
+    read_audit(&api).await.check(SUBTASKS);
+    agents.stop();
+    coordinator.stop();
+    verify_audit(&["--queue", state.join("queue.redb").to_str().unwrap()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_coordinators_on_postgresql_share_a_job_and_one_of_them_dies() {
+    const SUBTASKS: usize = 2_000;
+    let url = std::env::var("EDGECODER_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1/test".into());
+    let schema = format!("ec_faults_{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let snapshots = dir.path().join("snapshots");
+    let start = |name: &str| {
+        let state = dir.path().join(name);
+        let (mqtt, http) = (format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port()));
+        let args = [
+            "serve", "--state", state.to_str().unwrap(), "--mqtt", &mqtt, "--http", &http, "--lease", "3s",
+            "--postgres", &url, "--schema", &schema, "--snapshots", snapshots.to_str().unwrap(),
+        ];
+        (Running::spawn(name, &args, dir.path()), format!("http://{http}"), state.join("admin.token"))
+    };
+    let (mut a, a_url, a_token) = start("coordinator-a");
+    let mut api_a = Api { base: a_url, token: String::new(), http: reqwest::Client::new() };
+    api_a.wait_until_up().await;
+    let (mut b, b_url, b_token) = start("coordinator-b");
+    let mut api_b = Api { base: b_url, token: String::new(), http: reqwest::Client::new() };
+    api_b.wait_until_up().await;
+    api_a.token = std::fs::read_to_string(&a_token).unwrap();
+    api_b.token = std::fs::read_to_string(&b_token).unwrap();
+    let mut fleet_a = simulate(&api_a, &a_token, "a", dir.path());
+    let mut fleet_b = simulate(&api_b, &b_token, "b", dir.path());
+
+    let snapshot = upload_snapshot(&api_a).await;
+    let id = submit(&api_a, &snapshot, SUBTASKS).await;
+    let (_, shown) = api_b.call(api_b.http.get(format!("{}/v1/jobs/{id}", api_b.base))).await.unwrap();
+    assert_eq!(shown["state"], "running", "coordinator b sees the job submitted to a: {shown}");
+
+    // Coordinator b dies mid-run; its agents' leases expire and a's agents finish the job.
+    api_a.wait_for(600, &mut [&mut a, &mut b, &mut fleet_a, &mut fleet_b]).await;
+    b.kill_9();
+    fleet_b.kill_9();
+    api_a.wait_for(SUBTASKS as u64, &mut [&mut a, &mut fleet_a]).await;
+    check_results(&api_a, &id, SUBTASKS).await;
+    let audit = read_audit(&api_a).await;
+    audit.check(SUBTASKS);
+    assert!(audit.agents.get("a").is_some_and(|&n| n > 0) && audit.agents.get("b").is_some_and(|&n| n > 0), "both fleets worked: {:?}", audit.agents);
+    fleet_a.stop();
+    a.stop();
+    verify_audit(&["--postgres", &url, "--schema", &schema]);
 }

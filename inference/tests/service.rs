@@ -216,6 +216,7 @@ async fn bad_requests_tokens_and_a_dead_upstream_get_clear_answers() {
     let dead = OpenAiUpstream::new("http://127.0.0.1:9", "big-coder", None, Duration::from_secs(5));
     let url = serve(Arc::new(dead), ServerConfig::default()).await;
     let error = InferenceClient::new(&url, Duration::from_secs(30)).decompose(&job(PRIMES_JOB, None)).await.unwrap_err();
-    let PlannerError::Refused(message) = error else { panic!("refused, not {error:?}") };
-    assert!(message.starts_with("502") && message.contains("127.0.0.1:9"), "{message}");
+    assert!(error.is_transient(), "a dead upstream is worth asking again later: {error:?}");
+    let PlannerError::Unavailable { status, message, .. } = error else { panic!("unavailable, not {error:?}") };
+    assert!(status == 502 && message.contains("127.0.0.1:9"), "{status} {message}");
 }
