@@ -307,13 +307,15 @@ async fn receive(
             }
             Ok(MqttEvent::Incoming(Packet::Publish(publish))) => {
                 inner.counters.received.fetch_add(1, Ordering::Relaxed);
-                let Ok(permit) = permits.clone().acquire_owned().await else {
-                    return;
-                };
-                let inner = inner.clone();
+                // The permit is taken inside the task: the event loop must keep polling
+                // (keep-alive pings, acks) while every handler waits on a slow store, or the
+                // broker drops the coordinator.
+                let (inner, permits) = (inner.clone(), permits.clone());
                 tokio::spawn(async move {
+                    let Ok(_permit) = permits.acquire_owned().await else {
+                        return;
+                    };
                     inner.handle(&publish.topic, &publish.payload).await;
-                    drop(permit);
                 });
             }
             Ok(_) => {}
