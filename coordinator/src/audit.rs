@@ -29,6 +29,8 @@ pub enum Event {
     JobEnd,
     /// An agent's policy changed.
     PolicyChange,
+    /// A job's patches went to be merged, or conflicted.
+    Merge,
 }
 
 /// One event with what it touched.

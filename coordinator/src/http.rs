@@ -13,6 +13,7 @@ use crate::planner::subtasks_from;
 use edgecoder_protocol::inference::{DecomposeResponse, PlannedSubtask};
 use crate::policy::Scope;
 use crate::service::Service;
+use crate::merge::merge_patches;
 use crate::snapshots::{SnapshotError, SnapshotStore};
 use crate::store::StoreError;
 use axum::body::Bytes;
@@ -147,6 +148,10 @@ pub struct SubmitJob {
     pub snapshot: String,
     /// Attempts per subtask before it goes to the parent model (default 3).
     pub max_attempts: Option<u16>,
+    /// How the subtasks' outputs become the result: `concatenate` (the default), or
+    /// `merge_patches` (each output is a unified diff of the snapshot; they are merged
+    /// three-way into one diff, and a conflict waits for `POST /v1/jobs/{id}/resolve`).
+    pub aggregate: Option<String>,
     /// The job's subtasks, when the client planned it (at most 65,535; `after` names earlier
     /// positions); without them the inference service decomposes the job. Each is
     /// `{"instruction", "mode": "step", "tests"?, "after"?, "model"?}`.
@@ -185,9 +190,9 @@ pub struct JobStatus {
     pub id: String,
     /// Its tenant.
     pub tenant: String,
-    /// `decomposing`, `running`, `done`, `failed` or `cancelled`.
+    /// `decomposing`, `running`, `merging`, `conflict`, `done`, `failed` or `cancelled`.
     pub state: String,
-    /// Why it failed.
+    /// Why it failed, or the files in conflict with their conflict markers.
     pub reason: Option<String>,
     /// When it was submitted (ms since the epoch).
     pub submitted_ms: u64,
@@ -284,6 +289,7 @@ async fn submit(State(api): Shared, body: Result<Json<SubmitJob>, JsonRejection>
     let Json(job) = body?;
     let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, m);
     let lang: Lang = job.lang.parse().map_err(|_| bad(format!("lang {:?}: use `python` or `js`", job.lang)))?;
+    let aggregate: Aggregate = job.aggregate.as_deref().unwrap_or("concatenate").parse().map_err(bad)?;
     let id = match &job.id {
         Some(id) => job_id(id)?,
         None => MessageId::random(),
@@ -302,7 +308,7 @@ async fn submit(State(api): Shared, body: Result<Json<SubmitJob>, JsonRejection>
         instruction: job.instruction,
         tests: job.tests,
         snapshot,
-        aggregate: Aggregate::Concatenate,
+        aggregate,
         max_attempts: job.max_attempts.unwrap_or(3).max(1),
     };
     // A client's plan is checked before the job exists, so a bad one leaves nothing behind.
@@ -343,7 +349,7 @@ async fn status(State(api): Shared, Path(id): Path<String>) -> Result<Json<JobSt
         tenant: job.spec.tenant.clone(),
         state: job.state.name().to_owned(),
         reason: match &job.state {
-            JobState::Failed { reason } => Some(reason.clone()),
+            JobState::Failed { reason } | JobState::Conflict { detail: reason } => Some(reason.clone()),
             _ => None,
         },
         submitted_ms: job.submitted,
@@ -389,6 +395,42 @@ async fn cancel(State(api): Shared, Path(id): Path<String>) -> Result<Response, 
     let id = job_id(&id)?;
     let cancelled = api.service.store().cancel(id, unix_time_ms()).await?;
     Ok(Json(serde_json::json!({"cancelled": cancelled})).into_response())
+}
+
+/// A person's resolution of a job whose patches conflict.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Resolve {
+    /// The job's result: one unified diff of the snapshot, conflicts resolved.
+    pub result: String,
+}
+
+/// Resolves a job in conflict with a person's diff, which must apply to the job's snapshot.
+#[utoipa::path(post, path = "/v1/jobs/{id}/resolve", tag = "jobs", params(("id" = String, Path, description = "the job's id")), request_body = Resolve,
+    responses((status = 200, description = "`{\"resolved\": true}`"), (status = 404, body = ApiError),
+        (status = 409, body = ApiError, description = "the job is not in conflict"), (status = 422, body = ApiError, description = "the diff does not apply to the snapshot")))]
+async fn resolve(State(api): Shared, Path(id): Path<String>, body: Result<Json<Resolve>, JsonRejection>) -> Result<Response, ApiError> {
+    let Json(Resolve { result }) = body?;
+    let id = job_id(&id)?;
+    let job = api.service.store().job_only(id).await?.ok_or(StoreError::NoJob(id))?;
+    if !matches!(job.state, JobState::Conflict { .. }) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("job {id} is {}: only a job in conflict takes a resolution", job.state.name()),
+        ));
+    }
+    let store = api.snapshots.clone();
+    let sha = job.spec.snapshot.sha256;
+    let checked = tokio::task::spawn_blocking(move || -> Result<String, ApiError> {
+        let tarball = store.read(&sha)?.ok_or_else(|| {
+            ApiError::new(StatusCode::CONFLICT, format!("the job's snapshot {sha} is no longer stored: upload it again"))
+        })?;
+        merge_patches(&tarball, &[(0, result)]).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))
+    })
+    .await
+    .expect("no panic")?;
+    api.service.store().settle(id, Ok(checked), unix_time_ms()).await?;
+    Ok(Json(serde_json::json!({"resolved": true})).into_response())
 }
 
 /// Uploads a snapshot (a tarball) under its sha256.
@@ -498,7 +540,7 @@ async fn document() -> Json<utoipa::openapi::OpenApi> {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "edgecoder-coordinator", description = "The swarm coordinator's API. Jobs and snapshot uploads need `Authorization: Bearer <client token>`; snapshot downloads take an agent's basic auth; /v1/admin needs the admin token from an allowed address."),
-    paths(submit, status, results, cancel, put_snapshot, get_snapshot, enrol, issue_token, agents, set_policy, audit, stats, document)
+    paths(submit, status, results, cancel, resolve, put_snapshot, get_snapshot, enrol, issue_token, agents, set_policy, audit, stats, document)
 )]
 pub struct ApiDoc;
 
@@ -595,6 +637,7 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/v1/jobs/{id}", get(status))
         .route("/v1/jobs/{id}/results", get(results))
         .route("/v1/jobs/{id}/cancel", post(cancel))
+        .route("/v1/jobs/{id}/resolve", post(resolve).layer(DefaultBodyLimit::max(JOB_BODY_LIMIT)))
         .route("/v1/snapshots/{sha256}", put(put_snapshot).layer(DefaultBodyLimit::max(snapshot_limit)))
         .route_layer(middleware::from_fn_with_state(api.clone(), clients_only));
     let downloads = Router::new()

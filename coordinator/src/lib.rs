@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod bench;
 pub mod http;
+pub mod merge;
 pub mod model;
 pub mod planner;
 pub mod policy;

@@ -166,13 +166,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if planner.is_none() {
         tracing::warn!("no --inference service: submitted jobs wait in `decomposing` until one is configured");
     }
-    let mut config = ServiceConfig::new(broker.address(), "coordinator", &password);
-    config.lease = args.lease;
-    let service = Arc::new(Service::start(config, store, policies, planner).await?);
     let snapshots = Arc::new(SnapshotStore::open(
         &args.snapshots.clone().unwrap_or_else(|| args.state.join("snapshots")),
         args.max_snapshot_mib << 20,
     )?);
+    let mut config = ServiceConfig::new(broker.address(), "coordinator", &password);
+    config.lease = args.lease;
+    config.snapshots = Some(snapshots.clone());
+    let service = Arc::new(Service::start(config, store, policies, planner).await?);
     let api = Arc::new(Api {
         config: ApiConfig {
             admin_token,

@@ -16,6 +16,23 @@ pub type Millis = u64;
 pub enum Aggregate {
     /// The outputs in subtask order, separated by a blank line.
     Concatenate,
+    /// Every output is a unified diff of the job's snapshot; they are merged three-way into one
+    /// diff. Changes that overlap are a conflict the job waits in until a person resolves it.
+    MergePatches,
+}
+
+impl std::str::FromStr for Aggregate {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Aggregate, String> {
+        match text {
+            "concatenate" => Ok(Aggregate::Concatenate),
+            "merge_patches" => Ok(Aggregate::MergePatches),
+            other => Err(format!(
+                "aggregate {other:?}: use `concatenate` or `merge_patches`"
+            )),
+        }
+    }
 }
 
 /// A job as a client submits it.
@@ -69,6 +86,13 @@ pub enum JobState {
     Decomposing,
     /// Its subtasks are being worked on.
     Running,
+    /// Every subtask is done; their patches are being merged.
+    Merging,
+    /// The subtasks' patches conflict; a person resolves it (`POST /v1/jobs/{id}/resolve`).
+    Conflict {
+        /// The conflicting files, and each with conflict markers.
+        detail: String,
+    },
     /// Every subtask is done; the aggregated result is ready.
     Done {
         /// The aggregated result.
@@ -99,6 +123,8 @@ impl JobState {
         match self {
             JobState::Decomposing => "decomposing",
             JobState::Running => "running",
+            JobState::Merging => "merging",
+            JobState::Conflict { .. } => "conflict",
             JobState::Done { .. } => "done",
             JobState::Failed { .. } => "failed",
             JobState::Cancelled => "cancelled",
@@ -391,19 +417,15 @@ pub fn check_plan(subtasks: &[SubtaskSpec]) -> Result<(), PlanError> {
     Ok(())
 }
 
-/// Puts the outputs of a job's subtasks together.
-pub fn aggregate(how: Aggregate, outputs: &[(u32, String)]) -> String {
-    match how {
-        Aggregate::Concatenate => {
-            let mut sorted: Vec<&(u32, String)> = outputs.iter().collect();
-            sorted.sort_by_key(|(ordinal, _)| *ordinal);
-            sorted
-                .iter()
-                .map(|(_, text)| text.trim_end())
-                .collect::<Vec<_>>()
-                .join("\n\n")
-        }
-    }
+/// The outputs of a job's subtasks in subtask order, separated by a blank line.
+pub fn concatenate(outputs: &[(u32, String)]) -> String {
+    let mut sorted: Vec<&(u32, String)> = outputs.iter().collect();
+    sorted.sort_by_key(|(ordinal, _)| *ordinal);
+    sorted
+        .iter()
+        .map(|(_, text)| text.trim_end())
+        .collect::<Vec<_>>()
+        .join("\n\n")
 }
 
 /// sha256 of some text.

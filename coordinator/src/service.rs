@@ -5,13 +5,15 @@
 use edgecoder_protocol::ids::MessageId;
 use edgecoder_protocol::envelope::unix_time_ms;
 use crate::audit::{Event, Record};
+use crate::merge::{MergeError, merge_patches};
 use crate::model::{Assignment, Report};
+use crate::snapshots::SnapshotStore;
 use crate::planner::{Planner, PlannerError};
 use crate::policy::{Policies, PolicyError, Scope};
 use crate::registry::{Liveness, Registry};
 use crate::store::{Store, StoreError};
 use edgecoder_protocol::envelope::{DecodeCounters, Envelope, Message};
-use edgecoder_protocol::ids::AgentId;
+use edgecoder_protocol::ids::{AgentId, Sha256};
 use edgecoder_protocol::swarm::{
     Ask, ContextItem, Heartbeat, Hello, Policy, Presence, SandboxLayers, Status, Work, WorkOutcome,
     WorkResult,
@@ -45,6 +47,9 @@ pub struct ServiceConfig {
     pub tick: Duration,
     /// Most messages handled at once.
     pub parallel: usize,
+    /// The snapshots jobs run on, read to merge the patches of `merge_patches` jobs; such jobs
+    /// wait in `merging` while the service has none.
+    pub snapshots: Option<Arc<SnapshotStore>>,
 }
 
 impl ServiceConfig {
@@ -58,6 +63,7 @@ impl ServiceConfig {
             lease: Duration::from_secs(60),
             tick: Duration::from_millis(250),
             parallel: 256,
+            snapshots: None,
         }
     }
 }
@@ -327,7 +333,7 @@ async fn receive(
     }
 }
 
-/// Expires leases, marks silent agents, decomposes and escalates, every tick.
+/// Expires leases, marks silent agents, decomposes, escalates and merges, every tick.
 async fn tick(inner: Arc<Inner>) {
     let mut interval = tokio::time::interval(inner.config.tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -347,6 +353,9 @@ async fn tick(inner: Arc<Inner>) {
         if let Some(planner) = &inner.planner {
             inner.plan_pending(planner.as_ref()).await;
             inner.escalate_pending(planner.as_ref()).await;
+        }
+        if let Some(snapshots) = &inner.config.snapshots {
+            inner.merge_pending(snapshots).await;
         }
     }
 }
@@ -444,11 +453,16 @@ impl Inner {
 
     async fn on_heartbeat(&self, agent: &AgentId, heartbeat: Heartbeat) {
         let behind = heartbeat.policy_version < self.policies.version();
+        let running = usize::from(heartbeat.running);
         if !self.registry.heartbeat(agent, heartbeat, unix_time_ms()) {
             self.counters.unknown_agent.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        if let Err(error) = self.store.renew(agent, self.config.lease, unix_time_ms()).await {
+        if let Err(error) = self
+            .store
+            .renew(agent, running, self.config.lease, unix_time_ms())
+            .await
+        {
             self.counters.store_errors.fetch_add(1, Ordering::Relaxed);
             tracing::error!(%error, "renewing leases failed");
         }
@@ -494,11 +508,18 @@ impl Inner {
         if !policy.enabled {
             return;
         }
-        let slots = ask.slots.min(policy.concurrency) as usize;
+        let limit = usize::from(policy.concurrency);
         let models: Vec<String> = view.hello.models.iter().map(|m| m.to_string()).collect();
         let assignments = match self
             .store
-            .claim(agent, &models, slots, self.config.lease, unix_time_ms())
+            .claim(
+                agent,
+                &models,
+                usize::from(ask.slots),
+                limit,
+                self.config.lease,
+                unix_time_ms(),
+            )
             .await
         {
             Ok(a) => a,
@@ -593,13 +614,16 @@ impl Inner {
     }
 
     /// Records how a planner call for `id` ended: a transient failure waits (doubling, at most
-    /// [`PLANNER_RETRY_MAX`]) before the next try; anything else forgets `id`.
+    /// [`PLANNER_RETRY_MAX`]) before the next try; anything else forgets `id`. Waits long past
+    /// are forgotten too: their job was cancelled or planned elsewhere meanwhile.
     fn planner_outcome(&self, id: MessageId, transient: bool) {
         let mut retry = self.planner_retry.lock().unwrap();
+        let now = Instant::now();
+        retry.retain(|_, (at, _)| now.saturating_duration_since(*at) < 2 * PLANNER_RETRY_MAX);
         if transient {
             let failures = retry.get(&id).map_or(1, |(_, n)| n + 1);
             let wait = Duration::from_millis(500 << failures.min(6)).min(PLANNER_RETRY_MAX);
-            retry.insert(id, (Instant::now() + wait, failures));
+            retry.insert(id, (now + wait, failures));
         } else {
             retry.remove(&id);
         }
@@ -644,6 +668,83 @@ impl Inner {
             }
             .instrument(span)
             .await;
+        }
+    }
+
+    /// Merges the patches of jobs whose subtasks are all done: a clean merge ends the job, a
+    /// conflict leaves it for a person, a patch that does not fit the snapshot fails it.
+    async fn merge_pending(&self, snapshots: &Arc<SnapshotStore>) {
+        let jobs = match self.store.to_merge(8).await {
+            Ok(jobs) => jobs,
+            Err(error) => {
+                self.counters.store_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(%error, "listing jobs to merge failed");
+                return;
+            }
+        };
+        for job in jobs {
+            let span = tracing::info_span!("merge", job = %job.spec.id);
+            self.merge_job(snapshots, job.spec.id, job.spec.snapshot.sha256)
+                .instrument(span)
+                .await;
+        }
+    }
+
+    async fn merge_job(&self, snapshots: &Arc<SnapshotStore>, id: MessageId, snapshot: Sha256) {
+        let view = match self.store.job(id).await {
+            Ok(Some(view)) => view,
+            Ok(None) => return,
+            Err(error) => {
+                self.counters.store_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(%error, "reading the job to merge failed");
+                return;
+            }
+        };
+        let patches: Vec<(u32, String)> = view
+            .subtasks
+            .into_iter()
+            .filter_map(|s| Some((s.ordinal, s.output?)))
+            .collect();
+        let store = snapshots.clone();
+        let merged = tokio::task::spawn_blocking(move || {
+            store
+                .read(&snapshot)
+                .map(|tarball| tarball.map(|bytes| merge_patches(&bytes, &patches)))
+        })
+        .await
+        .expect("merging does not panic");
+        let now = unix_time_ms();
+        let stored = match merged {
+            Err(error) => {
+                tracing::error!(%error, "the snapshot cannot be read; the merge waits");
+                return;
+            }
+            Ok(None) => {
+                let reason = format!("its snapshot {snapshot} is no longer stored, so its patches cannot be merged");
+                self.store.fail_job(id, &reason, now).await
+            }
+            Ok(Some(Ok(diff))) => {
+                tracing::info!(bytes = diff.len(), "patches merged");
+                self.store.settle(id, Ok(diff), now).await
+            }
+            Ok(Some(Err(MergeError::Conflict { files, marked }))) => {
+                tracing::warn!(?files, "the patches conflict: the job waits for a person");
+                let detail = format!("the patches conflict in {}\n{marked}", files.join(", "));
+                self.store.settle(id, Err(detail), now).await
+            }
+            Ok(Some(Err(error))) => {
+                tracing::warn!(%error, "the patches cannot be merged");
+                self.store.fail_job(id, &error.to_string(), now).await
+            }
+        };
+        match stored {
+            Ok(()) => {}
+            // Cancelled meanwhile, or merged by another coordinator.
+            Err(error @ StoreError::WrongState { .. }) => tracing::info!(%error, "the merge is no longer needed"),
+            Err(error) => {
+                self.counters.store_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(%error, "recording the merge failed");
+            }
         }
     }
 

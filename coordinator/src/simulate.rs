@@ -158,16 +158,9 @@ pub async fn agent(
             first_after_ask = false;
         }
         let work = opened.message;
-        let result = WorkResult {
-            job: work.job,
-            subtask: work.subtask,
-            lease: work.lease,
-            attempt: work.attempt,
-            snapshot_sha256: work.snapshot.sha256,
-            sandbox: SandboxLayers::REQUIRED_FOR_WORK,
-            elapsed_ms: 0,
-            outcome: WorkOutcome::Completed { output: work.instruction, patch: None, report: None },
-        };
+        let output = work.instruction.clone();
+        let outcome = WorkOutcome::Completed { output, patch: None, report: None };
+        let result = WorkResult::answering(&work, SandboxLayers::REQUIRED_FOR_WORK, 0, outcome);
         if client.publish(format!("{base}/result"), QoS::AtLeastOnce, false, seal(&id, &result)).await.is_ok() {
             probe.completed.fetch_add(1, Ordering::Relaxed);
         }

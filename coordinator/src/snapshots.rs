@@ -36,6 +36,7 @@ pub enum SnapshotError {
 }
 
 /// A folder of snapshots named by their sha256.
+#[derive(Debug)]
 pub struct SnapshotStore {
     dir: PathBuf,
     /// The largest snapshot accepted, in bytes.

@@ -1,8 +1,9 @@
-//! Faults with real processes: `edgecoder-coordinator serve` and `edgecoder-coordinator
-//! simulate` agents, killed with SIGKILL mid-run. On the embedded store, a 10,000-subtask job
-//! survives the coordinator's death and restart and its agents' replacement; on PostgreSQL, two
-//! coordinators share a job and one of them dies. Every subtask completes with its own output,
-//! the audit log holds exactly one completion per subtask, and its hash chain verifies.
+//! Real processes: `edgecoder-coordinator serve` and `edgecoder-coordinator simulate` agents,
+//! killed with SIGKILL mid-run. On the embedded store, a 10,000-subtask job survives the
+//! coordinator's death and restart and its agents' replacement; on PostgreSQL, two coordinators
+//! share a job and one of them dies. Every subtask completes with its own output, the audit log
+//! holds exactly one completion per subtask, and its hash chain verifies. And the patches agents
+//! return are merged into one diff, a conflict waiting for a person's resolution.
 
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -108,9 +109,8 @@ impl Api {
     }
 }
 
-/// A tarball's worth of bytes stored at the coordinator; returns its sha256.
-async fn upload_snapshot(api: &Api) -> String {
-    let snapshot = b"a snapshot".to_vec();
+/// Stores `snapshot` at the coordinator; returns its sha256.
+async fn upload_snapshot(api: &Api, snapshot: Vec<u8>) -> String {
     let sha = {
         use sha2::Digest;
         sha2::Sha256::digest(&snapshot).iter().map(|b| format!("{b:02x}")).collect::<String>()
@@ -219,7 +219,7 @@ async fn killing_the_coordinator_and_the_agents_loses_no_subtask_and_accepts_non
     let token_file = state.join("admin.token");
     api.token = std::fs::read_to_string(&token_file).unwrap();
     let mut agents = simulate(&api, &token_file, "first", dir.path());
-    let snapshot = upload_snapshot(&api).await;
+    let snapshot = upload_snapshot(&api, b"a snapshot".to_vec()).await;
     let id = submit(&api, &snapshot, SUBTASKS).await;
 
     // The coordinator dies with leases out and results in flight, and comes back on its state.
@@ -268,7 +268,7 @@ async fn two_coordinators_on_postgresql_share_a_job_and_one_of_them_dies() {
     let mut fleet_a = simulate(&api_a, &a_token, "a", dir.path());
     let mut fleet_b = simulate(&api_b, &b_token, "b", dir.path());
 
-    let snapshot = upload_snapshot(&api_a).await;
+    let snapshot = upload_snapshot(&api_a, b"a snapshot".to_vec()).await;
     let id = submit(&api_a, &snapshot, SUBTASKS).await;
     let (_, shown) = api_b.call(api_b.http.get(format!("{}/v1/jobs/{id}", api_b.base))).await.unwrap();
     assert_eq!(shown["state"], "running", "coordinator b sees the job submitted to a: {shown}");
@@ -285,4 +285,90 @@ async fn two_coordinators_on_postgresql_share_a_job_and_one_of_them_dies() {
     fleet_a.stop();
     a.stop();
     verify_audit(&["--postgres", &url, "--schema", &schema]);
+}
+
+const CALC: &str = "def add(a, b):\n    return 0\n\n\ndef middle():\n    pass\n\n\ndef sub(a, b):\n    return 0\n";
+
+/// A unified diff of `calc.py` that turns `return 0` at `line` (1-based) into `new`.
+fn calc_patch(line: usize, new: &str) -> String {
+    let header = CALC.lines().nth(line - 2).unwrap();
+    format!("--- a/calc.py\n+++ b/calc.py\n@@ -{0},2 +{0},2 @@\n {header}\n-    return 0\n+    {new}\n", line - 1)
+}
+
+/// Submits a job whose subtasks' instructions are `patches` (simulated agents answer with the
+/// instruction, so they return these patches); returns its id.
+async fn submit_patches(api: &Api, snapshot: &str, patches: &[String]) -> String {
+    let subtasks: Vec<Value> = patches.iter().map(|p| json!({"instruction": p, "mode": "step"})).collect();
+    let job = json!({"tenant": "merge", "lang": "python", "instruction": "edit calc.py", "snapshot": snapshot,
+        "aggregate": "merge_patches", "subtasks": subtasks});
+    let (status, submitted) = api.call(api.http.post(format!("{}/v1/jobs", api.base)).json(&job)).await.unwrap();
+    assert_eq!(status, 201, "{submitted}");
+    submitted["id"].as_str().unwrap().to_owned()
+}
+
+/// Waits until the job is in one of `states`; returns its status.
+async fn wait_for_state(api: &Api, id: &str, states: &[&str]) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, job) = api.call(api.http.get(format!("{}/v1/jobs/{id}", api.base))).await.unwrap();
+        if states.iter().any(|s| job["state"] == *s) {
+            return job;
+        }
+        assert!(Instant::now() < deadline, "job {id} never reached {states:?}: {job}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patches_from_agents_are_merged_and_a_conflict_waits_for_a_person() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let (mqtt, http) = (format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port()));
+    let serve = ["serve", "--state", state.to_str().unwrap(), "--mqtt", &mqtt, "--http", &http];
+    let mut coordinator = Running::spawn("coordinator", &serve, dir.path());
+    let mut api = Api { base: format!("http://{http}"), token: String::new(), http: reqwest::Client::new() };
+    api.wait_until_up().await;
+    let token_file = state.join("admin.token");
+    api.token = std::fs::read_to_string(&token_file).unwrap();
+    let mut agents = simulate(&api, &token_file, "patch", dir.path());
+    let mut tarball = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(CALC.len() as u64);
+    header.set_mode(0o644);
+    tarball.append_data(&mut header, "calc.py", CALC.as_bytes()).unwrap();
+    let snapshot = upload_snapshot(&api, tarball.into_inner().unwrap()).await;
+
+    // Two agents change different functions of the same file: one diff with both changes.
+    let add = calc_patch(2, "return a + b");
+    let sub = calc_patch(10, "return a - b");
+    let id = submit_patches(&api, &snapshot, &[add.clone(), sub]).await;
+    let job = wait_for_state(&api, &id, &["done", "failed", "conflict"]).await;
+    assert_eq!(job["state"], "done", "{job}");
+    let (_, results) = api.call(api.http.get(format!("{}/v1/jobs/{id}/results", api.base))).await.unwrap();
+    let diff = results["result"].as_str().unwrap();
+    assert_eq!(diff.matches("--- a/calc.py").count(), 1, "one file in the merged diff: {diff}");
+    assert!(diff.contains("+    return a + b") && diff.contains("+    return a - b"), "{diff}");
+
+    // Two agents change the same line two ways: the job waits in `conflict` for a person.
+    let id = submit_patches(&api, &snapshot, &[add.clone(), calc_patch(2, "return b + a")]).await;
+    let job = wait_for_state(&api, &id, &["done", "failed", "conflict"]).await;
+    assert_eq!(job["state"], "conflict", "{job}");
+    let reason = job["reason"].as_str().unwrap();
+    assert!(reason.contains("calc.py") && reason.contains("<<<<<<<") && reason.contains("return b + a"), "{reason}");
+    let (status, _) = api.call(api.http.get(format!("{}/v1/jobs/{id}/results", api.base))).await.unwrap();
+    assert_eq!(status, 409, "no result while in conflict");
+    let resolve = format!("{}/v1/jobs/{id}/resolve", api.base);
+    let (status, refused) = api.call(api.http.post(&resolve).json(&json!({"result": calc_patch(5, "return 1")}))).await.unwrap();
+    assert_eq!(status, 422, "a resolution that does not apply to the snapshot: {refused}");
+    assert_eq!(wait_for_state(&api, &id, &["conflict"]).await["state"], "conflict", "a refused resolution changes nothing");
+    let (status, body) = api.call(api.http.post(&resolve).json(&json!({"result": add}))).await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    let (_, results) = api.call(api.http.get(format!("{}/v1/jobs/{id}/results", api.base))).await.unwrap();
+    assert!(results["result"].as_str().unwrap().contains("+    return a + b"), "{results}");
+    let (status, _) = api.call(api.http.post(&resolve).json(&json!({"result": add}))).await.unwrap();
+    assert_eq!(status, 409, "a done job takes no second resolution");
+
+    agents.stop();
+    coordinator.stop();
+    verify_audit(&["--queue", state.join("queue.redb").to_str().unwrap()]);
 }

@@ -87,12 +87,18 @@ on_both_stores!(
     failures_back_off_then_escalate_to_the_parent_model,
     a_failed_escalation_fails_the_job_and_cancels_the_rest,
     heartbeats_renew_leases,
+    an_agent_asking_again_never_holds_more_than_its_limit,
+    leases_an_idle_agent_never_received_expire_and_free_its_slots,
+    patches_wait_for_their_merge_and_a_conflict_for_a_resolution,
     a_released_lease_does_not_count_as_an_attempt,
     claims_prefer_the_loaded_model_and_share_fairly_across_jobs,
     an_agent_cannot_report_on_another_agents_lease,
     a_cancelled_job_hands_out_nothing_and_ignores_results,
     concurrent_claimers_never_get_the_same_subtask,
 );
+
+/// A limit that never binds, for scenarios about other rules than the per-agent limit.
+const NO_CAP: usize = usize::MAX;
 
 fn agent(name: &str) -> AgentId {
     AgentId::new(name).unwrap()
@@ -209,7 +215,7 @@ async fn a_dag_runs_in_dependency_order_and_passes_outputs_as_context(store: Arc
         .unwrap();
     assert!(store.to_decompose(10).await.unwrap().is_empty());
     let w = agent("w1");
-    let first = store.claim(&w, &[], 10, LEASE, 20).await.unwrap();
+    let first = store.claim(&w, &[], 10, NO_CAP, LEASE, 20).await.unwrap();
     let mut got: Vec<u32> = first.iter().map(|x| x.subtask.ordinal).collect();
     got.sort();
     assert_eq!(
@@ -229,7 +235,7 @@ async fn a_dag_runs_in_dependency_order_and_passes_outputs_as_context(store: Arc
             Accepted::Recorded { job_done: false }
         );
     }
-    let second = store.claim(&w, &[], 10, LEASE, 40).await.unwrap();
+    let second = store.claim(&w, &[], 10, NO_CAP, LEASE, 40).await.unwrap();
     assert_eq!(second.len(), 1);
     assert_eq!(second[0].subtask.id, c.id);
     assert_eq!(
@@ -244,7 +250,7 @@ async fn a_dag_runs_in_dependency_order_and_passes_outputs_as_context(store: Arc
         done(&*store, second[0].lease, &w, "out 2", 50).await,
         Accepted::Recorded { job_done: false }
     );
-    let third = store.claim(&w, &[], 10, LEASE, 60).await.unwrap();
+    let third = store.claim(&w, &[], 10, NO_CAP, LEASE, 60).await.unwrap();
     assert_eq!(third[0].subtask.id, d.id);
     assert_eq!(third[0].context.len(), 1);
     assert_eq!(
@@ -300,7 +306,7 @@ async fn an_invalid_decomposition_leaves_the_job_waiting(store: Arc<dyn Store>) 
     );
     assert!(
         store
-            .claim(&agent("w"), &[], 5, LEASE, 2)
+            .claim(&agent("w"), &[], 5, NO_CAP, LEASE, 2)
             .await
             .unwrap()
             .is_empty()
@@ -327,20 +333,20 @@ async fn an_expired_lease_is_requeued_and_its_late_result_is_dropped(store: Arc<
     let (spec, _) = running_job(&*store, 1, 3).await;
     let (slow, fast) = (agent("slow"), agent("fast"));
     let first = store
-        .claim(&slow, &[], 1, Duration::from_secs(1), 1000)
+        .claim(&slow, &[], 1, NO_CAP, Duration::from_secs(1), 1000)
         .await
         .unwrap();
     assert_eq!(store.expire(1999).await.unwrap(), 0, "not yet expired");
     assert_eq!(store.expire(2000).await.unwrap(), 1);
     assert!(
         store
-            .claim(&fast, &[], 1, LEASE, 2050)
+            .claim(&fast, &[], 1, NO_CAP, LEASE, 2050)
             .await
             .unwrap()
             .is_empty(),
         "the retry waits for its backoff"
     );
-    let second = store.claim(&fast, &[], 1, LEASE, 2100).await.unwrap();
+    let second = store.claim(&fast, &[], 1, NO_CAP, LEASE, 2100).await.unwrap();
     assert_eq!(second.len(), 1);
     assert_eq!(second[0].attempt, 2);
     assert_ne!(second[0].lease, first[0].lease);
@@ -382,16 +388,16 @@ async fn failures_back_off_then_escalate_to_the_parent_model(store: Arc<dyn Stor
     let fail = |reason: &str| Report::Failed {
         reason: reason.into(),
     };
-    let a = store.claim(&w, &[], 1, LEASE, 0).await.unwrap();
+    let a = store.claim(&w, &[], 1, NO_CAP, LEASE, 0).await.unwrap();
     store
         .report(a[0].lease, &w, fail("tests failed"), 10)
         .await
         .unwrap();
     assert!(
-        store.claim(&w, &[], 1, LEASE, 50).await.unwrap().is_empty(),
+        store.claim(&w, &[], 1, NO_CAP, LEASE, 50).await.unwrap().is_empty(),
         "100 ms backoff"
     );
-    let b = store.claim(&w, &[], 1, LEASE, 110).await.unwrap();
+    let b = store.claim(&w, &[], 1, NO_CAP, LEASE, 110).await.unwrap();
     assert_eq!(b[0].attempt, 2);
     store
         .report(b[0].lease, &w, fail("still failing"), 120)
@@ -399,7 +405,7 @@ async fn failures_back_off_then_escalate_to_the_parent_model(store: Arc<dyn Stor
         .unwrap();
     assert!(
         store
-            .claim(&w, &[], 1, LEASE, 10_000)
+            .claim(&w, &[], 1, NO_CAP, LEASE, 10_000)
             .await
             .unwrap()
             .is_empty(),
@@ -442,7 +448,7 @@ async fn failures_back_off_then_escalate_to_the_parent_model(store: Arc<dyn Stor
 async fn a_failed_escalation_fails_the_job_and_cancels_the_rest(store: Arc<dyn Store>) {
     let (spec, subtasks) = running_job(&*store, 3, 1).await;
     let w = agent("w");
-    let got = store.claim(&w, &[], 1, LEASE, 0).await.unwrap();
+    let got = store.claim(&w, &[], 1, NO_CAP, LEASE, 0).await.unwrap();
     store
         .report(
             got[0].lease,
@@ -463,7 +469,7 @@ async fn a_failed_escalation_fails_the_job_and_cancels_the_rest(store: Arc<dyn S
         matches!(&view.job.state, JobState::Failed { reason } if reason.contains("parent model failed too"))
     );
     assert!(view.subtasks[1..].iter().all(|s| s.state == "cancelled"));
-    assert!(store.claim(&w, &[], 5, LEASE, 3).await.unwrap().is_empty());
+    assert!(store.claim(&w, &[], 5, NO_CAP, LEASE, 3).await.unwrap().is_empty());
     assert!(matches!(
         store.fail_job(spec.id, "again", 4).await,
         Err(StoreError::WrongState { .. })
@@ -475,16 +481,21 @@ async fn heartbeats_renew_leases(store: Arc<dyn Store>) {
     running_job(&*store, 2, 3).await;
     let w = agent("w");
     store
-        .claim(&w, &[], 2, Duration::from_secs(1), 0)
+        .claim(&w, &[], 2, NO_CAP, Duration::from_secs(1), 0)
         .await
         .unwrap();
     assert_eq!(
-        store.renew(&w, Duration::from_secs(1), 900).await.unwrap(),
+        store.renew(&w, 0, Duration::from_secs(1), 500).await.unwrap(),
+        0,
+        "an agent that runs nothing keeps nothing alive"
+    );
+    assert_eq!(
+        store.renew(&w, 2, Duration::from_secs(1), 900).await.unwrap(),
         2
     );
     assert_eq!(
         store
-            .renew(&agent("idle"), Duration::from_secs(1), 900)
+            .renew(&agent("idle"), 1, Duration::from_secs(1), 900)
             .await
             .unwrap(),
         0
@@ -494,10 +505,96 @@ async fn heartbeats_renew_leases(store: Arc<dyn Store>) {
     assert_audit_verifies(&*store).await;
 }
 
+async fn an_agent_asking_again_never_holds_more_than_its_limit(store: Arc<dyn Store>) {
+    running_job(&*store, 10, 3).await;
+    let w = agent("w");
+    assert_eq!(store.claim(&w, &[], 3, 4, LEASE, 0).await.unwrap().len(), 3);
+    let second = store.claim(&w, &[], 3, 4, LEASE, 1).await.unwrap();
+    assert_eq!(second.len(), 1, "3 held + 1 reaches the limit of 4");
+    assert!(store.claim(&w, &[], 3, 4, LEASE, 2).await.unwrap().is_empty());
+    assert_eq!(
+        store.claim(&agent("other"), &[], 3, 4, LEASE, 3).await.unwrap().len(),
+        3,
+        "the limit is per agent"
+    );
+    store
+        .report(second[0].lease, &w, Report::Completed { output: "ok".into() }, 4)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.claim(&w, &[], 3, 4, LEASE, 5).await.unwrap().len(),
+        1,
+        "a reported lease frees its slot"
+    );
+    assert_eq!(store.counts().await.unwrap().leased, 7);
+    assert_audit_verifies(&*store).await;
+}
+
+async fn leases_an_idle_agent_never_received_expire_and_free_its_slots(store: Arc<dyn Store>) {
+    running_job(&*store, 2, 3).await;
+    let w = agent("w");
+    let lease = Duration::from_secs(1);
+    // Work sent just before the broker went away never reached the agent.
+    assert_eq!(store.claim(&w, &[], 2, 2, lease, 0).await.unwrap().len(), 2);
+    assert!(store.claim(&w, &[], 2, 2, lease, 100).await.unwrap().is_empty());
+    assert_eq!(store.renew(&w, 0, lease, 900).await.unwrap(), 0);
+    assert_eq!(store.expire(1000).await.unwrap(), 2);
+    let again = store.claim(&w, &[], 2, 2, lease, 1200).await.unwrap();
+    assert_eq!(again.len(), 2, "the expired leases no longer count against the agent");
+    assert!(again.iter().all(|a| a.attempt == 2), "{again:?}");
+    assert_audit_verifies(&*store).await;
+}
+
+async fn patches_wait_for_their_merge_and_a_conflict_for_a_resolution(store: Arc<dyn Store>) {
+    let w = agent("w");
+    let mut ids = Vec::new();
+    for t in 0..2 {
+        let mut spec = job_spec(3);
+        spec.aggregate = Aggregate::MergePatches;
+        store.submit(spec.clone(), t).await.unwrap();
+        store.plan(spec.id, vec![subtask(0, &[]), subtask(1, &[])], t).await.unwrap();
+        for got in store.claim(&w, &[], 2, NO_CAP, LEASE, 10 + t).await.unwrap() {
+            done(&*store, got.lease, &w, "--- a/f\n+++ b/f\n", 20 + t).await;
+        }
+        ids.push(spec.id);
+    }
+    let state = |id| {
+        let store = store.clone();
+        async move { store.job(id).await.unwrap().unwrap().job.state }
+    };
+    assert_eq!(state(ids[0]).await, JobState::Merging, "every subtask done: the patches wait");
+    let waiting: Vec<_> = store.to_merge(10).await.unwrap().iter().map(|j| j.spec.id).collect();
+    assert_eq!(waiting, ids, "oldest first");
+
+    store.settle(ids[0], Ok("merged diff".into()), 30).await.unwrap();
+    assert!(matches!(state(ids[0]).await, JobState::Done { result, .. } if result == "merged diff"));
+    store.settle(ids[1], Err("the patches conflict in f".into()), 31).await.unwrap();
+    assert_eq!(state(ids[1]).await, JobState::Conflict { detail: "the patches conflict in f".into() });
+    assert!(store.to_merge(10).await.unwrap().is_empty(), "settled jobs are not merged again");
+
+    let again = store.settle(ids[1], Err("another conflict".into()), 32).await.unwrap_err();
+    assert!(matches!(again, StoreError::WrongState { .. }), "a conflict waits for a resolution, not another merge: {again}");
+    store.settle(ids[1], Ok("resolved by a person".into()), 33).await.unwrap();
+    assert!(matches!(state(ids[1]).await, JobState::Done { result, .. } if result == "resolved by a person"));
+    let late = store.settle(ids[0], Ok("late".into()), 34).await.unwrap_err();
+    assert!(matches!(late, StoreError::WrongState { .. }), "{late}");
+    assert!(matches!(store.settle(MessageId::random(), Ok(String::new()), 35).await, Err(StoreError::NoJob(_))));
+
+    let mut spec = job_spec(3);
+    spec.aggregate = Aggregate::MergePatches;
+    store.submit(spec.clone(), 40).await.unwrap();
+    store.plan(spec.id, vec![subtask(0, &[])], 40).await.unwrap();
+    let got = store.claim(&w, &[], 1, NO_CAP, LEASE, 41).await.unwrap();
+    done(&*store, got[0].lease, &w, "patch", 42).await;
+    assert!(store.cancel(spec.id, 43).await.unwrap(), "a merging job can be cancelled");
+    assert!(store.to_merge(10).await.unwrap().is_empty());
+    assert_audit_verifies(&*store).await;
+}
+
 async fn a_released_lease_does_not_count_as_an_attempt(store: Arc<dyn Store>) {
     running_job(&*store, 1, 1).await;
     let w = agent("w");
-    let a = store.claim(&w, &[], 1, LEASE, 0).await.unwrap();
+    let a = store.claim(&w, &[], 1, NO_CAP, LEASE, 0).await.unwrap();
     let released = Report::Released {
         reason: "the user came back".into(),
     };
@@ -505,7 +602,7 @@ async fn a_released_lease_does_not_count_as_an_attempt(store: Arc<dyn Store>) {
         store.report(a[0].lease, &w, released, 5).await.unwrap(),
         Accepted::Recorded { job_done: false }
     );
-    let b = store.claim(&w, &[], 1, LEASE, 5).await.unwrap();
+    let b = store.claim(&w, &[], 1, NO_CAP, LEASE, 5).await.unwrap();
     assert_eq!(b.len(), 1, "ready again at once");
     assert_eq!(b[0].attempt, 1, "the released attempt did not count");
     assert_audit_verifies(&*store).await;
@@ -525,7 +622,7 @@ async fn claims_prefer_the_loaded_model_and_share_fairly_across_jobs(store: Arc<
 
     let big = agent("big");
     let got = store
-        .claim(&big, &["qwen2.5-coder-1.5b".into()], 1, LEASE, 1)
+        .claim(&big, &["qwen2.5-coder-1.5b".into()], 1, NO_CAP, LEASE, 1)
         .await
         .unwrap();
     assert_eq!(
@@ -536,7 +633,7 @@ async fn claims_prefer_the_loaded_model_and_share_fairly_across_jobs(store: Arc<
     let small = agent("small");
     let mut order = Vec::new();
     for t in 0..6 {
-        let got = store.claim(&small, &[], 1, LEASE, 2 + t).await.unwrap();
+        let got = store.claim(&small, &[], 1, NO_CAP, LEASE, 2 + t).await.unwrap();
         order.push((got[0].job, got[0].subtask.ordinal));
     }
     assert_eq!(
@@ -556,7 +653,7 @@ async fn claims_prefer_the_loaded_model_and_share_fairly_across_jobs(store: Arc<
 async fn an_agent_cannot_report_on_another_agents_lease(store: Arc<dyn Store>) {
     let (spec, _) = running_job(&*store, 1, 3).await;
     let (a, b) = (agent("a"), agent("b"));
-    let got = store.claim(&a, &[], 1, LEASE, 0).await.unwrap();
+    let got = store.claim(&a, &[], 1, NO_CAP, LEASE, 0).await.unwrap();
     assert_eq!(
         done(&*store, got[0].lease, &b, "forged", 1).await,
         Accepted::Stale
@@ -576,10 +673,10 @@ async fn an_agent_cannot_report_on_another_agents_lease(store: Arc<dyn Store>) {
 async fn a_cancelled_job_hands_out_nothing_and_ignores_results(store: Arc<dyn Store>) {
     let (spec, _) = running_job(&*store, 3, 3).await;
     let w = agent("w");
-    let got = store.claim(&w, &[], 1, LEASE, 0).await.unwrap();
+    let got = store.claim(&w, &[], 1, NO_CAP, LEASE, 0).await.unwrap();
     assert!(store.cancel(spec.id, 1).await.unwrap());
     assert!(!store.cancel(spec.id, 2).await.unwrap(), "already final");
-    assert!(store.claim(&w, &[], 5, LEASE, 3).await.unwrap().is_empty());
+    assert!(store.claim(&w, &[], 5, NO_CAP, LEASE, 3).await.unwrap().is_empty());
     assert_eq!(
         done(&*store, got[0].lease, &w, "too late", 4).await,
         Accepted::Stale
@@ -608,7 +705,7 @@ async fn concurrent_claimers_never_get_the_same_subtask(store: Arc<dyn Store>) {
             let me = agent(&format!("w{i}"));
             let mut mine = Vec::new();
             loop {
-                let got = store.claim(&me, &[], 4, LEASE, 1).await.unwrap();
+                let got = store.claim(&me, &[], 4, NO_CAP, LEASE, 1).await.unwrap();
                 if got.is_empty() {
                     return mine;
                 }
@@ -648,7 +745,7 @@ async fn the_embedded_queue_survives_a_restart() {
     let (spec, lease) = {
         let store = Embedded::open(&path, backoff()).unwrap();
         let (spec, _) = running_job(&store, 3, 3).await;
-        let a = store.claim(&w, &[], 2, LEASE, 0).await.unwrap();
+        let a = store.claim(&w, &[], 2, NO_CAP, LEASE, 0).await.unwrap();
         done(&store, a[0].lease, &w, "kept", 1).await;
         (spec, a[1].lease)
     };
@@ -661,7 +758,7 @@ async fn the_embedded_queue_survives_a_restart() {
         done(&store, lease, &w, "after restart", 2).await,
         Accepted::Recorded { job_done: false }
     );
-    let c = store.claim(&w, &[], 5, LEASE, 3).await.unwrap();
+    let c = store.claim(&w, &[], 5, NO_CAP, LEASE, 3).await.unwrap();
     assert_eq!(c.len(), 1);
     assert_eq!(
         done(&store, c[0].lease, &w, "last", 4).await,
@@ -688,7 +785,7 @@ async fn two_postgres_coordinators_share_one_queue_and_a_forged_audit_entry_is_f
             let me = agent(&format!("w{i}"));
             let mut n = Vec::new();
             while let Some(x) = store
-                .claim(&me, &[], 3, LEASE, 1)
+                .claim(&me, &[], 3, NO_CAP, LEASE, 1)
                 .await
                 .unwrap()
                 .into_iter()
@@ -713,7 +810,7 @@ async fn two_postgres_coordinators_share_one_queue_and_a_forged_audit_entry_is_f
     assert!(second.expire(u64::MAX / 4).await.unwrap() > 0);
     loop {
         let got = second
-            .claim(&agent("late"), &[], 50, LEASE, u64::MAX / 4 + 1_000_000)
+            .claim(&agent("late"), &[], 50, NO_CAP, LEASE, u64::MAX / 4 + 1_000_000)
             .await
             .unwrap();
         if got.is_empty() {
@@ -770,4 +867,25 @@ async fn two_postgres_coordinators_share_one_queue_and_a_forged_audit_entry_is_f
         "audit entry 5 was changed after it was written: its hash does not match"
     );
     drop_schema(&schema).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_store_still_knows_its_merging_jobs_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("queue.redb");
+    let mut spec = job_spec(3);
+    spec.aggregate = Aggregate::MergePatches;
+    {
+        let store = Embedded::open(&path, backoff()).unwrap();
+        store.submit(spec.clone(), 0).await.unwrap();
+        store.plan(spec.id, vec![subtask(0, &[])], 0).await.unwrap();
+        let w = agent("w");
+        let got = store.claim(&w, &[], 1, NO_CAP, LEASE, 1).await.unwrap();
+        done(&store, got[0].lease, &w, "patch", 2).await;
+    }
+    let store = Embedded::open(&path, backoff()).unwrap();
+    let waiting: Vec<_> = store.to_merge(10).await.unwrap().iter().map(|j| j.spec.id).collect();
+    assert_eq!(waiting, [spec.id]);
+    store.settle(spec.id, Ok("diff".into()), 3).await.unwrap();
+    assert!(store.to_merge(10).await.unwrap().is_empty());
 }

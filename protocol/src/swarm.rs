@@ -434,6 +434,28 @@ mod work {
         pub outcome: WorkOutcome,
     }
 
+    impl WorkResult {
+        /// The result of `work`, run under `sandbox` for `elapsed_ms`: it names the work's job,
+        /// subtask, lease, attempt and snapshot, as the coordinator checks them.
+        pub fn answering(
+            work: &Work,
+            sandbox: SandboxLayers,
+            elapsed_ms: u64,
+            outcome: WorkOutcome,
+        ) -> WorkResult {
+            WorkResult {
+                job: work.job,
+                subtask: work.subtask,
+                lease: work.lease,
+                attempt: work.attempt,
+                snapshot_sha256: work.snapshot.sha256,
+                sandbox,
+                elapsed_ms,
+                outcome,
+            }
+        }
+    }
+
     impl Message for WorkResult {
         const KIND: Kind = Kind::Result;
         const MAX_BODY: usize = 192 * 1024;

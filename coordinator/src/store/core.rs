@@ -47,6 +47,7 @@ pub(crate) struct Core {
     /// Leases per agent.
     held: HashMap<AgentId, HashSet<MessageId>>,
     decomposing: BTreeSet<(u64, MessageId)>,
+    merging: BTreeSet<(u64, MessageId)>,
     escalated: BTreeSet<(u64, MessageId)>,
     next_seq: u64,
     head: Head,
@@ -68,8 +69,14 @@ impl Core {
     pub(crate) fn load(&mut self, jobs: Vec<Job>, subtasks: Vec<Subtask>) {
         for job in jobs {
             self.next_seq = self.next_seq.max(job.seq + 1);
-            if job.state == JobState::Decomposing {
-                self.decomposing.insert((job.seq, job.spec.id));
+            match job.state {
+                JobState::Decomposing => {
+                    self.decomposing.insert((job.seq, job.spec.id));
+                }
+                JobState::Merging => {
+                    self.merging.insert((job.seq, job.spec.id));
+                }
+                _ => {}
             }
             self.jobs.insert(job.spec.id, job);
         }
@@ -329,11 +336,40 @@ impl Core {
         ))
     }
 
+    pub(crate) fn to_merge(&self, limit: usize) -> Vec<Job> {
+        self.merging
+            .iter()
+            .take(limit)
+            .map(|(_, id)| self.jobs[id].clone())
+            .collect()
+    }
+
+    pub(crate) fn settle(
+        &mut self,
+        job_id: MessageId,
+        outcome: Result<String, String>,
+        now: Millis,
+    ) -> Result<Changes, StoreError> {
+        let mut settled = self
+            .jobs
+            .get(&job_id)
+            .ok_or(StoreError::NoJob(job_id))?
+            .clone();
+        let rec = rules::settle(&mut settled, outcome, now)?;
+        self.merging.remove(&(settled.seq, job_id));
+        self.jobs.insert(job_id, settled.clone());
+        let mut changes = Changes::default();
+        changes.jobs.push(settled);
+        self.audit(&mut changes, rec);
+        Ok(changes)
+    }
+
     /// Ends a job (failed or cancelled) and cancels its unfinished subtasks.
     fn end_job(&mut self, job_id: MessageId, state: JobState, now: Millis) -> Changes {
         let mut changes = Changes::default();
         let job = self.jobs.get_mut(&job_id).expect("callers checked the job");
         self.decomposing.remove(&(job.seq, job_id));
+        self.merging.remove(&(job.seq, job_id));
         let rec = rules::end(job, state, now);
         changes.jobs.push(job.clone());
         self.audit(&mut changes, rec);
@@ -357,11 +393,14 @@ impl Core {
         agent: &AgentId,
         models: &[String],
         slots: usize,
+        limit: usize,
         lease: Duration,
         now: Millis,
     ) -> (Vec<Assignment>, Changes) {
         self.promote(now);
         let mut changes = Changes::default();
+        let held = self.held.get(agent).map_or(0, HashSet::len);
+        let slots = slots.min(limit.saturating_sub(held));
         if slots == 0 || self.ready.is_empty() {
             return (Vec::new(), changes);
         }
@@ -428,10 +467,14 @@ impl Core {
     pub(crate) fn renew(
         &mut self,
         agent: &AgentId,
+        running: usize,
         lease: Duration,
         now: Millis,
     ) -> (usize, Changes) {
         let mut changes = Changes::default();
+        if running == 0 {
+            return (0, changes);
+        }
         let leases: Vec<MessageId> = self
             .held
             .get(agent)
@@ -526,6 +569,9 @@ impl Core {
         }
         let job = self.jobs.get_mut(&row.job).expect("subtasks have jobs");
         let rec = rules::finish(job, &outputs, now);
+        if job.state == JobState::Merging {
+            self.merging.insert((job.seq, job.spec.id));
+        }
         changes.jobs.push(job.clone());
         self.audit(changes, rec);
         true

@@ -231,25 +231,41 @@ impl Store for Embedded {
             .await
     }
 
+    async fn to_merge(&self, limit: usize) -> Result<Vec<Job>, StoreError> {
+        Ok(self.read(|core| core.to_merge(limit)))
+    }
+
+    async fn settle(
+        &self,
+        job: MessageId,
+        outcome: Result<String, String>,
+        now: Millis,
+    ) -> Result<(), StoreError> {
+        self.change(|core| Ok(((), core.settle(job, outcome, now)?)))
+            .await
+    }
+
     async fn claim(
         &self,
         agent: &AgentId,
         models: &[String],
         slots: usize,
+        limit: usize,
         lease: Duration,
         now: Millis,
     ) -> Result<Vec<Assignment>, StoreError> {
-        self.change(|core| Ok(core.claim(agent, models, slots, lease, now)))
+        self.change(|core| Ok(core.claim(agent, models, slots, limit, lease, now)))
             .await
     }
 
     async fn renew(
         &self,
         agent: &AgentId,
+        running: usize,
         lease: Duration,
         now: Millis,
     ) -> Result<usize, StoreError> {
-        self.change(|core| Ok(core.renew(agent, lease, now))).await
+        self.change(|core| Ok(core.renew(agent, running, lease, now))).await
     }
 
     async fn report(

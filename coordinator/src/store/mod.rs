@@ -95,21 +95,39 @@ pub trait Store: Send + Sync {
     /// Ends a job that cannot be finished (decomposition or escalation failed).
     async fn fail_job(&self, job: MessageId, reason: &str, now: Millis) -> Result<(), StoreError>;
 
-    /// Leases up to `slots` ready subtasks to an agent: those its loaded models suit first,
-    /// then round-robin across jobs (each job's next subtask before any job's one after).
+    /// Jobs whose patches wait to be merged, oldest first.
+    async fn to_merge(&self, limit: usize) -> Result<Vec<Job>, StoreError>;
+
+    /// Settles a merging job: `Ok` with the merged diff ends it as done, `Err` with the
+    /// conflict leaves it in `conflict` for a person, whose resolution (`Ok`) ends it.
+    async fn settle(
+        &self,
+        job: MessageId,
+        outcome: Result<String, String>,
+        now: Millis,
+    ) -> Result<(), StoreError>;
+
+    /// Leases up to `slots` ready subtasks to an agent, never letting it hold more than `limit`
+    /// at once (the leases it holds already count): those its loaded models suit first, then
+    /// round-robin across jobs (each job's next subtask before any job's one after).
     async fn claim(
         &self,
         agent: &AgentId,
         models: &[String],
         slots: usize,
+        limit: usize,
         lease: Duration,
         now: Millis,
     ) -> Result<Vec<Assignment>, StoreError>;
 
-    /// Extends every lease the agent holds to `now + lease` (its heartbeat); returns how many.
+    /// Extends every lease the agent holds to `now + lease` (its heartbeat) when it says it is
+    /// `running` work; returns how many. An agent running nothing holds no live lease: leases
+    /// whose work or result was lost on the way (a broker restart) are left to expire and be
+    /// handed out again.
     async fn renew(
         &self,
         agent: &AgentId,
+        running: usize,
         lease: Duration,
         now: Millis,
     ) -> Result<usize, StoreError>;

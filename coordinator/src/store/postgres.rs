@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     remaining integer NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_decomposing ON jobs (seq) WHERE state = 'decomposing';
+CREATE INDEX IF NOT EXISTS jobs_merging ON jobs (seq) WHERE state = 'merging';
 CREATE TABLE IF NOT EXISTS subtasks (
     id bytea PRIMARY KEY,
     job bytea NOT NULL REFERENCES jobs (id),
@@ -202,6 +203,10 @@ fn job_from(row: &Row) -> Result<Job, StoreError> {
     let state = match row.get::<_, &str>("state") {
         "decomposing" => JobState::Decomposing,
         "running" => JobState::Running,
+        "merging" => JobState::Merging,
+        "conflict" => JobState::Conflict {
+            detail: row.get::<_, Option<String>>("reason").unwrap_or_default(),
+        },
         "done" => JobState::Done {
             result: row.get::<_, Option<String>>("result").unwrap_or_default(),
             result_hash: digest(row.get("result_hash"))?,
@@ -326,7 +331,9 @@ async fn save_job(tx: &Transaction<'_>, job: &Job) -> Step<()> {
             result = Some(r.clone());
             hash = Some(result_hash.0.to_vec());
         }
-        JobState::Failed { reason: r } => reason = Some(r.clone()),
+        JobState::Failed { reason: r } | JobState::Conflict { detail: r } => {
+            reason = Some(r.clone())
+        }
         _ => {}
     }
     let statement = tx
@@ -690,18 +697,65 @@ impl Store for Postgres {
         })
     }
 
+    async fn to_merge(&self, limit: usize) -> Result<Vec<Job>, StoreError> {
+        let client = self.pool.get().await.map_err(backend)?;
+        let rows = client
+            .query(
+                "SELECT *, remaining FROM jobs WHERE state = 'merging' ORDER BY seq LIMIT $1",
+                &[&(limit as i64)],
+            )
+            .await
+            .map_err(pg)?;
+        rows.iter().map(job_from).collect()
+    }
+
+    async fn settle(
+        &self,
+        job_id: MessageId,
+        outcome: Result<String, String>,
+        now: Millis,
+    ) -> Result<(), StoreError> {
+        in_tx!(self, |tx| {
+            let Some((mut job, _)) = lock_job(tx, job_id).await? else {
+                return Err(StoreError::NoJob(job_id).into());
+            };
+            let record = rules::settle(&mut job, outcome.clone(), now)?;
+            save_job(tx, &job).await?;
+            append(tx, vec![record]).await?;
+            Ok(())
+        })
+    }
+
     async fn claim(
         &self,
         agent: &AgentId,
         models: &[String],
         slots: usize,
+        limit: usize,
         lease: Duration,
         now: Millis,
     ) -> Result<Vec<Assignment>, StoreError> {
-        if slots == 0 {
+        if slots == 0 || limit == 0 {
             return Ok(Vec::new());
         }
         in_tx!(self, |tx| {
+            // Two coordinators answering the same agent at once must not both fill its limit.
+            tx.execute(
+                "SELECT pg_advisory_xact_lock(hashtext($1))",
+                &[&agent.as_str()],
+            )
+            .await?;
+            let held: i64 = tx
+                .query_one(
+                    "SELECT count(*) FROM subtasks WHERE state = 'leased' AND agent = $1",
+                    &[&agent.as_str()],
+                )
+                .await?
+                .get(0);
+            let slots = slots.min(limit.saturating_sub(held as usize));
+            if slots == 0 {
+                return Ok(Vec::new());
+            }
             let look = tx
                 .prepare_cached(
                     "SELECT id, model FROM subtasks WHERE state = 'ready' AND not_before <= $1 \
@@ -788,9 +842,13 @@ impl Store for Postgres {
     async fn renew(
         &self,
         agent: &AgentId,
+        running: usize,
         lease: Duration,
         now: Millis,
     ) -> Result<usize, StoreError> {
+        if running == 0 {
+            return Ok(0);
+        }
         let client = self.pool.get().await.map_err(backend)?;
         let expires = (now + lease.as_millis() as u64) as i64;
         let n = client

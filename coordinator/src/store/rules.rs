@@ -4,7 +4,8 @@
 use super::StoreError;
 use crate::audit::{Event, Record};
 use crate::model::{
-    Backoff, Job, JobSpec, JobState, Millis, Report, Subtask, SubtaskSpec, SubtaskState, sha256,
+    Aggregate, Backoff, Job, JobSpec, JobState, Millis, Report, Subtask, SubtaskSpec,
+    SubtaskState, concatenate, sha256,
 };
 use edgecoder_protocol::ids::{AgentId, MessageId};
 use std::time::Duration;
@@ -209,18 +210,55 @@ pub(crate) fn apply_resolution(
     }
 }
 
-/// Ends a job as done with its aggregated result.
+/// Follows a job's last subtask: concatenated outputs end the job; patches wait to be merged.
 pub(crate) fn finish(job: &mut Job, outputs: &[(u32, String)], now: Millis) -> Record {
-    let result = crate::model::aggregate(job.spec.aggregate, outputs);
+    match job.spec.aggregate {
+        Aggregate::Concatenate => done(job, concatenate(outputs), now, "done"),
+        Aggregate::MergePatches => {
+            job.state = JobState::Merging;
+            let detail = format!("merging {} patches", outputs.len());
+            record(Event::Merge, now, job.spec.id, None, None, detail)
+        }
+    }
+}
+
+/// Ends a job as done with `result`.
+fn done(job: &mut Job, result: String, now: Millis, detail: &str) -> Record {
     let result_hash = sha256(result.as_bytes());
     job.state = JobState::Done {
         result,
         result_hash,
     };
     job.finished = Some(now);
-    let mut rec = record(Event::JobEnd, now, job.spec.id, None, None, "done".into());
+    let mut rec = record(Event::JobEnd, now, job.spec.id, None, None, detail.into());
     rec.result_hash = Some(result_hash);
     rec
+}
+
+/// Settles a merging job: `Ok` with the merged diff ends it, `Err` with the conflict makes it
+/// wait for a person, whose resolution (`Ok`) ends a job in conflict.
+pub(crate) fn settle(
+    job: &mut Job,
+    outcome: Result<String, String>,
+    now: Millis,
+) -> Result<Record, StoreError> {
+    match (&job.state, outcome) {
+        (JobState::Merging, Ok(diff)) => Ok(done(job, diff, now, "done: patches merged")),
+        (JobState::Conflict { .. }, Ok(diff)) => {
+            Ok(done(job, diff, now, "done: conflict resolved"))
+        }
+        (JobState::Merging, Err(detail)) => {
+            let summary = detail.lines().next().unwrap_or_default().to_owned();
+            job.state = JobState::Conflict { detail };
+            Ok(record(Event::Merge, now, job.spec.id, None, None, summary))
+        }
+        (state, _) => Err(StoreError::WrongState {
+            job: job.spec.id,
+            state: state.name(),
+            what: "settling its merge",
+            wanted: "merging (or conflict, for a resolution)",
+        }),
+    }
 }
 
 /// Ends a job as failed or cancelled.

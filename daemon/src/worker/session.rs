@@ -422,16 +422,12 @@ impl WorkerSession {
             }
         }
         tracing::info!(outcome = ?std::mem::discriminant(&outcome), elapsed_ms = elapsed.as_millis() as u64, "subtask reported");
-        let result = WorkResult {
-            job: work.job,
-            subtask: work.subtask,
-            lease: work.lease,
-            attempt: work.attempt,
-            snapshot_sha256: work.snapshot.sha256,
-            sandbox: solution.layers,
-            elapsed_ms: elapsed.as_millis() as u64,
+        let result = WorkResult::answering(
+            work,
+            solution.layers,
+            elapsed.as_millis() as u64,
             outcome,
-        };
+        );
         self.publish(client, Leaf::Result, &result).await;
     }
 }
