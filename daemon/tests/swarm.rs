@@ -4,7 +4,8 @@
 //! development CA (`edgecoder-coordinator certs`). A job goes in over HTTP, is
 //! decomposed by the inference service (killed with SIGKILL as the job arrives and restarted:
 //! the job waits for it), worked on by the workers in their sandboxes, and its result passes
-//! the job's tests; the audit chain verifies afterwards.
+//! the job's tests; the audit chain verifies afterwards. The same on PostgreSQL with two
+//! coordinators sharing the queue: the job goes to one, the workers of the other run it.
 //!
 //! The coordinator and inference binaries are found next to this package's binaries (cargo
 //! builds every workspace binary for `--workspace` test runs).
@@ -130,6 +131,87 @@ fn tarball(files: &[(&str, &str)]) -> Vec<u8> {
     builder.into_inner().unwrap()
 }
 
+/// Enrols worker `name` at the coordinator's API and starts `edgecoder worker run` for it
+/// (`ca`: the development CA of a TLS broker).
+fn start_worker(client: &Http, api: &str, name: &str, ca: Option<&Path>, dir: &Path) -> Process {
+    let token = client.post(&format!("{api}/v1/admin/enrolment-tokens"), &serde_json::Value::Null);
+    let credentials = dir.join(format!("{name}.json"));
+    let mut enrol = Command::new(env!("CARGO_BIN_EXE_edgecoder"));
+    enrol.args(["worker", "enrol", "--coordinator", api, "--token", token["token"].as_str().unwrap(), "--id", name]);
+    if let Some(ca) = ca {
+        enrol.arg("--ca").arg(ca);
+    }
+    let enrolled = enrol.arg("--credentials").arg(&credentials).output().unwrap();
+    assert!(enrolled.status.success(), "{}", String::from_utf8_lossy(&enrolled.stderr));
+    Process::start(
+        name,
+        Command::new(env!("CARGO_BIN_EXE_edgecoder"))
+            .args(["worker", "run", "--model", "qwen2.5-coder-0.5b", "--threads", "1"])
+            .arg("--credentials")
+            .arg(&credentials)
+            .arg("--state")
+            .arg(dir.join(name)),
+        dir,
+    )
+}
+
+/// Uploads the job's snapshot; returns its sha256.
+fn upload_snapshot(client: &Http, api: &str) -> String {
+    let snapshot = tarball(&[("README.md", "A prime number library.\n")]);
+    let sha = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&snapshot).iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let (status, _) = client.send(client.client.put(format!("{api}/v1/snapshots/{sha}")).body(snapshot));
+    assert_eq!(status, 201);
+    sha
+}
+
+/// The job every test runs: two functions the inference service splits into subtasks.
+fn prime_job(sha: &str) -> serde_json::Value {
+    serde_json::json!({
+        "tenant": "acme",
+        "lang": "python",
+        "instruction": "Write two Python functions: is_prime(n), which tells whether the integer n is a prime \
+                        number, and primes_below(n), which returns the list of primes smaller than n using is_prime.",
+        "tests": JOB_TESTS,
+        "snapshot": sha,
+    })
+}
+
+/// Waits until job `id` ends while every process stays up; checks it is done and its result
+/// passes the job's tests.
+fn wait_until_done(client: &Http, api: &str, id: &str, processes: &mut [&mut Process]) {
+    let deadline = Instant::now() + Duration::from_secs(900);
+    let status = loop {
+        let status = client.get(&format!("{api}/v1/jobs/{id}"));
+        if ["done", "failed", "cancelled"].contains(&status["state"].as_str().unwrap_or("")) {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the job did not finish in 15 minutes: {status:#}");
+        for p in processes.iter_mut() {
+            if let Some(exit) = p.child.try_wait().unwrap() {
+                panic!("{} exited ({exit}) while the job ran:\n{}", p.name, p.log());
+            }
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    assert_eq!(status["state"], "done", "{status:#}");
+    let results = client.get(&format!("{api}/v1/jobs/{id}/results"));
+    let code = results["result"].as_str().unwrap();
+    let report = edgecoder_executor::run_tests(code, JOB_TESTS, edgecoder_executor::Lang::Python, &Default::default());
+    assert!(report.all_passed(), "the job's result passes its tests:\n{code}\n{report:#?}");
+}
+
+/// `edgecoder-coordinator audit verify --json` on `store`: the chain verifies, with at least
+/// submit, decompose, assign and complete in it.
+fn verify_audit(store: &[&std::ffi::OsStr]) {
+    let verify = Command::new(binary("edgecoder-coordinator")).args(["audit", "verify", "--json"]).args(store).output().unwrap();
+    let verdict: serde_json::Value = serde_json::from_slice(&verify.stdout).unwrap();
+    assert_eq!(verdict["ok"], true, "{verdict}");
+    assert!(verdict["entries"].as_u64().unwrap() >= 4, "submit, decompose, assign, complete: {verdict}");
+}
+
 const JOB_TESTS: &str = "assert is_prime(7)\nassert not is_prime(8)\nassert not is_prime(1)\nassert primes_below(12) == [2, 3, 5, 7, 11]\n";
 
 #[test]
@@ -179,49 +261,13 @@ fn a_job_runs_through_inference_coordinator_and_three_sandboxed_workers() {
     wait_for_http(&client, &format!("http://127.0.0.1:{inference}/healthz"), "the inference service", &mut [&mut inference_service]);
     client.token = std::fs::read_to_string(state.join("admin.token")).unwrap();
 
-    let mut workers = Vec::new();
-    for n in 0..3 {
-        let token = client.post(&format!("{api}/v1/admin/enrolment-tokens"), &serde_json::Value::Null);
-        let credentials = dir.path().join(format!("worker-{n}.json"));
-        let enrol = Command::new(env!("CARGO_BIN_EXE_edgecoder"))
-            .args(["worker", "enrol", "--coordinator", &api, "--token", token["token"].as_str().unwrap()])
-            .args(["--id", &format!("worker-{n}")])
-            .arg("--ca")
-            .arg(state.join("tls").join("ca.pem"))
-            .arg("--credentials")
-            .arg(&credentials)
-            .output()
-            .unwrap();
-        assert!(enrol.status.success(), "{}", String::from_utf8_lossy(&enrol.stderr));
-        let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&credentials).unwrap()).unwrap();
-        assert_eq!(saved["broker"], format!("mqtts://127.0.0.1:{mqtt_tls}"));
-        workers.push(Process::start(
-            &format!("worker-{n}"),
-            Command::new(env!("CARGO_BIN_EXE_edgecoder"))
-                .args(["worker", "run", "--model", "qwen2.5-coder-0.5b", "--threads", "1"])
-                .arg("--credentials")
-                .arg(&credentials)
-                .arg("--state")
-                .arg(dir.path().join(format!("worker-{n}"))),
-            dir.path(),
-        ));
-    }
+    let ca = state.join("tls").join("ca.pem");
+    let mut workers: Vec<Process> = (0..3).map(|n| start_worker(&client, &api, &format!("worker-{n}"), Some(&ca), dir.path())).collect();
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("worker-0.json")).unwrap()).unwrap();
+    assert_eq!(saved["broker"], format!("mqtts://127.0.0.1:{mqtt_tls}"), "the workers reach the broker over TLS");
 
-    let snapshot = tarball(&[("README.md", "A prime number library.\n")]);
-    let sha = {
-        use sha2::Digest;
-        sha2::Sha256::digest(&snapshot).iter().map(|b| format!("{b:02x}")).collect::<String>()
-    };
-    let (status, _) = client.send(client.client.put(format!("{api}/v1/snapshots/{sha}")).body(snapshot));
-    assert_eq!(status, 201);
-    let job = serde_json::json!({
-        "tenant": "acme",
-        "lang": "python",
-        "instruction": "Write two Python functions: is_prime(n), which tells whether the integer n is a prime \
-                        number, and primes_below(n), which returns the list of primes smaller than n using is_prime.",
-        "tests": JOB_TESTS,
-        "snapshot": sha,
-    });
+    let sha = upload_snapshot(&client, &api);
+    let job = prime_job(&sha);
     // The inference service dies (kill -9) as the job comes in: the job waits for it instead
     // of failing, and is decomposed once the service is back.
     inference_service.child.kill().unwrap();
@@ -237,25 +283,8 @@ fn a_job_runs_through_inference_coordinator_and_three_sandboxed_workers() {
     inference_service = start_inference("inference-restarted");
     wait_for_http(&client, &format!("http://127.0.0.1:{inference}/healthz"), "the restarted inference service", &mut [&mut inference_service]);
 
-    let deadline = Instant::now() + Duration::from_secs(900);
-    let status = loop {
-        let status = client.get(&format!("{api}/v1/jobs/{id}"));
-        if ["done", "failed", "cancelled"].contains(&status["state"].as_str().unwrap_or("")) {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the job did not finish in 15 minutes: {status:#}");
-        for p in workers.iter_mut().chain([&mut coordinator, &mut inference_service]) {
-            if let Some(exit) = p.child.try_wait().unwrap() {
-                panic!("{} exited ({exit}) while the job ran:\n{}", p.name, p.log());
-            }
-        }
-        std::thread::sleep(Duration::from_secs(1));
-    };
-    assert_eq!(status["state"], "done", "{status:#}");
-    let results = client.get(&format!("{api}/v1/jobs/{id}/results"));
-    let code = results["result"].as_str().unwrap();
-    let report = edgecoder_executor::run_tests(code, JOB_TESTS, edgecoder_executor::Lang::Python, &Default::default());
-    assert!(report.all_passed(), "the job's result passes its tests:\n{code}\n{report:#?}");
+    let mut processes: Vec<&mut Process> = workers.iter_mut().chain([&mut coordinator, &mut inference_service]).collect();
+    wait_until_done(&client, &api, &id, &mut processes);
 
     let agents = client.get(&format!("{api}/v1/admin/agents"));
     assert_eq!(agents.as_array().unwrap().len(), 3, "three workers said hello: {agents:#}");
@@ -268,12 +297,75 @@ fn a_job_runs_through_inference_coordinator_and_three_sandboxed_workers() {
     }
     coordinator.terminate();
     inference_service.terminate();
-    let verify = Command::new(binary("edgecoder-coordinator"))
-        .args(["audit", "verify", "--json", "--queue"])
-        .arg(state.join("queue.redb"))
+    verify_audit(&["--queue".as_ref(), state.join("queue.redb").as_os_str()]);
+}
+
+#[test]
+fn on_postgresql_a_job_submitted_to_one_coordinator_runs_on_the_workers_of_another() {
+    let url = std::env::var("EDGECODER_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1/test".into());
+    let schema = format!("ec_swarm_{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let inference = free_port();
+    let mut inference_service = Process::start(
+        "inference",
+        Command::new(binary("edgecoder-inference"))
+            .args(["--listen", &format!("127.0.0.1:{inference}"), "--model", "qwen2.5-coder-0.5b", "--threads", "2"]),
+        dir.path(),
+    );
+    let snapshots = dir.path().join("snapshots");
+    // Coordinator a decomposes (it alone knows the inference service); b serves the workers.
+    let start = |name: &str, planner: bool| {
+        let (mqtt, http) = (free_port(), free_port());
+        let mut command = Command::new(binary("edgecoder-coordinator"));
+        command
+            .arg("serve")
+            .arg("--state")
+            .arg(dir.path().join(name))
+            .args(["--mqtt", &format!("127.0.0.1:{mqtt}"), "--http", &format!("127.0.0.1:{http}"), "--lease", "120s"])
+            .args(["--postgres", &url, "--schema", &schema])
+            .arg("--snapshots")
+            .arg(&snapshots);
+        if planner {
+            command.args(["--inference", &format!("http://127.0.0.1:{inference}")]);
+        }
+        (Process::start(name, &mut command, dir.path()), format!("http://127.0.0.1:{http}"))
+    };
+    let (mut a, api_a) = start("coordinator-a", true);
+    let (mut b, api_b) = start("coordinator-b", false);
+    let mut client = Http {
+        runtime: tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap(),
+        client: reqwest::Client::new(),
+        token: String::new(),
+    };
+    wait_for_http(&client, &format!("{api_a}/openapi.json"), "coordinator a", &mut [&mut a]);
+    wait_for_http(&client, &format!("{api_b}/openapi.json"), "coordinator b", &mut [&mut b]);
+    wait_for_http(&client, &format!("http://127.0.0.1:{inference}/healthz"), "the inference service", &mut [&mut inference_service]);
+    let token_a = std::fs::read_to_string(dir.path().join("coordinator-a").join("admin.token")).unwrap();
+    let token_b = std::fs::read_to_string(dir.path().join("coordinator-b").join("admin.token")).unwrap();
+
+    client.token = token_b.clone();
+    let mut workers: Vec<Process> = (0..2).map(|n| start_worker(&client, &api_b, &format!("worker-{n}"), None, dir.path())).collect();
+    client.token = token_a;
+    let sha = upload_snapshot(&client, &api_a);
+    let id = client.post(&format!("{api_a}/v1/jobs"), &prime_job(&sha))["id"].as_str().unwrap().to_owned();
+    let mut processes: Vec<&mut Process> = workers.iter_mut().chain([&mut a, &mut b, &mut inference_service]).collect();
+    wait_until_done(&client, &api_a, &id, &mut processes);
+    client.token = token_b;
+    assert_eq!(client.get(&format!("{api_b}/v1/jobs/{id}"))["state"], "done", "b sees the job it ran end");
+    let agents = client.get(&format!("{api_b}/v1/admin/agents"));
+    assert_eq!(agents.as_array().unwrap().len(), 2, "both workers said hello to b: {agents:#}");
+
+    for worker in &mut workers {
+        worker.terminate();
+    }
+    a.terminate();
+    b.terminate();
+    inference_service.terminate();
+    verify_audit(&["--postgres".as_ref(), url.as_ref(), "--schema".as_ref(), schema.as_ref()]);
+    let dropped = Command::new("psql")
+        .arg(&url)
+        .args(["-q", "-c", &format!("DROP SCHEMA {schema} CASCADE")])
         .output()
-        .unwrap();
-    let verdict: serde_json::Value = serde_json::from_slice(&verify.stdout).unwrap();
-    assert_eq!(verdict["ok"], true, "{verdict}");
-    assert!(verdict["entries"].as_u64().unwrap() >= 4, "submit, decompose, assign, complete: {verdict}");
+        .expect("psql (Debian's postgresql-client) drops the test schema");
+    assert!(dropped.status.success(), "{}", String::from_utf8_lossy(&dropped.stderr));
 }
