@@ -168,6 +168,19 @@ impl Postgres {
             .map_err(pg)?;
         Ok(Postgres { pool, backoff })
     }
+
+    /// Jobs in `state` (a partially indexed one: `decomposing` or `merging`), oldest first.
+    async fn jobs_in(&self, state: &'static str, limit: usize) -> Result<Vec<Job>, StoreError> {
+        let client = self.pool.get().await.map_err(backend)?;
+        let rows = client
+            .query(
+                &format!("SELECT *, remaining FROM jobs WHERE state = '{state}' ORDER BY seq LIMIT $1"),
+                &[&(limit as i64)],
+            )
+            .await
+            .map_err(pg)?;
+        rows.iter().map(job_from).collect()
+    }
 }
 
 fn retryable(e: &tokio_postgres::Error) -> bool {
@@ -566,15 +579,7 @@ impl Store for Postgres {
     }
 
     async fn to_decompose(&self, limit: usize) -> Result<Vec<Job>, StoreError> {
-        let client = self.pool.get().await.map_err(backend)?;
-        let rows = client
-            .query(
-                "SELECT *, remaining FROM jobs WHERE state = 'decomposing' ORDER BY seq LIMIT $1",
-                &[&(limit as i64)],
-            )
-            .await
-            .map_err(pg)?;
-        rows.iter().map(job_from).collect()
+        self.jobs_in("decomposing", limit).await
     }
 
     async fn plan(
@@ -698,15 +703,7 @@ impl Store for Postgres {
     }
 
     async fn to_merge(&self, limit: usize) -> Result<Vec<Job>, StoreError> {
-        let client = self.pool.get().await.map_err(backend)?;
-        let rows = client
-            .query(
-                "SELECT *, remaining FROM jobs WHERE state = 'merging' ORDER BY seq LIMIT $1",
-                &[&(limit as i64)],
-            )
-            .await
-            .map_err(pg)?;
-        rows.iter().map(job_from).collect()
+        self.jobs_in("merging", limit).await
     }
 
     async fn settle(
