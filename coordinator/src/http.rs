@@ -8,12 +8,12 @@
 
 use edgecoder_protocol::envelope::unix_time_ms;
 use crate::audit::Entry;
-use crate::model::{Aggregate, JobSpec, JobState, check_plan};
+use crate::model::{Aggregate, JobSpec, JobState, Settlement, check_plan};
 use crate::planner::subtasks_from;
 use edgecoder_protocol::inference::{DecomposeResponse, PlannedSubtask};
 use crate::policy::Scope;
 use crate::service::Service;
-use crate::merge::merge_patches;
+use crate::merge::merge_stored;
 use crate::snapshots::{SnapshotError, SnapshotStore};
 use crate::store::StoreError;
 use axum::body::Bytes;
@@ -419,17 +419,12 @@ async fn resolve(State(api): Shared, Path(id): Path<String>, body: Result<Json<R
             format!("job {id} is {}: only a job in conflict takes a resolution", job.state.name()),
         ));
     }
-    let store = api.snapshots.clone();
-    let sha = job.spec.snapshot.sha256;
-    let checked = tokio::task::spawn_blocking(move || -> Result<String, ApiError> {
-        let tarball = store.read(&sha)?.ok_or_else(|| {
-            ApiError::new(StatusCode::CONFLICT, format!("the job's snapshot {sha} is no longer stored: upload it again"))
-        })?;
-        merge_patches(&tarball, &[(0, result)]).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))
-    })
-    .await
-    .expect("no panic")?;
-    api.service.store().settle(id, Ok(checked), unix_time_ms()).await?;
+    let (store, sha) = (api.snapshots.clone(), job.spec.snapshot.sha256);
+    let checked = merge_stored(store, sha, vec![(0, result)], Vec::new())
+        .await?
+        .ok_or_else(|| ApiError::new(StatusCode::CONFLICT, format!("the job's snapshot {sha} is no longer stored: upload it again")))?
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+    api.service.store().settle(id, Settlement::ResolvedByPerson(checked), unix_time_ms()).await?;
     Ok(Json(serde_json::json!({"resolved": true})).into_response())
 }
 

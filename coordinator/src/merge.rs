@@ -4,8 +4,13 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
+use std::sync::Arc;
 
 use diffy::patch_set::{FileOperation, ParseOptions, PatchSet};
+use edgecoder_protocol::ids::Sha256;
+use edgecoder_protocol::inference::{ConflictedFile, ResolvedFile, has_conflict_markers};
+
+use crate::snapshots::{SnapshotError, SnapshotStore};
 
 /// Why patches could not be merged into one.
 #[derive(Debug, thiserror::Error)]
@@ -32,13 +37,33 @@ pub enum MergeError {
         detail: String,
     },
     /// Two or more patches change the same lines differently.
-    #[error("the patches conflict in {}", files.join(", "))]
-    Conflict {
-        /// The files with conflicts.
-        files: Vec<String>,
-        /// Each conflicting file with conflict markers, for the person who resolves it.
-        marked: String,
+    #[error("the patches conflict in {}", conflict_paths(.0))]
+    Conflict(Vec<ConflictedFile>),
+    /// A resolution given for a conflicting file is not usable.
+    #[error("the resolution of {path} is not usable: {detail}")]
+    BadResolution {
+        /// The file.
+        path: String,
+        /// Why.
+        detail: String,
     },
+}
+
+fn conflict_paths(files: &[ConflictedFile]) -> String {
+    files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// The conflicts as a person reads them: which files and `why` they wait for a person, then
+/// each file with its markers.
+pub fn describe_conflicts(files: &[ConflictedFile], why: &str) -> String {
+    let mut text = format!("the patches conflict in {}; {why}\n", conflict_paths(files));
+    for file in files {
+        text.push_str(&format!("=== {}\n{}", file.path, file.marked));
+        if !file.marked.ends_with('\n') {
+            text.push('\n');
+        }
+    }
+    text
 }
 
 /// A file's content after one subtask's patch: `None` when the patch deletes it.
@@ -47,6 +72,17 @@ type Version = Option<String>;
 /// Merges the subtasks' patches (`(ordinal, unified diff)`) against the files of `snapshot` (a
 /// tar archive) into one unified diff of the snapshot, files in path order.
 pub fn merge_patches(snapshot: &[u8], patches: &[(u32, String)]) -> Result<String, MergeError> {
+    merge_resolved(snapshot, patches, &[])
+}
+
+/// Like [`merge_patches`], with the content of files whose patches conflict taken from
+/// `resolved` (the parent model's answer); a conflicting file it does not cover is still a
+/// conflict, and a resolution that keeps conflict markers is refused.
+pub fn merge_resolved(
+    snapshot: &[u8],
+    patches: &[(u32, String)],
+    resolved: &[ResolvedFile],
+) -> Result<String, MergeError> {
     let base = read_snapshot(snapshot)?;
     let mut sorted: Vec<&(u32, String)> = patches.iter().collect();
     sorted.sort_by_key(|(ordinal, _)| *ordinal);
@@ -58,28 +94,48 @@ pub fn merge_patches(snapshot: &[u8], patches: &[(u32, String)]) -> Result<Strin
     }
     let mut diff = String::new();
     let mut conflicts = Vec::new();
-    let mut marked = String::new();
     for (path, changes) in &versions {
         let original = base.get(path);
         match merge_file(original.map(String::as_str), changes) {
             Ok(merged) => diff.push_str(&file_diff(path, original, merged.as_deref())),
-            Err(markers) => {
-                conflicts.push(path.clone());
-                marked.push_str(&format!("=== {path}\n{markers}"));
-                if !markers.ends_with('\n') {
-                    marked.push('\n');
+            Err(marked) => match resolved.iter().find(|r| &r.path == path) {
+                Some(resolution) => {
+                    if has_conflict_markers(&resolution.content) {
+                        return Err(MergeError::BadResolution {
+                            path: path.clone(),
+                            detail: "it still holds conflict markers".into(),
+                        });
+                    }
+                    diff.push_str(&file_diff(path, original, Some(&resolution.content)));
                 }
-            }
+                None => conflicts.push(ConflictedFile {
+                    path: path.clone(),
+                    original: original.cloned().unwrap_or_default(),
+                    marked,
+                }),
+            },
         }
     }
     if conflicts.is_empty() {
         Ok(diff)
     } else {
-        Err(MergeError::Conflict {
-            files: conflicts,
-            marked,
-        })
+        Err(MergeError::Conflict(conflicts))
     }
+}
+
+/// Reads snapshot `sha256` from `store` and merges `patches` on it as [`merge_resolved`] does,
+/// off the async threads; `Ok(None)` when the snapshot is no longer stored.
+pub async fn merge_stored(
+    store: Arc<SnapshotStore>,
+    sha256: Sha256,
+    patches: Vec<(u32, String)>,
+    resolved: Vec<ResolvedFile>,
+) -> Result<Option<Result<String, MergeError>>, SnapshotError> {
+    tokio::task::spawn_blocking(move || {
+        Ok(store.read(&sha256)?.map(|tarball| merge_resolved(&tarball, &patches, &resolved)))
+    })
+    .await
+    .expect("merging does not panic")
 }
 
 /// The snapshot's text files by path (binary files are left out: patches cannot change them).
@@ -277,11 +333,25 @@ mod tests {
         let snapshot = tarball(&[("calc.py", CALC)]);
         let one = edit("calc.py", CALC, &CALC.replacen("return 0", "return a + b", 1));
         let two = edit("calc.py", CALC, &CALC.replacen("return 0", "return b + a", 1));
-        let Err(MergeError::Conflict { files, marked }) = merge_patches(&snapshot, &[(0, one), (1, two)]) else {
+        let patches = [(0, one), (1, two)];
+        let Err(MergeError::Conflict(files)) = merge_patches(&snapshot, &patches) else {
             panic!("expected a conflict")
         };
-        assert_eq!(files, ["calc.py"]);
-        assert!(marked.contains("<<<<<<<") && marked.contains("return a + b") && marked.contains("return b + a"), "{marked}");
+        assert_eq!(files.len(), 1);
+        assert_eq!((files[0].path.as_str(), files[0].original.as_str()), ("calc.py", CALC));
+        let marked = &files[0].marked;
+        assert!(has_conflict_markers(marked) && marked.contains("return a + b") && marked.contains("return b + a"), "{marked}");
+        let described = describe_conflicts(&files, "a person resolves them");
+        assert!(described.starts_with("the patches conflict in calc.py; a person resolves them\n=== calc.py\ndef add(a, b):\n<<<<<<< ours"), "{described}");
+
+        let resolution = |content: &str| [ResolvedFile { path: "calc.py".into(), content: content.into() }];
+        let both = CALC.replacen("return 0", "return a + b  # == b + a", 1);
+        let diff = merge_resolved(&snapshot, &patches, &resolution(&both)).unwrap();
+        assert!(diff.contains("+    return a + b  # == b + a") && diff.starts_with("--- a/calc.py"), "{diff}");
+        let error = merge_resolved(&snapshot, &patches, &resolution(marked)).unwrap_err();
+        assert!(error.to_string().contains("still holds conflict markers"), "{error}");
+        let other = [ResolvedFile { path: "other.py".into(), content: both }];
+        assert!(matches!(merge_resolved(&snapshot, &patches, &other), Err(MergeError::Conflict(_))));
     }
 
     #[test]

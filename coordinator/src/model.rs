@@ -86,9 +86,11 @@ pub enum JobState {
     Decomposing,
     /// Its subtasks are being worked on.
     Running,
-    /// Every subtask is done; their patches are being merged.
+    /// Every subtask is done; their patches are being merged (and conflicts, where the
+    /// coordinator has an inference service, resolved by the parent model).
     Merging,
-    /// The subtasks' patches conflict; a person resolves it (`POST /v1/jobs/{id}/resolve`).
+    /// The subtasks' patches conflict and the parent model could not resolve them (or there is
+    /// none); a person resolves it (`POST /v1/jobs/{id}/resolve`).
     Conflict {
         /// The conflicting files, and each with conflict markers.
         detail: String,
@@ -130,6 +132,20 @@ impl JobState {
             JobState::Cancelled => "cancelled",
         }
     }
+}
+
+/// How the merge of a job's patches ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settlement {
+    /// The patches merged cleanly into this diff.
+    Merged(String),
+    /// The parent model resolved the conflicts; this diff is the result.
+    ResolvedByParent(String),
+    /// The patches conflict: the files with conflict markers (and why the parent model could
+    /// not resolve them), for a person.
+    Conflict(String),
+    /// A person resolved the conflict with this diff.
+    ResolvedByPerson(String),
 }
 
 /// Where a subtask is.

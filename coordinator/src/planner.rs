@@ -1,10 +1,12 @@
-//! Decomposition and escalation: the coordinator asks the inference service, over HTTP, to
-//! split a job into subtasks and to do a subtask the agents could not.
+//! Decomposition, escalation and conflict resolution: the coordinator asks the inference
+//! service, over HTTP, to split a job into subtasks, to do a subtask the agents could not, and
+//! to resolve patches that conflict.
 
 use crate::model::{Job, SubtaskSpec};
 use edgecoder_protocol::ids::MessageId;
 use edgecoder_protocol::inference::{
-    DecomposeRequest, DecomposeResponse, ErrorResponse, EscalateRequest, EscalateResponse,
+    ConflictedFile, DecomposeRequest, DecomposeResponse, ErrorResponse, EscalateRequest,
+    EscalateResponse, ResolveRequest, ResolveResponse, ResolvedFile,
 };
 use edgecoder_protocol::run::Limits;
 use std::time::Duration;
@@ -59,6 +61,13 @@ pub trait Planner: Send + Sync {
         subtask: &SubtaskSpec,
         failure: &str,
     ) -> Result<String, PlannerError>;
+
+    /// Resolves the files whose patches conflict: each one's whole new content.
+    async fn resolve(
+        &self,
+        job: &Job,
+        files: &[ConflictedFile],
+    ) -> Result<Vec<ResolvedFile>, PlannerError>;
 }
 
 /// The inference service's HTTP client.
@@ -214,5 +223,28 @@ impl Planner for InferenceClient {
         };
         let answer: EscalateResponse = self.call("/v1/escalate", &request).await?;
         Ok(answer.output)
+    }
+
+    async fn resolve(
+        &self,
+        job: &Job,
+        files: &[ConflictedFile],
+    ) -> Result<Vec<ResolvedFile>, PlannerError> {
+        let request = ResolveRequest {
+            job: job.spec.id,
+            lang: job.spec.lang,
+            job_instruction: job.spec.instruction.clone(),
+            tests: job.spec.tests.clone(),
+            files: files.to_vec(),
+        };
+        let answer: ResolveResponse = self.call("/v1/resolve", &request).await?;
+        let answered: Vec<&str> = answer.files.iter().map(|f| f.path.as_str()).collect();
+        let asked: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+        if answered != asked {
+            return Err(PlannerError::Invalid(format!(
+                "resolved {answered:?}; {asked:?} were asked for"
+            )));
+        }
+        Ok(answer.files)
     }
 }

@@ -5,15 +5,16 @@
 use edgecoder_protocol::ids::MessageId;
 use edgecoder_protocol::envelope::unix_time_ms;
 use crate::audit::{Event, Record};
-use crate::merge::{MergeError, merge_patches};
-use crate::model::{Assignment, Report};
+use crate::merge::{MergeError, describe_conflicts, merge_stored};
+use crate::model::{Assignment, Job, Report, Settlement};
 use crate::snapshots::SnapshotStore;
 use crate::planner::{Planner, PlannerError};
 use crate::policy::{Policies, PolicyError, Scope};
 use crate::registry::{Liveness, Registry};
 use crate::store::{Store, StoreError};
 use edgecoder_protocol::envelope::{DecodeCounters, Envelope, Message};
-use edgecoder_protocol::ids::{AgentId, Sha256};
+use edgecoder_protocol::ids::AgentId;
+use edgecoder_protocol::inference::ConflictedFile;
 use edgecoder_protocol::swarm::{
     Ask, ContextItem, Heartbeat, Hello, Policy, Presence, SandboxLayers, Status, Work, WorkOutcome,
     WorkResult,
@@ -671,8 +672,10 @@ impl Inner {
         }
     }
 
-    /// Merges the patches of jobs whose subtasks are all done: a clean merge ends the job, a
-    /// conflict leaves it for a person, a patch that does not fit the snapshot fails it.
+    /// Merges the patches of jobs whose subtasks are all done: a clean merge ends the job; a
+    /// conflict goes to the parent model (through the inference service) and, when it cannot
+    /// resolve it or there is none, waits for a person; a patch that does not fit the snapshot
+    /// fails the job.
     async fn merge_pending(&self, snapshots: &Arc<SnapshotStore>) {
         let jobs = match self.store.to_merge(8).await {
             Ok(jobs) => jobs,
@@ -682,15 +685,14 @@ impl Inner {
                 return;
             }
         };
-        for job in jobs {
+        for job in jobs.into_iter().filter(|job| self.planner_due(job.spec.id)) {
             let span = tracing::info_span!("merge", job = %job.spec.id);
-            self.merge_job(snapshots, job.spec.id, job.spec.snapshot.sha256)
-                .instrument(span)
-                .await;
+            self.merge_job(snapshots, &job).instrument(span).await;
         }
     }
 
-    async fn merge_job(&self, snapshots: &Arc<SnapshotStore>, id: MessageId, snapshot: Sha256) {
+    async fn merge_job(&self, snapshots: &Arc<SnapshotStore>, job: &Job) {
+        let (id, snapshot) = (job.spec.id, job.spec.snapshot.sha256);
         let view = match self.store.job(id).await {
             Ok(Some(view)) => view,
             Ok(None) => return,
@@ -705,38 +707,75 @@ impl Inner {
             .into_iter()
             .filter_map(|s| Some((s.ordinal, s.output?)))
             .collect();
-        let store = snapshots.clone();
-        let merged = tokio::task::spawn_blocking(move || {
-            store
-                .read(&snapshot)
-                .map(|tarball| tarball.map(|bytes| merge_patches(&bytes, &patches)))
-        })
-        .await
-        .expect("merging does not panic");
         let now = unix_time_ms();
-        let stored = match merged {
+        let settlement = match merge_stored(snapshots.clone(), snapshot, patches.clone(), Vec::new()).await {
             Err(error) => {
                 tracing::error!(%error, "the snapshot cannot be read; the merge waits");
                 return;
             }
             Ok(None) => {
                 let reason = format!("its snapshot {snapshot} is no longer stored, so its patches cannot be merged");
-                self.store.fail_job(id, &reason, now).await
+                return self.record_merge(self.store.fail_job(id, &reason, now).await);
             }
             Ok(Some(Ok(diff))) => {
                 tracing::info!(bytes = diff.len(), "patches merged");
-                self.store.settle(id, Ok(diff), now).await
+                Settlement::Merged(diff)
             }
-            Ok(Some(Err(MergeError::Conflict { files, marked }))) => {
-                tracing::warn!(?files, "the patches conflict: the job waits for a person");
-                let detail = format!("the patches conflict in {}\n{marked}", files.join(", "));
-                self.store.settle(id, Err(detail), now).await
+            Ok(Some(Err(MergeError::Conflict(files)))) => {
+                let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+                tracing::warn!(?paths, "the patches conflict");
+                match self.parent_resolution(snapshots, job, &patches, &files).await {
+                    None => return,
+                    Some(Ok(diff)) => Settlement::ResolvedByParent(diff),
+                    Some(Err(why)) => {
+                        tracing::warn!(%why, "the conflict waits for a person");
+                        Settlement::Conflict(describe_conflicts(&files, &why))
+                    }
+                }
             }
             Ok(Some(Err(error))) => {
                 tracing::warn!(%error, "the patches cannot be merged");
-                self.store.fail_job(id, &error.to_string(), now).await
+                return self.record_merge(self.store.fail_job(id, &error.to_string(), now).await);
             }
         };
+        self.record_merge(self.store.settle(id, settlement, unix_time_ms()).await);
+    }
+
+    /// Asks the parent model to resolve the conflicting `files` of `job` and merges again with
+    /// its answer: the merged diff, or why a person must resolve it; `None` while the
+    /// inference service is unavailable (the merge is tried again later).
+    async fn parent_resolution(
+        &self,
+        snapshots: &Arc<SnapshotStore>,
+        job: &Job,
+        patches: &[(u32, String)],
+        files: &[ConflictedFile],
+    ) -> Option<Result<String, String>> {
+        let Some(planner) = &self.planner else {
+            return Some(Err("the coordinator has no inference service (--inference), so a person resolves them".into()));
+        };
+        let answer = planner.resolve(job, files).await;
+        self.planner_outcome(job.spec.id, answer.as_ref().is_err_and(PlannerError::is_transient));
+        let resolved = match answer {
+            Ok(resolved) => resolved,
+            Err(error) if error.is_transient() => {
+                tracing::warn!(%error, "conflict resolution postponed: the inference service is unavailable");
+                return None;
+            }
+            Err(error) => return Some(Err(format!("the parent model could not resolve them ({error}), so a person does"))),
+        };
+        match merge_stored(snapshots.clone(), job.spec.snapshot.sha256, patches.to_vec(), resolved).await {
+            Ok(Some(Ok(diff))) => {
+                tracing::info!(bytes = diff.len(), "the parent model resolved the conflict");
+                Some(Ok(diff))
+            }
+            Ok(Some(Err(error))) => Some(Err(format!("the parent model's resolution was refused ({error}), so a person resolves them"))),
+            Ok(None) | Err(_) => None,
+        }
+    }
+
+    /// Logs how recording a merge's outcome went.
+    fn record_merge(&self, stored: Result<(), StoreError>) {
         match stored {
             Ok(()) => {}
             // Cancelled meanwhile, or merged by another coordinator.

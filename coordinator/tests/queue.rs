@@ -3,7 +3,7 @@
 //! schema).
 
 use edgecoder_coordinator::audit::Event;
-use edgecoder_coordinator::model::{
+use edgecoder_coordinator::model::{Settlement, 
     Accepted, Aggregate, Backoff, JobSpec, JobState, Report, SubtaskSpec,
 };
 use edgecoder_coordinator::store::{Embedded, Postgres, Store, StoreError, verify_audit};
@@ -566,19 +566,21 @@ async fn patches_wait_for_their_merge_and_a_conflict_for_a_resolution(store: Arc
     let waiting: Vec<_> = store.to_merge(10).await.unwrap().iter().map(|j| j.spec.id).collect();
     assert_eq!(waiting, ids, "oldest first");
 
-    store.settle(ids[0], Ok("merged diff".into()), 30).await.unwrap();
+    store.settle(ids[0], Settlement::Merged("merged diff".into()), 30).await.unwrap();
     assert!(matches!(state(ids[0]).await, JobState::Done { result, .. } if result == "merged diff"));
-    store.settle(ids[1], Err("the patches conflict in f".into()), 31).await.unwrap();
+    store.settle(ids[1], Settlement::Conflict("the patches conflict in f".into()), 31).await.unwrap();
     assert_eq!(state(ids[1]).await, JobState::Conflict { detail: "the patches conflict in f".into() });
     assert!(store.to_merge(10).await.unwrap().is_empty(), "settled jobs are not merged again");
 
-    let again = store.settle(ids[1], Err("another conflict".into()), 32).await.unwrap_err();
+    let again = store.settle(ids[1], Settlement::Conflict("another conflict".into()), 32).await.unwrap_err();
     assert!(matches!(again, StoreError::WrongState { .. }), "a conflict waits for a resolution, not another merge: {again}");
-    store.settle(ids[1], Ok("resolved by a person".into()), 33).await.unwrap();
+    let by_parent = store.settle(ids[1], Settlement::ResolvedByParent("too late".into()), 33).await.unwrap_err();
+    assert!(matches!(by_parent, StoreError::WrongState { .. }), "the parent model resolves only while merging: {by_parent}");
+    store.settle(ids[1], Settlement::ResolvedByPerson("resolved by a person".into()), 33).await.unwrap();
     assert!(matches!(state(ids[1]).await, JobState::Done { result, .. } if result == "resolved by a person"));
-    let late = store.settle(ids[0], Ok("late".into()), 34).await.unwrap_err();
+    let late = store.settle(ids[0], Settlement::ResolvedByPerson("late".into()), 34).await.unwrap_err();
     assert!(matches!(late, StoreError::WrongState { .. }), "{late}");
-    assert!(matches!(store.settle(MessageId::random(), Ok(String::new()), 35).await, Err(StoreError::NoJob(_))));
+    assert!(matches!(store.settle(MessageId::random(), Settlement::Merged(String::new()), 35).await, Err(StoreError::NoJob(_))));
 
     let mut spec = job_spec(3);
     spec.aggregate = Aggregate::MergePatches;
@@ -886,6 +888,6 @@ async fn the_embedded_store_still_knows_its_merging_jobs_after_a_restart() {
     let store = Embedded::open(&path, backoff()).unwrap();
     let waiting: Vec<_> = store.to_merge(10).await.unwrap().iter().map(|j| j.spec.id).collect();
     assert_eq!(waiting, [spec.id]);
-    store.settle(spec.id, Ok("diff".into()), 3).await.unwrap();
+    store.settle(spec.id, Settlement::Merged("diff".into()), 3).await.unwrap();
     assert!(store.to_merge(10).await.unwrap().is_empty());
 }

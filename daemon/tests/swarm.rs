@@ -4,7 +4,8 @@
 //! development CA (`edgecoder-coordinator certs`). A job goes in over HTTP, is
 //! decomposed by the inference service (killed with SIGKILL as the job arrives and restarted:
 //! the job waits for it), worked on by the workers in their sandboxes, and its result passes
-//! the job's tests; the audit chain verifies afterwards. The same on PostgreSQL with two
+//! the job's tests; then a job of conflicting patches (from simulated agents) is resolved by
+//! the parent model; the audit chain verifies afterwards. The same on PostgreSQL with two
 //! coordinators sharing the queue: the job goes to one, the workers of the other run it.
 //!
 //! The coordinator and inference binaries are found next to this package's binaries (cargo
@@ -295,9 +296,66 @@ fn a_job_runs_through_inference_coordinator_and_three_sandboxed_workers() {
     for worker in &mut workers {
         worker.terminate();
     }
+    conflicting_patches_are_resolved_by_the_parent_model(&client, &api, &state, dir.path(), &mut [&mut coordinator, &mut inference_service]);
     coordinator.terminate();
     inference_service.terminate();
     verify_audit(&["--queue".as_ref(), state.join("queue.redb").as_os_str()]);
+}
+
+const CALC: &str = "def add(a, b):\n    return a + b\n";
+const CALC_TESTS: &str = "assert add(1, 2) == 3\nassert sub(3, 1) == 2\nassert mul(2, 3) == 6\n";
+
+/// A `merge_patches` job whose two subtasks each append a function to `calc.py` (simulated
+/// agents answer with their instruction, so these patches come back): the patches conflict,
+/// the coordinator asks the inference service, and the parent model's resolution ends the job
+/// with one diff that has both functions and passes the job's tests.
+fn conflicting_patches_are_resolved_by_the_parent_model(client: &Http, api: &str, state: &Path, dir: &Path, processes: &mut [&mut Process]) {
+    let mut agents = Process::start(
+        "simulated-agents",
+        Command::new(binary("edgecoder-coordinator"))
+            .args(["simulate", "--url", api, "--agents", "2", "--prefix", "patcher", "--admin-token-file"])
+            .arg(state.join("admin.token")),
+        dir,
+    );
+    let snapshot = tarball(&[("calc.py", CALC)]);
+    let sha = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&snapshot).iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let (status, _) = client.send(client.client.put(format!("{api}/v1/snapshots/{sha}")).body(snapshot));
+    assert_eq!(status, 201);
+    let append = |name: &str, op: &str| {
+        format!("--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,6 @@\n def add(a, b):\n     return a + b\n+\n+\n+def {name}(a, b):\n+    return a {op} b\n")
+    };
+    let job = serde_json::json!({
+        "tenant": "acme", "lang": "python", "snapshot": sha, "aggregate": "merge_patches",
+        "instruction": "Add sub(a, b) and mul(a, b) to calc.py.", "tests": CALC_TESTS,
+        "subtasks": [{"instruction": append("sub", "-"), "mode": "step"}, {"instruction": append("mul", "*"), "mode": "step"}],
+    });
+    let submitted = client.post(&format!("{api}/v1/jobs"), &job);
+    let id = submitted["id"].as_str().unwrap_or_else(|| panic!("{submitted}")).to_owned();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let status = loop {
+        let status = client.get(&format!("{api}/v1/jobs/{id}"));
+        if ["done", "failed", "cancelled", "conflict"].contains(&status["state"].as_str().unwrap_or("")) {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the merge job did not end in 10 minutes: {status:#}");
+        for p in processes.iter_mut().chain([&mut &mut agents]) {
+            if let Some(exit) = p.child.try_wait().unwrap() {
+                panic!("{} exited ({exit}) while the merge job ran:\n{}", p.name, p.log());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(status["state"], "done", "{status:#}");
+    let diff = client.get(&format!("{api}/v1/jobs/{id}/results"))["result"].as_str().unwrap().to_owned();
+    let patch = diffy::Patch::from_str(&diff).unwrap_or_else(|e| panic!("{e}: {diff}"));
+    let merged = diffy::apply(CALC, &patch).unwrap();
+    let report = edgecoder_executor::run_tests(&merged, CALC_TESTS, edgecoder_executor::Lang::Python, &Default::default());
+    assert!(report.all_passed(), "the resolved file passes the job's tests:\n{merged}\n{report:#?}");
+    assert!(processes[0].log().contains("the parent model resolved the conflict"), "{}", processes[0].log());
+    agents.terminate();
 }
 
 #[test]

@@ -1,10 +1,11 @@
-//! The HTTP API: `POST /v1/decompose`, `POST /v1/escalate`, `GET /healthz`. Errors are
+//! The HTTP API: `POST /v1/decompose`, `POST /v1/escalate`, `POST /v1/resolve`, `GET /healthz`. Errors are
 //! [`ErrorResponse`] JSON: 400 for a bad request, 401 without the token, 422 when the model's
 //! answers stayed invalid, 502 when the upstream failed, 500 when the local model failed.
 
 use crate::backend::{Backend, BackendError};
 use crate::decompose::{DecomposeError, decompose};
 use crate::escalate::{EscalateError, escalate};
+use crate::resolve::{ResolveError, resolve};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -12,7 +13,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use edgecoder_protocol::inference::{DecomposeRequest, ErrorResponse, EscalateRequest};
+use edgecoder_protocol::inference::{DecomposeRequest, ErrorResponse, EscalateRequest, ResolveRequest};
 use edgecoder_protocol::run::Limits;
 use std::sync::Arc;
 
@@ -25,6 +26,8 @@ pub struct ServerConfig {
     pub decompose_tokens: usize,
     /// Most tokens of one escalation answer.
     pub escalate_tokens: usize,
+    /// Most tokens of one resolved file.
+    pub resolve_tokens: usize,
     /// The bearer token every `/v1` call must carry, when set.
     pub token: Option<String>,
     /// Executor limits for running escalated code against its tests.
@@ -39,6 +42,7 @@ impl Default for ServerConfig {
             attempts: 3,
             decompose_tokens: 768,
             escalate_tokens: 1024,
+            resolve_tokens: 2048,
             token: None,
             limits: Limits::default(),
             max_body_bytes: 1 << 20,
@@ -97,6 +101,17 @@ impl From<EscalateError> for ApiError {
     }
 }
 
+impl From<ResolveError> for ApiError {
+    fn from(error: ResolveError) -> ApiError {
+        let status = match &error {
+            ResolveError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ResolveError::Backend(e) => backend_status(e),
+            ResolveError::Failed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        ApiError(status, error.to_string())
+    }
+}
+
 async fn post_decompose(
     State(state): State<Arc<AppState>>,
     body: Result<Json<DecomposeRequest>, JsonRejection>,
@@ -114,6 +129,16 @@ async fn post_escalate(
     let Json(request) = body?;
     let config = &state.config;
     let answer = escalate(&*state.backend, &request, config.attempts, config.escalate_tokens, &config.limits).await?;
+    Ok(Json(answer).into_response())
+}
+
+async fn post_resolve(
+    State(state): State<Arc<AppState>>,
+    body: Result<Json<ResolveRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(request) = body?;
+    let config = &state.config;
+    let answer = resolve(&*state.backend, &request, config.attempts, config.resolve_tokens, &config.limits).await?;
     Ok(Json(answer).into_response())
 }
 
@@ -151,6 +176,7 @@ pub fn router(backend: Arc<dyn Backend>, config: ServerConfig) -> Router {
     let api = Router::new()
         .route("/v1/decompose", post(post_decompose))
         .route("/v1/escalate", post(post_escalate))
+        .route("/v1/resolve", post(post_resolve))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     api.route("/healthz", get(healthz))
         .layer(DefaultBodyLimit::max(max_body))

@@ -1,14 +1,17 @@
 //! The inference service over HTTP: with the real model (qwen2.5-coder-0.5b from the model
-//! store, called through the coordinator's own client), and with a scripted OpenAI-compatible
-//! upstream where a test is about the retry rules and the error answers.
+//! store, called through the coordinator's own client) decomposing, escalating and resolving a
+//! merge conflict, and with a scripted OpenAI-compatible upstream where a test is about the
+//! retry rules and the error answers.
 
 use edgecoder_protocol::ids::MessageId;
 use axum::Json;
 use axum::routing::post;
+use edgecoder_coordinator::merge::{MergeError, merge_patches, merge_resolved};
 use edgecoder_coordinator::model::{Aggregate, Job, JobSpec, JobState, SubtaskSpec};
 use edgecoder_coordinator::planner::{InferenceClient, Planner, PlannerError};
 use edgecoder_inference::{Backend, LocalModel, OpenAiUpstream, ServerConfig, router};
 use edgecoder_protocol::ids::Sha256;
+use edgecoder_protocol::inference::ConflictedFile;
 use edgecoder_protocol::run::{Lang, Limits};
 use edgecoder_protocol::swarm::{Snapshot, WorkMode};
 use std::sync::{Arc, Mutex};
@@ -80,6 +83,79 @@ async fn the_real_model_decomposes_a_job_and_escalates_a_subtask() {
     let code = client.escalate(&job, &escalated, "NameError: name 'is_prime' is not defined").await.unwrap();
     let report = edgecoder_executor::run_tests(&code, PRIMES_TESTS, Lang::Python, &Limits::default());
     assert!(report.all_passed(), "the returned code passes the tests: {code}\n{report:?}");
+}
+
+const CALC: &str = "def add(a, b):\n    return a + b\n";
+const CALC_TESTS: &str = "assert add(1, 2) == 3\nassert sub(3, 1) == 2\nassert mul(2, 3) == 6\n";
+
+/// The conflict of two patches that each append a function to `calc.py` (`sub` and `mul`),
+/// as the coordinator's merge finds it, with the snapshot and the patches.
+fn calc_conflict() -> (Vec<u8>, Vec<(u32, String)>, Vec<ConflictedFile>) {
+    let mut tarball = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(CALC.len() as u64);
+    header.set_mode(0o644);
+    tarball.append_data(&mut header, "calc.py", CALC.as_bytes()).unwrap();
+    let snapshot = tarball.into_inner().unwrap();
+    let append = |name: &str, op: &str| {
+        format!("--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,6 @@\n def add(a, b):\n     return a + b\n+\n+\n+def {name}(a, b):\n+    return a {op} b\n")
+    };
+    let patches = vec![(0, append("sub", "-")), (1, append("mul", "*"))];
+    let Err(MergeError::Conflict(files)) = merge_patches(&snapshot, &patches) else { panic!("the patches conflict") };
+    (snapshot, patches, files)
+}
+
+fn calc_job() -> Job {
+    job("Add sub(a, b) and mul(a, b) to calc.py.", Some(CALC_TESTS))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_real_model_resolves_conflicting_patches_into_code_that_passes_the_jobs_tests() {
+    let backend = tokio::task::spawn_blocking(|| LocalModel::load("qwen2.5-coder-0.5b", None)).await.unwrap().unwrap();
+    let url = serve(Arc::new(backend), ServerConfig::default()).await;
+    let client = InferenceClient::new(&url, Duration::from_secs(600));
+    let (snapshot, patches, files) = calc_conflict();
+
+    let resolved = client.resolve(&calc_job(), &files).await.expect("a resolution");
+    assert_eq!(resolved.len(), 1);
+    let content = &resolved[0].content;
+    let report = edgecoder_executor::run_tests(content, CALC_TESTS, Lang::Python, &Limits::default());
+    assert!(report.all_passed(), "the resolved file passes the job's tests: {content}\n{report:?}");
+    let diff = merge_resolved(&snapshot, &patches, &resolved).unwrap();
+    assert!(diff.starts_with("--- a/calc.py") && diff.contains("+def sub(a, b):") && diff.contains("+def mul(a, b):"), "{diff}");
+}
+
+#[tokio::test]
+async fn a_resolution_with_markers_or_failing_tests_is_asked_for_again_and_then_refused() {
+    let marked = "```python\ndef add(a, b):\n    return a + b\n<<<<<<< ours\ndef sub(a, b):\n    return a - b\n=======\n>>>>>>> theirs\n```";
+    let wrong = "```python\ndef add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n```";
+    let right = "```python\ndef add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n```";
+    let (url, seen) = service_over(vec![marked, wrong, right], ServerConfig::default()).await;
+    let client = InferenceClient::new(&url, Duration::from_secs(30));
+    let (_, _, files) = calc_conflict();
+    let resolved = client.resolve(&calc_job(), &files).await.unwrap();
+    assert!(resolved[0].content.contains("def mul(a, b):\n    return a * b"), "{resolved:?}");
+    let seen = seen.lock().unwrap();
+    let asked = seen[0]["messages"][1]["content"].as_str().unwrap();
+    assert!(asked.contains("calc.py") && asked.contains("<<<<<<<") && asked.contains("Add sub(a, b)"), "{asked}");
+    let again = |i: usize| seen[i]["messages"].as_array().unwrap().last().unwrap()["content"].as_str().unwrap().to_owned();
+    assert!(again(1).contains("conflict markers"), "{}", again(1));
+    assert!(again(2).contains("tests failed") && again(2).contains("mul"), "{}", again(2));
+    drop(seen);
+
+    let (url, _) = service_over(vec![marked, marked], ServerConfig { attempts: 2, ..ServerConfig::default() }).await;
+    let error = InferenceClient::new(&url, Duration::from_secs(30)).resolve(&calc_job(), &files).await.unwrap_err();
+    let PlannerError::Refused(message) = error else { panic!("refused, not {error:?}") };
+    assert!(message.starts_with("422") && message.contains("could not resolve calc.py in 2 answers"), "{message}");
+
+    let (url, seen) = service_over(vec![], ServerConfig::default()).await;
+    let mut unmarked = files.clone();
+    unmarked[0].marked = CALC.into();
+    let error = InferenceClient::new(&url, Duration::from_secs(30)).resolve(&calc_job(), &unmarked).await.unwrap_err();
+    assert!(error.to_string().contains("400") && error.to_string().contains("no conflict markers"), "{error}");
+    let error = InferenceClient::new(&url, Duration::from_secs(30)).resolve(&calc_job(), &[]).await.unwrap_err();
+    assert!(error.to_string().contains("no conflicting files"), "{error}");
+    assert!(seen.lock().unwrap().is_empty(), "nothing reached the model");
 }
 
 /// An OpenAI-compatible upstream that answers with the given replies in turn and records the

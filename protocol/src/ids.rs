@@ -198,6 +198,12 @@ hex_bytes!(
     32
 );
 
+hex_bytes!(
+    /// An ed25519 public key: one that signs model manifests.
+    PublicKey,
+    32
+);
+
 #[cfg(all(test, feature = "alloc"))]
 mod tests {
     use super::*;

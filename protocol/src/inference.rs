@@ -1,5 +1,6 @@
 //! The inference service's HTTP API, which the coordinator calls to split a job into subtasks
-//! and to ask the larger (parent) model for a subtask agents could not do. JSON over HTTP.
+//! to ask the larger (parent) model for a subtask agents could not do, and to have it resolve
+//! patches that conflict. JSON over HTTP.
 
 use crate::ids::MessageId;
 use crate::run::Lang;
@@ -72,6 +73,60 @@ pub struct EscalateRequest {
 pub struct EscalateResponse {
     /// The subtask's output.
     pub output: String,
+}
+
+/// One file whose patches conflict, as the parent model is asked to resolve it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConflictedFile {
+    /// Its path in the job's snapshot.
+    pub path: String,
+    /// Its content in the snapshot (empty when the patches create it).
+    pub original: String,
+    /// Its merged content, each pair of changes that overlap between conflict markers.
+    pub marked: String,
+}
+
+/// `POST /v1/resolve`: the parent model merges patches of a job that conflict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolveRequest {
+    /// The job.
+    pub job: MessageId,
+    /// The job's language.
+    pub lang: Lang,
+    /// What the whole job asks for (the intent both changes serve).
+    pub job_instruction: String,
+    /// The job's tests, run against a resolved file of the job's language when there is one
+    /// such file.
+    pub tests: Option<String>,
+    /// The conflicting files.
+    pub files: Vec<ConflictedFile>,
+}
+
+/// A file's content after the parent model resolved its conflicts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolvedFile {
+    /// Its path in the job's snapshot.
+    pub path: String,
+    /// Its whole new content, without conflict markers.
+    pub content: String,
+}
+
+/// The answer to a [`ResolveRequest`]: every file of the request, resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolveResponse {
+    /// The resolved files, in the request's order.
+    pub files: Vec<ResolvedFile>,
+}
+
+/// Whether `text` has a line that is a conflict marker (`<<<<<<<`, `|||||||`, `>>>>>>>` at
+/// its start, or `=======` alone): a file still waiting for its conflicts to be resolved.
+pub fn has_conflict_markers(text: &str) -> bool {
+    text.lines().any(|line| {
+        line.starts_with("<<<<<<<")
+            || line.starts_with(">>>>>>>")
+            || line.starts_with("|||||||")
+            || line.trim_end() == "======="
+    })
 }
 
 /// An error answer from the inference service (any non-2xx status).

@@ -21,6 +21,8 @@ pub mod ids;
 #[cfg(feature = "alloc")]
 pub mod inference;
 #[cfg(feature = "alloc")]
+pub mod manifest;
+#[cfg(feature = "alloc")]
 pub mod run;
 pub mod swarm;
 pub mod topic;
@@ -28,7 +30,7 @@ pub mod topic;
 pub use envelope::{
     DecodeCounters, DecodeError, EncodeError, Envelope, Kind, Message, Opened, PROTOCOL_VERSION,
 };
-pub use ids::{AgentId, IdError, MessageId, Sha256};
+pub use ids::{AgentId, IdError, MessageId, PublicKey, Sha256};
 #[cfg(feature = "alloc")]
 pub use run::{
     ExecRequest, ExecResponse, ExitCode, Isolation, IsolationReport, Lang, Limits, Outcome,

@@ -4,7 +4,7 @@
 use super::rules::{self, Moved};
 use super::{Counts, StoreError};
 use crate::audit::{Entry, Event, Head, Record};
-use crate::model::{
+use crate::model::{Settlement, 
     Accepted, Assignment, Backoff, Job, JobSpec, JobState, JobView, Millis, Report, Subtask,
     SubtaskSpec, SubtaskState, SubtaskView, check_plan,
 };
@@ -347,7 +347,7 @@ impl Core {
     pub(crate) fn settle(
         &mut self,
         job_id: MessageId,
-        outcome: Result<String, String>,
+        settlement: Settlement,
         now: Millis,
     ) -> Result<Changes, StoreError> {
         let mut settled = self
@@ -355,7 +355,7 @@ impl Core {
             .get(&job_id)
             .ok_or(StoreError::NoJob(job_id))?
             .clone();
-        let rec = rules::settle(&mut settled, outcome, now)?;
+        let rec = rules::settle(&mut settled, settlement, now)?;
         self.merging.remove(&(settled.seq, job_id));
         self.jobs.insert(job_id, settled.clone());
         let mut changes = Changes::default();

@@ -5,7 +5,7 @@
 use super::core::{Changes, Core};
 use super::{Counts, Store, StoreError};
 use crate::audit::{Entry, Head, Record};
-use crate::model::{
+use crate::model::{Settlement, 
     Accepted, Assignment, Backoff, Job, JobSpec, JobView, Millis, Report, Subtask, SubtaskSpec,
 };
 use edgecoder_protocol::ids::{AgentId, MessageId};
@@ -238,10 +238,10 @@ impl Store for Embedded {
     async fn settle(
         &self,
         job: MessageId,
-        outcome: Result<String, String>,
+        settlement: Settlement,
         now: Millis,
     ) -> Result<(), StoreError> {
-        self.change(|core| Ok(((), core.settle(job, outcome, now)?)))
+        self.change(|core| Ok(((), core.settle(job, settlement, now)?)))
             .await
     }
 

@@ -14,7 +14,7 @@ pub use embedded::Embedded;
 pub use postgres::Postgres;
 
 use crate::audit::{Broken, Entry, Head};
-use crate::model::{
+use crate::model::{Settlement, 
     Accepted, Assignment, Job, JobSpec, JobView, Millis, PlanError, Report, SubtaskSpec,
 };
 use edgecoder_protocol::ids::{AgentId, MessageId};
@@ -98,12 +98,12 @@ pub trait Store: Send + Sync {
     /// Jobs whose patches wait to be merged, oldest first.
     async fn to_merge(&self, limit: usize) -> Result<Vec<Job>, StoreError>;
 
-    /// Settles a merging job: `Ok` with the merged diff ends it as done, `Err` with the
-    /// conflict leaves it in `conflict` for a person, whose resolution (`Ok`) ends it.
+    /// Settles a merging job: a merged or parent-resolved diff ends it as done, a conflict
+    /// leaves it in `conflict` for a person, whose resolution ends it.
     async fn settle(
         &self,
         job: MessageId,
-        outcome: Result<String, String>,
+        settlement: Settlement,
         now: Millis,
     ) -> Result<(), StoreError>;
 

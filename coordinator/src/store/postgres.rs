@@ -6,7 +6,7 @@
 use super::rules::{self, Moved};
 use super::{Counts, Store, StoreError};
 use crate::audit::{Entry, Event, Head, Record};
-use crate::model::{
+use crate::model::{Settlement, 
     Accepted, Assignment, Backoff, Job, JobSpec, JobState, JobView, Millis, Report, Subtask,
     SubtaskSpec, SubtaskState, check_plan,
 };
@@ -709,14 +709,14 @@ impl Store for Postgres {
     async fn settle(
         &self,
         job_id: MessageId,
-        outcome: Result<String, String>,
+        settlement: Settlement,
         now: Millis,
     ) -> Result<(), StoreError> {
         in_tx!(self, |tx| {
             let Some((mut job, _)) = lock_job(tx, job_id).await? else {
                 return Err(StoreError::NoJob(job_id).into());
             };
-            let record = rules::settle(&mut job, outcome.clone(), now)?;
+            let record = rules::settle(&mut job, settlement.clone(), now)?;
             save_job(tx, &job).await?;
             append(tx, vec![record]).await?;
             Ok(())

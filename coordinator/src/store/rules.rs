@@ -3,7 +3,7 @@
 
 use super::StoreError;
 use crate::audit::{Event, Record};
-use crate::model::{
+use crate::model::{Settlement, 
     Aggregate, Backoff, Job, JobSpec, JobState, Millis, Report, Subtask, SubtaskSpec,
     SubtaskState, concatenate, sha256,
 };
@@ -235,19 +235,18 @@ fn done(job: &mut Job, result: String, now: Millis, detail: &str) -> Record {
     rec
 }
 
-/// Settles a merging job: `Ok` with the merged diff ends it, `Err` with the conflict makes it
-/// wait for a person, whose resolution (`Ok`) ends a job in conflict.
-pub(crate) fn settle(
-    job: &mut Job,
-    outcome: Result<String, String>,
-    now: Millis,
-) -> Result<Record, StoreError> {
-    match (&job.state, outcome) {
-        (JobState::Merging, Ok(diff)) => Ok(done(job, diff, now, "done: patches merged")),
-        (JobState::Conflict { .. }, Ok(diff)) => {
-            Ok(done(job, diff, now, "done: conflict resolved"))
+/// Settles a merging job: a merged or parent-resolved diff ends it, a conflict makes it wait
+/// for a person, whose resolution ends a job in conflict.
+pub(crate) fn settle(job: &mut Job, settlement: Settlement, now: Millis) -> Result<Record, StoreError> {
+    match (&job.state, settlement) {
+        (JobState::Merging, Settlement::Merged(diff)) => Ok(done(job, diff, now, "done: patches merged")),
+        (JobState::Merging, Settlement::ResolvedByParent(diff)) => {
+            Ok(done(job, diff, now, "done: conflict resolved by the parent model"))
         }
-        (JobState::Merging, Err(detail)) => {
+        (JobState::Conflict { .. }, Settlement::ResolvedByPerson(diff)) => {
+            Ok(done(job, diff, now, "done: conflict resolved by a person"))
+        }
+        (JobState::Merging, Settlement::Conflict(detail)) => {
             let summary = detail.lines().next().unwrap_or_default().to_owned();
             job.state = JobState::Conflict { detail };
             Ok(record(Event::Merge, now, job.spec.id, None, None, summary))
@@ -256,7 +255,7 @@ pub(crate) fn settle(
             job: job.spec.id,
             state: state.name(),
             what: "settling its merge",
-            wanted: "merging (or conflict, for a resolution)",
+            wanted: "merging (or conflict, for a person's resolution)",
         }),
     }
 }
