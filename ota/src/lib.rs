@@ -5,8 +5,8 @@
 //! [`manifest`] signs model manifests (the offline `edgecoder-sign` tool) and holds the rules a
 //! device applies before it installs one: a trusted ed25519 key, not expired, no replay or
 //! unsigned downgrade, allowlisted sources, a model the policy allows, a daemon new enough, and
-//! each file's size and sha256 while it downloads ([`http`]: `https://` sources, resumed with
-//! `Range` requests and retried with backoff), and [`slots`] installs a verified download
+//! each file's size and sha256 while it downloads ([`download`]: `https://` sources resumed with
+//! `Range` requests and retried with backoff, and `file://` sources), and [`slots`] installs a verified download
 //! into the inactive A/B slot, switched to only once it works. The `pypi:`
 //! source lives here so that there is one place that fetches model bytes.
 //!
@@ -21,7 +21,7 @@
 
 pub mod catalog;
 mod error;
-pub mod http;
+pub mod download;
 pub mod manifest;
 pub mod slots;
 mod source;

