@@ -22,7 +22,9 @@
 //! assert!(verify_manifest(&signed, &trusted, None, &rules, 250).is_err());
 //! ```
 
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, VerifyingKey};
+/// The private key that signs statements (kept offline).
+pub use ed25519_dalek::SigningKey;
 use edgecoder_protocol::PublicKey;
 use edgecoder_protocol::manifest::{KeyRotation, ModelManifest, SignedStatement, Statement};
 use semver::Version;

@@ -192,6 +192,12 @@ impl Slots {
         Ok(SlotState { active, previous })
     }
 
+    /// The folder a model's downloads wait in before they are staged (same file system as the
+    /// slots, so staging is a rename).
+    pub fn downloads_dir(&self, model: &str) -> Result<PathBuf, SlotError> {
+        Ok(self.model_dir(model)?.join("downloads"))
+    }
+
     /// The folder of the active slot's files, if the model has one.
     pub fn active_dir(&self, model: &str) -> Result<Option<PathBuf>, SlotError> {
         let state = self.state(model)?;

@@ -1,13 +1,18 @@
-//! `edgecoder model`: fetch models into the store, list them, print their paths and summarize
-//! GGUF files.
+//! `edgecoder model`: fetch models into the store, list them, print their paths, summarize
+//! GGUF files, install models from signed manifests into A/B slots, and roll them back.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use edgecoder_model::gguf::{GgmlType, GgufError, GgufFile, MetadataArray, MetadataValue};
+use edgecoder_ota::download::{DownloadError, DownloadOptions, fetch};
+use edgecoder_ota::manifest::{DeviceRules, Rejection, TrustedKeys, verify_manifest};
+use edgecoder_ota::slots::{Slot, Slots};
 use edgecoder_ota::{DEFAULT_MODEL, ModelStore, OtaError, PartSource, PullOptions, catalog};
+use edgecoder_protocol::PublicKey;
+use edgecoder_protocol::manifest::{ModelManifest, Statement};
 use serde::Serialize;
 
 use super::{Execute, Exit, Failure};
@@ -52,6 +57,32 @@ pub enum ModelCommand {
         /// Model id.
         id: String,
     },
+    /// Install a model from a signed manifest (made with `edgecoder-sign`): the signature must
+    /// be by a trusted key, the manifest current, not a replay or unsigned downgrade, its
+    /// sources allowlisted; each file is fetched (resuming `https://` downloads) and checked
+    /// against its size and SHA-256, written to the inactive A/B slot, loaded and run for a few
+    /// tokens, and only then made active. Refusals print their reason code.
+    Install {
+        /// The signed manifest file.
+        manifest: PathBuf,
+        /// A trusted public key file (hex, from `edgecoder-sign keygen`); repeatable.
+        #[arg(long = "trust", required = true)]
+        trust: Vec<PathBuf>,
+        /// An allowed source prefix (e.g. `https://models.example.com/`); repeatable.
+        #[arg(long = "allow-source", default_value = "https://")]
+        allow_source: Vec<String>,
+        /// A model id the policy allows; repeatable (default: any).
+        #[arg(long = "allow-model")]
+        allow_model: Vec<String>,
+        /// Print the result (or the refusal) as one JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make the previous A/B slot of a manifest-installed model active again.
+    Rollback {
+        /// Model id.
+        id: String,
+    },
     /// Summarize a GGUF file: architecture, layers, heads, context, vocabulary, tensor types.
     Info {
         /// An installed model id, or the path of a GGUF file.
@@ -92,7 +123,141 @@ fn run(args: &ModelArgs) -> Result<()> {
             Ok(())
         }
         ModelCommand::Info { target, json } => info(&store, target, *json),
+        ModelCommand::Install { manifest, trust, allow_source, allow_model, json } => {
+            let rules = DeviceRules {
+                sources: allow_source.clone(),
+                models: (!allow_model.is_empty()).then(|| allow_model.clone()),
+                daemon_version: env!("CARGO_PKG_VERSION").to_owned(),
+            };
+            install(&Slots::at(store.root().join("slots")), manifest, trust, &rules, *json)
+        }
+        ModelCommand::Rollback { id } => {
+            let slots = Slots::at(store.root().join("slots"));
+            let slot = slots.rollback(id)?;
+            eprintln!("{id}: slot {slot:?} is active again");
+            println!("{}", slots.active_dir(id)?.map(|d| d.display().to_string()).unwrap_or_default());
+            Ok(())
+        }
     }
+}
+
+/// What `edgecoder model install` did.
+#[derive(Serialize)]
+struct Installed {
+    ok: bool,
+    model: String,
+    version: String,
+    sequence: u64,
+    slot: Slot,
+    dir: PathBuf,
+    received_bytes: u64,
+    resumed_bytes: u64,
+    seconds: f64,
+}
+
+/// A refused install: the reason code the coordinator sees, and the message.
+#[derive(Serialize)]
+struct Refused<'a> {
+    ok: bool,
+    code: &'a str,
+    error: String,
+}
+
+fn now_s() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+fn install(slots: &Slots, manifest: &Path, trust: &[PathBuf], rules: &DeviceRules, json: bool) -> Result<()> {
+    let _span = tracing::info_span!("cli_model_install", manifest = %manifest.display()).entered();
+    let started = std::time::Instant::now();
+    let refuse = |rejection: Rejection| -> anyhow::Error {
+        if json {
+            let refused = Refused { ok: false, code: rejection.code.as_str(), error: rejection.message.clone() };
+            println!("{}", serde_json::to_string(&refused).expect("a refusal encodes"));
+        }
+        anyhow::Error::new(rejection).context("the manifest was refused; nothing was installed")
+    };
+    let bytes = std::fs::read(manifest).with_context(|| format!("cannot read the manifest {}", manifest.display()))?;
+    let signed = edgecoder_ota::manifest::decode(&bytes).map_err(refuse)?;
+    let keys = trust.iter().map(|path| read_public_key(path)).collect::<Result<Vec<_>>>()?;
+    let trusted = TrustedKeys::new(keys);
+    let model = match trusted.open(&signed).map_err(refuse)? {
+        Statement::Model(m) => m.model,
+        Statement::RotateKey(_) => bail!("{} is a key rotation, not a model manifest", manifest.display()),
+    };
+    let installed = slots.state(&model)?.installed();
+    let verified = verify_manifest(&signed, &trusted, installed.as_ref(), rules, now_s()).map_err(refuse)?;
+    let downloads = slots.downloads_dir(&verified.model)?;
+    std::fs::create_dir_all(&downloads).with_context(|| format!("cannot create {}", downloads.display()))?;
+    let (mut received, mut resumed, mut files) = (0, 0, Vec::new());
+    for file in &verified.files {
+        let partial = downloads.join(format!("{}.partial", file.name));
+        let bar = indicatif::ProgressBar::new(file.size).with_message(file.name.clone());
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+                .expect("a valid template"),
+        );
+        let report = match fetch(file, &partial, &DownloadOptions::default(), &mut |done, _| bar.set_position(done)) {
+            Ok(report) => report,
+            Err(DownloadError::Rejected(rejection)) => return Err(refuse(rejection)),
+            Err(error) => return Err(error.into()),
+        };
+        bar.finish_and_clear();
+        received += report.received;
+        resumed += report.resumed_from;
+        files.push((file.name.clone(), partial));
+    }
+    let staged = slots.stage(&verified, &files)?;
+    smoke_test(&staged.dir, &verified).with_context(|| {
+        format!("{} {} was staged in slot {:?} but failed its smoke test; the active slot is unchanged", verified.model, verified.version, staged.slot)
+    })?;
+    slots.activate(&staged)?;
+    let done = Installed {
+        ok: true,
+        model: verified.model.clone(),
+        version: verified.version.clone(),
+        sequence: verified.sequence,
+        slot: staged.slot,
+        dir: staged.dir.clone(),
+        received_bytes: received,
+        resumed_bytes: resumed,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    if json {
+        println!("{}", serde_json::to_string(&done)?);
+    } else {
+        eprintln!("{} {} installed and active (slot {:?}, {}, {:.1} s)", done.model, done.version, done.slot, human_bytes(received), done.seconds);
+        println!("{}", done.dir.display());
+    }
+    Ok(())
+}
+
+/// Loads the staged model and generates a few tokens: a slot becomes active only when this works.
+fn smoke_test(dir: &Path, manifest: &ModelManifest) -> Result<()> {
+    let gguf = manifest
+        .files
+        .iter()
+        .find(|f| f.name.ends_with(".gguf"))
+        .with_context(|| format!("the manifest of {} lists no .gguf file to load", manifest.model))?;
+    let model = edgecoder_model::engine::Model::load(dir.join(&gguf.name), edgecoder_model::engine::Backend::default())?;
+    let params = edgecoder_model::engine::GenerateParams { max_tokens: 4, ..Default::default() };
+    let mut generation = model.generate(edgecoder_model::engine::Prompt::Text("def add(a, b):".into()), params)?;
+    let mut tokens = 0;
+    for event in &mut generation {
+        event?;
+        tokens += 1;
+    }
+    if tokens == 0 {
+        bail!("the model generated no token");
+    }
+    tracing::info!(tokens, "smoke generation passed");
+    Ok(())
+}
+
+/// Reads a hex public key file (from `edgecoder-sign keygen`).
+fn read_public_key(path: &Path) -> Result<PublicKey> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the trusted key {}", path.display()))?;
+    PublicKey::from_hex(text.trim()).with_context(|| format!("{} is not a public key: expected 64 hex digits", path.display()))
 }
 
 fn pull(store: &ModelStore, id: &str, verify: bool, json: bool, from: &[String]) -> Result<()> {
