@@ -132,6 +132,17 @@ fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), SlotError> {
     sync_dir(path.parent().expect("a file in a folder"))
 }
 
+/// The JSON in `path`, or `None` when there is no such file.
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, SlotError> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| SlotError::Damaged { path: path.to_owned(), detail: e.to_string() }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(SlotError::Io { path: path.to_owned(), source }),
+    }
+}
+
 fn sync_dir(dir: &Path) -> Result<(), SlotError> {
     #[cfg(unix)]
     File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
@@ -158,25 +169,11 @@ impl Slots {
     }
 
     fn record(&self, model: &str, slot: Slot) -> Result<Option<SlotRecord>, SlotError> {
-        let path = self.model_dir(model)?.join(slot.dir_name()).join("slot.json");
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| SlotError::Damaged { path, detail: e.to_string() }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(SlotError::Io { path, source }),
-        }
+        read_json(&self.model_dir(model)?.join(slot.dir_name()).join("slot.json"))
     }
 
     fn pointer(&self, model: &str) -> Result<Option<Pointer>, SlotError> {
-        let path = self.model_dir(model)?.join("active");
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| SlotError::Damaged { path, detail: e.to_string() }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(SlotError::Io { path, source }),
-        }
+        read_json(&self.model_dir(model)?.join("active"))
     }
 
     /// The model's slots as they are on disk.
