@@ -341,7 +341,7 @@ fn conflicting_patches_are_resolved_by_the_parent_model(client: &Http, api: &str
             break status;
         }
         assert!(Instant::now() < deadline, "the merge job did not end in 10 minutes: {status:#}");
-        for p in processes.iter_mut().chain([&mut &mut agents]) {
+        for p in processes.iter_mut().map(|p| &mut **p).chain([&mut agents]) {
             if let Some(exit) = p.child.try_wait().unwrap() {
                 panic!("{} exited ({exit}) while the merge job ran:\n{}", p.name, p.log());
             }

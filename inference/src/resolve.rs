@@ -40,20 +40,62 @@ fn file_lang(path: &str) -> Option<Lang> {
     }
 }
 
-const SYSTEM_PROMPT: &str = "You merge code changes. Two changes to one file overlap. The file \
-    shows them between conflict markers: the lines after `<<<<<<<` are the first change, after \
-    `|||||||` the original lines, after `=======` the second change, and `>>>>>>>` ends them. \
-    Write the whole file with both changes combined so that each one keeps working. Keep every \
-    other line as it is. Answer with the complete file in one fenced block, without conflict \
-    markers, and nothing else.";
+const SYSTEM_PROMPT: &str = "You merge code changes. Two changes were made to the same file \
+    and overlap. Write the whole file with both changes combined, so that everything either \
+    change added or fixed is there and works. Keep every other line as it is. Answer with the \
+    complete file in one fenced block and nothing else.";
 
 fn user_prompt(request: &ResolveRequest, file: &ConflictedFile) -> String {
     let mut prompt = format!("The job both changes serve:\n{}\n", request.job_instruction.trim());
     if !file.original.is_empty() {
         prompt.push_str(&format!("\nThe file {} before the changes:\n```\n{}```\n", file.path, file.original));
     }
-    prompt.push_str(&format!("\nThe file {} with the conflicting changes:\n```\n{}```\n", file.path, file.marked));
+    match sides(&file.marked) {
+        // Small models copy conflict markers they are shown: show each version whole instead.
+        Some((first, second)) => prompt.push_str(&format!(
+            "\nThe file after the first change:\n```\n{first}```\n\nThe file after the second change:\n```\n{second}```\n\nWrite {} with both changes.\n",
+            file.path
+        )),
+        None => prompt.push_str(&format!("\nThe file {} with the conflicting changes:\n```\n{}```\n", file.path, file.marked)),
+    }
     prompt
+}
+
+/// The two versions a file with conflict markers joins (`<<<<<<<` first change, `|||||||`
+/// original, `=======` second change, `>>>>>>>` end), each whole; `None` when the markers are
+/// not well formed.
+fn sides(marked: &str) -> Option<(String, String)> {
+    #[derive(PartialEq)]
+    enum Part {
+        Both,
+        First,
+        Original,
+        Second,
+    }
+    let (mut first, mut second, mut part) = (String::new(), String::new(), Part::Both);
+    for line in marked.split_inclusive('\n') {
+        let next = match part {
+            Part::Both if line.starts_with("<<<<<<<") => Some(Part::First),
+            Part::First if line.starts_with("|||||||") => Some(Part::Original),
+            Part::First | Part::Original if line.trim_end() == "=======" => Some(Part::Second),
+            Part::Second if line.starts_with(">>>>>>>") => Some(Part::Both),
+            _ => None,
+        };
+        if let Some(next) = next {
+            part = next;
+            continue;
+        }
+        match part {
+            Part::Both => {
+                first.push_str(line);
+                second.push_str(line);
+            }
+            Part::First => first.push_str(line),
+            Part::Second => second.push_str(line),
+            Part::Original => {}
+        }
+    }
+    (part == Part::Both && first != second).then_some((first, second))
 }
 
 /// The file's content in `reply`: its code block (by the file's language, else the first
@@ -165,5 +207,14 @@ mod tests {
         assert_eq!(answered_content("```\n```", None), None);
         assert_eq!(file_lang("src/app.MJS"), Some(Lang::JavaScript));
         assert_eq!(file_lang("README"), None);
+    }
+
+    #[test]
+    fn the_two_sides_of_a_conflict_are_each_whole_files() {
+        let marked = "def add(a, b):\n<<<<<<< ours\n    return a + b\n||||||| original\n    return 0\n=======\n    return b + a\n>>>>>>> theirs\nx = 1\n";
+        let (first, second) = sides(marked).unwrap();
+        assert_eq!(first, "def add(a, b):\n    return a + b\nx = 1\n");
+        assert_eq!(second, "def add(a, b):\n    return b + a\nx = 1\n");
+        assert_eq!(sides("<<<<<<< ours\nunfinished\n"), None, "an open conflict is not well formed");
     }
 }

@@ -137,7 +137,9 @@ async fn a_resolution_with_markers_or_failing_tests_is_asked_for_again_and_then_
     assert!(resolved[0].content.contains("def mul(a, b):\n    return a * b"), "{resolved:?}");
     let seen = seen.lock().unwrap();
     let asked = seen[0]["messages"][1]["content"].as_str().unwrap();
-    assert!(asked.contains("calc.py") && asked.contains("<<<<<<<") && asked.contains("Add sub(a, b)"), "{asked}");
+    assert!(asked.contains("calc.py") && asked.contains("Add sub(a, b)"), "{asked}");
+    assert!(asked.contains("after the first change") && asked.contains("def sub") && asked.contains("def mul"), "each side is shown whole: {asked}");
+    assert!(!asked.contains("<<<<<<<"), "no markers for the model to copy: {asked}");
     let again = |i: usize| seen[i]["messages"].as_array().unwrap().last().unwrap()["content"].as_str().unwrap().to_owned();
     assert!(again(1).contains("conflict markers"), "{}", again(1));
     assert!(again(2).contains("tests failed") && again(2).contains("mul"), "{}", again(2));
