@@ -268,6 +268,9 @@ enum Command {
         /// Agent ids are `<prefix>-<n>` (a fresh prefix per run: ids are enrolled once).
         #[arg(long, default_value = "simulated")]
         prefix: String,
+        /// The coordinator's plain MQTT listener, when enrolment names a TLS one.
+        #[arg(long, value_name = "HOST:PORT")]
+        broker: Option<std::net::SocketAddr>,
     },
     /// Audit log commands.
     Audit {
@@ -356,10 +359,10 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Simulate { url, admin_token_file, agents, slots, prefix } => {
+        Command::Simulate { url, admin_token_file, agents, slots, prefix, broker } => {
             let admin_token = token_from(&admin_token_file, false)?;
             let probe = Arc::new(Probe::default());
-            let config = FleetConfig { coordinator: url.clone(), admin_token, agents, slots: slots.max(1), prefix };
+            let config = FleetConfig { coordinator: url.clone(), admin_token, agents, slots: slots.max(1), prefix, broker };
             start_fleet(&config, probe.clone())
                 .await
                 .with_context(|| format!("cannot enrol simulated agents at {url}: is `edgecoder-coordinator serve` running, and is the admin token right?"))?;

@@ -187,6 +187,9 @@ pub struct FleetConfig {
     pub slots: u8,
     /// Agent ids are `<prefix>-<n>`.
     pub prefix: String,
+    /// The plain MQTT listener to use instead of the one enrolment names (a coordinator that
+    /// tells agents `mqtts://…` also listens on plain MQTT).
+    pub broker: Option<SocketAddr>,
 }
 
 /// Enrols `config.agents` agents at the coordinator and starts them; they run until `probe.done`
@@ -212,10 +215,13 @@ pub async fn start_fleet(config: &FleetConfig, probe: Arc<Probe>) -> anyhow::Res
             .error_for_status()?
             .json()
             .await?;
-        let broker = enrolled["broker"].as_str().unwrap_or_default();
-        let broker: SocketAddr = broker.parse().map_err(|_| {
-            anyhow::anyhow!("the coordinator names the broker {broker:?}: simulated agents need a plain host:port (start it without --public-mqtt mqtts://…)")
-        })?;
+        let named = enrolled["broker"].as_str().unwrap_or_default();
+        let broker: SocketAddr = match config.broker {
+            Some(broker) => broker,
+            None => named.parse().map_err(|_| {
+                anyhow::anyhow!("the coordinator names the broker {named:?}: simulated agents need a plain host:port (pass --broker HOST:PORT of its plain MQTT listener)")
+            })?,
+        };
         let secret = enrolled["secret"].as_str().unwrap_or_default().to_owned();
         tokio::spawn(agent(id, secret, broker, config.slots, probe.clone(), None));
     }

@@ -91,10 +91,11 @@ fn a_signed_manifest_installs_into_a_slot_after_a_smoke_generation_and_every_ref
     let mut wrong = manifest(&source, "1.1.0", 2);
     wrong.files[0].sha256 = Sha256([7; 32]);
     refused(&write_signed(dir.path(), "wrong.signed", &Statement::Model(wrong), &key), &[], "digest_mismatch");
+    let fresh = write_signed(dir.path(), "fresh.signed", &Statement::Model(manifest(&source, "1.1.0", 2)), &key);
     let out = edgecoder_command()
         .env("EDGECODER_MODELS", dir.path().join("store"))
         .args(["model", "install", "--json"])
-        .arg(&v1)
+        .arg(&fresh)
         .arg("--trust")
         .arg(&trust)
         .output()

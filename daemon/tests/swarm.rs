@@ -296,7 +296,8 @@ fn a_job_runs_through_inference_coordinator_and_three_sandboxed_workers() {
     for worker in &mut workers {
         worker.terminate();
     }
-    conflicting_patches_are_resolved_by_the_parent_model(&client, &api, &state, dir.path(), &mut [&mut coordinator, &mut inference_service]);
+    let plain_mqtt = format!("127.0.0.1:{mqtt}");
+    conflicting_patches_are_resolved_by_the_parent_model(&client, &api, &plain_mqtt, &state, dir.path(), &mut [&mut coordinator, &mut inference_service]);
     coordinator.terminate();
     inference_service.terminate();
     verify_audit(&["--queue".as_ref(), state.join("queue.redb").as_os_str()]);
@@ -309,11 +310,11 @@ const CALC_TESTS: &str = "assert add(1, 2) == 3\nassert sub(3, 1) == 2\nassert m
 /// agents answer with their instruction, so these patches come back): the patches conflict,
 /// the coordinator asks the inference service, and the parent model's resolution ends the job
 /// with one diff that has both functions and passes the job's tests.
-fn conflicting_patches_are_resolved_by_the_parent_model(client: &Http, api: &str, state: &Path, dir: &Path, processes: &mut [&mut Process]) {
+fn conflicting_patches_are_resolved_by_the_parent_model(client: &Http, api: &str, mqtt: &str, state: &Path, dir: &Path, processes: &mut [&mut Process]) {
     let mut agents = Process::start(
         "simulated-agents",
         Command::new(binary("edgecoder-coordinator"))
-            .args(["simulate", "--url", api, "--agents", "2", "--prefix", "patcher", "--admin-token-file"])
+            .args(["simulate", "--url", api, "--broker", mqtt, "--agents", "2", "--prefix", "patcher", "--admin-token-file"])
             .arg(state.join("admin.token")),
         dir,
     );
