@@ -80,6 +80,40 @@ pub trait Backend: Send + Sync {
     async fn chat(&self, turns: &[Turn], max_tokens: usize) -> Result<String, BackendError>;
 }
 
+/// Asks `backend` to answer `turns` until `check` accepts a reply, at most `attempts` times; a
+/// refused reply goes back to the model with `again(failure)` as the next user turn. The inner
+/// `Err` is the last failure when every reply was refused.
+pub async fn ask_until<T, F, Fut>(
+    backend: &dyn Backend,
+    mut turns: Vec<Turn>,
+    attempts: u32,
+    max_tokens: usize,
+    mut check: F,
+    again: impl Fn(&str) -> String,
+) -> Result<Result<T, String>, BackendError>
+where
+    F: FnMut(&str) -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let mut last = String::new();
+    for attempt in 1..=attempts.max(1) {
+        let reply = backend.chat(&turns, max_tokens).await?;
+        match check(&reply).await {
+            Ok(value) => {
+                tracing::info!(attempt, "answer accepted");
+                return Ok(Ok(value));
+            }
+            Err(failure) => {
+                tracing::warn!(attempt, %failure, "answer refused; asking again");
+                turns.push(Turn::assistant(reply));
+                turns.push(Turn::user(again(&failure)));
+                last = failure;
+            }
+        }
+    }
+    Ok(Err(last))
+}
+
 /// A GGUF model run on this machine, one generation at a time.
 pub struct LocalModel {
     name: String,

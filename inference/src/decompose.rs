@@ -1,7 +1,8 @@
 //! Decomposition: the model splits a job into subtasks; its answer must match the plan schema
 //! ([`PlanReply`]) and its rules ([`validate`]), else it is asked again with the error.
 
-use crate::backend::{Backend, BackendError, Turn};
+use crate::backend::{Backend, BackendError, Turn, ask_until};
+use tracing::Instrument;
 use edgecoder_protocol::inference::{DecomposeRequest, DecomposeResponse, PlannedSubtask};
 use edgecoder_protocol::run::Lang;
 use edgecoder_protocol::swarm::WorkMode;
@@ -205,27 +206,14 @@ pub async fn decompose(
         return Err(DecomposeError::BadRequest("max_subtasks is 0: ask for at least one subtask".into()));
     }
     let required = request.tests.as_deref().map(functions_called).unwrap_or_default();
-    let mut turns =
-        vec![Turn::system(system_prompt(request.lang, request.max_subtasks)), Turn::user(user_prompt(request, &required))];
-    let mut last = String::new();
-    for attempt in 1..=attempts.max(1) {
-        let reply = backend.chat(&turns, max_tokens).await?;
-        match validate(&reply, request.lang, request.max_subtasks, &required) {
-            Ok(subtasks) => {
-                tracing::info!(job = %request.job, attempt, subtasks = subtasks.len(), "decomposed");
-                return Ok(DecomposeResponse { subtasks });
-            }
-            Err(error) => {
-                tracing::warn!(job = %request.job, attempt, %error, "invalid decomposition");
-                turns.push(Turn::assistant(reply));
-                turns.push(Turn::user(format!(
-                    "That answer is invalid: {error}. Answer again with JSON only, in the shape given."
-                )));
-                last = error;
-            }
-        }
+    let turns = vec![Turn::system(system_prompt(request.lang, request.max_subtasks)), Turn::user(user_prompt(request, &required))];
+    let span = tracing::info_span!("decompose", job = %request.job);
+    let check = |reply: &str| std::future::ready(validate(reply, request.lang, request.max_subtasks, &required));
+    let again = |error: &str| format!("That answer is invalid: {error}. Answer again with JSON only, in the shape given.");
+    match ask_until(backend, turns, attempts, max_tokens, check, again).instrument(span).await? {
+        Ok(subtasks) => Ok(DecomposeResponse { subtasks }),
+        Err(last) => Err(DecomposeError::Invalid { attempts: attempts.max(1), last }),
     }
-    Err(DecomposeError::Invalid { attempts: attempts.max(1), last })
 }
 
 #[cfg(test)]

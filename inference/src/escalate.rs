@@ -1,7 +1,8 @@
 //! Escalation: the larger model does a subtask the agents could not; its code is run against
 //! the subtask's tests in the executor before it is returned, and fixed when they fail.
 
-use crate::backend::{Backend, BackendError, Turn};
+use crate::backend::{Backend, BackendError, Turn, ask_until};
+use tracing::Instrument;
 use edgecoder_executor::extract::extract_code;
 use edgecoder_protocol::inference::{EscalateRequest, EscalateResponse};
 use edgecoder_protocol::run::{Lang, Limits};
@@ -84,24 +85,15 @@ pub async fn escalate(
         edgecoder_executor::check(tests, request.lang)
             .map_err(|e| EscalateError::BadRequest(format!("the subtask's tests cannot run here: {e}")))?;
     }
-    let mut turns = vec![Turn::system(system_prompt(request.lang)), Turn::user(user_prompt(request))];
-    let mut last = String::new();
-    for attempt in 1..=attempts.max(1) {
-        let reply = backend.chat(&turns, max_tokens).await?;
-        match try_answer(&reply, request, limits).await {
-            Ok(output) => {
-                tracing::info!(subtask = %request.subtask, attempt, "escalation answered");
-                return Ok(EscalateResponse { output });
-            }
-            Err(failure) => {
-                tracing::warn!(subtask = %request.subtask, attempt, %failure, "escalation answer failed");
-                turns.push(Turn::assistant(reply));
-                turns.push(Turn::user(format!(
-                    "That code failed: {failure}. Fix it and answer with the complete code in one block."
-                )));
-                last = failure;
-            }
-        }
+    let turns = vec![Turn::system(system_prompt(request.lang)), Turn::user(user_prompt(request))];
+    let span = tracing::info_span!("escalate", subtask = %request.subtask);
+    let check = |reply: &str| {
+        let reply = reply.to_owned();
+        async move { try_answer(&reply, request, limits).await }
+    };
+    let again = |failure: &str| format!("That code failed: {failure}. Fix it and answer with the complete code in one block.");
+    match ask_until(backend, turns, attempts, max_tokens, check, again).instrument(span).await? {
+        Ok(output) => Ok(EscalateResponse { output }),
+        Err(last) => Err(EscalateError::Failed { attempts: attempts.max(1), last }),
     }
-    Err(EscalateError::Failed { attempts: attempts.max(1), last })
 }

@@ -4,7 +4,8 @@
 //! job's tests when it is the only conflicting file. A failing answer is asked for again with
 //! the failure shown to the model.
 
-use crate::backend::{Backend, BackendError, Turn};
+use crate::backend::{Backend, BackendError, Turn, ask_until};
+use tracing::Instrument;
 use edgecoder_executor::extract::extract_code;
 use edgecoder_protocol::inference::{ConflictedFile, ResolveRequest, ResolveResponse, ResolvedFile, has_conflict_markers};
 use edgecoder_protocol::run::{Lang, Limits};
@@ -164,30 +165,17 @@ pub async fn resolve(
     }
     let mut files = Vec::with_capacity(request.files.len());
     for file in &request.files {
-        let mut turns = vec![Turn::system(SYSTEM_PROMPT), Turn::user(user_prompt(request, file))];
-        let mut last = String::new();
-        let mut content = None;
-        for attempt in 1..=attempts.max(1) {
-            let reply = backend.chat(&turns, max_tokens).await?;
-            match try_answer(&reply, request, file, limits).await {
-                Ok(resolved) => {
-                    tracing::info!(job = %request.job, path = %file.path, attempt, "conflict resolved");
-                    content = Some(resolved);
-                    break;
-                }
-                Err(failure) => {
-                    tracing::warn!(job = %request.job, path = %file.path, attempt, %failure, "resolution failed");
-                    turns.push(Turn::assistant(reply));
-                    turns.push(Turn::user(format!(
-                        "That answer failed: {failure}. Answer again with the complete file in one fenced block."
-                    )));
-                    last = failure;
-                }
-            }
-        }
-        let Some(content) = content else {
-            return Err(ResolveError::Failed { path: file.path.clone(), attempts: attempts.max(1), last });
+        let turns = vec![Turn::system(SYSTEM_PROMPT), Turn::user(user_prompt(request, file))];
+        let span = tracing::info_span!("resolve", job = %request.job, path = %file.path);
+        let check = |reply: &str| {
+            let reply = reply.to_owned();
+            async move { try_answer(&reply, request, file, limits).await }
         };
+        let again = |failure: &str| format!("That answer failed: {failure}. Answer again with the complete file in one fenced block.");
+        let content = ask_until(backend, turns, attempts, max_tokens, check, again)
+            .instrument(span)
+            .await?
+            .map_err(|last| ResolveError::Failed { path: file.path.clone(), attempts: attempts.max(1), last })?;
         files.push(ResolvedFile { path: file.path.clone(), content });
     }
     Ok(ResolveResponse { files })

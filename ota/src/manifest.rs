@@ -101,6 +101,15 @@ pub fn generate_key() -> SigningKey {
     SigningKey::from_bytes(&seed)
 }
 
+/// Reads a key file written by `edgecoder-sign keygen`: 64 hex digits (a public key, or the
+/// seed of a private one).
+pub fn read_key_file(path: &std::path::Path) -> std::io::Result<PublicKey> {
+    let text = std::fs::read_to_string(path)?;
+    PublicKey::from_hex(text.trim()).ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, "not a key: expected 64 hex digits")
+    })
+}
+
 /// Signs `statement` with `key`.
 pub fn sign(statement: &Statement, key: &SigningKey) -> SignedStatement {
     let mut signed = SignedStatement {

@@ -4,9 +4,9 @@
 use super::rules::{self, Moved};
 use super::{Counts, StoreError};
 use crate::audit::{Entry, Event, Head, Record};
-use crate::model::{Settlement, 
-    Accepted, Assignment, Backoff, Job, JobSpec, JobState, JobView, Millis, Report, Subtask,
-    SubtaskSpec, SubtaskState, SubtaskView, check_plan,
+use crate::model::{
+    Accepted, Assignment, Backoff, Job, JobSpec, JobState, JobView, Millis, Report, Settlement,
+    Subtask, SubtaskSpec, SubtaskState, SubtaskView, check_plan,
 };
 use edgecoder_protocol::ids::{AgentId, MessageId};
 use std::collections::{BTreeSet, HashMap, HashSet};

@@ -5,8 +5,9 @@
 use super::core::{Changes, Core};
 use super::{Counts, Store, StoreError};
 use crate::audit::{Entry, Head, Record};
-use crate::model::{Settlement, 
-    Accepted, Assignment, Backoff, Job, JobSpec, JobView, Millis, Report, Subtask, SubtaskSpec,
+use crate::model::{
+    Accepted, Assignment, Backoff, Job, JobSpec, JobView, Millis, Report, Settlement, Subtask,
+    SubtaskSpec,
 };
 use edgecoder_protocol::ids::{AgentId, MessageId};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};

@@ -14,8 +14,9 @@ pub use embedded::Embedded;
 pub use postgres::Postgres;
 
 use crate::audit::{Broken, Entry, Head};
-use crate::model::{Settlement, 
-    Accepted, Assignment, Job, JobSpec, JobView, Millis, PlanError, Report, SubtaskSpec,
+use crate::model::{
+    Accepted, Assignment, Job, JobSpec, JobView, Millis, PlanError, Report, Settlement,
+    SubtaskSpec,
 };
 use edgecoder_protocol::ids::{AgentId, MessageId};
 use std::time::Duration;

@@ -6,9 +6,9 @@
 use super::rules::{self, Moved};
 use super::{Counts, Store, StoreError};
 use crate::audit::{Entry, Event, Head, Record};
-use crate::model::{Settlement, 
-    Accepted, Assignment, Backoff, Job, JobSpec, JobState, JobView, Millis, Report, Subtask,
-    SubtaskSpec, SubtaskState, check_plan,
+use crate::model::{
+    Accepted, Assignment, Backoff, Job, JobSpec, JobState, JobView, Millis, Report, Settlement,
+    Subtask, SubtaskSpec, SubtaskState, check_plan,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
 use edgecoder_protocol::ids::{AgentId, MessageId, Sha256};

@@ -3,9 +3,9 @@
 
 use super::StoreError;
 use crate::audit::{Event, Record};
-use crate::model::{Settlement, 
-    Aggregate, Backoff, Job, JobSpec, JobState, Millis, Report, Subtask, SubtaskSpec,
-    SubtaskState, concatenate, sha256,
+use crate::model::{
+    Aggregate, Backoff, Job, JobSpec, JobState, Millis, Report, Settlement, Subtask,
+    SubtaskSpec, SubtaskState, concatenate, sha256,
 };
 use edgecoder_protocol::ids::{AgentId, MessageId};
 use std::time::Duration;

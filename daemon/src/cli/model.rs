@@ -8,10 +8,9 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use edgecoder_model::gguf::{GgmlType, GgufError, GgufFile, MetadataArray, MetadataValue};
 use edgecoder_ota::download::{DownloadError, DownloadOptions, fetch};
-use edgecoder_ota::manifest::{DeviceRules, Rejection, TrustedKeys, verify_manifest};
+use edgecoder_ota::manifest::{DeviceRules, Rejection, TrustedKeys, read_key_file, verify_manifest};
 use edgecoder_ota::slots::{Slot, Slots};
 use edgecoder_ota::{DEFAULT_MODEL, ModelStore, OtaError, PartSource, PullOptions, catalog};
-use edgecoder_protocol::PublicKey;
 use edgecoder_protocol::manifest::{ModelManifest, Statement};
 use serde::Serialize;
 
@@ -179,7 +178,10 @@ fn install(slots: &Slots, manifest: &Path, trust: &[PathBuf], rules: &DeviceRule
     };
     let bytes = std::fs::read(manifest).with_context(|| format!("cannot read the manifest {}", manifest.display()))?;
     let signed = edgecoder_ota::manifest::decode(&bytes).map_err(refuse)?;
-    let keys = trust.iter().map(|path| read_public_key(path)).collect::<Result<Vec<_>>>()?;
+    let keys = trust
+        .iter()
+        .map(|path| read_key_file(path).with_context(|| format!("cannot read the trusted key {}", path.display())))
+        .collect::<Result<Vec<_>>>()?;
     let trusted = TrustedKeys::new(keys);
     let model = match trusted.open(&signed).map_err(refuse)? {
         Statement::Model(m) => m.model,
@@ -254,11 +256,6 @@ fn smoke_test(dir: &Path, manifest: &ModelManifest) -> Result<()> {
     Ok(())
 }
 
-/// Reads a hex public key file (from `edgecoder-sign keygen`).
-fn read_public_key(path: &Path) -> Result<PublicKey> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the trusted key {}", path.display()))?;
-    PublicKey::from_hex(text.trim()).with_context(|| format!("{} is not a public key: expected 64 hex digits", path.display()))
-}
 
 fn pull(store: &ModelStore, id: &str, verify: bool, json: bool, from: &[String]) -> Result<()> {
     let _span = tracing::info_span!("cli_model_pull", id).entered();

@@ -4,7 +4,7 @@
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use ed25519_dalek::SigningKey;
-use edgecoder_ota::manifest::{TrustedKeys, check_signature, decode, generate_key, sign};
+use edgecoder_ota::manifest::{TrustedKeys, check_signature, decode, generate_key, read_key_file, sign};
 use edgecoder_protocol::PublicKey;
 use edgecoder_protocol::manifest::{KeyRotation, ModelManifest, Statement};
 use std::io::Write;
@@ -66,22 +66,8 @@ enum Command {
     },
 }
 
-fn read_hex<const N: usize>(path: &Path, what: &str) -> anyhow::Result<[u8; N]> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the {what} {}", path.display()))?;
-    let text = text.trim();
-    let mut bytes = [0u8; N];
-    if text.len() != 2 * N || !text.is_ascii() {
-        bail!("{} is not a {what}: expected {} hex digits", path.display(), 2 * N);
-    }
-    for (i, byte) in bytes.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16)
-            .with_context(|| format!("{} is not a {what}: it holds a non-hex digit", path.display()))?;
-    }
-    Ok(bytes)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+fn read_key(path: &Path, what: &str) -> anyhow::Result<PublicKey> {
+    read_key_file(path).with_context(|| format!("cannot read the {what} {}", path.display()))
 }
 
 /// Writes `text` to a new file (never over an existing one) with `mode`.
@@ -103,14 +89,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keygen { out } => {
             std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
             let key = generate_key();
-            write_new(&out.join("signing.key"), format!("{}\n", hex(&key.to_bytes())).as_bytes(), 0o600)?;
-            let public = hex(&key.verifying_key().to_bytes());
+            write_new(&out.join("signing.key"), format!("{}\n", PublicKey(key.to_bytes())).as_bytes(), 0o600)?;
+            let public = PublicKey(key.verifying_key().to_bytes());
             write_new(&out.join("signing.pub"), format!("{public}\n").as_bytes(), 0o644)?;
             println!("{public}");
             eprintln!("wrote {0}/signing.key (keep it offline) and {0}/signing.pub (pin it on the devices)", out.display());
         }
         Command::Sign { key, manifest, out } => {
-            let key = SigningKey::from_bytes(&read_hex::<32>(&key, "private key")?);
+            let key = SigningKey::from_bytes(&read_key(&key, "private key")?.0);
             let text = std::fs::read_to_string(&manifest).with_context(|| format!("cannot read {}", manifest.display()))?;
             let parsed: ModelManifest = serde_json::from_str(&text).with_context(|| format!("{} is not a model manifest", manifest.display()))?;
             for (value, what) in [(&parsed.version, "version"), (&parsed.min_daemon_version, "min_daemon_version")] {
@@ -127,8 +113,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("signed with {}: {}", signed.key, out.display());
         }
         Command::Rotate { key, new_pub, out } => {
-            let key = SigningKey::from_bytes(&read_hex::<32>(&key, "private key")?);
-            let new_key = PublicKey(read_hex::<32>(&new_pub, "public key")?);
+            let key = SigningKey::from_bytes(&read_key(&key, "private key")?.0);
+            let new_key = read_key(&new_pub, "public key")?;
             let issued_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
             let signed = sign(&Statement::RotateKey(KeyRotation { new_key, issued_at }), &key);
             write_new(&out, &postcard::to_allocvec(&signed)?, 0o644)?;
@@ -140,7 +126,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let statement = if trust.is_empty() {
                 check_signature(&signed)?
             } else {
-                let keys = trust.iter().map(|p| read_hex::<32>(p, "public key").map(PublicKey)).collect::<anyhow::Result<_>>()?;
+                let keys = trust.iter().map(|p| read_key(p, "public key")).collect::<anyhow::Result<_>>()?;
                 TrustedKeys::new(keys).open(&signed)?
             };
             let json = serde_json::json!({"ok": true, "key": signed.key, "trusted": !trust.is_empty(), "statement": statement});
