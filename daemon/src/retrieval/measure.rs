@@ -22,7 +22,7 @@ pub struct QuerySet {
 /// A corpus: a pinned PyPI wheel, unpacked into a folder of the corpus cache.
 #[derive(Debug, Clone, Deserialize)]
 pub struct CorpusSpec {
-    /// Pinned pip requirement (`NAME==VERSION`).
+    /// Pinned package requirement (`NAME==VERSION`).
     pub requirement: String,
     /// Folder name inside the corpus cache.
     pub folder: String,
@@ -59,11 +59,12 @@ pub fn corpus_cache() -> PathBuf {
     home.join(".cache/edgecoder/corpora")
 }
 
-/// The corpus folder, fetched with pip (`edgecoder_ota::unpack_wheel`) when it is not there.
+/// The corpus folder, fetched from the package index (`edgecoder_ota::unpack_wheel`) when it is
+/// not there.
 pub fn ensure_corpus(spec: &CorpusSpec, cache: &Path) -> Result<PathBuf, edgecoder_ota::OtaError> {
     let dest = cache.join(&spec.folder);
     if !dest.is_dir() {
-        edgecoder_ota::unpack_wheel(&edgecoder_ota::PipConfig::from_env(), &spec.requirement, &dest)?;
+        edgecoder_ota::unpack_wheel(&edgecoder_ota::download::DownloadOptions::default(), &spec.requirement, &dest)?;
     }
     Ok(dest)
 }
