@@ -31,6 +31,9 @@ pub enum Event {
     PolicyChange,
     /// A job's patches went to be merged, or conflicted.
     Merge,
+    /// A model rollout started, advanced, halted or was rolled back, or an agent finished
+    /// (or refused) installing it.
+    Rollout,
 }
 
 /// One event with what it touched.

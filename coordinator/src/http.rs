@@ -4,7 +4,8 @@
 //! - agents: trade an enrolment token for credentials, download snapshots (HTTP basic auth with
 //!   their id and secret);
 //! - operators (admin token, from an allowed address only): agents, policies, enrolment tokens,
-//!   the audit log and the counters.
+//!   model rollouts (start with a manifest signed offline, advance, halt, roll back), the audit
+//!   log and the counters.
 
 use edgecoder_protocol::envelope::unix_time_ms;
 use crate::audit::Entry;
@@ -12,6 +13,7 @@ use crate::model::{Aggregate, JobSpec, JobState, Settlement, check_plan};
 use crate::planner::subtasks_from;
 use edgecoder_protocol::inference::{DecomposeResponse, PlannedSubtask};
 use crate::policy::Scope;
+use crate::rollout::{Plan, Rollout, RolloutError};
 use crate::service::Service;
 use crate::merge::merge_stored;
 use crate::snapshots::{SnapshotError, SnapshotStore};
@@ -516,6 +518,141 @@ async fn audit(State(api): Shared, Query(page): Query<AuditPage>) -> Result<Json
     Ok(Json(api.service.store().audit(page.after.unwrap_or(0), limit).await?))
 }
 
+impl From<RolloutError> for ApiError {
+    fn from(error: RolloutError) -> ApiError {
+        let status = match &error {
+            RolloutError::Manifest(_) | RolloutError::Plan(_) => StatusCode::BAD_REQUEST,
+            RolloutError::Unknown(_) => StatusCode::NOT_FOUND,
+            RolloutError::State { .. } => StatusCode::CONFLICT,
+            RolloutError::File { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, error.to_string())
+    }
+}
+
+/// A rollout as the API shows it: everything but the signed bytes.
+fn rollout_json(rollout: &Rollout) -> serde_json::Value {
+    let mut value = serde_json::to_value(rollout).unwrap_or_default();
+    if let Some(map) = value.as_object_mut() {
+        map.remove("signed");
+    }
+    value
+}
+
+/// A signed statement as `edgecoder-sign sign` writes it.
+fn signed_body(body: &[u8]) -> Result<edgecoder_protocol::manifest::SignedStatement, ApiError> {
+    postcard::from_bytes(body).map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, format!("the body is not a signed manifest ({e}): send the file `edgecoder-sign sign` wrote, e.g. curl --data-binary @model.signed"))
+    })
+}
+
+/// How a new rollout proceeds (query parameters).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct RolloutPlan {
+    /// Agents that get it first, comma-separated.
+    pub canary: Option<String>,
+    /// How many other agents join the canary.
+    pub canary_count: Option<usize>,
+    /// The percentages later stages reach, comma-separated, ascending, ending at 100 (default `100`).
+    pub batches: Option<String>,
+    /// The share (0–1) of finished installs that may fail before the rollout halts (default 0.2).
+    pub max_failure_rate: Option<f64>,
+    /// Finished installs needed before the failure rate is judged (default 1).
+    pub min_reports: Option<usize>,
+}
+
+impl RolloutPlan {
+    fn plan(&self) -> Result<Plan, ApiError> {
+        let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, m);
+        let list = |text: &Option<String>| -> Vec<String> {
+            text.iter().flat_map(|t| t.split(',')).map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
+        };
+        let canary = list(&self.canary)
+            .into_iter()
+            .map(|id| AgentId::new(&id).map_err(|e| bad(format!("canary agent {id:?}: {e}"))))
+            .collect::<Result<_, _>>()?;
+        let batches = match &self.batches {
+            None => vec![100],
+            some => list(some)
+                .into_iter()
+                .map(|p| p.parse::<u8>().map_err(|_| bad(format!("batch {p:?} is not a percentage (1-100)"))))
+                .collect::<Result<_, _>>()?,
+        };
+        Ok(Plan {
+            canary,
+            canary_count: self.canary_count.unwrap_or(0),
+            batches,
+            max_failure_rate: self.max_failure_rate.unwrap_or(0.2),
+            min_reports: self.min_reports.unwrap_or(1),
+        })
+    }
+}
+
+/// Starts a rollout of a manifest signed offline (the body: the `.signed` file); its canary is
+/// offered at once.
+#[utoipa::path(post, path = "/v1/admin/rollouts", tag = "admin", params(RolloutPlan),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, description = "the rollout"), (status = 400, body = ApiError), (status = 409, body = ApiError)))]
+async fn start_rollout(State(api): Shared, Query(plan): Query<RolloutPlan>, body: Bytes) -> Result<Response, ApiError> {
+    let plan = plan.plan()?;
+    let rollout = api.service.start_rollout(signed_body(&body)?, plan).await?;
+    Ok((StatusCode::CREATED, Json(rollout_json(&rollout))).into_response())
+}
+
+/// Every rollout, newest first.
+#[utoipa::path(get, path = "/v1/admin/rollouts", tag = "admin", responses((status = 200, description = "the rollouts")))]
+async fn rollouts(State(api): Shared) -> Json<Vec<serde_json::Value>> {
+    Json(api.service.rollouts().iter().map(rollout_json).collect())
+}
+
+fn rollout_id(text: &str) -> Result<u64, ApiError> {
+    text.parse().map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, format!("{text:?} is not a rollout id (a number)")))
+}
+
+/// One rollout, with each agent's install.
+#[utoipa::path(get, path = "/v1/admin/rollouts/{id}", tag = "admin", responses((status = 200, description = "the rollout"), (status = 404, body = ApiError)))]
+async fn rollout(State(api): Shared, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = rollout_id(&id)?;
+    let rollout = api.service.rollout(id).ok_or(RolloutError::Unknown(id))?;
+    Ok(Json(rollout_json(&rollout)))
+}
+
+/// Offers a rollout's next stage.
+#[utoipa::path(post, path = "/v1/admin/rollouts/{id}/advance", tag = "admin", responses((status = 200, description = "the rollout"), (status = 409, body = ApiError)))]
+async fn advance_rollout(State(api): Shared, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    let rollout = api.service.advance_rollout(rollout_id(&id)?).await?;
+    Ok(Json(rollout_json(&rollout)))
+}
+
+/// Why an operator halts a rollout.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Halt {
+    /// The reason, for the audit log.
+    pub reason: String,
+}
+
+/// Halts a rollout; offers nobody acted on are withdrawn.
+#[utoipa::path(post, path = "/v1/admin/rollouts/{id}/halt", tag = "admin", request_body = Halt,
+    responses((status = 200, description = "the rollout"), (status = 409, body = ApiError)))]
+async fn halt_rollout(State(api): Shared, Path(id): Path<String>, body: Result<Json<Halt>, JsonRejection>) -> Result<Json<serde_json::Value>, ApiError> {
+    let Json(halt) = body?;
+    if halt.reason.trim().is_empty() {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "say why the rollout halts: {\"reason\": \"...\"}"));
+    }
+    let rollout = api.service.halt_rollout(rollout_id(&id)?, halt.reason.trim()).await?;
+    Ok(Json(rollout_json(&rollout)))
+}
+
+/// Rolls a rollout back with a signed rollback manifest (the body: its `.signed` file), offered
+/// at once to every agent the rollout reached.
+#[utoipa::path(post, path = "/v1/admin/rollouts/{id}/rollback", tag = "admin",
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, description = "the rollback rollout"), (status = 400, body = ApiError), (status = 409, body = ApiError)))]
+async fn roll_back(State(api): Shared, Path(id): Path<String>, body: Bytes) -> Result<Response, ApiError> {
+    let rollout = api.service.roll_back(rollout_id(&id)?, signed_body(&body)?).await?;
+    Ok((StatusCode::CREATED, Json(rollout_json(&rollout))).into_response())
+}
+
 /// Queue sizes and the service's counters.
 #[utoipa::path(get, path = "/v1/admin/stats", tag = "admin", responses((status = 200, description = "queue counts and service counters")))]
 async fn stats(State(api): Shared) -> Result<Response, ApiError> {
@@ -535,7 +672,8 @@ async fn document() -> Json<utoipa::openapi::OpenApi> {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "edgecoder-coordinator", description = "The swarm coordinator's API. Jobs and snapshot uploads need `Authorization: Bearer <client token>`; snapshot downloads take an agent's basic auth; /v1/admin needs the admin token from an allowed address."),
-    paths(submit, status, results, cancel, resolve, put_snapshot, get_snapshot, enrol, issue_token, agents, set_policy, audit, stats, document)
+    paths(submit, status, results, cancel, resolve, put_snapshot, get_snapshot, enrol, issue_token, agents, set_policy,
+        start_rollout, rollouts, rollout, advance_rollout, halt_rollout, roll_back, audit, stats, document)
 )]
 pub struct ApiDoc;
 
@@ -642,6 +780,11 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/v1/admin/enrolment-tokens", post(issue_token))
         .route("/v1/admin/agents", get(agents))
         .route("/v1/admin/policies", put(set_policy))
+        .route("/v1/admin/rollouts", post(start_rollout).get(rollouts))
+        .route("/v1/admin/rollouts/{id}", get(rollout))
+        .route("/v1/admin/rollouts/{id}/advance", post(advance_rollout))
+        .route("/v1/admin/rollouts/{id}/halt", post(halt_rollout))
+        .route("/v1/admin/rollouts/{id}/rollback", post(roll_back))
         .route("/v1/admin/audit", get(audit))
         .route("/v1/admin/stats", get(stats))
         .route_layer(middleware::from_fn_with_state(api.clone(), admin_only));

@@ -12,6 +12,7 @@ pub mod model;
 pub mod planner;
 pub mod policy;
 pub mod registry;
+pub mod rollout;
 pub mod service;
 pub mod simulate;
 pub mod snapshots;

@@ -55,7 +55,7 @@ impl StoreArgs {
 #[derive(clap::Args)]
 struct ServeArgs {
     /// Folder of the coordinator's state: queue.redb (embedded store), policies.json,
-    /// agents.json (enrolled agents), snapshots/, admin.token.
+    /// rollouts.json (model rollouts), agents.json (enrolled agents), snapshots/, admin.token.
     #[arg(long, default_value = "coordinator-state")]
     state: PathBuf,
     /// A PostgreSQL URL for the queue instead of the embedded file (several coordinators share
@@ -173,6 +173,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut config = ServiceConfig::new(broker.address(), "coordinator", &password);
     config.lease = args.lease;
     config.snapshots = Some(snapshots.clone());
+    config.rollouts = Arc::new(edgecoder_coordinator::rollout::Rollouts::open(&args.state.join("rollouts.json"))?);
     let service = Arc::new(Service::start(config, store, policies, planner).await?);
     let api = Arc::new(Api {
         config: ApiConfig {

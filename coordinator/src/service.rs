@@ -11,13 +11,15 @@ use crate::snapshots::SnapshotStore;
 use crate::planner::{Planner, PlannerError};
 use crate::policy::{Policies, PolicyError, Scope};
 use crate::registry::{Liveness, Registry};
+use crate::rollout::{Change, Plan, Rollout, RolloutError, Rollouts};
 use crate::store::{Store, StoreError};
 use edgecoder_protocol::envelope::{DecodeCounters, Envelope, Message};
 use edgecoder_protocol::ids::AgentId;
 use edgecoder_protocol::inference::ConflictedFile;
+use edgecoder_protocol::manifest::SignedStatement;
 use edgecoder_protocol::swarm::{
-    Ask, ContextItem, Heartbeat, Hello, Policy, Presence, SandboxLayers, Status, Work, WorkOutcome,
-    WorkResult,
+    Ask, ContextItem, Heartbeat, Hello, InstallState, ModelReport, Policy, Presence, SandboxLayers,
+    Status, Work, WorkOutcome, WorkResult,
 };
 use edgecoder_protocol::topic::{Leaf, Topic};
 use rumqttc::{AsyncClient, Event as MqttEvent, MqttOptions, Packet, QoS};
@@ -51,6 +53,8 @@ pub struct ServiceConfig {
     /// The snapshots jobs run on, read to merge the patches of `merge_patches` jobs; such jobs
     /// wait in `merging` while the service has none.
     pub snapshots: Option<Arc<SnapshotStore>>,
+    /// The model rollouts (in memory unless the caller opens a file).
+    pub rollouts: Arc<Rollouts>,
 }
 
 impl ServiceConfig {
@@ -65,6 +69,7 @@ impl ServiceConfig {
             tick: Duration::from_millis(250),
             parallel: 256,
             snapshots: None,
+            rollouts: Arc::new(Rollouts::in_memory()),
         }
     }
 }
@@ -81,6 +86,8 @@ struct Counters {
     stale_results: AtomicU64,
     wrong_snapshot: AtomicU64,
     policies_sent: AtomicU64,
+    offers_sent: AtomicU64,
+    model_reports: AtomicU64,
     store_errors: AtomicU64,
 }
 
@@ -105,6 +112,10 @@ pub struct ServiceStats {
     pub wrong_snapshot: u64,
     /// Policy messages sent.
     pub policies_sent: u64,
+    /// Model offers sent (and withdrawn).
+    pub offers_sent: u64,
+    /// Model install reports received.
+    pub model_reports: u64,
     /// Store calls that failed.
     pub store_errors: u64,
 }
@@ -249,6 +260,45 @@ impl Service {
         Ok(version)
     }
 
+    /// Starts a rollout of a manifest signed offline; its canary is offered at once.
+    pub async fn start_rollout(&self, signed: SignedStatement, plan: Plan) -> Result<Rollout, RolloutError> {
+        let change = self.inner.config.rollouts.start(signed, plan, &self.inner.known_agents(), unix_time_ms())?;
+        self.inner.apply(&change, "started").await;
+        Ok(change.rollout)
+    }
+
+    /// Offers a rollout's next stage.
+    pub async fn advance_rollout(&self, id: u64) -> Result<Rollout, RolloutError> {
+        let change = self.inner.config.rollouts.advance(id, &self.inner.known_agents(), unix_time_ms())?;
+        self.inner.apply(&change, &format!("advanced to stage {}", change.rollout.stage)).await;
+        Ok(change.rollout)
+    }
+
+    /// Halts a rollout; offers nobody acted on are withdrawn.
+    pub async fn halt_rollout(&self, id: u64, reason: &str) -> Result<Rollout, RolloutError> {
+        let change = self.inner.config.rollouts.halt(id, reason)?;
+        self.inner.apply(&change, &format!("halted: {reason}")).await;
+        Ok(change.rollout)
+    }
+
+    /// Rolls a rollout back with a signed rollback manifest, offered at once to every agent it
+    /// reached.
+    pub async fn roll_back(&self, id: u64, signed: SignedStatement) -> Result<Rollout, RolloutError> {
+        let change = self.inner.config.rollouts.roll_back(id, signed, unix_time_ms())?;
+        self.inner.apply(&change, &format!("rolls back rollout {id}")).await;
+        Ok(change.rollout)
+    }
+
+    /// Every rollout, newest first.
+    pub fn rollouts(&self) -> Vec<Rollout> {
+        self.inner.config.rollouts.list()
+    }
+
+    /// One rollout.
+    pub fn rollout(&self, id: u64) -> Option<Rollout> {
+        self.inner.config.rollouts.get(id)
+    }
+
     /// The agents that said hello.
     pub fn agents(&self) -> Vec<crate::registry::AgentView> {
         self.inner.registry.all()
@@ -273,6 +323,8 @@ impl Service {
             stale_results: get(&c.stale_results),
             wrong_snapshot: get(&c.wrong_snapshot),
             policies_sent: get(&c.policies_sent),
+            offers_sent: get(&c.offers_sent),
+            model_reports: get(&c.model_reports),
             store_errors: get(&c.store_errors),
         }
     }
@@ -362,12 +414,13 @@ async fn tick(inner: Arc<Inner>) {
 }
 
 /// The agent topics the coordinator reads.
-const AGENT_LEAVES: [Leaf; 5] = [
+const AGENT_LEAVES: [Leaf; 6] = [
     Leaf::Hello,
     Leaf::Heartbeat,
     Leaf::Ask,
     Leaf::Result,
     Leaf::Status,
+    Leaf::Model,
 ];
 
 impl Inner {
@@ -395,6 +448,96 @@ impl Inner {
             .client
             .publish("ec/v1/coord/status", QoS::AtLeastOnce, true, online)
             .await;
+        // The broker may have restarted with the coordinator: the offers it retained are gone.
+        for (agent, offer) in self.config.rollouts.current_offers() {
+            self.publish_offer(&agent, Some(seal(&self.config.id, &offer))).await;
+        }
+    }
+
+    /// The agents a rollout stage may reach: those that said hello.
+    fn known_agents(&self) -> Vec<AgentId> {
+        self.registry.all().into_iter().map(|a| a.id).collect()
+    }
+
+    /// Sets (or, with `None`, clears) the offer retained on an agent's manifest topic.
+    async fn publish_offer(&self, agent: &AgentId, payload: Option<Vec<u8>>) {
+        let topic = Topic::agent(agent, Leaf::Manifest).to_text();
+        match self.client.publish(topic.as_str(), QoS::AtLeastOnce, true, payload.unwrap_or_default()).await {
+            Ok(()) => {
+                self.counters.offers_sent.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(error) => tracing::error!(%error, %agent, "cannot send the model offer"),
+        }
+    }
+
+    /// Sends a rollout change's offers and withdrawals, and audits it.
+    async fn apply(&self, change: &Change, what: &str) {
+        let rollout = &change.rollout;
+        let _span = tracing::info_span!("rollout", id = rollout.id, model = %rollout.model, version = %rollout.version);
+        let payload = seal(&self.config.id, &rollout.offer());
+        for agent in &change.offer_to {
+            self.publish_offer(agent, Some(payload.clone())).await;
+        }
+        for agent in &change.withdraw {
+            self.publish_offer(agent, None).await;
+        }
+        let detail = format!(
+            "rollout {} of {} {} (sequence {}, signed by {}) {what}; offered to {}, withdrawn from {}",
+            rollout.id,
+            rollout.model,
+            rollout.version,
+            rollout.sequence,
+            rollout.signer,
+            change.offer_to.len(),
+            change.withdraw.len()
+        );
+        tracing::info!("{detail}");
+        self.audit_rollout(None, detail).await;
+    }
+
+    async fn audit_rollout(&self, agent: Option<&AgentId>, detail: String) {
+        let record = Record {
+            event: Event::Rollout,
+            at: unix_time_ms(),
+            job: None,
+            subtask: None,
+            agent: agent.map(|a| a.as_str().to_owned()),
+            result_hash: None,
+            detail,
+        };
+        if let Err(error) = self.store.note(record).await {
+            self.counters.store_errors.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(%error, "the rollout step could not be audited");
+        }
+    }
+
+    /// Records an agent's install report; finished installs are audited, and a rollout whose
+    /// failure rate crossed its threshold halts.
+    async fn on_model_report(&self, agent: &AgentId, report: ModelReport) {
+        self.counters.model_reports.fetch_add(1, Ordering::Relaxed);
+        let change = match self.config.rollouts.record(agent, &report, unix_time_ms()) {
+            Ok(Some(change)) => change,
+            Ok(None) => {
+                tracing::warn!(%agent, rollout = report.rollout, "a report about a rollout this agent was not offered");
+                return;
+            }
+            Err(error) => {
+                tracing::error!(%error, "the report could not be recorded");
+                return;
+            }
+        };
+        if matches!(report.state, InstallState::Installed | InstallState::Refused | InstallState::Failed) {
+            let code = if report.code.is_empty() { String::new() } else { format!(" ({})", report.code) };
+            let detail = format!(
+                "rollout {}: {} {} {:?}{code}: {}",
+                report.rollout, report.model, report.version, report.state, report.message
+            );
+            self.audit_rollout(Some(agent), detail).await;
+        }
+        if let Some(reason) = &change.halted {
+            tracing::warn!(rollout = report.rollout, %reason, "rollout halted by itself");
+            self.apply(&change, &format!("halted by itself: {reason}")).await;
+        }
     }
 
     async fn handle(&self, topic: &str, payload: &[u8]) {
@@ -434,7 +577,11 @@ impl Inner {
                     self.registry
                         .status(&agent, status.presence, &status.reason, unix_time_ms());
                 }
-                Leaf::Work | Leaf::Policy => {}
+                Leaf::Model => {
+                    self.on_model_report(&agent, raw.decode_body::<ModelReport>()?)
+                        .await
+                }
+                Leaf::Work | Leaf::Policy | Leaf::Manifest => {}
             }
             Ok::<(), edgecoder_protocol::envelope::DecodeError>(())
         }

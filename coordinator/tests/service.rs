@@ -10,8 +10,11 @@ use edgecoder_coordinator::store::{Embedded, Store, verify_audit};
 use edgecoder_protocol::envelope::{Envelope, Message};
 use edgecoder_protocol::ids::{AgentId, Sha256};
 use edgecoder_protocol::run::{Lang, Limits};
+use edgecoder_coordinator::rollout::{Plan, RolloutState};
+use edgecoder_protocol::manifest::{ManifestFile, ModelManifest, SignedStatement, Statement};
 use edgecoder_protocol::swarm::{
-    Ask, Hello, Policy, SandboxLayers, Snapshot, Work, WorkMode, WorkOutcome, WorkResult,
+    Ask, Hello, InstallState, ManifestOffer, ModelReport, Policy, SandboxLayers, Snapshot, Work,
+    WorkMode, WorkOutcome, WorkResult,
 };
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use std::sync::Arc;
@@ -83,7 +86,7 @@ impl Swarm {
                 }
             }
         });
-        for leaf in ["work", "policy"] {
+        for leaf in ["work", "policy", "manifest"] {
             client
                 .subscribe(format!("ec/v1/agents/{name}/{leaf}"), QoS::AtLeastOnce)
                 .await
@@ -323,4 +326,114 @@ async fn a_policy_change_reaches_the_agent_and_garbage_is_counted() {
     }
     let agents = swarm.service.agents();
     assert_eq!(agents.len(), 1, "the agent is registered and still there");
+}
+
+fn signed_manifest() -> SignedStatement {
+    use ed25519_dalek::Signer;
+    let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
+    let manifest = ModelManifest {
+        model: "qwen2.5-coder-0.5b".into(),
+        version: "1.1.0".into(),
+        files: vec![ManifestFile {
+            name: "model.gguf".into(),
+            size: 1000,
+            sha256: Sha256([1; 32]),
+            sources: vec!["https://models.example.com/m.gguf".into()],
+        }],
+        min_daemon_version: "0.1.0".into(),
+        runtime: "gguf".into(),
+        quantization: "Q4_K_M".into(),
+        issued_at: 1_780_000_000,
+        expires_at: 1_790_000_000,
+        sequence: 2,
+        rollback: false,
+    };
+    let mut signed = SignedStatement {
+        statement: postcard::to_allocvec(&Statement::Model(manifest)).unwrap(),
+        key: edgecoder_protocol::ids::PublicKey(key.verifying_key().to_bytes()),
+        signature: Vec::new(),
+    };
+    signed.signature = key.sign(&signed.signed_bytes()).to_bytes().to_vec();
+    signed
+}
+
+fn install_report(offer: &ManifestOffer, state: InstallState, code: &str) -> ModelReport {
+    ModelReport {
+        rollout: offer.rollout,
+        model: "qwen2.5-coder-0.5b".into(),
+        version: "1.1.0".into(),
+        sequence: 2,
+        state,
+        code: code.into(),
+        message: "test".into(),
+        done_bytes: 1000,
+        total_bytes: 1000,
+        rate_bps: 0,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_offers_the_signed_manifest_stage_by_stage_and_halts_on_failures() {
+    let swarm = swarm().await;
+    let mut fleet = Vec::new();
+    for name in ["pi-1", "pi-2", "pi-3", "pi-4"] {
+        let agent = swarm.agent(name).await;
+        agent.hello(SandboxLayers::REQUIRED_FOR_WORK).await;
+        fleet.push(agent);
+    }
+    for agent in &mut fleet {
+        let _: Policy = agent.next("policy").await.unwrap();
+    }
+    let signed = signed_manifest();
+    let plan = Plan {
+        canary: vec![fleet[0].id.clone()],
+        canary_count: 0,
+        batches: vec![50, 100],
+        max_failure_rate: 0.34,
+        min_reports: 1,
+    };
+    let rollout = swarm.service.start_rollout(signed.clone(), plan).await.unwrap();
+    let offer: ManifestOffer = fleet[0].next("manifest").await.expect("the canary gets the offer");
+    assert_eq!((offer.rollout, &offer.signed), (rollout.id, &signed));
+    fleet[0]
+        .send("model", &install_report(&offer, InstallState::Installed, ""))
+        .await;
+
+    let advanced = swarm.service.advance_rollout(rollout.id).await.unwrap();
+    let second = advanced
+        .agents
+        .keys()
+        .find(|a| **a != fleet[0].id)
+        .expect("50% of 4 agents: one more")
+        .clone();
+    assert_eq!(advanced.agents.len(), 2);
+    let agent = fleet.iter_mut().find(|a| a.id == second).unwrap();
+    let offer: ManifestOffer = agent.next("manifest").await.unwrap();
+    agent
+        .send("model", &install_report(&offer, InstallState::Refused, "bad_signature"))
+        .await;
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = swarm.service.rollout(rollout.id).unwrap();
+        if let RolloutState::Halted { reason } = &now.state {
+            assert!(reason.contains("bad_signature"), "{reason}");
+            assert_eq!(now.agents[&fleet[0].id].state, Some(InstallState::Installed));
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the rollout did not halt: {:?}", now.state);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(swarm.service.advance_rollout(rollout.id).await.is_err());
+    let audit = swarm.service.store().audit(0, 1000).await.unwrap();
+    let steps: Vec<&str> = audit
+        .iter()
+        .filter(|e| e.record.event == edgecoder_coordinator::audit::Event::Rollout)
+        .map(|e| e.record.detail.as_str())
+        .collect();
+    assert!(steps.iter().any(|d| d.contains("started")), "{steps:?}");
+    assert!(steps.iter().any(|d| d.contains("Refused (bad_signature)")), "{steps:?}");
+    assert!(steps.iter().any(|d| d.contains("halted by itself")), "{steps:?}");
+    verify_audit(swarm.service.store().as_ref()).await.unwrap().expect("the audit chain holds");
+    assert_eq!(swarm.service.stats().model_reports, 2);
 }

@@ -101,6 +101,9 @@ fn a_signed_manifest_installs_into_a_slot_after_a_smoke_generation_and_every_ref
         .output()
         .unwrap();
     assert!(text(&out.stdout).contains("source_not_allowed"), "the default allowlist is https:// only: {}", text(&out.stdout));
+    let untrusting = edgecoder_command().env("EDGECODER_MODELS", dir.path().join("store")).args(["model", "install"]).arg(&fresh).output().unwrap();
+    assert_eq!(untrusting.status.code(), Some(2), "without --trust nothing can be verified: a usage error");
+    assert!(text(&untrusting.stderr).contains("--trust KEY_FILE"), "{}", text(&untrusting.stderr));
 
     let v2 = write_signed(dir.path(), "v2.signed", &Statement::Model(manifest(&source, "1.1.0", 2)), &key);
     let (code, json, stderr) = install(dir.path(), &v2, &trust, &[]);

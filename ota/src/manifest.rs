@@ -22,11 +22,11 @@
 //! assert!(verify_manifest(&signed, &trusted, None, &rules, 250).is_err());
 //! ```
 
-use ed25519_dalek::{Signature, Signer, VerifyingKey};
+use ed25519_dalek::Signer;
 /// The private key that signs statements (kept offline).
 pub use ed25519_dalek::SigningKey;
 use edgecoder_protocol::PublicKey;
-use edgecoder_protocol::manifest::{KeyRotation, ModelManifest, SignedStatement, Statement};
+use edgecoder_protocol::manifest::{KeyRotation, ModelManifest, SignatureError, SignedStatement, Statement};
 use semver::Version;
 use serde::Serialize;
 use sha2::Digest;
@@ -129,17 +129,14 @@ pub fn decode(bytes: &[u8]) -> Result<SignedStatement, Rejection> {
 /// Checks that `signed` carries a valid ed25519 signature by its own key, then decodes the
 /// statement. Whether that key is trusted is the caller's question.
 pub fn check_signature(signed: &SignedStatement) -> Result<Statement, Rejection> {
-    if signed.signature.is_empty() {
-        return Err(reject(RejectCode::Unsigned, "the statement has no signature: sign it with `edgecoder-sign sign`"));
-    }
-    let signature = Signature::from_slice(&signed.signature)
-        .map_err(|_| reject(RejectCode::BadSignature, format!("a signature has 64 bytes, this one {}", signed.signature.len())))?;
-    let key = VerifyingKey::from_bytes(&signed.key.0)
-        .map_err(|_| reject(RejectCode::BadSignature, format!("{} is not an ed25519 public key", signed.key)))?;
-    key.verify_strict(&signed.signed_bytes(), &signature)
-        .map_err(|_| reject(RejectCode::BadSignature, format!("the signature does not verify with key {}: the statement was changed after signing, or signed with another key", signed.key)))?;
-    postcard::from_bytes(&signed.statement)
-        .map_err(|e| reject(RejectCode::Malformed, format!("the signed bytes are not a statement: {e}")))
+    signed.verify().map_err(|error| {
+        let code = match error {
+            SignatureError::Unsigned => RejectCode::Unsigned,
+            SignatureError::NotAStatement(_) => RejectCode::Malformed,
+            SignatureError::WrongLength(_) | SignatureError::NotAKey(_) | SignatureError::DoesNotVerify(_) => RejectCode::BadSignature,
+        };
+        reject(code, error.to_string())
+    })
 }
 
 /// The public keys whose signatures a device accepts (pinned in the daemon's config).

@@ -45,11 +45,15 @@ pub enum Kind {
     Policy,
     /// An agent's or coordinator's presence: [`crate::swarm::Status`].
     Status,
+    /// The coordinator offers an agent a signed model manifest: `swarm::ManifestOffer`.
+    Manifest,
+    /// An agent reports how installing an offered model goes: `swarm::ModelReport`.
+    ModelReport,
 }
 
 impl Kind {
     /// Every kind, in wire-code order.
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Hello,
         Kind::Heartbeat,
         Kind::Ask,
@@ -57,6 +61,8 @@ impl Kind {
         Kind::Result,
         Kind::Policy,
         Kind::Status,
+        Kind::Manifest,
+        Kind::ModelReport,
     ];
 
     /// The byte that stands for this kind on the wire.
@@ -79,6 +85,8 @@ impl Kind {
             Kind::Result => "result",
             Kind::Policy => "policy",
             Kind::Status => "status",
+            Kind::Manifest => "manifest",
+            Kind::ModelReport => "model",
         }
     }
 

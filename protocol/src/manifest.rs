@@ -96,3 +96,42 @@ impl SignedStatement {
         bytes
     }
 }
+
+/// Why a signed statement does not hold.
+#[cfg(feature = "signatures")]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    /// There is no signature.
+    #[error("the statement has no signature: sign it with `edgecoder-sign sign`")]
+    Unsigned,
+    /// The signature is not 64 bytes.
+    #[error("a signature has 64 bytes, this one {0}")]
+    WrongLength(usize),
+    /// The key is not an ed25519 public key.
+    #[error("{0} is not an ed25519 public key")]
+    NotAKey(PublicKey),
+    /// The signature does not verify over the statement's bytes with the key.
+    #[error("the signature does not verify with key {0}: the statement was changed after signing, or signed with another key")]
+    DoesNotVerify(PublicKey),
+    /// The signed bytes are not a statement.
+    #[error("the signed bytes are not a statement: {0}")]
+    NotAStatement(postcard::Error),
+}
+
+#[cfg(feature = "signatures")]
+impl SignedStatement {
+    /// The statement, when this carries a valid (strict) ed25519 signature by its own key.
+    /// Whether that key is to be trusted is the receiver's question.
+    pub fn verify(&self) -> Result<Statement, SignatureError> {
+        use ed25519_dalek::{Signature, VerifyingKey};
+        if self.signature.is_empty() {
+            return Err(SignatureError::Unsigned);
+        }
+        let signature = Signature::from_slice(&self.signature)
+            .map_err(|_| SignatureError::WrongLength(self.signature.len()))?;
+        let key = VerifyingKey::from_bytes(&self.key.0).map_err(|_| SignatureError::NotAKey(self.key))?;
+        key.verify_strict(&self.signed_bytes(), &signature)
+            .map_err(|_| SignatureError::DoesNotVerify(self.key))?;
+        postcard::from_bytes(&self.statement).map_err(SignatureError::NotAStatement)
+    }
+}

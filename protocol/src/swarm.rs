@@ -280,13 +280,17 @@ impl Message for Policy {
 }
 
 #[cfg(feature = "alloc")]
-pub use work::{AnyMessage, ContextItem, Snapshot, Work, WorkMode, WorkOutcome, WorkResult};
+pub use work::{
+    AnyMessage, ContextItem, InstallState, ManifestOffer, ModelReport, Snapshot, Work, WorkMode,
+    WorkOutcome, WorkResult,
+};
 
 #[cfg(feature = "alloc")]
 mod work {
     use super::{Ask, Heartbeat, Hello, Policy, SandboxLayers, Status};
     use crate::envelope::{DecodeError, EncodeError, Envelope, Kind, Message, RawEnvelope};
     use crate::ids::{MessageId, Sha256};
+    use crate::manifest::SignedStatement;
     use crate::run::{Lang, Limits, TestReport};
     use alloc::boxed::Box;
     use alloc::string::String;
@@ -472,6 +476,94 @@ mod work {
         }
     }
 
+    /// The coordinator offers an agent a model: a manifest signed offline, retained on the
+    /// agent's `manifest` topic so an agent that was away finds the current one on reconnect.
+    /// The agent verifies it itself (trusted keys, allowlists) before it downloads anything.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct ManifestOffer {
+        /// The rollout this offer belongs to; reports name it.
+        pub rollout: u64,
+        /// The signed manifest, as `edgecoder-sign` made it.
+        pub signed: SignedStatement,
+    }
+
+    impl Message for ManifestOffer {
+        const KIND: Kind = Kind::Manifest;
+        const MAX_BODY: usize = 32 * 1024;
+
+        fn validate(&self) -> Result<(), &'static str> {
+            if self.signed.statement.is_empty() {
+                return Err("an offer carries a signed statement");
+            }
+            Ok(())
+        }
+    }
+
+    /// Where an agent's install of an offered model stands.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum InstallState {
+        /// The manifest broke a rule (the code says which); nothing was downloaded or changed.
+        Refused,
+        /// Its files are being fetched.
+        Downloading,
+        /// The files are verified and in the inactive slot; the smoke test runs.
+        Staged,
+        /// The model passed its smoke test and is active.
+        Installed,
+        /// Something failed (the code says what); the active model is unchanged.
+        Failed,
+    }
+
+    /// An agent reports an offered model's install: refusals with the reason code, download
+    /// progress, the switch to the new slot.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct ModelReport {
+        /// The rollout of the offer.
+        pub rollout: u64,
+        /// The model (empty when the manifest could not even be read).
+        pub model: String,
+        /// Its version (empty when unknown).
+        pub version: String,
+        /// The manifest's sequence number (0 when unknown).
+        pub sequence: u64,
+        /// Where it stands.
+        pub state: InstallState,
+        /// The reason code of a refusal or failure (`bad_signature`, `digest_mismatch`,
+        /// `download_failed`, …); empty otherwise.
+        pub code: String,
+        /// For people: what happened.
+        pub message: String,
+        /// Bytes fetched so far.
+        pub done_bytes: u64,
+        /// Bytes of all the model's files.
+        pub total_bytes: u64,
+        /// Download rate, in bytes per second.
+        pub rate_bps: u64,
+    }
+
+    impl Message for ModelReport {
+        const KIND: Kind = Kind::ModelReport;
+        const MAX_BODY: usize = 2048;
+
+        fn validate(&self) -> Result<(), &'static str> {
+            let failed = matches!(self.state, InstallState::Refused | InstallState::Failed);
+            if failed && self.code.is_empty() {
+                return Err("a refusal or failure names its reason code");
+            }
+            if !failed && !self.code.is_empty() {
+                return Err("only a refusal or failure has a reason code");
+            }
+            if self.done_bytes > self.total_bytes {
+                return Err("more bytes done than the total");
+            }
+            if self.code.len() > 64 || self.model.len() > 128 || self.version.len() > 64 {
+                return Err("code, model or version too long");
+            }
+            Ok(())
+        }
+    }
+
     /// Any swarm message, tagged with its kind: what `edgecoder decode` prints, and what a
     /// receiver that reads several topics matches on.
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -491,6 +583,10 @@ mod work {
         Policy(Policy),
         /// See [`Status`].
         Status(Status),
+        /// See [`ManifestOffer`].
+        Manifest(Box<ManifestOffer>),
+        /// See [`ModelReport`].
+        Model(Box<ModelReport>),
     }
 
     impl AnyMessage {
@@ -504,6 +600,8 @@ mod work {
                 Kind::Result => AnyMessage::Result(Box::new(raw.decode_body()?)),
                 Kind::Policy => AnyMessage::Policy(raw.decode_body()?),
                 Kind::Status => AnyMessage::Status(raw.decode_body()?),
+                Kind::Manifest => AnyMessage::Manifest(Box::new(raw.decode_body()?)),
+                Kind::ModelReport => AnyMessage::Model(Box::new(raw.decode_body()?)),
             })
         }
 
@@ -522,6 +620,8 @@ mod work {
                 AnyMessage::Result(m) => header.seal(m.as_ref()),
                 AnyMessage::Policy(m) => header.seal(m),
                 AnyMessage::Status(m) => header.seal(m),
+                AnyMessage::Manifest(m) => header.seal(m.as_ref()),
+                AnyMessage::Model(m) => header.seal(m.as_ref()),
             }
         }
 
@@ -535,6 +635,8 @@ mod work {
                 AnyMessage::Result(_) => Kind::Result,
                 AnyMessage::Policy(_) => Kind::Policy,
                 AnyMessage::Status(_) => Kind::Status,
+                AnyMessage::Manifest(_) => Kind::Manifest,
+                AnyMessage::Model(_) => Kind::ModelReport,
             }
         }
     }

@@ -9,10 +9,12 @@
 //! | `ec/v1/agents/{id}/status` | [`Status`](crate::swarm::Status) | agent `{id}` (its last will too) | coordinator | yes | 1 |
 //! | `ec/v1/agents/{id}/work` | `Work` | coordinator | agent `{id}` | no | 1 |
 //! | `ec/v1/agents/{id}/policy` | [`Policy`](crate::swarm::Policy) | coordinator | agent `{id}` | yes | 1 |
+//! | `ec/v1/agents/{id}/manifest` | `ManifestOffer` (a signed model manifest) | coordinator | agent `{id}` | yes | 1 |
+//! | `ec/v1/agents/{id}/model` | `ModelReport` (install progress, refusals with their code) | agent `{id}` | coordinator | no | 1 |
 //! | `ec/v1/coord/status` | [`Status`](crate::swarm::Status) | coordinator (its last will too) | everyone | yes | 1 |
 //!
-//! An agent may publish only under its own id, and subscribe only to its own `work` and
-//! `policy` topics and to `ec/v1/coord/status`, by exact name (no wildcards). A coordinator may
+//! An agent may publish only under its own id, and subscribe only to its own `work`, `policy`
+//! and `manifest` topics and to `ec/v1/coord/status`, by exact name (no wildcards). A coordinator may
 //! publish the coordinator-published topics of any agent and subscribe to anything under
 //! `ec/v1/`. The broker enforces [`may_publish`] and [`may_subscribe`]; receivers also check
 //! that an envelope's kind is the one its topic carries and that its sender is the topic's
@@ -54,11 +56,15 @@ pub enum Leaf {
     Work,
     /// `policy`.
     Policy,
+    /// `manifest`.
+    Manifest,
+    /// `model`.
+    Model,
 }
 
 impl Leaf {
     /// Every leaf.
-    pub const ALL: [Leaf; 7] = [
+    pub const ALL: [Leaf; 9] = [
         Leaf::Hello,
         Leaf::Heartbeat,
         Leaf::Ask,
@@ -66,6 +72,8 @@ impl Leaf {
         Leaf::Status,
         Leaf::Work,
         Leaf::Policy,
+        Leaf::Manifest,
+        Leaf::Model,
     ];
 
     /// Its name in the topic.
@@ -83,13 +91,15 @@ impl Leaf {
             Leaf::Status => Kind::Status,
             Leaf::Work => Kind::Work,
             Leaf::Policy => Kind::Policy,
+            Leaf::Manifest => Kind::Manifest,
+            Leaf::Model => Kind::ModelReport,
         }
     }
 
     /// Who publishes on it.
     pub fn publisher(self) -> Publisher {
         match self {
-            Leaf::Work | Leaf::Policy => Publisher::Coordinator,
+            Leaf::Work | Leaf::Policy | Leaf::Manifest => Publisher::Coordinator,
             _ => Publisher::Agent,
         }
     }
@@ -97,7 +107,7 @@ impl Leaf {
     /// Whether messages on it are retained by the broker (the latest one is what a new
     /// subscriber needs).
     pub fn retained(self) -> bool {
-        matches!(self, Leaf::Status | Leaf::Policy)
+        matches!(self, Leaf::Status | Leaf::Policy | Leaf::Manifest)
     }
 
     /// The MQTT QoS to publish with: heartbeats are frequent and superseded, so at most once;
@@ -389,15 +399,24 @@ mod tests {
             "granting itself a policy"
         );
         assert!(!may_publish(&a, "ec/v1/agents/a/work"));
+        assert!(
+            !may_publish(&a, "ec/v1/agents/a/manifest"),
+            "offering itself a model"
+        );
+        assert!(may_publish(&a, "ec/v1/agents/a/model"));
+        assert!(!may_publish(&a, "ec/v1/agents/b/model"), "reporting as b");
         assert!(!may_publish(&a, "ec/v1/coord/status"));
         assert!(!may_publish(&a, "ec/v1/agents/+/heartbeat"));
         assert!(!may_publish(&a, "elsewhere"));
 
         assert!(may_subscribe(&a, "ec/v1/agents/a/work"));
         assert!(may_subscribe(&a, "ec/v1/agents/a/policy"));
+        assert!(may_subscribe(&a, "ec/v1/agents/a/manifest"));
         assert!(may_subscribe(&a, "ec/v1/coord/status"));
         for filter in [
             "ec/v1/agents/b/work",
+            "ec/v1/agents/b/manifest",
+            "ec/v1/agents/a/model",
             "ec/v1/agents/+/work",
             "ec/v1/agents/a/#",
             "ec/v1/#",

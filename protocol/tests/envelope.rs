@@ -3,9 +3,11 @@
 //! rejected with its own counted error and never panics.
 
 use edgecoder_protocol::envelope::{MAX_ENVELOPE_BYTES, RawEnvelope, attach_signature};
+use edgecoder_protocol::manifest::SignedStatement;
 use edgecoder_protocol::swarm::{
-    AnyMessage, Ask, ContextItem, Heartbeat, Hello, Policy, Presence, SandboxLayers, Snapshot,
-    Status, Text, Window, Work, WorkMode, WorkOutcome, WorkResult,
+    AnyMessage, Ask, ContextItem, Heartbeat, Hello, InstallState, ManifestOffer, ModelReport,
+    Policy, Presence, SandboxLayers, Snapshot, Status, Text, Window, Work, WorkMode, WorkOutcome,
+    WorkResult,
 };
 use edgecoder_protocol::topic::{Leaf, Mismatch};
 use edgecoder_protocol::{
@@ -112,6 +114,32 @@ fn status() -> Status {
     }
 }
 
+fn offer() -> ManifestOffer {
+    ManifestOffer {
+        rollout: 3,
+        signed: SignedStatement {
+            statement: vec![1, 2, 3, 4],
+            key: edgecoder_protocol::PublicKey([7; 32]),
+            signature: vec![9; 64],
+        },
+    }
+}
+
+fn model_report() -> ModelReport {
+    ModelReport {
+        rollout: 3,
+        model: "qwen2.5-coder-0.5b".into(),
+        version: "1.2.0".into(),
+        sequence: 8,
+        state: InstallState::Downloading,
+        code: String::new(),
+        message: "downloading".into(),
+        done_bytes: 1 << 20,
+        total_bytes: 491_400_064,
+        rate_bps: 40 << 20,
+    }
+}
+
 fn seal<M: Message>(message: &M) -> Vec<u8> {
     Envelope::new::<M>(MessageId([9; 16]), agent(), 1_780_000_000_000)
         .seal(message)
@@ -128,6 +156,8 @@ fn every_kind() -> Vec<(Kind, Vec<u8>)> {
         (Kind::Result, seal(&result())),
         (Kind::Policy, seal(&policy())),
         (Kind::Status, seal(&status())),
+        (Kind::Manifest, seal(&offer())),
+        (Kind::ModelReport, seal(&model_report())),
     ]
 }
 
@@ -158,6 +188,8 @@ fn every_message_kind_round_trips() {
     round_trip(result());
     round_trip(policy());
     round_trip(status());
+    round_trip(offer());
+    round_trip(model_report());
     for (kind, wire) in every_kind() {
         let raw = Envelope::parse(&wire).unwrap();
         let any = AnyMessage::decode(&raw).unwrap();
@@ -197,7 +229,7 @@ fn wrong_version_unknown_kind_and_wrong_kind_are_named() {
         })
     );
     wire[0] = PROTOCOL_VERSION as u8;
-    for code in [0u8, 8, 200] {
+    for code in [0u8, 10, 200] {
         wire[1] = code;
         assert_eq!(
             Envelope::parse(&wire),
@@ -361,6 +393,34 @@ fn invalid_messages_are_refused_on_send_and_on_receipt() {
             .seal(&hollow)
             .is_ok(),
         "a report-only device needs no sandbox"
+    );
+    let mut silent = model_report();
+    silent.state = InstallState::Refused;
+    assert!(
+        Envelope::new::<ModelReport>(MessageId::default(), agent(), 0)
+            .seal(&silent)
+            .is_err(),
+        "a refusal without its reason code"
+    );
+    silent.code = "bad_signature".into();
+    assert!(
+        Envelope::new::<ModelReport>(MessageId::default(), agent(), 0)
+            .seal(&silent)
+            .is_ok()
+    );
+    let mut overdone = model_report();
+    overdone.done_bytes = overdone.total_bytes + 1;
+    assert!(
+        Envelope::new::<ModelReport>(MessageId::default(), agent(), 0)
+            .seal(&overdone)
+            .is_err()
+    );
+    let mut empty = offer();
+    empty.signed.statement.clear();
+    assert!(
+        Envelope::new::<ManifestOffer>(MessageId::default(), agent(), 0)
+            .seal(&empty)
+            .is_err()
     );
     let mut nowhere = policy();
     nowhere.windows[0].end_minute = nowhere.windows[0].start_minute;

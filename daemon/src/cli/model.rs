@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use edgecoder_model::gguf::{GgmlType, GgufError, GgufFile, MetadataArray, MetadataValue};
-use edgecoder_ota::download::{DownloadError, DownloadOptions, fetch};
-use edgecoder_ota::manifest::{DeviceRules, Rejection, TrustedKeys, read_key_file, verify_manifest};
+use edgecoder_ota::download::DownloadOptions;
+use edgecoder_ota::install::{Installer, Progress};
+use edgecoder_ota::manifest::{DeviceRules, TrustedKeys, read_key_file};
 use edgecoder_ota::slots::{Slot, Slots};
 use edgecoder_ota::{DEFAULT_MODEL, ModelStore, OtaError, PartSource, PullOptions, catalog};
-use edgecoder_protocol::manifest::{ModelManifest, Statement};
+use edgecoder_protocol::manifest::ModelManifest;
 use serde::Serialize;
 
 use super::{Execute, Exit, Failure};
@@ -22,6 +23,42 @@ pub struct ModelArgs {
     /// What to do.
     #[command(subcommand)]
     pub command: ModelCommand,
+}
+
+/// The device's own rules for signed model manifests (`model install`, and the swarm worker).
+#[derive(Debug, Clone, Args)]
+pub struct ManifestRules {
+    /// A trusted public key file (hex, from `edgecoder-sign keygen`); repeatable. Manifests
+    /// signed by any other key are refused (`unknown_key`).
+    #[arg(long = "trust", value_name = "KEY_FILE")]
+    pub trust: Vec<PathBuf>,
+    /// An allowed source prefix (e.g. `https://models.example.com/`, `pypi:`); repeatable.
+    #[arg(long = "allow-source", value_name = "PREFIX", default_value = "https://")]
+    pub allow_source: Vec<String>,
+    /// A model id the policy allows; repeatable (default: any).
+    #[arg(long = "allow-model", value_name = "ID")]
+    pub allow_model: Vec<String>,
+}
+
+impl ManifestRules {
+    /// The trusted keys, read from their files.
+    pub fn trusted(&self) -> Result<TrustedKeys> {
+        let keys = self
+            .trust
+            .iter()
+            .map(|path| read_key_file(path).with_context(|| format!("cannot read the trusted key {}", path.display())))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(TrustedKeys::new(keys))
+    }
+
+    /// The allowlists, for this daemon's version.
+    pub fn device_rules(&self) -> DeviceRules {
+        DeviceRules {
+            sources: self.allow_source.clone(),
+            models: (!self.allow_model.is_empty()).then(|| self.allow_model.clone()),
+            daemon_version: env!("CARGO_PKG_VERSION").to_owned(),
+        }
+    }
 }
 
 /// The `edgecoder model` subcommands.
@@ -65,15 +102,9 @@ pub enum ModelCommand {
     Install {
         /// The signed manifest file.
         manifest: PathBuf,
-        /// A trusted public key file (hex, from `edgecoder-sign keygen`); repeatable.
-        #[arg(long = "trust", required = true)]
-        trust: Vec<PathBuf>,
-        /// An allowed source prefix (e.g. `https://models.example.com/`); repeatable.
-        #[arg(long = "allow-source", default_value = "https://")]
-        allow_source: Vec<String>,
-        /// A model id the policy allows; repeatable (default: any).
-        #[arg(long = "allow-model")]
-        allow_model: Vec<String>,
+        /// Which manifests this device accepts.
+        #[command(flatten)]
+        rules: ManifestRules,
         /// Print the result (or the refusal) as one JSON object on stdout.
         #[arg(long)]
         json: bool,
@@ -95,6 +126,12 @@ pub enum ModelCommand {
 
 impl Execute for ModelArgs {
     fn execute(self) -> Result<Exit, Failure> {
+        if let ModelCommand::Install { rules, .. } = &self.command
+            && rules.trust.is_empty()
+        {
+            let error = anyhow::anyhow!("name the key that signs your manifests with --trust KEY_FILE (from `edgecoder-sign keygen`)");
+            return Err(Failure::new(Exit::Usage, error));
+        }
         run(&self).map(|()| Exit::Ok).map_err(|error| Failure::new(exit_code(&error), error))
     }
 }
@@ -123,14 +160,7 @@ fn run(args: &ModelArgs) -> Result<()> {
             Ok(())
         }
         ModelCommand::Info { target, json } => info(&store, target, *json),
-        ModelCommand::Install { manifest, trust, allow_source, allow_model, json } => {
-            let rules = DeviceRules {
-                sources: allow_source.clone(),
-                models: (!allow_model.is_empty()).then(|| allow_model.clone()),
-                daemon_version: env!("CARGO_PKG_VERSION").to_owned(),
-            };
-            install(&Slots::at(store.root().join("slots")), manifest, trust, &rules, *json)
-        }
+        ModelCommand::Install { manifest, rules, json } => install(&Slots::at(store.root().join("slots")), manifest, rules, *json),
         ModelCommand::Rollback { id } => {
             let slots = Slots::at(store.root().join("slots"));
             let slot = slots.rollback(id)?;
@@ -167,76 +197,73 @@ fn now_s() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-fn install(slots: &Slots, manifest: &Path, trust: &[PathBuf], rules: &DeviceRules, json: bool) -> Result<()> {
+fn install(slots: &Slots, manifest: &Path, rules: &ManifestRules, json: bool) -> Result<()> {
     let _span = tracing::info_span!("cli_model_install", manifest = %manifest.display()).entered();
     let started = std::time::Instant::now();
-    let refuse = |rejection: Rejection| -> anyhow::Error {
+    let refuse = |code: &str, error: anyhow::Error| -> anyhow::Error {
         if json {
-            let refused = Refused { ok: false, code: rejection.code.as_str(), error: rejection.message.clone() };
+            let refused = Refused { ok: false, code, error: format!("{error:#}") };
             println!("{}", serde_json::to_string(&refused).expect("a refusal encodes"));
         }
-        anyhow::Error::new(rejection).context("the manifest was refused; nothing was installed")
+        error.context("nothing was installed; the active model is unchanged")
     };
     let bytes = std::fs::read(manifest).with_context(|| format!("cannot read the manifest {}", manifest.display()))?;
-    let signed = edgecoder_ota::manifest::decode(&bytes).map_err(refuse)?;
-    let keys = trust
-        .iter()
-        .map(|path| read_key_file(path).with_context(|| format!("cannot read the trusted key {}", path.display())))
-        .collect::<Result<Vec<_>>>()?;
-    let trusted = TrustedKeys::new(keys);
-    let model = match trusted.open(&signed).map_err(refuse)? {
-        Statement::Model(m) => m.model,
-        Statement::RotateKey(_) => bail!("{} is a key rotation, not a model manifest", manifest.display()),
+    let signed = edgecoder_ota::manifest::decode(&bytes).map_err(|r| refuse(r.code.as_str(), r.into()))?;
+    let trusted = rules.trusted()?;
+    let device_rules = rules.device_rules();
+    let download = DownloadOptions::default();
+    let installer = Installer { slots, trusted: &trusted, rules: &device_rules, download: &download };
+    let bar = indicatif::ProgressBar::hidden();
+    let mut progress = |step: Progress| match step {
+        Progress::Verified { manifest } => {
+            let total = manifest.files.iter().map(|f| f.size).sum();
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            bar.set_length(total);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+                    .expect("a valid template"),
+            );
+            bar.set_message(format!("{} {}", manifest.model, manifest.version));
+        }
+        Progress::Downloading { done, .. } => bar.set_position(done),
+        Progress::Staged { slot } => {
+            bar.finish_and_clear();
+            eprintln!("staged in slot {slot:?}; loading it for a smoke generation");
+        }
     };
-    let installed = slots.state(&model)?.installed();
-    let verified = verify_manifest(&signed, &trusted, installed.as_ref(), rules, now_s()).map_err(refuse)?;
-    let downloads = slots.downloads_dir(&verified.model)?;
-    std::fs::create_dir_all(&downloads).with_context(|| format!("cannot create {}", downloads.display()))?;
-    let (mut received, mut resumed, mut files) = (0, 0, Vec::new());
-    for file in &verified.files {
-        let partial = downloads.join(format!("{}.partial", file.name));
-        let bar = indicatif::ProgressBar::new(file.size).with_message(file.name.clone());
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-                .expect("a valid template"),
-        );
-        let report = match fetch(file, &partial, &DownloadOptions::default(), &mut |done, _| bar.set_position(done)) {
-            Ok(report) => report,
-            Err(DownloadError::Rejected(rejection)) => return Err(refuse(rejection)),
-            Err(error) => return Err(error.into()),
-        };
-        bar.finish_and_clear();
-        received += report.received;
-        resumed += report.resumed_from;
-        files.push((file.name.clone(), partial));
-    }
-    let staged = slots.stage(&verified, &files)?;
-    smoke_test(&staged.dir, &verified).with_context(|| {
-        format!("{} {} was staged in slot {:?} but failed its smoke test; the active slot is unchanged", verified.model, verified.version, staged.slot)
-    })?;
-    slots.activate(&staged)?;
+    let outcome = installer
+        .install(&signed, now_s(), &mut progress, &mut |dir, manifest| smoke_test(dir, manifest).map_err(|e| format!("{e:#}")))
+        .map_err(|e| refuse(e.code(), e.into()))?;
+    bar.finish_and_clear();
     let done = Installed {
         ok: true,
-        model: verified.model.clone(),
-        version: verified.version.clone(),
-        sequence: verified.sequence,
-        slot: staged.slot,
-        dir: staged.dir.clone(),
-        received_bytes: received,
-        resumed_bytes: resumed,
+        model: outcome.manifest.model.clone(),
+        version: outcome.manifest.version.clone(),
+        sequence: outcome.manifest.sequence,
+        slot: outcome.slot,
+        dir: outcome.dir.clone(),
+        received_bytes: outcome.received,
+        resumed_bytes: outcome.resumed,
         seconds: started.elapsed().as_secs_f64(),
     };
     if json {
         println!("{}", serde_json::to_string(&done)?);
     } else {
-        eprintln!("{} {} installed and active (slot {:?}, {}, {:.1} s)", done.model, done.version, done.slot, human_bytes(received), done.seconds);
+        eprintln!(
+            "{} {} installed and active (slot {:?}, {}, {:.1} s)",
+            done.model,
+            done.version,
+            done.slot,
+            human_bytes(outcome.received),
+            done.seconds
+        );
         println!("{}", done.dir.display());
     }
     Ok(())
 }
 
 /// Loads the staged model and generates a few tokens: a slot becomes active only when this works.
-fn smoke_test(dir: &Path, manifest: &ModelManifest) -> Result<()> {
+pub fn smoke_test(dir: &Path, manifest: &ModelManifest) -> Result<()> {
     let gguf = manifest
         .files
         .iter()
@@ -256,7 +283,6 @@ fn smoke_test(dir: &Path, manifest: &ModelManifest) -> Result<()> {
     tracing::info!(tokens, "smoke generation passed");
     Ok(())
 }
-
 
 fn pull(store: &ModelStore, id: &str, verify: bool, json: bool, from: &[String]) -> Result<()> {
     let _span = tracing::info_span!("cli_model_pull", id).entered();

@@ -3,11 +3,14 @@
 
 use super::{Execute, Exit, Failure};
 use crate::worker::credentials::{self, WorkerCredentials};
+use crate::worker::models::ModelUpdates;
 use crate::worker::session::WorkerSession;
 use crate::worker::snapshot::Snapshots;
 use crate::worker::solve::{ModelWriter, probe_sandbox};
 use crate::worker::throttle::{Enforcement, Throttle};
 use clap::{Args, Subcommand};
+use edgecoder_ota::download::DownloadOptions;
+use edgecoder_ota::slots::Slots;
 use edgecoder_protocol::ids::AgentId;
 use edgecoder_protocol::swarm::SandboxLayers;
 use std::path::PathBuf;
@@ -66,6 +69,11 @@ pub enum WorkerCommand {
         /// Do not try a cgroup for the CPU cap; duty-cycle instead.
         #[arg(long)]
         no_cgroup: bool,
+        /// Which models offered by the coordinator this device installs: only manifests signed
+        /// by a `--trust` key, from allowed sources, of allowed models (without `--trust` every
+        /// offer is refused and reported as `unknown_key`).
+        #[command(flatten)]
+        rules: super::model::ManifestRules,
     },
 }
 
@@ -129,7 +137,7 @@ impl Execute for WorkerArgs {
                 }
                 Ok(if missing.is_empty() { Exit::Ok } else { Exit::Failed })
             }
-            WorkerCommand::Run { model, threads, state, no_cgroup } => {
+            WorkerCommand::Run { model, threads, state, no_cgroup, rules } => {
                 let creds: WorkerCredentials = credentials::load(&path).map_err(|e| Failure::new(Exit::Usage, e))?;
                 let agent = AgentId::new(&creds.agent_id)
                     .map_err(|e| Failure::new(Exit::Usage, anyhow::anyhow!("the agent id in {}: {e}", path.display())))?;
@@ -152,6 +160,15 @@ impl Execute for WorkerArgs {
                 }
                 let loaded = edgecoder_model::engine::Model::load_with(&path, options)
                     .map_err(|e| Failure::new(Exit::Failed, anyhow::anyhow!("cannot load {model}: {e}")))?;
+                let trusted = rules.trusted().map_err(|e| Failure::new(Exit::Usage, e))?;
+                let store = edgecoder_ota::ModelStore::from_env().map_err(|e| Failure::new(Exit::Io, e))?;
+                let models = ModelUpdates::new(
+                    Slots::at(store.root().join("slots")),
+                    trusted,
+                    rules.device_rules(),
+                    DownloadOptions::default(),
+                    Box::new(|dir, manifest| super::model::smoke_test(dir, manifest).map_err(|e| format!("{e:#}"))),
+                );
                 let cache = state.unwrap_or_else(|| {
                     dirs::cache_dir().unwrap_or_else(|| PathBuf::from(".")).join("edgecoder").join("worker")
                 });
@@ -166,6 +183,7 @@ impl Execute for WorkerArgs {
                     sandbox: layers,
                     refusing,
                     tick: Duration::from_millis(500),
+                    models: Arc::new(models),
                 };
                 eprintln!("edgecoder worker: {} working for {} with {model}", creds.agent_id, creds.broker);
                 let stats = runtime()?.block_on(session.run(crate::server::shutdown_signal())).map_err(|e| Failure::new(Exit::Usage, e))?;

@@ -4,6 +4,7 @@
 
 use super::device::{CpuMeter, free_memory_mb, total_memory_mb, user_idle_s};
 use super::gate::{Conditions, Refusal, local_time, may_work};
+use super::models::ModelUpdates;
 use super::snapshot::Snapshots;
 use super::solve::{Solution, Writer, solve};
 use super::throttle::Throttle;
@@ -11,7 +12,7 @@ use edgecoder_model::engine::CancelToken;
 use edgecoder_protocol::envelope::{Envelope, Message};
 use edgecoder_protocol::ids::{AgentId, MessageId};
 use edgecoder_protocol::swarm::{
-    Ask, Heartbeat, Hello, Policy, Presence, SandboxLayers, Status, Work, WorkOutcome, WorkResult,
+    Ask, Heartbeat, Hello, ManifestOffer, ModelReport, Policy, Presence, SandboxLayers, Status, Work, WorkOutcome, WorkResult,
 };
 use edgecoder_protocol::topic::{Leaf, Topic};
 use rustls::pki_types::pem::PemObject;
@@ -45,6 +46,8 @@ pub struct WorkerSession {
     pub refusing: Option<String>,
     /// How often the gate and the asks are looked at.
     pub tick: Duration,
+    /// Installs the models offered on the agent's `manifest` topic.
+    pub models: Arc<ModelUpdates>,
 }
 
 /// Why the session ended.
@@ -269,7 +272,7 @@ impl WorkerSession {
     }
 
     async fn on_connect(&self, client: &AsyncClient) {
-        for leaf in [Leaf::Work, Leaf::Policy] {
+        for leaf in [Leaf::Work, Leaf::Policy, Leaf::Manifest] {
             let _ = client.subscribe(self.topic(leaf), QoS::AtLeastOnce).await;
         }
         self.publish(client, Leaf::Hello, &self.hello()).await;
@@ -347,8 +350,34 @@ impl WorkerSession {
                 Ok(opened) => self.on_work(client, state, opened.message).await,
                 Err(error) => tracing::warn!(%error, "an unreadable work message was ignored"),
             },
+            Ok(Topic::Agent { leaf: Leaf::Manifest, .. }) if payload.is_empty() => {
+                tracing::info!("the coordinator withdrew its model offer");
+            }
+            Ok(Topic::Agent { leaf: Leaf::Manifest, .. }) => match Envelope::open::<ManifestOffer>(payload) {
+                Ok(opened) => self.on_offer(client, opened.message),
+                Err(error) => tracing::warn!(%error, "an unreadable manifest offer was ignored"),
+            },
             _ => tracing::warn!(topic, "a message on an unexpected topic was ignored"),
         }
+    }
+
+    /// Installs an offered model on a blocking thread; its reports go out as they come.
+    fn on_offer(self: &Arc<Self>, client: &AsyncClient, offer: ManifestOffer) {
+        let (reports_tx, mut reports) = tokio::sync::mpsc::unbounded_channel::<ModelReport>();
+        let models = self.models.clone();
+        let span = tracing::info_span!("model_offer", rollout = offer.rollout);
+        tokio::task::spawn_blocking(move || {
+            let _span = span.entered();
+            models.handle(&offer, &mut |report| {
+                let _ = reports_tx.send(report);
+            });
+        });
+        let (session, client) = (self.clone(), client.clone());
+        tokio::spawn(async move {
+            while let Some(report) = reports.recv().await {
+                session.publish(&client, Leaf::Model, &report).await;
+            }
+        });
     }
 
     async fn on_work(self: &Arc<Self>, client: &AsyncClient, state: &Arc<Mutex<State>>, work: Work) {
