@@ -8,7 +8,7 @@
 //! (JSON: the active slot, and the one before it for rollback).
 
 use crate::manifest::Installed;
-use edgecoder_protocol::manifest::ModelManifest;
+use edgecoder_protocol::manifest::{ManifestFile, ModelManifest};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::Write;
@@ -202,6 +202,15 @@ impl Slots {
             Some((slot, _)) => Some(self.model_dir(model)?.join(slot.dir_name())),
             None => None,
         })
+    }
+
+    /// The file a runtime loads from the active slot (the manifest's first `.gguf` file, else
+    /// its first file) and the manifest's entry for it, if the model has an active slot.
+    pub fn active_model_file(&self, model: &str) -> Result<Option<(PathBuf, ManifestFile)>, SlotError> {
+        let Some((slot, record)) = self.state(model)?.active else { return Ok(None) };
+        let files = &record.manifest.files;
+        let Some(file) = files.iter().find(|f| f.name.ends_with(".gguf")).or(files.first()) else { return Ok(None) };
+        Ok(Some((self.model_dir(model)?.join(slot.dir_name()).join(&file.name), file.clone())))
     }
 
     /// Writes a verified download into the inactive slot: `files` are `(name, path)` of each

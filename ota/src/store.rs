@@ -200,6 +200,24 @@ impl ModelStore {
         }
     }
 
+    /// The A/B slots of the models installed from signed manifests (under this store).
+    pub fn slots(&self) -> crate::slots::Slots {
+        crate::slots::Slots::at(self.root.join("slots"))
+    }
+
+    /// The file of model `id` to run and its sha256 (hex): the active slot's when a signed
+    /// manifest installed the model (an over-the-air update wins over the catalog's copy), else
+    /// the catalog install.
+    pub fn current(&self, id: &str) -> Result<(PathBuf, String), OtaError> {
+        if let Ok(Some((path, file))) = self.slots().active_model_file(id)
+            && path.is_file()
+        {
+            return Ok((path, file.sha256.to_string()));
+        }
+        let spec = catalog::find(id)?;
+        Ok((self.path(id)?, spec.sha256))
+    }
+
     /// The path of catalog model `id`, pulling it first (quietly) if it is not installed.
     /// Meant for tests and tools that need a model file and may fetch it.
     pub fn ensure(&self, id: &str) -> Result<PathBuf, OtaError> {

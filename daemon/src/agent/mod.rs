@@ -66,6 +66,9 @@ pub fn model_path(model: &str) -> Result<PathBuf, LoadError> {
         return Ok(path);
     }
     let store = edgecoder_ota::ModelStore::from_env().map_err(|e| LoadError::NotFound(format!("cannot find the model store: {e}")))?;
+    if let Ok((path, _)) = store.current(model) {
+        return Ok(path);
+    }
     store.ensure(model).map_err(|e| LoadError::NotFound(format!("{model:?} is neither a GGUF file nor a model that could be installed: {e}")))
 }
 

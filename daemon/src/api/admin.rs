@@ -49,6 +49,8 @@ pub struct Status {
     pub providers: Vec<ProviderStatus>,
     /// The local model, when one is loaded.
     pub model: Option<String>,
+    /// Its file (an over-the-air update moves it to the other A/B slot).
+    pub model_file: Option<String>,
     /// Requests waiting for the local model.
     pub queue_waiting: usize,
     /// How many may wait.
@@ -73,6 +75,7 @@ pub async fn status(State(state): State<AppState>) -> Json<Status> {
         provider: active.to_owned(),
         providers,
         model: local.current().ok().map(|m| m.info.id.clone()),
+        model_file: local.current().ok().map(|m| m.path.display().to_string()),
         queue_waiting: local.waiting(),
         queue_capacity: local.capacity(),
         listening: state.listening.read().unwrap_or_else(|e| e.into_inner()).clone(),

@@ -25,39 +25,46 @@ pub struct ModelArgs {
     pub command: ModelCommand,
 }
 
-/// The device's own rules for signed model manifests (`model install`, and the swarm worker).
+/// The device's own rules for signed model manifests (`model install`, and the swarm worker):
+/// the flags, else what the daemon's config file pins (`trusted_keys`,
+/// `allowed_model_sources`, `allowed_models`).
 #[derive(Debug, Clone, Args)]
 pub struct ManifestRules {
-    /// A trusted public key file (hex, from `edgecoder-sign keygen`); repeatable. Manifests
-    /// signed by any other key are refused (`unknown_key`).
+    /// A trusted public key file (hex, from `edgecoder-sign keygen`); repeatable, added to the
+    /// config's `trusted_keys`. Manifests signed by any other key are refused (`unknown_key`).
     #[arg(long = "trust", value_name = "KEY_FILE")]
     pub trust: Vec<PathBuf>,
-    /// An allowed source prefix (e.g. `https://models.example.com/`, `pypi:`); repeatable.
-    #[arg(long = "allow-source", value_name = "PREFIX", default_value = "https://")]
+    /// An allowed source prefix (e.g. `https://models.example.com/`, `pypi:`); repeatable
+    /// (default: the config's `allowed_model_sources`, which default to `https://`).
+    #[arg(long = "allow-source", value_name = "PREFIX")]
     pub allow_source: Vec<String>,
-    /// A model id the policy allows; repeatable (default: any).
+    /// A model id the policy allows; repeatable (default: the config's `allowed_models`, else any).
     #[arg(long = "allow-model", value_name = "ID")]
     pub allow_model: Vec<String>,
+    /// The daemon config file with the pinned keys (default: edgecoderd.toml in the config
+    /// directory; a missing default file pins nothing).
+    #[arg(long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 impl ManifestRules {
-    /// The trusted keys, read from their files.
-    pub fn trusted(&self) -> Result<TrustedKeys> {
-        let keys = self
+    /// The trusted keys and the device's rules, from the flags and the config file.
+    pub fn resolve(&self) -> Result<(TrustedKeys, DeviceRules)> {
+        let config = crate::server::config::Config::load(self.config.as_deref())?;
+        let mut keys = self
             .trust
             .iter()
             .map(|path| read_key_file(path).with_context(|| format!("cannot read the trusted key {}", path.display())))
             .collect::<Result<Vec<_>>>()?;
-        Ok(TrustedKeys::new(keys))
-    }
-
-    /// The allowlists, for this daemon's version.
-    pub fn device_rules(&self) -> DeviceRules {
-        DeviceRules {
-            sources: self.allow_source.clone(),
-            models: (!self.allow_model.is_empty()).then(|| self.allow_model.clone()),
+        keys.extend(config.trusted_keys.iter().filter_map(|k| edgecoder_protocol::PublicKey::from_hex(k.trim())));
+        let pick = |flags: &[String], configured: &[String]| if flags.is_empty() { configured.to_vec() } else { flags.to_vec() };
+        let models = pick(&self.allow_model, &config.allowed_models);
+        let rules = DeviceRules {
+            sources: pick(&self.allow_source, &config.allowed_model_sources),
+            models: (!models.is_empty()).then_some(models),
             daemon_version: env!("CARGO_PKG_VERSION").to_owned(),
-        }
+        };
+        Ok((TrustedKeys::new(keys), rules))
     }
 }
 
@@ -126,11 +133,14 @@ pub enum ModelCommand {
 
 impl Execute for ModelArgs {
     fn execute(self) -> Result<Exit, Failure> {
-        if let ModelCommand::Install { rules, .. } = &self.command
-            && rules.trust.is_empty()
-        {
-            let error = anyhow::anyhow!("name the key that signs your manifests with --trust KEY_FILE (from `edgecoder-sign keygen`)");
-            return Err(Failure::new(Exit::Usage, error));
+        if let ModelCommand::Install { rules, .. } = &self.command {
+            let (trusted, _) = rules.resolve().map_err(|e| Failure::new(Exit::Usage, e))?;
+            if trusted.keys().is_empty() {
+                let error = anyhow::anyhow!(
+                    "no key is trusted to sign manifests: name the signer's key with --trust KEY_FILE (from `edgecoder-sign keygen`), or pin it in trusted_keys in edgecoderd.toml"
+                );
+                return Err(Failure::new(Exit::Usage, error));
+            }
         }
         run(&self).map(|()| Exit::Ok).map_err(|error| Failure::new(exit_code(&error), error))
     }
@@ -160,9 +170,9 @@ fn run(args: &ModelArgs) -> Result<()> {
             Ok(())
         }
         ModelCommand::Info { target, json } => info(&store, target, *json),
-        ModelCommand::Install { manifest, rules, json } => install(&Slots::at(store.root().join("slots")), manifest, rules, *json),
+        ModelCommand::Install { manifest, rules, json } => install(&store.slots(), manifest, rules, *json),
         ModelCommand::Rollback { id } => {
-            let slots = Slots::at(store.root().join("slots"));
+            let slots = store.slots();
             let slot = slots.rollback(id)?;
             eprintln!("{id}: slot {slot:?} is active again");
             println!("{}", slots.active_dir(id)?.map(|d| d.display().to_string()).unwrap_or_default());
@@ -209,8 +219,7 @@ fn install(slots: &Slots, manifest: &Path, rules: &ManifestRules, json: bool) ->
     };
     let bytes = std::fs::read(manifest).with_context(|| format!("cannot read the manifest {}", manifest.display()))?;
     let signed = edgecoder_ota::manifest::decode(&bytes).map_err(|r| refuse(r.code.as_str(), r.into()))?;
-    let trusted = rules.trusted()?;
-    let device_rules = rules.device_rules();
+    let (trusted, device_rules) = rules.resolve()?;
     let download = DownloadOptions::default();
     let installer = Installer { slots, trusted: &trusted, rules: &device_rules, download: &download };
     let bar = indicatif::ProgressBar::hidden();

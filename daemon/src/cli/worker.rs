@@ -10,7 +10,6 @@ use crate::worker::solve::{ModelWriter, probe_sandbox};
 use crate::worker::throttle::{Enforcement, Throttle};
 use clap::{Args, Subcommand};
 use edgecoder_ota::download::DownloadOptions;
-use edgecoder_ota::slots::Slots;
 use edgecoder_protocol::ids::AgentId;
 use edgecoder_protocol::swarm::SandboxLayers;
 use std::path::PathBuf;
@@ -70,7 +69,7 @@ pub enum WorkerCommand {
         #[arg(long)]
         no_cgroup: bool,
         /// Which models offered by the coordinator this device installs: only manifests signed
-        /// by a `--trust` key, from allowed sources, of allowed models (without `--trust` every
+        /// by a trusted key, from allowed sources, of allowed models (without a trusted key every
         /// offer is refused and reported as `unknown_key`).
         #[command(flatten)]
         rules: super::model::ManifestRules,
@@ -160,12 +159,15 @@ impl Execute for WorkerArgs {
                 }
                 let loaded = edgecoder_model::engine::Model::load_with(&path, options)
                     .map_err(|e| Failure::new(Exit::Failed, anyhow::anyhow!("cannot load {model}: {e}")))?;
-                let trusted = rules.trusted().map_err(|e| Failure::new(Exit::Usage, e))?;
+                let (trusted, device_rules) = rules.resolve().map_err(|e| Failure::new(Exit::Usage, e))?;
+                if trusted.keys().is_empty() {
+                    eprintln!("edgecoder worker: no key is trusted to sign model manifests (--trust, or trusted_keys in edgecoderd.toml): offered models will be refused");
+                }
                 let store = edgecoder_ota::ModelStore::from_env().map_err(|e| Failure::new(Exit::Io, e))?;
                 let models = ModelUpdates::new(
-                    Slots::at(store.root().join("slots")),
+                    store.slots(),
                     trusted,
-                    rules.device_rules(),
+                    device_rules,
                     DownloadOptions::default(),
                     Box::new(|dir, manifest| super::model::smoke_test(dir, manifest).map_err(|e| format!("{e:#}"))),
                 );

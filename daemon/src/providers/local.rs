@@ -35,6 +35,8 @@ pub struct LoadedModel {
     pub info: ModelInfo,
     /// The GGUF file.
     pub path: PathBuf,
+    /// What it was loaded as (a model id, or a path).
+    pub source: String,
     model: Model,
     /// Prefix, suffix and middle token ids, when the model can fill in the middle.
     fim: Option<[u32; 3]>,
@@ -46,24 +48,37 @@ impl std::fmt::Debug for LoadedModel {
     }
 }
 
-/// Resolves a model argument: an existing GGUF path (its id is the file stem), else a catalog
-/// id installed in the model store.
-pub fn resolve(model: &str) -> Result<(String, PathBuf), ProviderError> {
+/// A model argument resolved to a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// The id clients use (a catalog id, or a file's stem).
+    pub id: String,
+    /// The GGUF file.
+    pub path: PathBuf,
+    /// Its sha256 (hex), when the store knows it.
+    pub digest: String,
+}
+
+/// Resolves a model argument: an existing GGUF path (its id is the file stem), else a model id
+/// in the model store — the active A/B slot of a model installed from a signed manifest, else
+/// the catalog install.
+pub fn resolve(model: &str) -> Result<Resolved, ProviderError> {
     let path = Path::new(model);
     if path.is_file() {
         let id = path.file_stem().map_or_else(|| model.to_owned(), |s| s.to_string_lossy().into_owned());
-        return Ok((id, path.to_owned()));
+        return Ok(Resolved { id, path: path.to_owned(), digest: String::new() });
     }
     let unavailable = |reason: String| ProviderError::Unavailable { provider: LOCAL, reason };
     let store = edgecoder_ota::ModelStore::from_env().map_err(|e| unavailable(e.to_string()))?;
-    let path = store.path(model).map_err(|e| unavailable(format!("{model:?} is neither a GGUF file nor an installed model: {e}")))?;
-    Ok((model.to_owned(), path))
+    let (path, digest) =
+        store.current(model).map_err(|e| unavailable(format!("{model:?} is neither a GGUF file nor an installed model: {e}")))?;
+    Ok(Resolved { id: model.to_owned(), path, digest })
 }
 
 impl LoadedModel {
     /// Loads `model` (a GGUF path or an installed catalog id); blocks for the load.
     pub fn load(model: &str, options: LoadOptions) -> Result<LoadedModel, ProviderError> {
-        let (id, path) = resolve(model)?;
+        let Resolved { id, path, digest } = resolve(model)?;
         let failed = |e: String| ProviderError::Unavailable {
             provider: LOCAL,
             reason: format!("cannot load {}: {e}", path.display()),
@@ -80,7 +95,6 @@ impl LoadedModel {
         let fim = FIM_SPELLINGS.iter().find_map(|[p, s, m]| {
             Some([tokenizer.token_id(p)?, tokenizer.token_id(s)?, tokenizer.token_id(m)?])
         });
-        let digest = edgecoder_ota::catalog::find(&id).map(|s| s.sha256).unwrap_or_default();
         let info = ModelInfo {
             family: file.architecture().unwrap_or("unknown").to_owned(),
             size: file.file_size(),
@@ -93,7 +107,7 @@ impl LoadedModel {
             id,
         };
         tracing::info!(model = %info.id, seconds = started.elapsed().as_secs_f64(), "model loaded");
-        Ok(LoadedModel { info, path, model: engine, fim })
+        Ok(LoadedModel { info, path, source: model.to_owned(), model: engine, fim })
     }
 
     /// The engine (for work run on the worker thread, see [`LocalProvider::run_on_engine`]).

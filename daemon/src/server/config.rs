@@ -10,6 +10,9 @@
 //! listen = "127.0.0.1:11435"
 //! model = "qwen2.5-coder-0.5b"
 //! queue_capacity = 32
+//! # Signed model updates: the keys and sources this device accepts.
+//! trusted_keys = ["3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29"]
+//! allowed_model_sources = ["https://models.example.com/", "pypi:"]
 //! ```
 
 use std::net::SocketAddr;
@@ -106,6 +109,13 @@ pub struct Config {
     /// PEM file of extra CA certificates trusted for https upstreams (a private CA, or a
     /// self-signed upstream), besides the system's roots.
     pub upstream_ca_file: Option<PathBuf>,
+    /// Public keys (64 hex digits, as in `edgecoder-sign keygen`'s `signing.pub`) trusted to
+    /// sign model manifests, for `edgecoder model install` and the swarm worker.
+    pub trusted_keys: Vec<String>,
+    /// Source prefixes signed manifests may fetch from (`https://models.example.com/`, `pypi:`).
+    pub allowed_model_sources: Vec<String>,
+    /// Model ids signed manifests may install (empty: any).
+    pub allowed_models: Vec<String>,
 }
 
 impl Default for Config {
@@ -136,6 +146,9 @@ impl Default for Config {
             upstream_connect_timeout_secs: 5,
             upstream_idle_timeout_secs: 120,
             upstream_ca_file: None,
+            trusted_keys: Vec::new(),
+            allowed_model_sources: vec!["https://".to_owned()],
+            allowed_models: Vec::new(),
         }
     }
 }
@@ -249,6 +262,16 @@ impl Config {
                 return Err(ConfigError::Invalid(format!("{name} must be at least 1")));
             }
         }
+        for (i, key) in self.trusted_keys.iter().enumerate() {
+            if edgecoder_protocol::PublicKey::from_hex(key.trim()).is_none() {
+                return Err(ConfigError::Invalid(format!(
+                    "trusted_keys[{i}] is not a public key: copy the 64 hex digits of the signing.pub that `edgecoder-sign keygen` wrote"
+                )));
+            }
+        }
+        if self.allowed_model_sources.iter().any(|s| s.trim().is_empty()) {
+            return Err(ConfigError::Invalid("allowed_model_sources has an empty entry: it would allow every source".into()));
+        }
         if !crate::providers::NAMES.contains(&self.provider.as_str()) {
             return Err(ConfigError::Invalid(format!(
                 "unknown provider {:?}: use one of {}",
@@ -319,6 +342,19 @@ mod tests {
         let c = Config::parse("").unwrap();
         assert_eq!(c, Config::default());
         c.validate().unwrap();
+    }
+
+    #[test]
+    fn pinned_manifest_keys_must_be_public_keys() {
+        let key = "3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29";
+        let c = Config::parse(&format!("trusted_keys = [\"{key}\"]\nallowed_model_sources = [\"pypi:\"]")).unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.allowed_model_sources, ["pypi:"]);
+        let c = Config::parse(&format!("trusted_keys = [\"{key}\", \"not-a-key\"]")).unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("trusted_keys[1]") && e.contains("signing.pub"), "{e}");
+        let c = Config::parse("allowed_model_sources = [\"\"]").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("every source"));
     }
 
     #[test]

@@ -30,6 +30,7 @@ use tower_http::timeout::{RequestBodyDeadlineLayer, TimeoutLayer};
 use tower_http::trace::{DefaultMakeSpan, TraceLayer};
 
 use crate::providers::local::LocalProvider;
+use tracing::Instrument;
 use crate::providers::ollama::OllamaProvider;
 use crate::providers::openai::OpenAiProvider;
 use crate::providers::{Provider, ProviderError, Providers};
@@ -98,6 +99,7 @@ impl AppState {
             tracing::warn!(%error, "no model loaded");
             eprintln!("edgecoderd: {error} — edgecoder-local answers 503 until a model loads (`edgecoder models load ID`)");
         }
+        follow_model_updates(local.clone());
         let connect = std::time::Duration::from_secs(config.upstream_connect_timeout_secs);
         let idle = std::time::Duration::from_secs(config.upstream_idle_timeout_secs);
         let client = || crate::providers::upstream_client(connect, idle, config.upstream_ca_file.as_deref());
@@ -120,6 +122,51 @@ impl AppState {
             config: Arc::new(config),
         })
     }
+}
+
+/// How often the local model's file is looked up again.
+const MODEL_WATCH: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Hot-reloads the local model when its file changes under the same id: an over-the-air
+/// install (`edgecoder model install`, or the swarm worker) switches the model's active A/B
+/// slot, and new requests then go to the new model while those in flight finish on the old one.
+/// A model that fails to load is not tried again until its file changes; the old one serves.
+fn follow_model_updates(local: Arc<LocalProvider>) {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(MODEL_WATCH);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut failed: Option<std::path::PathBuf> = None;
+        loop {
+            interval.tick().await;
+            let Ok(current) = local.current() else { continue };
+            if std::path::Path::new(&current.source).is_file() {
+                continue;
+            }
+            let source = current.source.clone();
+            let Ok(Ok(resolved)) = tokio::task::spawn_blocking(move || crate::providers::local::resolve(&source)).await else {
+                continue;
+            };
+            if resolved.path == current.path || failed.as_ref() == Some(&resolved.path) {
+                continue;
+            }
+            let span = tracing::info_span!("model_update", model = %current.source, to = %resolved.path.display());
+            failed = async {
+                tracing::info!(from = %current.path.display(), "the model's file changed; loading it");
+                match local.load(&current.source).await {
+                    Ok(_) => {
+                        tracing::info!("now serving the updated model");
+                        None
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "the updated model did not load; the previous one keeps serving");
+                        Some(resolved.path)
+                    }
+                }
+            }
+            .instrument(span)
+            .await;
+        }
+    });
 }
 
 /// The whole HTTP application: the API routes behind the middleware stack.
