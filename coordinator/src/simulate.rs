@@ -1,11 +1,16 @@
 //! Simulated agents: MQTT clients that answer each work item at once with its instruction, for
 //! the benchmark and for soak and fault runs against a running coordinator
-//! (`edgecoder-coordinator simulate`).
+//! (`edgecoder-coordinator simulate`). They acknowledge model offers with an `installed` report
+//! that says it was simulated (they download nothing), so rollouts can be driven across a large
+//! simulated fleet.
 
 use crate::service::seal;
 use edgecoder_protocol::envelope::Envelope;
 use edgecoder_protocol::ids::AgentId;
-use edgecoder_protocol::swarm::{Ask, Heartbeat, Hello, Policy, SandboxLayers, Work, WorkOutcome, WorkResult};
+use edgecoder_protocol::swarm::{
+    Ask, Heartbeat, Hello, InstallState, ManifestOffer, ModelReport, Policy, Presence, SandboxLayers, Status, Work,
+    WorkOutcome, WorkResult,
+};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,6 +31,8 @@ pub struct Probe {
     pub policy_ms: Mutex<Vec<f64>>,
     /// A policy version being timed, and when it was set.
     pub policy_sent: Mutex<Option<(u32, Instant)>>,
+    /// Model offers acknowledged.
+    pub offers: AtomicU64,
 }
 
 /// What the MQTT event loop hands the agent.
@@ -122,6 +129,8 @@ pub async fn agent(
             Some(Incoming::Connected) => {
                 let _ = client.subscribe(format!("{base}/work"), QoS::AtLeastOnce).await;
                 let _ = client.subscribe(format!("{base}/policy"), QoS::AtLeastOnce).await;
+                let _ = client.subscribe(format!("{base}/manifest"), QoS::AtLeastOnce).await;
+                let _ = client.subscribe("ec/v1/coord/status", QoS::AtLeastOnce).await;
                 let _ = client.publish(format!("{base}/hello"), QoS::AtLeastOnce, false, seal(&id, &hello)).await;
                 continue;
             }
@@ -147,6 +156,33 @@ pub async fn agent(
                 && opened.message.version >= version
             {
                 probe.policy_ms.lock().await.push(sent.elapsed().as_secs_f64() * 1000.0);
+            }
+            continue;
+        }
+        if publish.topic == "ec/v1/coord/status" {
+            // A coordinator that (re)started after this agent connected missed its hello.
+            if Envelope::open::<Status>(&publish.payload).is_ok_and(|o| o.message.presence == Presence::Online) {
+                let _ = client.publish(format!("{base}/hello"), QoS::AtLeastOnce, false, seal(&id, &hello)).await;
+            }
+            continue;
+        }
+        if publish.topic.ends_with("/manifest") {
+            if let Ok(opened) = Envelope::open::<ManifestOffer>(&publish.payload) {
+                let report = ModelReport {
+                    rollout: opened.message.rollout,
+                    model: String::new(),
+                    version: String::new(),
+                    sequence: 0,
+                    state: InstallState::Installed,
+                    code: String::new(),
+                    message: "simulated agent: acknowledged, nothing downloaded".into(),
+                    done_bytes: 0,
+                    total_bytes: 0,
+                    rate_bps: 0,
+                };
+                if client.publish(format!("{base}/model"), QoS::AtLeastOnce, false, seal(&id, &report)).await.is_ok() {
+                    probe.offers.fetch_add(1, Ordering::Relaxed);
+                }
             }
             continue;
         }

@@ -425,15 +425,64 @@ async fn a_rollout_offers_the_signed_manifest_stage_by_stage_and_halts_on_failur
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(swarm.service.advance_rollout(rollout.id).await.is_err());
-    let audit = swarm.service.store().audit(0, 1000).await.unwrap();
-    let steps: Vec<&str> = audit
-        .iter()
-        .filter(|e| e.record.event == edgecoder_coordinator::audit::Event::Rollout)
-        .map(|e| e.record.detail.as_str())
-        .collect();
+    // The audit entries are written right after the state changes.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let steps: Vec<String> = loop {
+        let audit = swarm.service.store().audit(0, 1000).await.unwrap();
+        let steps: Vec<String> = audit
+            .into_iter()
+            .filter(|e| e.record.event == edgecoder_coordinator::audit::Event::Rollout)
+            .map(|e| e.record.detail)
+            .collect();
+        if steps.iter().any(|d| d.contains("halted by itself")) || tokio::time::Instant::now() > deadline {
+            break steps;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert!(steps.iter().any(|d| d.contains("started")), "{steps:?}");
     assert!(steps.iter().any(|d| d.contains("Refused (bad_signature)")), "{steps:?}");
     assert!(steps.iter().any(|d| d.contains("halted by itself")), "{steps:?}");
     verify_audit(swarm.service.store().as_ref()).await.unwrap().expect("the audit chain holds");
     assert_eq!(swarm.service.stats().model_reports, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_reaches_a_simulated_fleet_stage_by_stage_until_complete() {
+    use edgecoder_coordinator::simulate::{Probe, agent};
+    let swarm = swarm().await;
+    let probe = Arc::new(Probe::default());
+    let (ready_tx, mut ready) = mpsc::channel(64);
+    let fleet = 40;
+    for n in 0..fleet {
+        let id = AgentId::new(&format!("sim-{n}")).unwrap();
+        let token = swarm.credentials.issue_enrolment_token(Duration::from_secs(60));
+        let secret = swarm.credentials.enrol(&token, &id).unwrap().secret;
+        tokio::spawn(agent(id, secret, swarm.broker.address(), 1, probe.clone(), Some(ready_tx.clone())));
+    }
+    for _ in 0..fleet {
+        tokio::time::timeout(Duration::from_secs(30), ready.recv()).await.unwrap().unwrap();
+    }
+    let plan = Plan { canary: Vec::new(), canary_count: 4, batches: vec![25, 100], max_failure_rate: 0.0, min_reports: 1 };
+    let rollout = swarm.service.start_rollout(signed_manifest(), plan).await.unwrap();
+    let wait_for = |installed: usize| {
+        let service = &swarm.service;
+        async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+            loop {
+                let now = service.rollout(rollout.id).unwrap();
+                if now.counts().1 == installed {
+                    return now;
+                }
+                assert!(tokio::time::Instant::now() < deadline, "{} of {installed} installed", now.counts().1);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    assert_eq!(wait_for(4).await.counts(), (4, 4, 0, 0), "the canary");
+    swarm.service.advance_rollout(rollout.id).await.unwrap();
+    assert_eq!(wait_for(10).await.agents.len(), 10, "25% of 40");
+    swarm.service.advance_rollout(rollout.id).await.unwrap();
+    let done = wait_for(fleet).await;
+    assert_eq!(done.state, RolloutState::Complete);
+    assert_eq!(probe.offers.load(std::sync::atomic::Ordering::Relaxed), fleet as u64, "one offer each");
 }

