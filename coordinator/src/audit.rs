@@ -34,6 +34,42 @@ pub enum Event {
     /// A model rollout started, advanced, halted or was rolled back, or an agent finished
     /// (or refused) installing it.
     Rollout,
+    /// A tenant's, group's or agent's feature settings or membership changed.
+    Feature,
+}
+
+impl Event {
+    /// Every event, in the order they are listed.
+    pub const ALL: [Event; 11] = [
+        Event::Submit,
+        Event::Decompose,
+        Event::Assign,
+        Event::Complete,
+        Event::Requeue,
+        Event::Escalate,
+        Event::JobEnd,
+        Event::PolicyChange,
+        Event::Merge,
+        Event::Rollout,
+        Event::Feature,
+    ];
+
+    /// Its name as the API writes it (`policy_change`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Event::Submit => "submit",
+            Event::Decompose => "decompose",
+            Event::Assign => "assign",
+            Event::Complete => "complete",
+            Event::Requeue => "requeue",
+            Event::Escalate => "escalate",
+            Event::JobEnd => "job_end",
+            Event::PolicyChange => "policy_change",
+            Event::Merge => "merge",
+            Event::Rollout => "rollout",
+            Event::Feature => "feature",
+        }
+    }
 }
 
 /// One event with what it touched.
@@ -147,6 +183,13 @@ pub fn verify<I: IntoIterator<Item = Entry>>(entries: I) -> Result<Head, Broken>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_names_are_the_api_names() {
+        for event in Event::ALL {
+            assert_eq!(serde_json::to_value(event).unwrap(), event.name());
+        }
+    }
 
     fn record(detail: &str) -> Record {
         Record {

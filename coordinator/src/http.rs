@@ -12,6 +12,7 @@ use crate::audit::Entry;
 use crate::model::{Aggregate, JobSpec, JobState, Settlement, check_plan};
 use crate::planner::subtasks_from;
 use edgecoder_protocol::inference::{DecomposeResponse, PlannedSubtask};
+use crate::features::{FeatureError, Level, Mode, Setting};
 use crate::policy::Scope;
 use crate::rollout::{Plan, Rollout, RolloutError};
 use crate::service::Service;
@@ -511,6 +512,100 @@ async fn set_policy(State(api): Shared, body: Result<Json<SetPolicy>, JsonReject
     Ok(Json(PolicySet { version }))
 }
 
+/// A level's feature settings, as an operator sets them.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetFeatures {
+    /// `fleet`, `tenant:NAME`, `group:NAME` or `agent:ID`.
+    pub level: String,
+    /// Whether agents may receive local models; left out: inherited from the level above.
+    pub local_model: Option<bool>,
+    /// `swarm-only` or `ide-enabled`; left out: inherited.
+    pub mode: Option<String>,
+}
+
+/// A change of membership: an agent's group, or a group's tenant (an empty or missing target
+/// takes it out).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetMembership {
+    /// The agent to move into `group`.
+    pub agent: Option<String>,
+    /// The group (of the agent, or to move into `tenant`).
+    pub group: Option<String>,
+    /// The tenant to move `group` into.
+    pub tenant: Option<String>,
+}
+
+fn level_of(text: &str) -> Result<Level, ApiError> {
+    let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, m);
+    match text.split_once(':') {
+        None if text == "fleet" => Ok(Level::Fleet),
+        Some(("tenant", name)) => Ok(Level::Tenant(name.to_owned())),
+        Some(("group", name)) => Ok(Level::Group(name.to_owned())),
+        Some(("agent", id)) => AgentId::new(id).map(Level::Agent).map_err(|e| bad(format!("agent {id:?}: {e}"))),
+        _ => Err(bad(format!("level {text:?}: use fleet, tenant:NAME, group:NAME or agent:ID"))),
+    }
+}
+
+impl From<FeatureError> for ApiError {
+    fn from(error: FeatureError) -> ApiError {
+        let status = match &error {
+            FeatureError::Invalid(_) => StatusCode::BAD_REQUEST,
+            FeatureError::File { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, error.to_string())
+    }
+}
+
+/// Every level's own feature settings, and what each known agent ends up with (and from where).
+#[utoipa::path(get, path = "/v1/admin/features", tag = "admin", responses((status = 200, description = "the settings")))]
+async fn features(State(api): Shared) -> Json<serde_json::Value> {
+    let features = api.service.features();
+    let agents: Vec<serde_json::Value> = api
+        .service
+        .agents()
+        .into_iter()
+        .map(|a| serde_json::json!({ "id": a.id, "effective": features.effective(&a.id) }))
+        .collect();
+    Json(serde_json::json!({ "levels": features.tree(), "agents": agents }))
+}
+
+/// Sets one level's feature settings; offers not yet acted on are withdrawn from agents whose
+/// local-model feature it turns off.
+#[utoipa::path(put, path = "/v1/admin/features", tag = "admin", request_body = SetFeatures,
+    responses((status = 204, description = "saved"), (status = 400, body = ApiError)))]
+async fn set_features(State(api): Shared, body: Result<Json<SetFeatures>, JsonRejection>) -> Result<StatusCode, ApiError> {
+    let Json(request) = body?;
+    let level = level_of(&request.level)?;
+    let mode = request.mode.as_deref().map(Mode::parse).transpose()?;
+    api.service.set_feature(&level, Setting { local_model: request.local_model, mode }).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Moves an agent into a group, or a group into a tenant.
+#[utoipa::path(put, path = "/v1/admin/features/membership", tag = "admin", request_body = SetMembership,
+    responses((status = 204, description = "saved"), (status = 400, body = ApiError)))]
+async fn set_membership(State(api): Shared, body: Result<Json<SetMembership>, JsonRejection>) -> Result<StatusCode, ApiError> {
+    let Json(request) = body?;
+    let named = |t: &Option<String>| t.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
+    let (group, tenant) = (named(&request.group), named(&request.tenant));
+    match (&request.agent, &group) {
+        (Some(agent), _) => {
+            let agent = AgentId::new(agent).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("agent {agent:?}: {e}")))?;
+            api.service.assign_agent(&agent, group.as_deref()).await?;
+        }
+        (None, Some(group)) => api.service.assign_group(group, tenant.as_deref()).await?,
+        (None, None) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "name an agent (to move into group) or a group (to move into tenant)",
+            ));
+        }
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Audit entries after a sequence number.
 #[utoipa::path(get, path = "/v1/admin/audit", tag = "admin", params(AuditPage), responses((status = 200, description = "the entries")))]
 async fn audit(State(api): Shared, Query(page): Query<AuditPage>) -> Result<Json<Vec<Entry>>, ApiError> {
@@ -540,7 +635,7 @@ fn rollout_json(rollout: &Rollout) -> serde_json::Value {
 }
 
 /// A signed statement as `edgecoder-sign sign` writes it.
-fn signed_body(body: &[u8]) -> Result<edgecoder_protocol::manifest::SignedStatement, ApiError> {
+pub(crate) fn signed_body(body: &[u8]) -> Result<edgecoder_protocol::manifest::SignedStatement, ApiError> {
     postcard::from_bytes(body).map_err(|e| {
         ApiError::new(StatusCode::BAD_REQUEST, format!("the body is not a signed manifest ({e}): send the file `edgecoder-sign sign` wrote, e.g. curl --data-binary @model.signed"))
     })
@@ -559,10 +654,13 @@ pub struct RolloutPlan {
     pub max_failure_rate: Option<f64>,
     /// Finished installs needed before the failure rate is judged (default 1).
     pub min_reports: Option<usize>,
+    /// The share (0–1) of agents that installed it and then went silent (no heartbeat) past
+    /// which the rollout halts; left out: health is not judged.
+    pub max_unhealthy_rate: Option<f64>,
 }
 
 impl RolloutPlan {
-    fn plan(&self) -> Result<Plan, ApiError> {
+    pub(crate) fn plan(&self) -> Result<Plan, ApiError> {
         let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, m);
         let list = |text: &Option<String>| -> Vec<String> {
             text.iter().flat_map(|t| t.split(',')).map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
@@ -584,6 +682,7 @@ impl RolloutPlan {
             batches,
             max_failure_rate: self.max_failure_rate.unwrap_or(0.2),
             min_reports: self.min_reports.unwrap_or(1),
+            max_unhealthy_rate: self.max_unhealthy_rate,
         })
     }
 }
@@ -673,11 +772,11 @@ async fn document() -> Json<utoipa::openapi::OpenApi> {
 #[openapi(
     info(title = "edgecoder-coordinator", description = "The swarm coordinator's API. Jobs and snapshot uploads need `Authorization: Bearer <client token>`; snapshot downloads take an agent's basic auth; /v1/admin needs the admin token from an allowed address."),
     paths(submit, status, results, cancel, resolve, put_snapshot, get_snapshot, enrol, issue_token, agents, set_policy,
-        start_rollout, rollouts, rollout, advance_rollout, halt_rollout, roll_back, audit, stats, document)
+        start_rollout, rollouts, rollout, advance_rollout, halt_rollout, roll_back, features, set_features, set_membership, audit, stats, document)
 )]
 pub struct ApiDoc;
 
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same_secret(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -785,6 +884,8 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/v1/admin/rollouts/{id}/advance", post(advance_rollout))
         .route("/v1/admin/rollouts/{id}/halt", post(halt_rollout))
         .route("/v1/admin/rollouts/{id}/rollback", post(roll_back))
+        .route("/v1/admin/features", get(features).put(set_features))
+        .route("/v1/admin/features/membership", put(set_membership))
         .route("/v1/admin/audit", get(audit))
         .route("/v1/admin/stats", get(stats))
         .route_layer(middleware::from_fn_with_state(api.clone(), admin_only));
@@ -794,7 +895,8 @@ pub fn router(api: Arc<Api>) -> Router {
         .merge(clients)
         .merge(downloads)
         .merge(admin)
+        .with_state(api.clone())
+        .merge(crate::dashboard::router(api))
         .layer(DefaultBodyLimit::max(1 << 20))
         .layer(middleware::from_fn(trace_request))
-        .with_state(api)
 }

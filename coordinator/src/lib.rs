@@ -6,6 +6,8 @@
 
 pub mod audit;
 pub mod bench;
+pub mod dashboard;
+pub mod features;
 pub mod http;
 pub mod merge;
 pub mod model;

@@ -55,7 +55,8 @@ impl StoreArgs {
 #[derive(clap::Args)]
 struct ServeArgs {
     /// Folder of the coordinator's state: queue.redb (embedded store), policies.json,
-    /// rollouts.json (model rollouts), agents.json (enrolled agents), snapshots/, admin.token.
+    /// rollouts.json (model rollouts), features.json (feature settings per tenant, group and
+    /// agent), agents.json (enrolled agents), snapshots/, admin.token.
     #[arg(long, default_value = "coordinator-state")]
     state: PathBuf,
     /// A PostgreSQL URL for the queue instead of the embedded file (several coordinators share
@@ -174,6 +175,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.lease = args.lease;
     config.snapshots = Some(snapshots.clone());
     config.rollouts = Arc::new(edgecoder_coordinator::rollout::Rollouts::open(&args.state.join("rollouts.json"))?);
+    config.features = Arc::new(edgecoder_coordinator::features::Features::open(&args.state.join("features.json"))?);
     let service = Arc::new(Service::start(config, store, policies, planner).await?);
     let api = Arc::new(Api {
         config: ApiConfig {
@@ -193,7 +195,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let http = listener.local_addr()?;
     let tls_note = broker.tls_address().map(|a| format!(" and {a} (TLS)")).unwrap_or_default();
     eprintln!(
-        "edgecoder-coordinator: MQTT on {}{tls_note} (agents are told {public_mqtt}), HTTP on http://{http}, state in {}, admin token in {}",
+        "edgecoder-coordinator: MQTT on {}{tls_note} (agents are told {public_mqtt}), HTTP on http://{http} (dashboard: http://{http}/dashboard), state in {}, admin token in {}",
         broker.address(),
         args.state.display(),
         admin_token_file.display()

@@ -115,6 +115,22 @@ impl Policies {
         policy
     }
 
+    /// The policy of agents without their own, carrying the current version.
+    pub fn fleet_default(&self) -> Policy {
+        let saved = self.saved.lock().expect("the policy lock is never poisoned");
+        let mut policy = saved.default.clone();
+        policy.version = saved.version;
+        policy
+    }
+
+    /// The agents with their own policy, by id.
+    pub fn overrides(&self) -> Vec<(AgentId, Policy)> {
+        let saved = self.saved.lock().expect("the policy lock is never poisoned");
+        let mut all: Vec<(AgentId, Policy)> = saved.agents.iter().map(|(a, p)| (a.clone(), p.clone())).collect();
+        all.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+        all
+    }
+
     /// The current version.
     pub fn version(&self) -> u32 {
         self.saved

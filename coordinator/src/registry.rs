@@ -123,19 +123,24 @@ impl Registry {
         all
     }
 
-    /// Marks agents silent for too long as stale or offline (`heartbeat_ms`: their period).
-    pub fn sweep(&self, heartbeat_ms: u64, now: Millis) {
+    /// Marks agents silent for too long as stale or offline (`heartbeat_ms`: their period);
+    /// whether any agent changed.
+    pub fn sweep(&self, heartbeat_ms: u64, now: Millis) -> bool {
         let mut agents = self
             .agents
             .lock()
             .expect("the registry lock is never poisoned");
+        let mut changed = false;
         for agent in agents.values_mut() {
             let silent = now.saturating_sub(agent.last_seen);
+            let before = agent.liveness;
             if silent >= 10 * heartbeat_ms {
                 agent.liveness = Liveness::Offline;
             } else if silent >= 3 * heartbeat_ms && agent.liveness == Liveness::Online {
                 agent.liveness = Liveness::Stale;
             }
+            changed |= agent.liveness != before;
         }
+        changed
     }
 }

@@ -67,6 +67,11 @@ pub struct Plan {
     /// Finished installs needed before the failure rate is judged.
     #[serde(default = "one")]
     pub min_reports: usize,
+    /// The health signal: the share (0–1) of agents that installed the model and then went
+    /// silent (stale or offline: no heartbeat) past which the rollout halts by itself;
+    /// `None` leaves health out. Judged once `min_reports` agents installed it.
+    #[serde(default)]
+    pub max_unhealthy_rate: Option<f64>,
 }
 
 fn one() -> usize {
@@ -84,6 +89,9 @@ impl Plan {
         }
         if !(0.0..=1.0).contains(&self.max_failure_rate) {
             return bad("max_failure_rate is a share from 0 to 1");
+        }
+        if self.max_unhealthy_rate.is_some_and(|rate| !(0.0..=1.0).contains(&rate)) {
+            return bad("max_unhealthy_rate is a share from 0 to 1");
         }
         if self.min_reports == 0 {
             return bad("min_reports is at least 1");
@@ -437,7 +445,10 @@ impl Rollouts {
             }
             let next = rollout.stage + 1;
             let offer_to = rollout.reach(next, known, now);
-            Ok(Change { rollout: rollout.clone(), offer_to, withdraw: Vec::new(), halted: None })
+            // The last stage may add nobody new: every agent it reaches has it already.
+            let halted = rollout.judge();
+            let withdraw = if halted.is_some() { rollout.withdraw_untouched() } else { Vec::new() };
+            Ok(Change { rollout: rollout.clone(), offer_to, withdraw, halted })
         })
     }
 
@@ -481,7 +492,7 @@ impl Rollouts {
                 rollback: true,
                 signer: signed.key,
                 signed,
-                plan: Plan { canary: reached.clone(), canary_count: 0, batches: vec![100], max_failure_rate: 1.0, min_reports: 1 },
+                plan: Plan { canary: reached.clone(), canary_count: 0, batches: vec![100], max_failure_rate: 1.0, min_reports: 1, max_unhealthy_rate: None },
                 stage: 0,
                 state: RolloutState::Running,
                 started_at: now,
@@ -498,20 +509,99 @@ impl Rollouts {
 
     /// Records an agent's report; halts the rollout when its failure rate crossed the
     /// threshold. `None` when the report names no rollout this agent was offered.
+    ///
+    /// Progress of a download already reported as downloading is kept in memory only (agents
+    /// send it about once a second); every change of state is written to the file.
     pub fn record(&self, agent: &AgentId, report: &ModelReport, now: u64) -> Result<Option<Change>, RolloutError> {
+        if report.state == InstallState::Downloading {
+            let mut saved = self.saved.lock().expect("the rollout lock is never poisoned");
+            if let Some(rollout) = saved.rollouts.iter_mut().find(|r| r.id == report.rollout)
+                && let Some(install) = rollout.agents.get_mut(agent)
+                && install.state == Some(InstallState::Downloading)
+            {
+                take_report(install, report, now);
+                return Ok(Some(Change { rollout: rollout.clone(), offer_to: Vec::new(), withdraw: Vec::new(), halted: None }));
+            }
+        }
         self.update(|saved| {
             let Some(rollout) = saved.rollouts.iter_mut().find(|r| r.id == report.rollout) else { return Ok(None) };
             let Some(install) = rollout.agents.get_mut(agent) else { return Ok(None) };
-            install.state = Some(report.state);
-            install.code.clone_from(&report.code);
-            install.message.clone_from(&report.message);
-            install.done_bytes = report.done_bytes;
-            install.total_bytes = report.total_bytes;
-            install.rate_bps = report.rate_bps;
-            install.reported_at = Some(now);
+            take_report(install, report, now);
             let halted = rollout.judge();
             let withdraw = if halted.is_some() { rollout.withdraw_untouched() } else { Vec::new() };
             Ok(Some(Change { rollout: rollout.clone(), offer_to: Vec::new(), withdraw, halted }))
+        })
+    }
+
+    /// Halts each running rollout whose health signal crossed its threshold: too many of the
+    /// agents that installed it are `silent` (no heartbeat since). Returns the changes, each
+    /// with its reason; nothing is written when no rollout halts.
+    pub fn judge_health(&self, silent: &dyn Fn(&AgentId) -> bool) -> Result<Vec<Change>, RolloutError> {
+        let unhealthy = |rollout: &Rollout| -> Option<String> {
+            let limit = rollout.plan.max_unhealthy_rate?;
+            if rollout.state != RolloutState::Running {
+                return None;
+            }
+            let installed: Vec<&AgentId> =
+                rollout.agents.iter().filter(|(_, i)| i.state == Some(InstallState::Installed)).map(|(a, _)| a).collect();
+            if installed.is_empty() || installed.len() < rollout.plan.min_reports {
+                return None;
+            }
+            let quiet: Vec<&str> = installed.iter().filter(|a| silent(a)).map(|a| a.as_str()).collect();
+            let rate = quiet.len() as f64 / installed.len() as f64;
+            (rate > limit).then(|| {
+                format!(
+                    "health: {} of {} agents that installed it went silent ({:.0}% > {:.0}%): {}",
+                    quiet.len(),
+                    installed.len(),
+                    rate * 100.0,
+                    limit * 100.0,
+                    quiet.join(", ")
+                )
+            })
+        };
+        let halting: Vec<(u64, String)> = {
+            let saved = self.saved.lock().expect("the rollout lock is never poisoned");
+            saved.rollouts.iter().filter_map(|r| unhealthy(r).map(|reason| (r.id, reason))).collect()
+        };
+        if halting.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.update(|saved| {
+            let mut changes = Vec::new();
+            for (id, reason) in halting {
+                let rollout = find(saved, id)?;
+                if rollout.state != RolloutState::Running {
+                    continue;
+                }
+                rollout.state = RolloutState::Halted { reason: reason.clone() };
+                let withdraw = rollout.withdraw_untouched();
+                changes.push(Change { rollout: rollout.clone(), offer_to: Vec::new(), withdraw, halted: Some(reason) });
+            }
+            Ok(changes)
+        })
+    }
+
+    /// Withdraws the offers nobody acted on from `agents` in every running rollout; returns
+    /// the agents whose retained offer is to be cleared.
+    pub fn withdraw(&self, agents: &[AgentId]) -> Result<Vec<AgentId>, RolloutError> {
+        if agents.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.update(|saved| {
+            let mut withdrawn = Vec::new();
+            for rollout in saved.rollouts.iter_mut().filter(|r| r.state == RolloutState::Running) {
+                for agent in agents {
+                    if let Some(install) = rollout.agents.get_mut(agent)
+                        && install.state.is_none()
+                        && !install.withdrawn
+                    {
+                        install.withdrawn = true;
+                        withdrawn.push(agent.clone());
+                    }
+                }
+            }
+            Ok(withdrawn)
         })
     }
 
@@ -542,6 +632,16 @@ impl Rollouts {
         }
         latest.into_iter().map(|(agent, rollout)| (agent, rollout.offer())).collect()
     }
+}
+
+fn take_report(install: &mut AgentInstall, report: &ModelReport, now: u64) {
+    install.state = Some(report.state);
+    install.code.clone_from(&report.code);
+    install.message.clone_from(&report.message);
+    install.done_bytes = report.done_bytes;
+    install.total_bytes = report.total_bytes;
+    install.rate_bps = report.rate_bps;
+    install.reported_at = Some(now);
 }
 
 fn find(saved: &mut Saved, id: u64) -> Result<&mut Rollout, RolloutError> {

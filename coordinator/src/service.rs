@@ -5,6 +5,7 @@
 use edgecoder_protocol::ids::MessageId;
 use edgecoder_protocol::envelope::unix_time_ms;
 use crate::audit::{Event, Record};
+use crate::features::{FeatureError, Features, Level, Setting};
 use crate::merge::{MergeError, describe_conflicts, merge_stored};
 use crate::model::{Assignment, Job, Report, Settlement};
 use crate::snapshots::SnapshotStore;
@@ -55,6 +56,9 @@ pub struct ServiceConfig {
     pub snapshots: Option<Arc<SnapshotStore>>,
     /// The model rollouts (in memory unless the caller opens a file).
     pub rollouts: Arc<Rollouts>,
+    /// The feature settings per tenant, group and agent (in memory unless the caller opens a
+    /// file): rollouts reach only agents with the local-model feature on.
+    pub features: Arc<Features>,
 }
 
 impl ServiceConfig {
@@ -70,6 +74,7 @@ impl ServiceConfig {
             parallel: 256,
             snapshots: None,
             rollouts: Arc::new(Rollouts::in_memory()),
+            features: Arc::new(Features::in_memory()),
         }
     }
 }
@@ -132,6 +137,9 @@ struct Inner {
     /// Jobs and subtasks whose planner call failed for a transient reason: when to ask again,
     /// and how many times it failed.
     planner_retry: std::sync::Mutex<HashMap<MessageId, (Instant, u32)>>,
+    /// Counts up whenever something an operator sees may have changed (the dashboard's live
+    /// updates follow it).
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 /// The longest wait before asking an unavailable inference service again.
@@ -210,6 +218,7 @@ impl Service {
             counters: Counters::default(),
             decode_errors: DecodeCounters::new(),
             planner_retry: std::sync::Mutex::default(),
+            changes: tokio::sync::watch::Sender::new(0),
         });
         let (ready_tx, mut ready) = tokio::sync::watch::channel(false);
         let broker = inner.config.broker;
@@ -257,13 +266,109 @@ impl Service {
         for agent in targets {
             self.inner.push_policy(&agent).await;
         }
+        self.inner.changed();
         Ok(version)
     }
 
-    /// Starts a rollout of a manifest signed offline; its canary is offered at once.
+    /// The policies.
+    pub fn policies(&self) -> &Policies {
+        &self.inner.policies
+    }
+
+    /// The feature settings.
+    pub fn features(&self) -> &Features {
+        &self.inner.config.features
+    }
+
+    /// Sets one level's feature settings; offers not yet acted on are withdrawn from agents
+    /// whose local-model feature it turns off.
+    pub async fn set_feature(&self, level: &Level, setting: Setting) -> Result<(), FeatureError> {
+        let detail = format!(
+            "{level}: local_model {}, mode {}",
+            setting.local_model.map_or("inherited".into(), |on| if on { "on".to_string() } else { "off".to_string() }),
+            setting.mode.map_or("inherited", |m| m.name())
+        );
+        self.change_features(level, detail, |features| features.set(level, setting)).await
+    }
+
+    /// Puts an agent in a group (`None`: in none).
+    pub async fn assign_agent(&self, agent: &AgentId, group: Option<&str>) -> Result<(), FeatureError> {
+        let detail = format!("agent {agent} moves to group {}", group.unwrap_or("(none)"));
+        self.change_features(&Level::Agent(agent.clone()), detail, |features| features.assign_agent(agent, group))
+            .await
+    }
+
+    /// Puts a group in a tenant (`None`: in none).
+    pub async fn assign_group(&self, group: &str, tenant: Option<&str>) -> Result<(), FeatureError> {
+        let detail = format!("group {group} moves to tenant {}", tenant.unwrap_or("(none)"));
+        self.change_features(&Level::Group(group.to_owned()), detail, |features| features.assign_group(group, tenant))
+            .await
+    }
+
+    async fn change_features(
+        &self,
+        level: &Level,
+        detail: String,
+        change: impl FnOnce(&Features) -> Result<(), FeatureError>,
+    ) -> Result<(), FeatureError> {
+        let features = &self.inner.config.features;
+        let agents: Vec<AgentId> = self.inner.registry.all().into_iter().map(|a| a.id).collect();
+        let before: Vec<bool> = agents.iter().map(|a| features.effective(a).local_model.value).collect();
+        change(features)?;
+        let turned_off: Vec<AgentId> = agents
+            .into_iter()
+            .zip(before)
+            .filter(|(agent, was_on)| *was_on && !features.effective(agent).local_model.value)
+            .map(|(agent, _)| agent)
+            .collect();
+        let record = Record {
+            event: Event::Feature,
+            at: unix_time_ms(),
+            job: None,
+            subtask: None,
+            agent: match level {
+                Level::Agent(a) => Some(a.as_str().to_owned()),
+                _ => None,
+            },
+            result_hash: None,
+            detail,
+        };
+        if let Err(error) = self.inner.store.note(record).await {
+            tracing::error!(%error, "the feature change could not be audited");
+        }
+        match self.inner.config.rollouts.withdraw(&turned_off) {
+            Ok(withdrawn) => {
+                for agent in withdrawn {
+                    self.inner.publish_offer(&agent, None).await;
+                }
+            }
+            Err(error) => tracing::error!(%error, "offers to agents whose local-model feature was turned off could not be withdrawn"),
+        }
+        self.inner.changed();
+        Ok(())
+    }
+
+    /// Follows changes an operator may want to see (a counter that goes up; the dashboard's
+    /// live updates).
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.changes.subscribe()
+    }
+
+    /// Starts a rollout of a manifest signed offline; its canary is offered at once. A canary
+    /// agent named in the plan must have the local-model feature on.
     pub async fn start_rollout(&self, signed: SignedStatement, plan: Plan) -> Result<Rollout, RolloutError> {
+        for agent in &plan.canary {
+            let local_model = self.inner.config.features.effective(agent).local_model;
+            if !local_model.value {
+                return Err(RolloutError::Plan(format!(
+                    "canary agent {agent} has the local-model feature off (decided by the {}): turn it on or leave the agent out",
+                    local_model.from
+                )));
+            }
+        }
         let change = self.inner.config.rollouts.start(signed, plan, &self.inner.known_agents(), unix_time_ms())?;
         self.inner.apply(&change, "started").await;
+        self.inner.changed();
         Ok(change.rollout)
     }
 
@@ -271,6 +376,7 @@ impl Service {
     pub async fn advance_rollout(&self, id: u64) -> Result<Rollout, RolloutError> {
         let change = self.inner.config.rollouts.advance(id, &self.inner.known_agents(), unix_time_ms())?;
         self.inner.apply(&change, &format!("advanced to stage {}", change.rollout.stage)).await;
+        self.inner.changed();
         Ok(change.rollout)
     }
 
@@ -278,6 +384,7 @@ impl Service {
     pub async fn halt_rollout(&self, id: u64, reason: &str) -> Result<Rollout, RolloutError> {
         let change = self.inner.config.rollouts.halt(id, reason)?;
         self.inner.apply(&change, &format!("halted: {reason}")).await;
+        self.inner.changed();
         Ok(change.rollout)
     }
 
@@ -286,6 +393,7 @@ impl Service {
     pub async fn roll_back(&self, id: u64, signed: SignedStatement) -> Result<Rollout, RolloutError> {
         let change = self.inner.config.rollouts.roll_back(id, signed, unix_time_ms())?;
         self.inner.apply(&change, &format!("rolls back rollout {id}")).await;
+        self.inner.changed();
         Ok(change.rollout)
     }
 
@@ -375,6 +483,7 @@ async fn receive(
                         return;
                     };
                     inner.handle(&publish.topic, &publish.payload).await;
+                    inner.changed();
                 });
             }
             Ok(_) => {}
@@ -402,7 +511,10 @@ async fn tick(inner: Arc<Inner>) {
             }
         }
         let heartbeat_ms = inner.policies.for_agent(&inner.config.id).heartbeat_s as u64 * 1000;
-        inner.registry.sweep(heartbeat_ms, now);
+        if inner.registry.sweep(heartbeat_ms, now) {
+            inner.changed();
+            inner.judge_rollout_health().await;
+        }
         if let Some(planner) = &inner.planner {
             inner.plan_pending(planner.as_ref()).await;
             inner.escalate_pending(planner.as_ref()).await;
@@ -454,9 +566,39 @@ impl Inner {
         }
     }
 
-    /// The agents a rollout stage may reach: those that said hello.
+    /// The agents a rollout stage may reach: those that said hello and have the local-model
+    /// feature on.
     fn known_agents(&self) -> Vec<AgentId> {
-        self.registry.all().into_iter().map(|a| a.id).collect()
+        self.registry
+            .all()
+            .into_iter()
+            .map(|a| a.id)
+            .filter(|a| self.config.features.effective(a).local_model.value)
+            .collect()
+    }
+
+    /// Halts rollouts whose installed agents went silent past their plan's threshold.
+    async fn judge_rollout_health(&self) {
+        let silent = |agent: &AgentId| {
+            // An agent not heard from since the coordinator started is not judged: it may not
+            // have said hello again yet.
+            self.registry.get(agent).is_some_and(|a| matches!(a.liveness, Liveness::Stale | Liveness::Offline))
+        };
+        match self.config.rollouts.judge_health(&silent) {
+            Ok(changes) => {
+                for change in changes {
+                    let reason = change.halted.clone().unwrap_or_default();
+                    tracing::warn!(rollout = change.rollout.id, %reason, "rollout halted by its health signal");
+                    self.apply(&change, &format!("halted by itself: {reason}")).await;
+                }
+            }
+            Err(error) => tracing::error!(%error, "a rollout that failed its health check could not be halted"),
+        }
+    }
+
+    /// Tells the dashboard's live updates that something changed.
+    fn changed(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// Sets (or, with `None`, clears) the offer retained on an agent's manifest topic.

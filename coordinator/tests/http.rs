@@ -268,3 +268,204 @@ async fn admin_endpoints_need_the_token_and_an_allowed_address() {
     assert_eq!(status, 403, "the right token from an address outside the allowlist");
     assert!(error(&body).contains("--admin-allow"));
 }
+
+/// A browser's view of the dashboard: the cookies it holds, no redirects followed.
+struct Browser<'a> {
+    c: &'a Coordinator,
+    http: reqwest::Client,
+    cookies: std::collections::BTreeMap<String, String>,
+}
+
+impl<'a> Browser<'a> {
+    fn new(c: &'a Coordinator) -> Browser<'a> {
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Browser { c, http, cookies: Default::default() }
+    }
+
+    fn keep_cookies(&mut self, response: &reqwest::Response) {
+        for value in response.headers().get_all("set-cookie") {
+            let value = value.to_str().unwrap();
+            assert!(value.contains("HttpOnly") && value.contains("SameSite=Strict"), "{value}");
+            let (name, rest) = value.split_once('=').unwrap();
+            let content = rest.split(';').next().unwrap();
+            if content.is_empty() {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), content.to_owned());
+            }
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    async fn get(&mut self, path: &str) -> (u16, String, reqwest::header::HeaderMap) {
+        let response = self.http.get(format!("{}{path}", self.c.url)).header("cookie", self.cookie_header()).send().await.unwrap();
+        self.keep_cookies(&response);
+        let (status, headers) = (response.status().as_u16(), response.headers().clone());
+        (status, response.text().await.unwrap(), headers)
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> (u16, String, reqwest::header::HeaderMap) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.c.url))
+            .header("cookie", self.cookie_header())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(form).unwrap())
+            .send()
+            .await
+            .unwrap();
+        self.keep_cookies(&response);
+        let (status, headers) = (response.status().as_u16(), response.headers().clone());
+        (status, response.text().await.unwrap(), headers)
+    }
+}
+
+/// The value of the first hidden `csrf` field of a page.
+fn csrf_of(page: &str) -> String {
+    let at = page.find(r#"name="csrf" value=""#).unwrap_or_else(|| panic!("a form with a CSRF token: {page}"));
+    let rest = &page[at + r#"name="csrf" value=""#.len()..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dashboard_needs_a_login_and_a_csrf_token_on_every_form() {
+    let c = coordinator("127.0.0.1/32").await;
+    let mut browser = Browser::new(&c);
+    let (status, _, headers) = browser.get("/dashboard").await;
+    assert_eq!((status, headers["location"].to_str().unwrap()), (303, "/dashboard/login"));
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(headers["x-frame-options"], "DENY");
+
+    let (status, page, _) = browser.get("/dashboard/login").await;
+    assert_eq!(status, 200);
+    let nonce = csrf_of(&page);
+    assert_eq!(browser.cookies["ec_login"], nonce);
+
+    let (status, page, _) = browser.post("/dashboard/login", &[("token", "guess"), ("csrf", &nonce)]).await;
+    assert_eq!(status, 401);
+    assert!(page.contains("not the admin token"), "{page}");
+    assert!(!browser.cookies.contains_key("ec_session"));
+    let nonce = csrf_of(&page);
+    let (status, page, _) = browser.post("/dashboard/login", &[("token", ADMIN), ("csrf", "forged")]).await;
+    assert_eq!(status, 403, "a login form from elsewhere");
+    assert!(page.contains("stale"), "{page}");
+    let (status, _, headers) = browser.post("/dashboard/login", &[("token", ADMIN), ("csrf", &nonce)]).await;
+    assert_eq!((status, headers["location"].to_str().unwrap()), (303, "/dashboard"));
+    assert!(browser.cookies.contains_key("ec_session") && !browser.cookies.contains_key("ec_login"));
+
+    let (status, page, _) = browser.get("/dashboard").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("No agent has said hello yet"), "{page}");
+    let csrf = csrf_of(&page);
+
+    // A form without the session's token changes nothing.
+    let form = [("level", "fleet"), ("local_model", "off"), ("mode", "ide-enabled"), ("csrf", "forged")];
+    let (status, page, _) = browser.post("/dashboard/features", &form).await;
+    assert_eq!(status, 403);
+    assert!(page.contains("CSRF"), "{page}");
+    let (_, features) = c.call(reqwest::Method::GET, "/v1/admin/features", Some(ADMIN), None).await;
+    assert_eq!(features["levels"]["fleet"], json!({"local_model": true, "mode": "swarm-only"}));
+
+    let form = [("level", "fleet"), ("local_model", "off"), ("mode", "ide-enabled"), ("csrf", &csrf)];
+    let (status, _, headers) = browser.post("/dashboard/features", &form).await;
+    assert_eq!(status, 303);
+    assert!(headers["location"].to_str().unwrap().starts_with("/dashboard/features?ok="));
+    let (_, features) = c.call(reqwest::Method::GET, "/v1/admin/features", Some(ADMIN), None).await;
+    assert_eq!(features["levels"]["fleet"], json!({"local_model": false, "mode": "ide-enabled"}));
+
+    // An agent's own setting wins over the fleet default, and the page says where it comes from.
+    let form = [("local_model", "on"), ("mode", "inherit"), ("csrf", &csrf)];
+    let (status, _, _) = browser.post("/dashboard/agents/laptop-1/features", &form).await;
+    assert_eq!(status, 303);
+    let (status, page, _) = browser.get("/dashboard/agents/laptop-1").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("on <span class=\"origin\""), "{page}");
+    assert!(page.contains("(agent laptop-1)") && page.contains("(fleet default)"), "{page}");
+    let (status, _, headers) = browser.post("/dashboard/features", &[("level", "group"), ("name", "no spaces"), ("local_model", "on"), ("mode", "inherit"), ("csrf", &csrf)]).await;
+    assert_eq!(status, 303);
+    assert!(headers["location"].to_str().unwrap().contains("error="), "a bad group name comes back as an error");
+
+    // A refused policy keeps the operator's text, escaped.
+    let (status, page, _) = browser.post("/dashboard/policies", &[("scope", "default"), ("policy", "{\"<script>\": 1}"), ("csrf", &csrf)]).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("not valid JSON of a policy") && page.contains("{&quot;&lt;script&gt;&quot;: 1}"), "{page}");
+    assert!(!page.contains("<script>\""), "the operator's text is escaped: {page}");
+
+    // Every page renders for a logged-in operator.
+    for path in ["/dashboard/features", "/dashboard/policies", "/dashboard/rollouts", "/dashboard/jobs", "/dashboard/models", "/dashboard/audit?event=feature"] {
+        let (status, page, _) = browser.get(path).await;
+        assert_eq!(status, 200, "{path}: {page}");
+    }
+    let (_, page, _) = browser.get("/dashboard/audit?verify=1").await;
+    assert!(page.contains("The chain verifies"), "{page}");
+    let (status, _, _) = browser.get("/dashboard/rollouts/99").await;
+    assert_eq!(status, 404);
+
+    // Live updates: a change is announced on the event stream.
+    let mut events = browser
+        .http
+        .get(format!("{}/dashboard/events", c.url))
+        .header("cookie", browser.cookie_header())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.headers()["content-type"], "text/event-stream");
+    let (status, _) = c.call(reqwest::Method::PUT, "/v1/admin/features", Some(ADMIN), Some(json!({"level": "tenant:acme", "local_model": true}))).await;
+    assert_eq!(status, 204);
+    let chunk = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let chunk = events.chunk().await.unwrap().unwrap();
+            let text = String::from_utf8_lossy(&chunk).into_owned();
+            if text.contains("event: change") {
+                return text;
+            }
+        }
+    })
+    .await
+    .expect("a change event within 10 s");
+    assert!(chunk.contains("data: "), "{chunk}");
+
+    let (status, _, headers) = browser.post("/dashboard/logout", &[("csrf", &csrf)]).await;
+    assert_eq!((status, headers["location"].to_str().unwrap()), (303, "/dashboard/login"));
+    let (status, _, _) = browser.get("/dashboard").await;
+    assert_eq!(status, 303, "the session is gone");
+
+    let elsewhere = coordinator("10.0.0.0/8").await;
+    let (status, page, _) = Browser::new(&elsewhere).get("/dashboard/login").await;
+    assert_eq!(status, 403);
+    assert!(page.contains("--admin-allow"), "{page}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn feature_settings_through_the_api_are_checked() {
+    let c = coordinator("127.0.0.1/32").await;
+    for (body, wanted) in [
+        (json!({"level": "planet:earth", "local_model": true}), "use fleet, tenant:NAME"),
+        (json!({"level": "fleet", "local_model": true}), "sets both"),
+        (json!({"level": "group:x", "mode": "everywhere"}), "swarm-only or ide-enabled"),
+        (json!({"level": "agent:bad id", "mode": "swarm-only"}), "agent"),
+    ] {
+        let (status, answer) = c.call(reqwest::Method::PUT, "/v1/admin/features", Some(ADMIN), Some(body.clone())).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(error(&answer).contains(wanted), "{body}: {answer}");
+    }
+    let (status, _) = c.call(reqwest::Method::PUT, "/v1/admin/features/membership", Some(ADMIN), Some(json!({"group": "farm", "tenant": "acme"}))).await;
+    assert_eq!(status, 204);
+    let (status, _) = c.call(reqwest::Method::PUT, "/v1/admin/features/membership", Some(ADMIN), Some(json!({"agent": "pi-4", "group": "farm"}))).await;
+    assert_eq!(status, 204);
+    let (status, _) = c.call(reqwest::Method::PUT, "/v1/admin/features", Some(ADMIN), Some(json!({"level": "tenant:acme", "local_model": false}))).await;
+    assert_eq!(status, 204);
+    let (_, features) = c.call(reqwest::Method::GET, "/v1/admin/features", Some(ADMIN), None).await;
+    assert_eq!(features["levels"]["groups"]["farm"]["tenant"], "acme");
+    assert_eq!(features["levels"]["agents"]["pi-4"]["group"], "farm");
+    let (status, answer) = c.call(reqwest::Method::PUT, "/v1/admin/features/membership", Some(ADMIN), Some(json!({}))).await;
+    assert_eq!(status, 400);
+    assert!(error(&answer).contains("name an agent"));
+    let (_, audit) = c.call(reqwest::Method::GET, "/v1/admin/audit", Some(ADMIN), None).await;
+    let features_audited = audit.as_array().unwrap().iter().filter(|e| e["record"]["event"] == "feature").count();
+    assert_eq!(features_audited, 3, "{audit}");
+}

@@ -95,6 +95,7 @@ on_both_stores!(
     an_agent_cannot_report_on_another_agents_lease,
     a_cancelled_job_hands_out_nothing_and_ignores_results,
     concurrent_claimers_never_get_the_same_subtask,
+    recent_jobs_come_newest_first,
 );
 
 /// A limit that never binds, for scenarios about other rules than the per-agent limit.
@@ -168,6 +169,18 @@ async fn assert_audit_verifies(store: &dyn Store) -> u64 {
         .unwrap()
         .expect("the audit chain verifies")
         .seq
+}
+
+async fn recent_jobs_come_newest_first(store: Arc<dyn Store>) {
+    assert!(store.recent_jobs(10).await.unwrap().is_empty());
+    let specs: Vec<JobSpec> = (0..3).map(|_| job_spec(3)).collect();
+    for (i, spec) in specs.iter().enumerate() {
+        store.submit(spec.clone(), i as u64).await.unwrap();
+    }
+    let recent = store.recent_jobs(2).await.unwrap();
+    let ids: Vec<MessageId> = recent.iter().map(|j| j.spec.id).collect();
+    assert_eq!(ids, vec![specs[2].id, specs[1].id]);
+    assert_eq!(recent[0].state, JobState::Decomposing);
 }
 
 async fn submitting_is_idempotent_and_a_changed_spec_is_refused(store: Arc<dyn Store>) {

@@ -50,6 +50,7 @@ fn plan(canary: &[&str], batches: &[u8], max_failure_rate: f64) -> Plan {
         batches: batches.to_vec(),
         max_failure_rate,
         min_reports: 1,
+        max_unhealthy_rate: None,
     }
 }
 
@@ -188,6 +189,16 @@ fn rollouts_survive_a_restart_and_a_failed_write_changes_nothing() {
     assert_eq!(rollout.agents[&known[0]].state, Some(InstallState::Downloading));
     assert_eq!(reopened.current_offers().len(), 1);
 
+    // Progress of a download goes to memory only; the next change of state is written.
+    let written = std::fs::read(&path).unwrap();
+    let mut progress = report(1, InstallState::Downloading, "");
+    progress.done_bytes = 500;
+    reopened.record(&known[0], &progress, 3).unwrap().unwrap();
+    assert_eq!(reopened.get(1).unwrap().agents[&known[0]].done_bytes, 500);
+    assert_eq!(std::fs::read(&path).unwrap(), written, "a progress report rewrote rollouts.json");
+    reopened.record(&known[0], &report(1, InstallState::Staged, ""), 4).unwrap().unwrap();
+    assert_eq!(Rollouts::open(&path).unwrap().get(1).unwrap().agents[&known[0]].state, Some(InstallState::Staged));
+
     // The file's folder disappears: the change is refused and the rollouts stay as they were.
     let gone = dir.path().join("gone");
     std::fs::create_dir(&gone).unwrap();
@@ -200,4 +211,42 @@ fn rollouts_survive_a_restart_and_a_failed_write_changes_nothing() {
     std::fs::write(&path, b"{ not json").unwrap();
     let error = Rollouts::open(&path).unwrap_err();
     assert!(error.to_string().contains("fix or remove it"), "{error}");
+}
+
+#[test]
+fn a_rollout_halts_when_agents_that_installed_it_go_silent() {
+    let rollouts = Rollouts::in_memory();
+    let known = agents(4);
+    let mut with_health = plan(&["laptop-01", "laptop-02", "laptop-03"], &[100], 0.5);
+    with_health.max_unhealthy_rate = Some(0.4);
+    with_health.min_reports = 2;
+    rollouts.start(sign(&Statement::Model(manifest("1.1.0", 2, false))), with_health, &known, 1).unwrap();
+    let silent_one = |a: &AgentId| a == &known[0];
+    rollouts.record(&known[0], &report(1, InstallState::Installed, ""), 2).unwrap();
+    assert!(rollouts.judge_health(&silent_one).unwrap().is_empty(), "one install is below min_reports");
+    rollouts.record(&known[1], &report(1, InstallState::Installed, ""), 3).unwrap();
+    let changes = rollouts.judge_health(&silent_one).unwrap();
+    assert_eq!(changes.len(), 1, "1 of 2 silent: 50% > 40%");
+    let reason = changes[0].halted.clone().unwrap();
+    assert!(reason.contains("1 of 2 agents that installed it went silent") && reason.contains("laptop-01"), "{reason}");
+    assert_eq!(changes[0].withdraw, vec![known[2].clone()], "the offer laptop-03 did not act on is withdrawn");
+    assert!(matches!(rollouts.get(1).unwrap().state, RolloutState::Halted { .. }));
+    assert!(rollouts.judge_health(&|_: &AgentId| true).unwrap().is_empty(), "a halted rollout is not judged again");
+
+    let error = rollouts
+        .start(sign(&Statement::Model(manifest("1.2.0", 3, false))), Plan { max_unhealthy_rate: Some(1.5), ..plan(&["laptop-04"], &[100], 0.2) }, &known, 4)
+        .unwrap_err();
+    assert!(error.to_string().contains("max_unhealthy_rate"), "{error}");
+}
+
+#[test]
+fn a_last_stage_that_reaches_nobody_new_completes_the_rollout() {
+    let rollouts = Rollouts::in_memory();
+    let known = agents(1);
+    rollouts.start(sign(&Statement::Model(manifest("1.1.0", 2, false))), plan(&["laptop-01"], &[100], 0.2), &known, 1).unwrap();
+    rollouts.record(&known[0], &report(1, InstallState::Installed, ""), 2).unwrap();
+    assert_eq!(rollouts.get(1).unwrap().state, RolloutState::Running, "the canary is done, the last stage is not offered yet");
+    let change = rollouts.advance(1, &known, 3).unwrap();
+    assert!(change.offer_to.is_empty());
+    assert_eq!(change.rollout.state, RolloutState::Complete);
 }

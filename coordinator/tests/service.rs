@@ -391,6 +391,7 @@ async fn a_rollout_offers_the_signed_manifest_stage_by_stage_and_halts_on_failur
         batches: vec![50, 100],
         max_failure_rate: 0.34,
         min_reports: 1,
+        max_unhealthy_rate: None,
     };
     let rollout = swarm.service.start_rollout(signed.clone(), plan).await.unwrap();
     let offer: ManifestOffer = fleet[0].next("manifest").await.expect("the canary gets the offer");
@@ -462,7 +463,7 @@ async fn a_rollout_reaches_a_simulated_fleet_stage_by_stage_until_complete() {
     for _ in 0..fleet {
         tokio::time::timeout(Duration::from_secs(30), ready.recv()).await.unwrap().unwrap();
     }
-    let plan = Plan { canary: Vec::new(), canary_count: 4, batches: vec![25, 100], max_failure_rate: 0.0, min_reports: 1 };
+    let plan = Plan { canary: Vec::new(), canary_count: 4, batches: vec![25, 100], max_failure_rate: 0.0, min_reports: 1, max_unhealthy_rate: None };
     let rollout = swarm.service.start_rollout(signed_manifest(), plan).await.unwrap();
     let wait_for = |installed: usize| {
         let service = &swarm.service;
@@ -485,4 +486,94 @@ async fn a_rollout_reaches_a_simulated_fleet_stage_by_stage_until_complete() {
     let done = wait_for(fleet).await;
     assert_eq!(done.state, RolloutState::Complete);
     assert_eq!(probe.offers.load(std::sync::atomic::Ordering::Relaxed), fleet as u64, "one offer each");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_reaches_only_agents_with_the_local_model_feature_on() {
+    use edgecoder_coordinator::features::{Level, Mode, Setting};
+    let swarm = swarm().await;
+    let mut fleet = Vec::new();
+    for name in ["pi-1", "pi-2", "pi-3"] {
+        let agent = swarm.agent(name).await;
+        agent.hello(SandboxLayers::REQUIRED_FOR_WORK).await;
+        fleet.push(agent);
+    }
+    for agent in &mut fleet {
+        let _: Policy = agent.next("policy").await.unwrap();
+    }
+    swarm
+        .service
+        .set_feature(&Level::Fleet, Setting { local_model: Some(false), mode: Some(Mode::SwarmOnly) })
+        .await
+        .unwrap();
+    let pi_2 = Level::Agent(fleet[1].id.clone());
+    swarm.service.set_feature(&pi_2, Setting { local_model: Some(true), mode: None }).await.unwrap();
+
+    let plan = |canary: Vec<AgentId>, canary_count| Plan { canary, canary_count, batches: vec![100], max_failure_rate: 0.5, min_reports: 1, max_unhealthy_rate: None };
+    let error = swarm.service.start_rollout(signed_manifest(), plan(vec![fleet[0].id.clone()], 0)).await.unwrap_err();
+    assert!(error.to_string().contains("local-model feature off (decided by the fleet default)"), "{error}");
+    assert!(swarm.service.rollouts().is_empty(), "a refused start leaves nothing behind");
+
+    let rollout = swarm.service.start_rollout(signed_manifest(), plan(Vec::new(), 3)).await.unwrap();
+    assert_eq!(rollout.agents.keys().collect::<Vec<_>>(), vec![&fleet[1].id], "only pi-2 has the feature on");
+    let offer: ManifestOffer = fleet[1].next("manifest").await.expect("pi-2 gets the offer");
+    assert_eq!(offer.rollout, rollout.id);
+
+    // Turning the feature off withdraws the offer pi-2 has not acted on.
+    swarm.service.set_feature(&pi_2, Setting { local_model: Some(false), mode: None }).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let withdrawn = loop {
+        let (topic, payload) = tokio::time::timeout_at(deadline, fleet[1].incoming.recv()).await.unwrap().unwrap();
+        if topic.ends_with("/manifest") {
+            break payload;
+        }
+    };
+    assert!(withdrawn.is_empty(), "an empty retained message withdraws the offer");
+    assert!(swarm.service.rollout(rollout.id).unwrap().agents[&fleet[1].id].withdrawn);
+    let audit = swarm.service.store().audit(0, 100).await.unwrap();
+    assert!(audit.iter().any(|e| e.record.event == edgecoder_coordinator::audit::Event::Feature
+        && e.record.detail.contains("agent pi-2: local_model off")), "{audit:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_halts_when_an_agent_that_installed_it_goes_silent() {
+    use edgecoder_protocol::swarm::Heartbeat;
+    let swarm = swarm().await;
+    // Heartbeats every second: an agent silent for three seconds is stale.
+    let mut quick = default_policy();
+    quick.heartbeat_s = 1;
+    swarm.service.set_policy(Scope::Default, quick).await.unwrap();
+    let mut fleet = Vec::new();
+    for name in ["pi-1", "pi-2"] {
+        let agent = swarm.agent(name).await;
+        agent.hello(SandboxLayers::REQUIRED_FOR_WORK).await;
+        fleet.push(agent);
+    }
+    let plan = Plan {
+        canary: fleet.iter().map(|a| a.id.clone()).collect(),
+        canary_count: 0,
+        batches: vec![100],
+        max_failure_rate: 0.5,
+        min_reports: 2,
+        max_unhealthy_rate: Some(0.4),
+    };
+    let rollout = swarm.service.start_rollout(signed_manifest(), plan).await.unwrap();
+    for agent in &mut fleet {
+        let offer: ManifestOffer = agent.next("manifest").await.unwrap();
+        agent.send("model", &install_report(&offer, InstallState::Installed, "")).await;
+    }
+    // pi-2 keeps its heartbeat; pi-1 falls silent after installing.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let mut seq = 0;
+    let reason = loop {
+        seq += 1;
+        let beat = Heartbeat { seq, cpu_busy_percent: 5, user_idle_s: 0, running: 0, free_memory_mb: 1000, policy_version: 2 };
+        fleet[1].send("heartbeat", &beat).await;
+        if let RolloutState::Halted { reason } = swarm.service.rollout(rollout.id).unwrap().state {
+            break reason;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the rollout did not halt on its health signal");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert!(reason.contains("1 of 2 agents that installed it went silent") && reason.contains("pi-1"), "{reason}");
 }

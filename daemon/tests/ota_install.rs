@@ -8,31 +8,9 @@ mod support;
 
 use edgecoder_ota::manifest::{SigningKey, generate_key, sign};
 use edgecoder_protocol::Sha256;
-use edgecoder_protocol::manifest::{ManifestFile, ModelManifest, Statement};
+use edgecoder_protocol::manifest::Statement;
 use std::path::Path;
-use support::{edgecoder_command, text};
-
-fn manifest(source: &Path, version: &str, sequence: u64) -> ModelManifest {
-    let spec = edgecoder_ota::catalog::find("smollm2-135m").unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    ModelManifest {
-        model: "smollm2-135m".into(),
-        version: version.into(),
-        files: vec![ManifestFile {
-            name: "model.gguf".into(),
-            size: spec.size,
-            sha256: Sha256::from_hex(&spec.sha256).unwrap(),
-            sources: vec![format!("file://{}", source.display())],
-        }],
-        min_daemon_version: "0.1.0".into(),
-        runtime: "gguf".into(),
-        quantization: "Q4_1".into(),
-        issued_at: now - 10,
-        expires_at: now + 3_600,
-        sequence,
-        rollback: false,
-    }
-}
+use support::{edgecoder_command, smollm2_manifest as manifest, text};
 
 /// Runs `edgecoder model install` with the store in `dir`; returns the exit code and the JSON line.
 fn install(dir: &Path, signed: &Path, trust: &Path, extra: &[&str]) -> (Option<i32>, serde_json::Value, String) {

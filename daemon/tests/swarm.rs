@@ -10,10 +10,14 @@
 //! slot after a smoke generation and report back, and a manifest signed by a key the workers do
 //! not trust is refused by them with `unknown_key`, which halts its rollout; the audit chain
 //! verifies afterwards. The same on PostgreSQL with two coordinators sharing the queue: the job
-//! goes to one, the workers of the other run it.
+//! goes to one, the workers of the other run it. And the ops dashboard in a real browser
+//! (`tests/browser/dashboard.cjs`, Debian's chromium through playwright-core): feature toggles,
+//! a canary rollout watched live until the real worker installed it, a refusal's reason code.
 //!
 //! The coordinator and inference binaries are found next to this package's binaries (cargo
 //! builds every workspace binary for `--workspace` test runs).
+
+mod support;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -332,26 +336,7 @@ fn a_job_runs_through_inference_coordinator_and_three_sandboxed_workers() {
 
 /// A manifest of the SmolLM2 fixture (installed by `scripts/test`), from a `file:///` source.
 fn smollm2_manifest(sequence: u64) -> edgecoder_protocol::manifest::ModelManifest {
-    let store = edgecoder_ota::ModelStore::from_env().unwrap();
-    let spec = edgecoder_ota::catalog::find("smollm2-135m").unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    edgecoder_protocol::manifest::ModelManifest {
-        model: "smollm2-135m".into(),
-        version: format!("1.0.{sequence}"),
-        files: vec![edgecoder_protocol::manifest::ManifestFile {
-            name: "model.gguf".into(),
-            size: spec.size,
-            sha256: edgecoder_protocol::Sha256::from_hex(&spec.sha256).unwrap(),
-            sources: vec![format!("file://{}", store.path("smollm2-135m").unwrap().display())],
-        }],
-        min_daemon_version: "0.1.0".into(),
-        runtime: "gguf".into(),
-        quantization: "Q4_1".into(),
-        issued_at: now - 10,
-        expires_at: now + 3_600,
-        sequence,
-        rollback: false,
-    }
+    support::smollm2_manifest(&support::model_path("smollm2-135m"), &format!("1.0.{sequence}"), sequence)
 }
 
 /// Starts a rollout of `signed` through the admin API; returns its id.
@@ -543,4 +528,108 @@ fn on_postgresql_a_job_submitted_to_one_coordinator_runs_on_the_workers_of_anoth
         .output()
         .expect("psql (Debian's postgresql-client) drops the test schema");
     assert!(dropped.status.success(), "{}", String::from_utf8_lossy(&dropped.stderr));
+}
+
+/// Where the dashboard test's screenshots go (kept after the run, beside the test binaries).
+fn screenshot_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-screenshots");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The ops dashboard in a real browser (Debian's chromium driven by playwright-core, both set up
+/// by scripts/test): an operator logs in, turns the local-model feature off for the fleet and on
+/// for worker-a, starts a canary of two random agents — only worker-a is offered the model — and
+/// watches the real worker download, verify and install it through the page's live updates; a
+/// manifest signed by a key the workers do not trust shows `unknown_key` and halts. The
+/// screenshots are kept (their folder is printed).
+#[test]
+fn the_dashboard_drives_a_rollout_to_a_real_worker_in_a_real_browser() {
+    let modules = std::env::var_os("EDGECODER_TEST_NODE_MODULES").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/edgecoder/node/node_modules")
+    });
+    assert!(modules.join("playwright-core").is_dir(), "playwright-core is not in {}: run scripts/test once to install it", modules.display());
+    let chromium = std::env::var("EDGECODER_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(Path::new(&chromium).is_file(), "no browser at {chromium}: run scripts/test once (it installs Debian's chromium)");
+
+    let dir = tempfile::tempdir().unwrap();
+    let (mqtt, http) = (free_port(), free_port());
+    let state = dir.path().join("coordinator");
+    let mut coordinator = Process::start(
+        "coordinator",
+        Command::new(binary("edgecoder-coordinator")).arg("serve").arg("--state").arg(&state).args([
+            "--mqtt",
+            &format!("127.0.0.1:{mqtt}"),
+            "--http",
+            &format!("127.0.0.1:{http}"),
+        ]),
+        dir.path(),
+    );
+    let url = format!("http://127.0.0.1:{http}");
+    let mut client = Http {
+        runtime: tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap(),
+        client: reqwest::Client::new(),
+        token: String::new(),
+    };
+    wait_for_http(&client, &format!("{url}/openapi.json"), "the coordinator", &mut [&mut coordinator]);
+    client.token = std::fs::read_to_string(state.join("admin.token")).unwrap();
+    let mut workers: Vec<Process> = ["worker-a", "worker-b"].iter().map(|name| start_worker(&client, &url, name, None, dir.path())).collect();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while client.get(&format!("{url}/v1/admin/agents")).as_array().map_or(0, Vec::len) < 2 {
+        assert!(Instant::now() < deadline, "the workers did not say hello:\n{}\n{}", workers[0].log(), workers[1].log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    let key = fleet_key(dir.path());
+    let signed = edgecoder_ota::manifest::sign(&edgecoder_protocol::manifest::Statement::Model(smollm2_manifest(1)), &key);
+    let manifest = dir.path().join("smollm2.signed");
+    std::fs::write(&manifest, postcard::to_allocvec(&signed).unwrap()).unwrap();
+    let stranger = edgecoder_ota::manifest::generate_key();
+    let foreign = edgecoder_ota::manifest::sign(&edgecoder_protocol::manifest::Statement::Model(smollm2_manifest(2)), &stranger);
+    let foreign_manifest = dir.path().join("foreign.signed");
+    std::fs::write(&foreign_manifest, postcard::to_allocvec(&foreign).unwrap()).unwrap();
+
+    let screenshots = screenshot_dir();
+    let browser = Command::new("node")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/dashboard.cjs"))
+        .env("NODE_PATH", &modules)
+        .env("CHROMIUM", &chromium)
+        .env("DASHBOARD_URL", &url)
+        .env("ADMIN_TOKEN", client.token.trim())
+        .env("MANIFEST", &manifest)
+        .env("FOREIGN_MANIFEST", &foreign_manifest)
+        .env("AGENT", "worker-a")
+        .env("OTHER_AGENT", "worker-b")
+        .env("SCREENSHOTS", &screenshots)
+        .output()
+        .expect("node runs the browser script");
+    let stdout = String::from_utf8_lossy(&browser.stdout);
+    assert!(browser.status.success(), "the browser run failed:\n{stdout}\n{}\n{}", String::from_utf8_lossy(&browser.stderr), coordinator.log());
+    let seen: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    eprintln!("dashboard screenshots in {}: {}", screenshots.display(), seen["screenshots"]);
+
+    assert_eq!(seen["offered"], serde_json::json!(["worker-a"]), "only the enabled agent is offered the model: {seen:#}");
+    assert!(seen["agent_local_model"].as_str().unwrap().contains("on (agent worker-a)"), "{seen:#}");
+    assert!(seen["installed_message"].as_str().unwrap().contains("active in slot A"), "{seen:#}");
+    assert_eq!(seen["after_advance"], "complete", "the last stage adds nobody new: {seen:#}");
+    assert_eq!(seen["refusal_code"], "unknown_key", "{seen:#}");
+    assert!(seen["provenance"].as_str().unwrap().contains("worker-a"), "{seen:#}");
+    assert!(seen["audit_chain"].as_str().unwrap().contains("The chain verifies"), "{seen:#}");
+    assert_eq!(seen["page_errors"], serde_json::json!([]), "no script errors on the pages");
+    assert_eq!(seen["screenshots"].as_array().unwrap().len(), 6);
+    for shot in seen["screenshots"].as_array().unwrap() {
+        assert!(std::fs::metadata(shot.as_str().unwrap()).unwrap().len() > 10_000, "{shot} is an image");
+    }
+    assert!(dir.path().join("worker-a/models/slots/smollm2-135m/a/model.gguf").is_file(), "worker-a installed it");
+    assert!(!dir.path().join("worker-b/models/slots").exists(), "worker-b has the feature off: nothing was offered");
+    let rollouts = client.get(&format!("{url}/v1/admin/rollouts"));
+    assert_eq!(rollouts[1]["agents"]["worker-a"]["state"], "installed", "{rollouts:#}");
+    assert_eq!(rollouts[1]["state"]["state"], "complete", "{rollouts:#}");
+    assert_eq!(rollouts[0]["state"]["state"], "halted", "{rollouts:#}");
+
+    for worker in &mut workers {
+        worker.terminate();
+    }
+    coordinator.terminate();
 }

@@ -671,6 +671,12 @@ impl Core {
         self.jobs.get(&job_id).cloned()
     }
 
+    pub(crate) fn recent_jobs(&self, limit: usize) -> Vec<Job> {
+        let mut jobs: Vec<&Job> = self.jobs.values().collect();
+        jobs.sort_unstable_by_key(|j| std::cmp::Reverse(j.seq));
+        jobs.into_iter().take(limit).cloned().collect()
+    }
+
     pub(crate) fn job(&self, job_id: MessageId) -> Option<JobView> {
         let job = self.jobs.get(&job_id)?.clone();
         let subtasks = self

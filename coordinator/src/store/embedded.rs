@@ -310,6 +310,10 @@ impl Store for Embedded {
         Ok(self.read(|core| core.job(job)))
     }
 
+    async fn recent_jobs(&self, limit: usize) -> Result<Vec<Job>, StoreError> {
+        Ok(self.read(|core| core.recent_jobs(limit)))
+    }
+
     async fn counts(&self) -> Result<Counts, StoreError> {
         Ok(self.read(Core::counts))
     }

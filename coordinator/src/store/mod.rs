@@ -166,6 +166,9 @@ pub trait Store: Send + Sync {
     /// A job and its subtasks.
     async fn job(&self, job: MessageId) -> Result<Option<JobView>, StoreError>;
 
+    /// The newest jobs, newest first, at most `limit` (without their subtasks).
+    async fn recent_jobs(&self, limit: usize) -> Result<Vec<Job>, StoreError>;
+
     /// Queue sizes.
     async fn counts(&self) -> Result<Counts, StoreError>;
 

@@ -1063,6 +1063,18 @@ impl Store for Postgres {
         Ok(Some(JobView { job, subtasks }))
     }
 
+    async fn recent_jobs(&self, limit: usize) -> Result<Vec<Job>, StoreError> {
+        let client = self.pool.get().await.map_err(backend)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        client
+            .query("SELECT *, remaining FROM jobs ORDER BY seq DESC LIMIT $1", &[&limit])
+            .await
+            .map_err(pg)?
+            .iter()
+            .map(job_from)
+            .collect()
+    }
+
     async fn counts(&self) -> Result<Counts, StoreError> {
         let client = self.pool.get().await.map_err(backend)?;
         let jobs = client

@@ -203,10 +203,6 @@ struct Refused<'a> {
     error: String,
 }
 
-fn now_s() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
 fn install(slots: &Slots, manifest: &Path, rules: &ManifestRules, json: bool) -> Result<()> {
     let _span = tracing::info_span!("cli_model_install", manifest = %manifest.display()).entered();
     let started = std::time::Instant::now();
@@ -241,7 +237,7 @@ fn install(slots: &Slots, manifest: &Path, rules: &ManifestRules, json: bool) ->
         }
     };
     let outcome = installer
-        .install(&signed, now_s(), &mut progress, &mut |dir, manifest| smoke_test(dir, manifest).map_err(|e| format!("{e:#}")))
+        .install(&signed, edgecoder_protocol::envelope::unix_time_ms() / 1000, &mut progress, &mut |dir, manifest| smoke_test(dir, manifest).map_err(|e| format!("{e:#}")))
         .map_err(|e| refuse(e.code(), e.into()))?;
     bar.finish_and_clear();
     let done = Installed {

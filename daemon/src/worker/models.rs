@@ -50,10 +50,6 @@ fn clip(text: &str, max: usize) -> String {
 /// How often download progress is reported.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
-fn now_s() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
 impl ModelUpdates {
     /// Model updates with these slots, keys, rules and smoke test.
     pub fn new(slots: Slots, trusted: TrustedKeys, rules: DeviceRules, download: DownloadOptions, smoke: Box<SmokeTest>) -> ModelUpdates {
@@ -106,10 +102,14 @@ impl ModelUpdates {
         }
         let started = Instant::now();
         let mut last_sent: Option<Instant> = None;
+        // The bytes done at the first progress report, and when: a resumed download starts
+        // with its partial file counted as done, and those bytes are not this try's rate.
+        let mut first_seen: Option<(u64, Instant)> = None;
         let mut progress = |step: Progress| {
             let (state, done, message) = match step {
                 Progress::Verified { .. } => (InstallState::Downloading, 0, "verified; downloading".to_owned()),
                 Progress::Downloading { done, total, file } => {
+                    first_seen.get_or_insert((done, Instant::now()));
                     let due = last_sent.is_none_or(|t| t.elapsed() >= PROGRESS_EVERY) || done == total;
                     if !due {
                         return;
@@ -119,10 +119,12 @@ impl ModelUpdates {
                 Progress::Staged { slot } => (InstallState::Staged, base.total_bytes, format!("staged in slot {slot:?}; smoke test")),
             };
             last_sent = Some(Instant::now());
-            let rate_bps = (done as f64 / started.elapsed().as_secs_f64().max(0.001)) as u64;
+            let rate_bps = first_seen.map_or(0, |(done_at_first, first_at)| {
+                (done.saturating_sub(done_at_first) as f64 / first_at.elapsed().as_secs_f64().max(0.001)) as u64
+            });
             report(ModelReport { state, message, done_bytes: done, rate_bps, ..base.clone() });
         };
-        let outcome = installer.install(&offer.signed, now_s(), &mut progress, &mut |dir, manifest| (self.smoke)(dir, manifest));
+        let outcome = installer.install(&offer.signed, edgecoder_protocol::envelope::unix_time_ms() / 1000, &mut progress, &mut |dir, manifest| (self.smoke)(dir, manifest));
         let seconds = started.elapsed().as_secs_f64();
         match outcome {
             Ok(done) => {

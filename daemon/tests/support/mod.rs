@@ -17,6 +17,32 @@ pub fn model_path(id: &str) -> PathBuf {
         .unwrap_or_else(|e| panic!("model {id} is not installed ({e}): run `edgecoder model pull {id}`"))
 }
 
+/// A manifest of the SmolLM2 fixture (installed by `scripts/test`) with one `file://` source,
+/// valid for an hour.
+pub fn smollm2_manifest(source: &Path, version: &str, sequence: u64) -> edgecoder_protocol::manifest::ModelManifest {
+    use edgecoder_protocol::manifest::{ManifestFile, ModelManifest};
+    use edgecoder_protocol::Sha256;
+    let spec = edgecoder_ota::catalog::find("smollm2-135m").unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    ModelManifest {
+        model: "smollm2-135m".into(),
+        version: version.into(),
+        files: vec![ManifestFile {
+            name: "model.gguf".into(),
+            size: spec.size,
+            sha256: Sha256::from_hex(&spec.sha256).unwrap(),
+            sources: vec![format!("file://{}", source.display())],
+        }],
+        min_daemon_version: "0.1.0".into(),
+        runtime: "gguf".into(),
+        quantization: "Q4_1".into(),
+        issued_at: now - 10,
+        expires_at: now + 3_600,
+        sequence,
+        rollback: false,
+    }
+}
+
 /// The Python of the test venv (`EDGECODER_TEST_VENV`, set by scripts/test).
 pub fn python() -> PathBuf {
     let venv = std::env::var_os("EDGECODER_TEST_VENV").map(PathBuf::from).unwrap_or_else(|| {
