@@ -633,3 +633,39 @@ fn the_dashboard_drives_a_rollout_to_a_real_worker_in_a_real_browser() {
     }
     coordinator.terminate();
 }
+
+/// `edgecoder bench rollout` end to end on a small fleet: the real worker resumes its cut
+/// download instead of starting over, and every rejection case shows its reason code on the
+/// dashboard.
+#[test]
+fn the_rollout_bench_resumes_cut_downloads_and_shows_every_rejection_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bench-rollout.json");
+    let run = Command::new(env!("CARGO_BIN_EXE_edgecoder"))
+        .args(["bench", "rollout", "--workers", "1", "--simulated", "5", "--json-out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}\n{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(report["cut_downloads"], 1, "{report:#}");
+    // Resumed, not started over: at most the bytes in flight at the cut are sent twice (a
+    // restart would resend half the file).
+    assert!(report["sent_again_bytes"].as_u64().unwrap() < 8 << 20, "{report:#}");
+    assert_eq!(report["installs"][0]["fetched_bytes"], report["model_bytes"], "{report:#}");
+    let codes: Vec<&str> = report["rejections"].as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap()).collect();
+    assert_eq!(
+        codes,
+        [
+            "refused by the coordinator (400)",
+            "unknown_key",
+            "expired",
+            "downgrade",
+            "source_not_allowed",
+            "model_not_allowed",
+            "digest_mismatch",
+            "size_exceeded"
+        ],
+        "{report:#}"
+    );
+}

@@ -38,6 +38,10 @@ pub enum BenchTarget {
     /// Recall@5 of BM25, vector and fused retrieval on a pinned PyPI package with queries
     /// answered in advance, index time (full, BM25-only, incremental) and query latency.
     Retrieval(super::bench_retrieval::RetrievalBench),
+    /// A model rolled out over the air by a real coordinator to real workers and simulated
+    /// agents, from a loopback source that cuts each first download halfway: time to full, the
+    /// bytes downloaded again, and the reason code of each rejection case on the dashboard.
+    Rollout(super::bench_rollout::RolloutBench),
 }
 
 impl Execute for BenchArgs {
@@ -47,6 +51,7 @@ impl Execute for BenchArgs {
             BenchTarget::Model(bench) => bench.execute(),
             BenchTarget::Api(bench) => bench.execute(),
             BenchTarget::Retrieval(bench) => bench.execute(),
+            BenchTarget::Rollout(bench) => bench.execute(),
         }
     }
 }
