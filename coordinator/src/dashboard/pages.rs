@@ -50,18 +50,25 @@ const NAV: [(Nav, &str, &str); 7] = [
     (Nav::Models, "/dashboard/models", "Models"),
 ];
 
+/// The `<head>` every page shares; `live`: with the live-update script.
+fn head(title: &str, live: bool) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) " · EdgeCoder fleet" }
+            link rel="stylesheet" href="/dashboard/static/app.css";
+            link rel="icon" href="/dashboard/static/favicon.svg" type="image/svg+xml";
+            @if live { script src="/dashboard/static/app.js" defer {} }
+        }
+    }
+}
+
 fn layout(title: &str, nav: Nav, csrf: &str, flash: &Flash, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · EdgeCoder fleet" }
-                link rel="stylesheet" href="/dashboard/static/app.css";
-                link rel="icon" href="/dashboard/static/favicon.svg" type="image/svg+xml";
-                script src="/dashboard/static/app.js" defer {}
-            }
+            (head(title, true))
             body {
                 header {
                     strong.brand { "EdgeCoder fleet" }
@@ -92,12 +99,7 @@ pub(super) fn message_page(title: &str, message: &str) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                title { (title) " · EdgeCoder fleet" }
-                link rel="stylesheet" href="/dashboard/static/app.css";
-                link rel="icon" href="/dashboard/static/favicon.svg" type="image/svg+xml";
-            }
+            (head(title, false))
             body.narrow {
                 h1 { (title) }
                 p.flash.error role="alert" { (message) }
@@ -112,13 +114,7 @@ pub(super) fn login_page(nonce: &str, error: Option<&str>) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "Log in · EdgeCoder fleet" }
-                link rel="stylesheet" href="/dashboard/static/app.css";
-                link rel="icon" href="/dashboard/static/favicon.svg" type="image/svg+xml";
-            }
+            (head("Log in", false))
             body.narrow {
                 h1 { "EdgeCoder fleet" }
                 @if let Some(error) = error { p.flash.error role="alert" { (error) } }

@@ -56,6 +56,14 @@ impl Execute for BenchArgs {
     }
 }
 
+/// Writes a benchmark's results as pretty JSON to `path` and says so.
+pub(super) fn write_json(path: &std::path::Path, report: &impl Serialize) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(report).map_err(|e| Failure::new(Exit::Failed, e))?;
+    std::fs::write(path, text).map_err(|e| Failure::new(Exit::Io, anyhow::anyhow!("cannot write {}: {e}", path.display())))?;
+    println!("wrote {}", path.display());
+    Ok(())
+}
+
 /// Options of `edgecoder bench executor`.
 #[derive(Debug, Args)]
 pub struct ExecutorBench {

@@ -291,10 +291,7 @@ impl Execute for ApiBench {
             .map_err(|e| Failure::new(Exit::Failed, anyhow!("cannot start the async runtime: {e}")))?;
         let report = runtime.block_on(self.measure()).map_err(|e| Failure::new(Exit::Failed, e))?;
         print_table(&report);
-        let text = serde_json::to_string_pretty(&report).map_err(|e| Failure::new(Exit::Failed, e))?;
-        std::fs::write(&self.json_out, text)
-            .map_err(|e| Failure::new(Exit::Io, anyhow!("cannot write {}: {e}", self.json_out.display())))?;
-        println!("wrote {}", self.json_out.display());
+        super::bench::write_json(&self.json_out, &report)?;
         Ok(Exit::Ok)
     }
 }

@@ -129,9 +129,7 @@ impl Execute for RetrievalBench {
                 m.p95_ms
             );
         }
-        let json = serde_json::to_string_pretty(&report).map_err(|e| Failure::new(Exit::Failed, e))?;
-        std::fs::write(&self.json_out, json).map_err(|e| Failure::new(Exit::Io, e))?;
-        println!("wrote {}", self.json_out.display());
+        super::bench::write_json(&self.json_out, &report)?;
         Ok(Exit::Ok)
     }
 }

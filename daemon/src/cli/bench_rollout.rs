@@ -521,10 +521,7 @@ impl Execute for RolloutBench {
             }
         };
         print_table(&report);
-        let text = serde_json::to_string_pretty(&report).map_err(|e| Failure::new(Exit::Failed, e))?;
-        std::fs::write(&self.json_out, text)
-            .map_err(|e| Failure::new(Exit::Io, anyhow!("cannot write {}: {e}", self.json_out.display())))?;
-        println!("wrote {}", self.json_out.display());
+        super::bench::write_json(&self.json_out, &report)?;
         Ok(Exit::Ok)
     }
 }
