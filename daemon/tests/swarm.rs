@@ -653,6 +653,7 @@ fn the_rollout_bench_resumes_cut_downloads_and_shows_every_rejection_code() {
     // restart would resend half the file).
     assert!(report["sent_again_bytes"].as_u64().unwrap() < 8 << 20, "{report:#}");
     assert_eq!(report["installs"][0]["fetched_bytes"], report["model_bytes"], "{report:#}");
+    assert_eq!(report["installs"][0]["attempts"], 2, "the cut attempt and the one that resumed it: {report:#}");
     let codes: Vec<&str> = report["rejections"].as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap()).collect();
     assert_eq!(
         codes,

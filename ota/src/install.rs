@@ -111,6 +111,9 @@ pub struct Outcome {
     pub received: u64,
     /// Bytes that were already there from an earlier, interrupted try.
     pub resumed: u64,
+    /// Download attempts, all files together (more than one per file: a dropped connection
+    /// was resumed from where it stopped).
+    pub attempts: u32,
 }
 
 /// What an install needs besides the manifest.
@@ -159,7 +162,7 @@ impl Installer<'_> {
         check_space(&downloads, &manifest)?;
 
         let total: u64 = manifest.files.iter().map(|f| f.size).sum();
-        let (mut before, mut received, mut resumed, mut files) = (0u64, 0, 0, Vec::new());
+        let (mut before, mut received, mut resumed, mut attempts, mut files) = (0u64, 0, 0, 0, Vec::new());
         for file in &manifest.files {
             let partial = downloads.join(format!("{}.partial", file.name));
             let report = fetch(file, &partial, self.download, &mut |done, _| {
@@ -168,6 +171,7 @@ impl Installer<'_> {
             before += file.size;
             received += report.received;
             resumed += report.resumed_from;
+            attempts += report.attempts;
             files.push((file.name.clone(), partial));
         }
         let staged = self.slots.stage(&manifest, &files)?;
@@ -179,8 +183,8 @@ impl Installer<'_> {
             detail,
         })?;
         self.slots.activate(&staged)?;
-        tracing::info!(slot = ?staged.slot, received, resumed, "installed and active");
-        Ok(Outcome { manifest, slot: staged.slot, dir: staged.dir, received, resumed })
+        tracing::info!(slot = ?staged.slot, received, resumed, attempts, "installed and active");
+        Ok(Outcome { manifest, slot: staged.slot, dir: staged.dir, received, resumed, attempts })
     }
 }
 

@@ -54,6 +54,8 @@ pub struct WorkerInstall {
     /// Bytes it wrote from the network for the install, all attempts together (the file's
     /// size when resuming lost nothing it had kept).
     pub fetched_bytes: u64,
+    /// Download attempts (2: the cut one, and the one that resumed it).
+    pub attempts: u32,
 }
 
 /// One rejection case and the reason code shown for it.
@@ -289,8 +291,11 @@ fn manifest(model: &str, version: &str, sequence: u64, size: u64, sha256: Sha256
     }
 }
 
-fn fetched_of(message: &str) -> u64 {
-    message.split(" bytes fetched").next().and_then(|s| s.rsplit('(').next()).and_then(|n| n.trim().parse().ok()).unwrap_or(0)
+/// The bytes fetched and the attempts in a worker's install message.
+fn fetched_of(message: &str) -> (u64, u32) {
+    let fetched = message.split(" bytes fetched").next().and_then(|s| s.rsplit('(').next()).and_then(|n| n.trim().parse().ok());
+    let attempts = message.split(" bytes fetched in ").nth(1).and_then(|s| s.split(' ').next()).and_then(|n| n.parse().ok());
+    (fetched.unwrap_or(0), attempts.unwrap_or(0))
 }
 
 impl RolloutBench {
@@ -418,7 +423,8 @@ impl RolloutBench {
             .iter()
             .map(|w| {
                 let message = full["agents"][w]["message"].as_str().unwrap_or_default().to_owned();
-                WorkerInstall { agent: w.clone(), fetched_bytes: fetched_of(&message), message }
+                let (fetched_bytes, attempts) = fetched_of(&message);
+                WorkerInstall { agent: w.clone(), fetched_bytes, attempts, message }
             })
             .collect();
 
@@ -492,9 +498,9 @@ fn print_table(r: &RolloutReport) {
         r.sent_again_bytes as f64 / 1e6,
         (r.model_bytes / 2 * u64::from(r.cut_downloads)) as f64 / 1e6
     );
-    println!("{:<18} {:>14}  message", "worker", "fetched");
+    println!("{:<18} {:>14} {:>9}  message", "worker", "fetched", "attempts");
     for i in &r.installs {
-        println!("{:<18} {:>11.1} MB  {}", i.agent, i.fetched_bytes as f64 / 1e6, i.message);
+        println!("{:<18} {:>11.1} MB {:>9}  {}", i.agent, i.fetched_bytes as f64 / 1e6, i.attempts, i.message);
     }
     println!("{:<46} {:<34}", "rejection case", "code on the dashboard");
     for x in &r.rejections {
@@ -532,7 +538,8 @@ mod tests {
 
     #[test]
     fn the_fetched_bytes_are_read_from_the_install_message() {
-        assert_eq!(fetched_of("active in slot A after 3.1 s (491400064 bytes fetched, 0 resumed)"), 491_400_064);
-        assert_eq!(fetched_of("already installed and active"), 0);
+        let message = "active in slot A after 3.1 s (491400064 bytes fetched in 2 attempt(s), 0 kept from an earlier try)";
+        assert_eq!(fetched_of(message), (491_400_064, 2));
+        assert_eq!(fetched_of("already installed and active"), (0, 0));
     }
 }

@@ -131,7 +131,10 @@ impl ModelUpdates {
                 tracing::info!(model = base.model, version = base.version, slot = ?done.slot, "offered model installed");
                 report(ModelReport {
                     state: InstallState::Installed,
-                    message: format!("active in slot {:?} after {seconds:.1} s ({} bytes fetched, {} resumed)", done.slot, done.received, done.resumed),
+                    message: format!(
+                        "active in slot {:?} after {seconds:.1} s ({} bytes fetched in {} attempt(s), {} kept from an earlier try)",
+                        done.slot, done.received, done.attempts, done.resumed
+                    ),
                     done_bytes: base.total_bytes,
                     rate_bps: (done.received as f64 / seconds.max(0.001)) as u64,
                     ..base
