@@ -1,5 +1,6 @@
 //! Finds the tests a task carries: a `check(candidate)` function, `assert` lines, or examples
-//! (doctests `>>> f(1)` / `2`, and `f(1) == 2`, `f(1) ➞ 2`, `f(1) => 2` lines), and turns the
+//! (doctests `>>> f(1)` / `2` or `>>> f(1) == 2`, and `f(1) == 2`, `f(1) ==> 2`, `f(1) ➞ 2`,
+//! `f(1) => 2`, `f(1) = 2`, `f(1) returns 2` lines, also after leading prose), and turns the
 //! model's proposed tests into a test file. Each assertion is kept only when it is inside the
 //! subset and parses, so one bad line cannot break the whole file.
 
@@ -31,6 +32,34 @@ fn balanced(text: &str) -> bool {
         }
     }
     depth == 0 && quote.is_none()
+}
+
+/// Where `needle` first occurs in `text` outside quotes and brackets.
+fn find_top_level(text: &str, needle: &str) -> Option<usize> {
+    let mut depth = 0i32;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for (at, c) in text.char_indices() {
+        if let Some(q) = quote {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                _ if c == q => quote = None,
+                _ => {}
+            }
+            continue;
+        }
+        if depth == 0 && text[at..].starts_with(needle) {
+            return Some(at);
+        }
+        match c {
+            '\'' | '"' => quote = Some(c),
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Whether a single test line is inside the subset and parses on its own.
@@ -106,6 +135,15 @@ fn task_examples(task: &str, lang: Lang) -> Vec<String> {
     while i < lines.len() {
         let t = lines[i];
         if let Some(expr) = t.strip_prefix(">>> ") {
+            // `>>> f(1) == 2` states its own expectation.
+            if let Some(at) = find_top_level(expr, " == ") {
+                let (call, expected) = (expr[..at].trim(), expr[at + 4..].trim());
+                if balanced(call) && !expected.is_empty() && balanced(expected) {
+                    out.push(example_assert(call, expected, lang));
+                    i += 1;
+                    continue;
+                }
+            }
             // The expected value: the next line, and more lines only while its brackets are open.
             let mut expected = Vec::new();
             let mut j = i + 1;
@@ -133,24 +171,41 @@ fn task_examples(task: &str, lang: Lang) -> Vec<String> {
     out
 }
 
-/// `f(1) == 2`, `f(1) ➞ 2`, `f(1) => 2`, `f(1) -> 2`, `f(1) should return 2` (and in
-/// JavaScript `f(1) === 2`, `f(1) // 2`) for a function the task defines.
+/// `f(1) == 2`, `f(1) ==> 2`, `f(1) ➞ 2`, `f(1) => 2`, `f(1) -> 2`, `f(1) = 2`,
+/// `f(1) should return 2`, `f(1) returns 2` (and in JavaScript `f(1) === 2`, `f(1) // 2`) for a
+/// function the task defines, also after leading prose (`for f(1) == 2`); a trailing `# …`
+/// comment is dropped.
 fn example_line(t: &str, names: &[String], lang: Lang) -> Option<String> {
     let t = t.trim_start_matches(['-', '*', ' ']);
-    let name = names.iter().find(|n| t.starts_with(&format!("{n}(")))?;
+    let (name, start) = names.iter().find_map(|n| call_start(t, n).map(|at| (n, at)))?;
+    let t = &t[start..];
     let arrows: &[&str] = match lang {
-        Lang::Python => &[" == ", " ➞ ", " => ", " -> ", " should return "],
-        Lang::JavaScript => &[" === ", " == ", " ➞ ", " => ", " -> ", " should return ", " // "],
+        Lang::Python => &["==>", " == ", " ➞ ", " => ", " -> ", " should return ", " returns ", " = "],
+        Lang::JavaScript => &["==>", " === ", " == ", " ➞ ", " => ", " -> ", " should return ", " returns ", " // "],
     };
     for arrow in arrows {
-        if let Some((call, expected)) = t.split_once(arrow) {
-            let expected = expected.trim().trim_end_matches(['.', ',', ';']).trim();
-            if call.starts_with(name.as_str()) && balanced(call) && !expected.is_empty() && balanced(expected) {
-                return Some(example_assert(call.trim(), expected, lang));
-            }
+        let Some(at) = find_top_level(t, arrow) else { continue };
+        let (call, mut expected) = (t[..at].trim(), t[at + arrow.len()..].trim());
+        if lang == Lang::Python
+            && let Some(comment) = find_top_level(expected, "#")
+        {
+            expected = expected[..comment].trim();
+        }
+        let expected = expected.trim_end_matches(['.', ',', ';']).trim();
+        if call.starts_with(name.as_str()) && call.ends_with(')') && balanced(call) && !expected.is_empty() && balanced(expected) {
+            return Some(example_assert(call, expected, lang));
         }
     }
     None
+}
+
+/// Where a call of `name` starts in `t`: at its start, or after a space (leading prose).
+fn call_start(t: &str, name: &str) -> Option<usize> {
+    let call = format!("{name}(");
+    if t.starts_with(&call) {
+        return Some(0);
+    }
+    t.match_indices(&call).map(|(at, _)| at).find(|&at| t[..at].ends_with(' '))
 }
 
 /// The code inside the task: its fenced blocks, or the whole text when it has none.
@@ -220,6 +275,19 @@ mod tests {
         let suite = from_task(task, Lang::Python).expect("tests");
         assert_eq!(suite.origin, TestsOrigin::TaskExamples);
         assert_eq!(suite.source, "assert add(1, 2) == 3\nassert add(2, 2) == 4\nassert add(5, 5) == 10\nassert add(1, 1) == 2\n");
+    }
+
+    #[test]
+    fn the_example_forms_of_humaneval_become_asserts() {
+        let task = "def f(x, y=0):\n    \"\"\"Do it.\n    >>> f([1, 5]) == [1, 5]\n    f(\"Mary had\", 4) ==> [\"little\"]\n    f([30, 13]) ==>0\n    f(5) returns [1, 5] # the odd ones, 1 and 5\n    f(\"1/5\", \"5/1\") = True\n    for f('my_class', ['AA', 'Be']) == 'my_class.AA'\n    f(2) = 1 + (2 / 2) = 2\n    f(n) = 1 + n / 2, if n is even.\n    f(\"a == b\") == 1\n    \"\"\"\n";
+        let suite = from_task(task, Lang::Python).expect("tests");
+        assert_eq!(
+            suite.source,
+            "assert f([1, 5]) == [1, 5]\nassert f(\"Mary had\", 4) == [\"little\"]\nassert f([30, 13]) == 0\nassert f(5) == [1, 5]\nassert f(\"1/5\", \"5/1\") == True\nassert f('my_class', ['AA', 'Be']) == 'my_class.AA'\nassert f(\"a == b\") == 1\n"
+        );
+        assert_eq!(find_top_level("g(\"a == b\") == 1", " == "), Some(11));
+        assert_eq!(call_start("the sum f(1)", "f"), Some(8));
+        assert_eq!(call_start("gf(1)", "f"), None);
     }
 
     #[test]
