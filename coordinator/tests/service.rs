@@ -399,6 +399,13 @@ async fn a_rollout_offers_the_signed_manifest_stage_by_stage_and_halts_on_failur
     fleet[0]
         .send("model", &install_report(&offer, InstallState::Installed, ""))
         .await;
+    // Reports are handled concurrently: the canary's must be in before pi-2's refusal, or the
+    // halt would withdraw the canary's offer as one nobody acted on.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while swarm.service.rollout(rollout.id).unwrap().agents[&fleet[0].id].state != Some(InstallState::Installed) {
+        assert!(tokio::time::Instant::now() < deadline, "the canary's report was not recorded");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     let advanced = swarm.service.advance_rollout(rollout.id).await.unwrap();
     let second = advanced
