@@ -5,6 +5,7 @@ pub mod agent;
 pub mod api;
 pub mod cli;
 pub mod engine;
+pub mod handshake;
 pub mod mcp;
 pub mod providers;
 pub mod retrieval;

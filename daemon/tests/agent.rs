@@ -183,8 +183,38 @@ fn the_queue_command_lists_entries_and_reports_bad_files() {
     let out = edgecoder(&["queue"], dir.path());
     assert!(text(&out.stdout).contains(&entry.id) && text(&out.stdout).contains("PY_FILE_IO"), "{}", text(&out.stdout));
     let shown = edgecoder(&["queue", "show", &entry.id, "--json"], dir.path());
-    let back: edgecoder_daemon::agent::QueueEntry = serde_json::from_slice(&shown.stdout).unwrap();
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    let back: edgecoder_daemon::agent::QueueEntry = serde_json::from_value(shown["entry"].clone()).unwrap();
     assert_eq!(back, entry);
+    assert_eq!(shown["outgoing"]["request"]["code"], "print(open('x').read())\n", "{shown:#}");
+
+    // What leaves the device is shown redacted, with the config's own patterns applied too.
+    let secret = CloudQueue::at(dir.path())
+        .push(edgecoder_daemon::agent::queue::NewEntry {
+            task: "upload the build for TICKET-4411 to s3".into(),
+            lang: Lang::Python,
+            code: "import boto3\nKEY = 'AKIAIOSFODNN7EXAMPLE'\n".into(),
+            reason: ReasonCode::PyImportDenied,
+            construct: "import boto3".into(),
+            line: 1,
+            message: "uses `import boto3` (PY_IMPORT_DENIED) at line 1".into(),
+            model: "m".into(),
+            workspace: None,
+        })
+        .unwrap();
+    let config = dir.path().join("edgecoderd.toml");
+    std::fs::write(&config, "redact_patterns = [\"TICKET-[0-9]+\"]\n").unwrap();
+    let out = edgecoder(&["queue", "show", &secret.id, "--config", config.to_str().unwrap()], dir.path());
+    let stdout = text(&out.stdout);
+    let payload = &stdout[stdout.find("what a cloud review of this entry sends").expect("the payload is shown")..];
+    assert!(payload.contains("[REDACTED:aws_access_key]") && payload.contains("[REDACTED:custom]"), "{stdout}");
+    assert!(!payload.contains("AKIAIOSFODNN7EXAMPLE") && !payload.contains("TICKET-4411"), "{stdout}");
+    assert!(payload.contains("removed before sending: 2 (custom in task line 1, aws_access_key in code line 2)"), "{stdout}");
+    std::fs::write(&config, "redact_patterns = [\"(unclosed\"]\n").unwrap();
+    let out = edgecoder(&["queue", "show", &secret.id, "--config", config.to_str().unwrap()], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("redact_patterns") && text(&out.stderr).contains("not a valid regular expression"), "{}", text(&out.stderr));
+    assert_eq!(edgecoder(&["queue", "remove", &secret.id], dir.path()).status.code(), Some(0));
     std::fs::write(dir.path().join("q1-broken.json"), "{").unwrap();
     let out = edgecoder(&["queue"], dir.path());
     assert_eq!(out.status.code(), Some(5));

@@ -2,6 +2,7 @@
 
 use super::{Execute, Exit, Failure};
 use crate::agent::{CloudQueue, QueueError};
+use crate::handshake::{self, Redactor};
 use clap::{Args, Subcommand};
 
 /// List, show or remove the tasks queued for cloud review.
@@ -13,6 +14,10 @@ pub struct QueueArgs {
     /// Print JSON on stdout.
     #[arg(long, global = true)]
     pub json: bool,
+    /// The daemon config file with the `redact_patterns` applied to what leaves the device
+    /// (default: edgecoderd.toml in the config directory; a missing default file adds none).
+    #[arg(long = "config", value_name = "FILE", global = true)]
+    pub config: Option<std::path::PathBuf>,
 }
 
 /// The `edgecoder queue` subcommands.
@@ -20,7 +25,8 @@ pub struct QueueArgs {
 pub enum QueueCommand {
     /// List the entries, oldest first, and any unreadable files.
     List,
-    /// Print one entry: task, reason and code.
+    /// Print one entry (task, reason, code) and the exact payload a cloud review of it sends:
+    /// the task, the code and the error, with secrets and e-mail addresses removed.
     Show {
         /// The entry's id.
         id: String,
@@ -70,10 +76,20 @@ impl Execute for QueueArgs {
             }
             QueueCommand::Show { id } => {
                 let entry = queue.get(&id).map_err(failure)?;
+                let config = crate::server::config::Config::load(self.config.as_deref()).map_err(|e| Failure::new(Exit::Usage, e))?;
+                let redactor = Redactor::new(&config.redact_patterns).map_err(|e| Failure::new(Exit::Usage, e))?;
+                let outgoing = handshake::outgoing(&entry, &redactor);
                 if self.json {
-                    json(&entry)?;
+                    json(&serde_json::json!({ "entry": entry, "outgoing": outgoing }))?;
                 } else {
                     println!("id: {}\ncreated: {}\nmodel: {}\nreason: {} — {}\ntask:\n{}\ncode:\n{}", entry.id, entry.created, entry.entry.model, entry.entry.reason, entry.entry.message, entry.entry.task, entry.entry.code);
+                    let payload = serde_json::to_string_pretty(&outgoing.request).map_err(|e| Failure::new(Exit::Failed, e))?;
+                    println!("\nwhat a cloud review of this entry sends, exactly (nothing else leaves the device):\n{payload}");
+                    let removed: Vec<String> = outgoing.removed.iter().map(|(field, f)| format!("{} in {field} line {}", f.kind, f.line)).collect();
+                    match removed.len() {
+                        0 => println!("removed before sending: nothing"),
+                        n => println!("removed before sending: {n} ({})", removed.join(", ")),
+                    }
                 }
                 Ok(Exit::Ok)
             }

@@ -13,6 +13,8 @@
 //! # Signed model updates: the keys and sources this device accepts.
 //! trusted_keys = ["3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29"]
 //! allowed_model_sources = ["https://models.example.com/", "pypi:"]
+//! # Cloud review: more to remove from what leaves the device, besides the built-in secrets.
+//! redact_patterns = ["corp\\.internal", "TICKET-[0-9]+"]
 //! ```
 
 use std::net::SocketAddr;
@@ -116,6 +118,9 @@ pub struct Config {
     pub allowed_model_sources: Vec<String>,
     /// Model ids signed manifests may install (empty: any).
     pub allowed_models: Vec<String>,
+    /// Regular expressions of further text to remove before a task leaves the device for cloud
+    /// review (internal host names, ticket ids, customer names), besides the built-in secrets.
+    pub redact_patterns: Vec<String>,
 }
 
 impl Default for Config {
@@ -149,6 +154,7 @@ impl Default for Config {
             trusted_keys: Vec::new(),
             allowed_model_sources: vec!["https://".to_owned()],
             allowed_models: Vec::new(),
+            redact_patterns: Vec::new(),
         }
     }
 }
@@ -268,6 +274,9 @@ impl Config {
                     "trusted_keys[{i}] is not a public key: copy the 64 hex digits of the signing.pub that `edgecoder-sign keygen` wrote"
                 )));
             }
+        }
+        if let Err(error) = crate::handshake::Redactor::new(&self.redact_patterns) {
+            return Err(ConfigError::Invalid(format!("redact_patterns: {error}")));
         }
         if self.allowed_model_sources.iter().any(|s| s.trim().is_empty()) {
             return Err(ConfigError::Invalid("allowed_model_sources has an empty entry: it would allow every source".into()));
