@@ -59,7 +59,8 @@ pub struct Attempt {
     pub iterations: u32,
     /// The reason code when the code was routed to cloud review.
     pub reason: Option<ReasonCode>,
-    /// Where its visible tests came from (`task_examples`, `model_written`, ...).
+    /// Where its visible tests came from (`task_examples`, `model_written`, ...; `none` when it
+    /// had none and its code was handed back unverified).
     pub visible_tests: String,
     /// Milliseconds to the first generated token.
     pub ttft_ms: Option<u64>,

@@ -63,6 +63,10 @@ pub struct Summary {
     pub mean_wall_s: f64,
     /// Problems whose visible tests were written by the model (no docstring examples).
     pub model_written_tests: usize,
+    /// Problems with no visible tests at all (none in the task, none the model wrote that run):
+    /// their code was only run, and handed back unverified.
+    #[serde(default)]
+    pub no_visible_tests: usize,
 }
 
 /// The whole report.
@@ -149,6 +153,7 @@ pub fn evaluate(
         mean_tokens_per_s: mean(rows.iter().map(|r| r.attempt.decode_tokens_per_s).filter(|t| *t > 0.0)),
         mean_wall_s: mean(rows.iter().map(|r| r.attempt.wall_ms as f64 / 1000.0)),
         model_written_tests: rows.iter().filter(|r| r.attempt.visible_tests == "model_written").count(),
+        no_visible_tests: rows.iter().filter(|r| r.attempt.visible_tests == "none").count(),
     };
     Report {
         summary,
@@ -187,6 +192,7 @@ impl Report {
             ("mean decode speed", format!("{:.1} tok/s", s.mean_tokens_per_s)),
             ("mean wall time per problem", format!("{:.1} s", s.mean_wall_s)),
             ("problems with model-written visible tests", s.model_written_tests.to_string()),
+            ("problems with no visible tests (code unverified)", s.no_visible_tests.to_string()),
         ];
         for (k, v) in rows {
             md.push_str(&format!("| {k} | {v} |\n"));

@@ -114,7 +114,8 @@ pub enum StopReason {
     TimeBudget,
     /// The task was cancelled.
     Cancelled,
-    /// The model wrote no usable tests for a task that had none.
+    /// The task had no tests and the model wrote none that run: the code ran without error
+    /// but is unverified.
     NoTests,
     /// The model failed (an engine error) or the prompt did not fit the context.
     ModelError,
@@ -128,8 +129,9 @@ pub enum Detail {
     Planned {
         /// The plan text.
         plan: String,
-        /// The tests.
-        tests: TestSuite,
+        /// The tests; `None` when the task has none and the model wrote none that run: the code
+        /// is then only run, and handed back unverified (`GaveUp` with `no_tests`).
+        tests: Option<TestSuite>,
     },
     /// Code → Test or Fix → Test: the code that will be run.
     Coded {

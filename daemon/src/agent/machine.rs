@@ -407,8 +407,9 @@ impl<C: Coder> Run<'_, C> {
         ChatMessage::system(prompt::system(self.task.lang))
     }
 
-    /// Plan: the plan text and the tests that decide.
-    fn plan(&mut self, block: &str) -> Result<(String, TestSuite), Stop> {
+    /// Plan: the plan text and the tests that decide (`None`: the task has none and the model
+    /// wrote none that run, so the code will be handed back unverified).
+    fn plan(&mut self, block: &str) -> Result<(String, Option<TestSuite>), Stop> {
         let lang = self.task.lang;
         let plan = if self.config().plan {
             let messages = vec![self.system(), ChatMessage::user(prompt::plan_request(block))];
@@ -426,15 +427,14 @@ impl<C: Coder> Run<'_, C> {
                 let messages = vec![self.system(), ChatMessage::user(prompt::tests_request(block, lang))];
                 let reply = self.generate(messages, self.config().tests_tokens, 0.0)?;
                 let code = extract_code(&reply, lang).map_or(reply, |e| e.code);
-                testsrc::from_model_reply(&code, lang, 5).ok_or_else(|| {
-                    Stop(
-                        StopReason::NoTests,
-                        "the task has no tests and the model wrote none that run: pass --tests FILE or put asserts in the task".into(),
-                    )
-                })?
+                let written = testsrc::from_model_reply(&code, lang, 5);
+                if written.is_none() {
+                    tracing::info!("no tests: the code will be run but not verified");
+                }
+                return Ok((plan, written));
             }
         };
-        Ok((plan, tests))
+        Ok((plan, Some(tests)))
     }
 
     /// Runs the loop; `Ok` carries the final message of a terminal state it reached itself.
@@ -448,14 +448,14 @@ impl<C: Coder> Run<'_, C> {
             block.push_str(&context);
         }
         let (plan, tests) = self.plan(&block)?;
-        self.tests = Some(tests.clone());
+        self.tests.clone_from(&tests);
         self.go(State::Code, Detail::Planned { plan: plan.clone(), tests: tests.clone() });
 
         let base = match &task.target {
             Some(target) => target.before.clone().unwrap_or_default(),
             None => skeleton(&task.text, lang),
         };
-        let fresh_conversation = || Conversation::new(prompt::system(lang), prompt::code_request(&block, &plan, &tests, lang));
+        let fresh_conversation = || Conversation::new(prompt::system(lang), prompt::code_request(&block, &plan, tests.as_ref(), lang));
         let mut conversation = fresh_conversation();
         let budgets = self.config().budgets.clone();
         let mut tried: Vec<String> = Vec::new();
@@ -501,23 +501,36 @@ impl<C: Coder> Run<'_, C> {
             let diff_from_previous = previous.map(|p| Change { path: "code".into(), before: Some(p), after: code.clone() }.diff());
             self.go(State::Test, Detail::Coded { code: code.clone(), extraction: extracted.how, diff_from_previous });
             let runnable = if lang == Lang::Python { pysrc::tidy(&code) } else { code.clone() };
-            let report = edgecoder_executor::run_tests(&runnable, &tests.source, lang, &self.config().limits);
+            let test_source = tests.as_ref().map_or("", |t| t.source.as_str());
+            let report = edgecoder_executor::run_tests(&runnable, test_source, lang, &self.config().limits);
             let passed = report.all_passed();
             self.stats.iterations = self.iteration;
             self.last_report = Some(report.clone());
             self.go(State::Observe, Detail::Tested { report: report.clone(), passed });
-            if passed {
-                self.diff = task.target.as_ref().map(|t| self.change(t, &code).diff());
-                self.go(State::Done, Detail::Passed { diff: self.diff.clone() });
-                let origin = tests.origin.describe();
-                return Ok(format!("done: {} passed ({origin}) after {} iteration(s)", report.passed(), self.iteration));
+            match &tests {
+                Some(tests) if passed => {
+                    self.diff = task.target.as_ref().map(|t| self.change(t, &code).diff());
+                    self.go(State::Done, Detail::Passed { diff: self.diff.clone() });
+                    let origin = tests.origin.describe();
+                    return Ok(format!("done: {} passed ({origin}) after {} iteration(s)", report.passed(), self.iteration));
+                }
+                None if report.run.outcome.is_ok() => {
+                    return Err(Stop(
+                        StopReason::NoTests,
+                        "the code runs, but nothing checked it: the task has no tests and the model wrote none that run \
+                         — read it before use, or pass --tests FILE or put asserts in the task"
+                            .into(),
+                    ));
+                }
+                _ => {}
             }
-            let diagnosis = diagnose(&report, &runnable, &tests.source, lang, &self.config().limits);
+            let diagnosis = diagnose(&report, &runnable, test_source, lang, &self.config().limits);
             if self.iteration >= budgets.max_iterations {
+                let what = if tests.is_some() { "tests still fail" } else { "the code still fails to run" };
                 return Err(Stop(
                     StopReason::MaxIterations,
                     format!(
-                        "tests still fail after {} iteration(s): {} — raise --max-iterations or make the task more precise",
+                        "{what} after {} iteration(s): {} — raise --max-iterations or make the task more precise",
                         self.iteration, diagnosis.summary
                     ),
                 ));

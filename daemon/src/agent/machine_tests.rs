@@ -232,6 +232,45 @@ fn without_tests_the_model_writes_them_first_and_they_are_marked() {
 }
 
 #[test]
+fn without_any_tests_the_code_is_run_fixed_until_it_runs_and_handed_back_unverified() {
+    let agent = Agent::new(
+        Scripted::new(&[
+            "I cannot think of tests for this.",
+            "```python\ndef greet(name):\n    return 'hi ' + name\n\ngreet(undefined_name)\n```",
+            "```python\ndef greet(name):\n    return 'hi ' + name\n```",
+        ]),
+        config(),
+        None,
+    );
+    let (report, events) = run(&agent, &Task::new("Write greet(name) that greets politely.", Lang::Python));
+    assert_eq!(report.state, State::GaveUp, "{}", report.message);
+    assert!(report.tests.is_none());
+    assert_eq!(report.code.as_deref(), Some("def greet(name):\n    return 'hi ' + name\n"));
+    assert!(report.message.contains("nothing checked it"), "{}", report.message);
+    assert_eq!(report.stats.iterations, 2);
+    let planned = events.iter().find_map(|e| match e {
+        AgentEvent::Transition(Transition { detail: Detail::Planned { tests, .. }, .. }) => Some(tests.clone()),
+        _ => None,
+    });
+    assert_eq!(planned, Some(None), "the Planned event says there are no tests");
+    let diagnosed = events.iter().find_map(|e| match e {
+        AgentEvent::Transition(Transition { detail: Detail::Diagnosed { diagnosis }, .. }) => Some(diagnosis.error.clone()),
+        _ => None,
+    });
+    assert!(diagnosed.as_deref().is_some_and(|e| e.contains("undefined_name")), "{diagnosed:?}");
+    let stopped = events.iter().find_map(|e| match e {
+        AgentEvent::Transition(Transition { detail: Detail::Stopped { reason, .. }, .. }) => Some(*reason),
+        _ => None,
+    });
+    assert_eq!(stopped, Some(StopReason::NoTests));
+    use State::*;
+    assert_eq!(
+        path(&events),
+        vec![(Plan, Code), (Code, Test), (Test, Observe), (Observe, Fix), (Fix, Test), (Test, Observe), (Observe, GaveUp)]
+    );
+}
+
+#[test]
 fn a_skeleton_in_the_task_is_completed_with_its_imports() {
     let task = "```python\nfrom typing import List\n\ndef total(xs: List[int]) -> int:\n    \"\"\"Sum.\n    >>> total([1, 2])\n    3\n    \"\"\"\n```";
     let agent = Agent::new(Scripted::new(&["```python\ndef total(xs):\n    return sum(xs)\n```"]), config(), None);

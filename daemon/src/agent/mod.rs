@@ -39,6 +39,7 @@ pub use spec::TaskSpec;
 pub use workspace::{Applied, Change, Workspace, WorkspaceError};
 
 use edgecoder_model::engine::{CancelToken, LoadOptions, Model};
+use edgecoder_ota::fleet::ModelUse;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -59,22 +60,27 @@ pub enum LoadError {
     },
 }
 
-/// The GGUF file of `model`: an existing path, else a catalog id, installed first when missing.
-pub fn model_path(model: &str) -> Result<PathBuf, LoadError> {
+/// The GGUF file of `model` for `by`: an existing path, else a model id — the fleet-installed
+/// slot when the fleet lets `by` use it, else the catalog copy, installed first when missing.
+pub fn model_path(model: &str, by: ModelUse) -> Result<PathBuf, LoadError> {
     let path = PathBuf::from(model);
     if path.is_file() {
         return Ok(path);
     }
     let store = edgecoder_ota::ModelStore::from_env().map_err(|e| LoadError::NotFound(format!("cannot find the model store: {e}")))?;
-    if let Ok((path, _)) = store.current(model) {
-        return Ok(path);
+    match store.current(model, by) {
+        Ok((path, _)) => return Ok(path),
+        Err(withheld @ edgecoder_ota::OtaError::Withheld { .. }) if edgecoder_ota::catalog::find(model).is_err() => {
+            return Err(LoadError::NotFound(withheld.to_string()));
+        }
+        Err(_) => {}
     }
     store.ensure(model).map_err(|e| LoadError::NotFound(format!("{model:?} is neither a GGUF file nor a model that could be installed: {e}")))
 }
 
 /// Loads `model` (a catalog id or a GGUF path) as a [`ModelCoder`] named after it.
 pub fn load_model(model: &str, threads: Option<usize>) -> Result<ModelCoder, LoadError> {
-    let path = model_path(model)?;
+    let path = model_path(model, ModelUse::Ide)?;
     let mut options = LoadOptions::default();
     if let Some(threads) = threads {
         options.threads = threads.max(1);

@@ -63,12 +63,12 @@ One per line, in one ```{} block. Only the tests, no solution.",
 }
 
 /// Asks for the first code.
-pub fn code_request(task_block: &str, plan: &str, tests: &TestSuite, lang: Lang) -> String {
+pub fn code_request(task_block: &str, plan: &str, tests: Option<&TestSuite>, lang: Lang) -> String {
     let mut text = task_block.to_owned();
     if !plan.trim().is_empty() {
         text.push_str(&format!("\n\nPlan:\n{}", plan.trim()));
     }
-    let shown: Vec<&str> = tests.source.lines().filter(|l| !l.trim().is_empty()).take(12).collect();
+    let shown: Vec<&str> = tests.map_or("", |t| t.source.as_str()).lines().filter(|l| !l.trim().is_empty()).take(12).collect();
     if !shown.is_empty() {
         text.push_str(&format!("\n\nThese tests must pass:\n```{}\n{}\n```", fence(lang), shown.join("\n")));
     }

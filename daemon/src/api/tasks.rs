@@ -136,7 +136,8 @@ impl TaskEntry {
 fn step_line(t: &crate::agent::Transition) -> String {
     let head = format!("{} → {} (iteration {}, {:.1} s)", t.from.label(), t.to.label(), t.iteration, t.elapsed_ms as f64 / 1000.0);
     let what = match &t.detail {
-        Detail::Planned { tests, .. } => format!("tests: {}", tests.origin.describe()),
+        Detail::Planned { tests: Some(tests), .. } => format!("tests: {}", tests.origin.describe()),
+        Detail::Planned { tests: None, .. } => "tests: none, the code will be unverified".into(),
         Detail::Coded { code, .. } => format!("{} lines of code", code.lines().count()),
         Detail::Tested { report, .. } => format!("{}/{} tests passed", report.passed(), report.tests.len()),
         Detail::Diagnosed { diagnosis } => diagnosis.summary.clone(),

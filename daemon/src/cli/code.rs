@@ -183,7 +183,10 @@ impl Progress {
 
     fn detail(&mut self, detail: &Detail) {
         match detail {
-            Detail::Planned { tests, .. } => {
+            Detail::Planned { tests: None, .. } => {
+                self.line("   tests: none (the task has none and the model wrote none that run): the code will only be run, not verified");
+            }
+            Detail::Planned { tests: Some(tests), .. } => {
                 let count = tests.source.lines().filter(|l| !l.trim().is_empty()).count();
                 self.line(&format!("   tests: {} ({count} lines)", tests.origin.describe()));
                 if tests.origin == TestsOrigin::ModelWritten {

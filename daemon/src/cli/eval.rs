@@ -88,7 +88,10 @@ impl Solver for AgentSolver {
         let result = self.agent.run(&task, &Default::default(), &mut |event| {
             if let AgentEvent::Transition(t) = event {
                 if let crate::agent::Detail::Planned { tests, .. } = &t.detail {
-                    origin = serde_json::to_value(tests.origin).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+                    origin = match tests {
+                        Some(tests) => serde_json::to_value(tests.origin).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+                        None => "none".to_owned(),
+                    };
                 }
             }
         });
