@@ -12,35 +12,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-/// What an agent's local model serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Mode {
-    /// Swarm work only; the device's IDE does not use it.
-    SwarmOnly,
-    /// Swarm work and the device's own IDE.
-    IdeEnabled,
-}
+pub use edgecoder_protocol::swarm::ModelMode as Mode;
 
-impl Mode {
-    /// The name operators write (`swarm-only`, `ide-enabled`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Mode::SwarmOnly => "swarm-only",
-            Mode::IdeEnabled => "ide-enabled",
-        }
-    }
-
-    /// Reads an operator's spelling.
-    pub fn parse(text: &str) -> Result<Mode, FeatureError> {
-        match text {
-            "swarm-only" => Ok(Mode::SwarmOnly),
-            "ide-enabled" => Ok(Mode::IdeEnabled),
-            other => Err(FeatureError::Invalid(format!(
-                "mode {other:?} is not known: use swarm-only or ide-enabled"
-            ))),
-        }
-    }
+/// Reads an operator's spelling of a mode.
+pub fn parse_mode(text: &str) -> Result<Mode, FeatureError> {
+    Mode::from_name(text)
+        .ok_or_else(|| FeatureError::Invalid(format!("mode {text:?} is not known: use swarm-only or ide-enabled")))
 }
 
 /// One level's own settings; `None` leaves the value to the level above.
@@ -307,11 +284,7 @@ impl Features {
         if let Some(path) = &self.path {
             let file_error = |message: String| FeatureError::File { path: path.clone(), message };
             let bytes = serde_json::to_vec_pretty(&copy).map_err(|e| file_error(e.to_string()))?;
-            let tmp = path.with_extension("json.tmp");
-            std::fs::write(&tmp, &bytes)
-                .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
-                .and_then(|()| std::fs::rename(&tmp, path))
-                .map_err(|e| file_error(e.to_string()))?;
+            crate::fsutil::write_atomically(path, &bytes).map_err(|e| file_error(e.to_string()))?;
         }
         *tree = copy;
         Ok(())
@@ -360,7 +333,7 @@ mod tests {
         assert!(error.to_string().contains("not a valid"), "{error}");
         let error = features.assign_agent(&agent("a"), Some("")).unwrap_err();
         assert!(error.to_string().contains("not a valid"), "{error}");
-        assert!(Mode::parse("everything").unwrap_err().to_string().contains("swarm-only or ide-enabled"));
+        assert!(parse_mode("everything").unwrap_err().to_string().contains("swarm-only or ide-enabled"));
         assert_eq!(features.tree(), before);
     }
 
@@ -373,7 +346,7 @@ mod tests {
         let reopened = Features::open(&path).unwrap();
         assert!(!reopened.effective(&agent("pi-4")).local_model.value);
 
-        std::fs::create_dir(path.with_extension("json.tmp")).unwrap();
+        std::fs::create_dir(crate::fsutil::temporary_of(&path)).unwrap();
         assert!(matches!(
             reopened.set(&Level::Agent(agent("pi-4")), Setting { local_model: Some(true), mode: None }),
             Err(FeatureError::File { .. })

@@ -12,7 +12,7 @@ use crate::audit::Entry;
 use crate::model::{Aggregate, JobSpec, JobState, Settlement, check_plan};
 use crate::planner::subtasks_from;
 use edgecoder_protocol::inference::{DecomposeResponse, PlannedSubtask};
-use crate::features::{FeatureError, Level, Mode, Setting};
+use crate::features::{FeatureError, Level, Setting, parse_mode};
 use crate::policy::Scope;
 use crate::rollout::{Plan, Rollout, RolloutError};
 use crate::service::Service;
@@ -578,7 +578,7 @@ async fn features(State(api): Shared) -> Json<serde_json::Value> {
 async fn set_features(State(api): Shared, body: Result<Json<SetFeatures>, JsonRejection>) -> Result<StatusCode, ApiError> {
     let Json(request) = body?;
     let level = level_of(&request.level)?;
-    let mode = request.mode.as_deref().map(Mode::parse).transpose()?;
+    let mode = request.mode.as_deref().map(parse_mode).transpose()?;
     api.service.set_feature(&level, Setting { local_model: request.local_model, mode }).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod bench;
 pub mod dashboard;
 pub mod features;
+mod fsutil;
 pub mod http;
 pub mod merge;
 pub mod model;

@@ -327,6 +327,10 @@ pub struct SubtaskView {
     pub output: Option<String>,
     /// The last failure, when there was one.
     pub last_failure: Option<String>,
+    /// The agent holding its lease while leased; who produced it when done (an agent id, or
+    /// `escalation`).
+    #[serde(default)]
+    pub agent: Option<String>,
 }
 
 /// A job with its subtasks, as the API shows it.

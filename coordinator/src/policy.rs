@@ -158,7 +158,7 @@ impl Policies {
             }
         }
         if let Some(path) = &self.path {
-            write_atomically(
+            crate::fsutil::write_atomically(
                 path,
                 &serde_json::to_vec_pretty(&next).expect("policies encode"),
             )
@@ -170,19 +170,6 @@ impl Policies {
         *saved = next;
         Ok(saved.version)
     }
-}
-
-/// Writes a file so that a crash leaves either the old or the new content.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let temporary = path.with_extension("tmp");
-    let mut file = std::fs::File::create(&temporary)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&temporary, path)
 }
 
 #[cfg(test)]

@@ -378,11 +378,7 @@ impl Rollouts {
         let Some(path) = &self.path else { return Ok(()) };
         let file_error = |message: String| RolloutError::File { path: path.clone(), message };
         let bytes = serde_json::to_vec_pretty(saved).map_err(|e| file_error(e.to_string()))?;
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, &bytes)
-            .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
-            .and_then(|()| std::fs::rename(&tmp, path))
-            .map_err(|e| file_error(e.to_string()))
+        crate::fsutil::write_atomically(path, &bytes).map_err(|e| file_error(e.to_string()))
     }
 
     /// Applies `change` to a copy of the rollouts and keeps it only when it was saved, so a

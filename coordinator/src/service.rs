@@ -19,7 +19,7 @@ use edgecoder_protocol::ids::AgentId;
 use edgecoder_protocol::inference::ConflictedFile;
 use edgecoder_protocol::manifest::SignedStatement;
 use edgecoder_protocol::swarm::{
-    Ask, ContextItem, Heartbeat, Hello, InstallState, ModelReport, Policy, Presence, SandboxLayers,
+    AgentFeatures, Ask, ContextItem, Heartbeat, Hello, InstallState, ModelReport, Policy, Presence, SandboxLayers,
     Status, Work, WorkOutcome, WorkResult,
 };
 use edgecoder_protocol::topic::{Leaf, Topic};
@@ -91,6 +91,7 @@ struct Counters {
     stale_results: AtomicU64,
     wrong_snapshot: AtomicU64,
     policies_sent: AtomicU64,
+    features_sent: AtomicU64,
     offers_sent: AtomicU64,
     model_reports: AtomicU64,
     store_errors: AtomicU64,
@@ -117,6 +118,8 @@ pub struct ServiceStats {
     pub wrong_snapshot: u64,
     /// Policy messages sent.
     pub policies_sent: u64,
+    /// Feature settings sent (local-model feature and mode).
+    pub features_sent: u64,
     /// Model offers sent (and withdrawn).
     pub offers_sent: u64,
     /// Model install reports received.
@@ -238,21 +241,11 @@ impl Service {
     /// Sets a policy and pushes it at once to the agents it concerns.
     pub async fn set_policy(&self, scope: Scope, policy: Policy) -> Result<u32, PolicyError> {
         let version = self.inner.policies.set(&scope, policy)?;
-        let record = Record {
-            event: Event::PolicyChange,
-            at: unix_time_ms(),
-            job: None,
-            subtask: None,
-            agent: match &scope {
-                Scope::Agent(a) => Some(a.as_str().to_owned()),
-                Scope::Default => None,
-            },
-            result_hash: None,
-            detail: format!("policy version {version}"),
+        let agent = match &scope {
+            Scope::Agent(a) => Some(a),
+            Scope::Default => None,
         };
-        if let Err(error) = self.inner.store.note(record).await {
-            tracing::error!(%error, "the policy change could not be audited");
-        }
+        self.inner.audit(Event::PolicyChange, agent, format!("policy version {version}")).await;
         let targets: Vec<AgentId> = match scope {
             Scope::Agent(agent) => vec![agent],
             Scope::Default => self
@@ -315,27 +308,20 @@ impl Service {
         let agents: Vec<AgentId> = self.inner.registry.all().into_iter().map(|a| a.id).collect();
         let before: Vec<bool> = agents.iter().map(|a| features.effective(a).local_model.value).collect();
         change(features)?;
+        for agent in &agents {
+            self.inner.push_features(agent).await;
+        }
         let turned_off: Vec<AgentId> = agents
             .into_iter()
             .zip(before)
             .filter(|(agent, was_on)| *was_on && !features.effective(agent).local_model.value)
             .map(|(agent, _)| agent)
             .collect();
-        let record = Record {
-            event: Event::Feature,
-            at: unix_time_ms(),
-            job: None,
-            subtask: None,
-            agent: match level {
-                Level::Agent(a) => Some(a.as_str().to_owned()),
-                _ => None,
-            },
-            result_hash: None,
-            detail,
+        let agent = match level {
+            Level::Agent(a) => Some(a),
+            _ => None,
         };
-        if let Err(error) = self.inner.store.note(record).await {
-            tracing::error!(%error, "the feature change could not be audited");
-        }
+        self.inner.audit(Event::Feature, agent, detail).await;
         match self.inner.config.rollouts.withdraw(&turned_off) {
             Ok(withdrawn) => {
                 for agent in withdrawn {
@@ -368,7 +354,6 @@ impl Service {
         }
         let change = self.inner.config.rollouts.start(signed, plan, &self.inner.known_agents(), unix_time_ms())?;
         self.inner.apply(&change, "started").await;
-        self.inner.changed();
         Ok(change.rollout)
     }
 
@@ -376,7 +361,6 @@ impl Service {
     pub async fn advance_rollout(&self, id: u64) -> Result<Rollout, RolloutError> {
         let change = self.inner.config.rollouts.advance(id, &self.inner.known_agents(), unix_time_ms())?;
         self.inner.apply(&change, &format!("advanced to stage {}", change.rollout.stage)).await;
-        self.inner.changed();
         Ok(change.rollout)
     }
 
@@ -384,7 +368,6 @@ impl Service {
     pub async fn halt_rollout(&self, id: u64, reason: &str) -> Result<Rollout, RolloutError> {
         let change = self.inner.config.rollouts.halt(id, reason)?;
         self.inner.apply(&change, &format!("halted: {reason}")).await;
-        self.inner.changed();
         Ok(change.rollout)
     }
 
@@ -393,7 +376,6 @@ impl Service {
     pub async fn roll_back(&self, id: u64, signed: SignedStatement) -> Result<Rollout, RolloutError> {
         let change = self.inner.config.rollouts.roll_back(id, signed, unix_time_ms())?;
         self.inner.apply(&change, &format!("rolls back rollout {id}")).await;
-        self.inner.changed();
         Ok(change.rollout)
     }
 
@@ -431,6 +413,7 @@ impl Service {
             stale_results: get(&c.stale_results),
             wrong_snapshot: get(&c.wrong_snapshot),
             policies_sent: get(&c.policies_sent),
+            features_sent: get(&c.features_sent),
             offers_sent: get(&c.offers_sent),
             model_reports: get(&c.model_reports),
             store_errors: get(&c.store_errors),
@@ -634,12 +617,15 @@ impl Inner {
             change.withdraw.len()
         );
         tracing::info!("{detail}");
-        self.audit_rollout(None, detail).await;
+        self.audit(Event::Rollout, None, detail).await;
+        self.changed();
     }
 
-    async fn audit_rollout(&self, agent: Option<&AgentId>, detail: String) {
+    /// Writes an operator-level event (policy, feature, rollout) to the audit log; a failure is
+    /// counted and logged, never fatal.
+    async fn audit(&self, event: Event, agent: Option<&AgentId>, detail: String) {
         let record = Record {
-            event: Event::Rollout,
+            event,
             at: unix_time_ms(),
             job: None,
             subtask: None,
@@ -649,7 +635,7 @@ impl Inner {
         };
         if let Err(error) = self.store.note(record).await {
             self.counters.store_errors.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(%error, "the rollout step could not be audited");
+            tracing::error!(%error, event = event.name(), "the change could not be audited");
         }
     }
 
@@ -674,7 +660,7 @@ impl Inner {
                 "rollout {}: {} {} {:?}{code}: {}",
                 report.rollout, report.model, report.version, report.state, report.message
             );
-            self.audit_rollout(Some(agent), detail).await;
+            self.audit(Event::Rollout, Some(agent), detail).await;
         }
         if let Some(reason) = &change.halted {
             tracing::warn!(rollout = report.rollout, %reason, "rollout halted by itself");
@@ -723,7 +709,7 @@ impl Inner {
                     self.on_model_report(&agent, raw.decode_body::<ModelReport>()?)
                         .await
                 }
-                Leaf::Work | Leaf::Policy | Leaf::Manifest => {}
+                Leaf::Work | Leaf::Policy | Leaf::Manifest | Leaf::Features => {}
             }
             Ok::<(), edgecoder_protocol::envelope::DecodeError>(())
         }
@@ -739,6 +725,7 @@ impl Inner {
         tracing::info!(%agent, software = %hello.software, platform = %hello.platform, "agent said hello");
         self.registry.hello(agent, hello, unix_time_ms());
         self.push_policy(agent).await;
+        self.push_features(agent).await;
     }
 
     async fn on_heartbeat(&self, agent: &AgentId, heartbeat: Heartbeat) {
@@ -774,6 +761,19 @@ impl Inner {
                 self.counters.policies_sent.fetch_add(1, Ordering::Relaxed);
             }
             Err(error) => tracing::error!(%error, %agent, "cannot send the policy"),
+        }
+    }
+
+    /// Sends an agent its feature settings (retained): the device enforces them too.
+    async fn push_features(&self, agent: &AgentId) {
+        let effective = self.config.features.effective(agent);
+        let features = AgentFeatures { local_model: effective.local_model.value, mode: effective.mode.value };
+        let topic = Topic::agent(agent, Leaf::Features).to_text();
+        match self.client.publish(topic.as_str(), QoS::AtLeastOnce, true, seal(&self.config.id, &features)).await {
+            Ok(()) => {
+                self.counters.features_sent.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(error) => tracing::error!(%error, %agent, "cannot send the feature settings"),
         }
     }
 

@@ -91,6 +91,15 @@ impl Api {
         }
     }
 
+    /// Waits until some subtasks are leased out (so a kill right after it strands leases).
+    async fn wait_for_leases(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.get("/v1/admin/stats").await.is_some_and(|s| s["queue"]["leased"].as_u64().is_some_and(|n| n > 0)) {
+            assert!(Instant::now() < deadline, "no subtask was leased out in a minute");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     /// Waits until at least `count` subtasks are finished.
     async fn wait_for(&self, count: u64, processes: &mut [&mut Running]) {
         let deadline = Instant::now() + Duration::from_secs(300);
@@ -224,12 +233,14 @@ async fn killing_the_coordinator_and_the_agents_loses_no_subtask_and_accepts_non
 
     // The coordinator dies with leases out and results in flight, and comes back on its state.
     api.wait_for(2_000, &mut [&mut coordinator, &mut agents]).await;
+    api.wait_for_leases().await;
     coordinator.kill_9();
     coordinator = Running::spawn("coordinator-restarted", &serve, dir.path());
     api.wait_until_up().await;
 
     // The agents die holding leases; a new fleet takes over once those leases expire.
     api.wait_for(5_000, &mut [&mut coordinator, &mut agents]).await;
+    api.wait_for_leases().await;
     agents.kill_9();
     let mut agents = simulate(&api, &token_file, "second", dir.path());
 

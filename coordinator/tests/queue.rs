@@ -2,7 +2,7 @@
 //! (`EDGECODER_TEST_PG`, default `postgres://postgres@127.0.0.1/test`; each test gets its own
 //! schema).
 
-use edgecoder_coordinator::audit::Event;
+use edgecoder_coordinator::audit::{Entry, Event, Record};
 use edgecoder_coordinator::model::{Settlement, 
     Accepted, Aggregate, Backoff, JobSpec, JobState, Report, SubtaskSpec,
 };
@@ -96,6 +96,7 @@ on_both_stores!(
     a_cancelled_job_hands_out_nothing_and_ignores_results,
     concurrent_claimers_never_get_the_same_subtask,
     recent_jobs_come_newest_first,
+    the_audit_log_reads_from_its_end,
 );
 
 /// A limit that never binds, for scenarios about other rules than the per-agent limit.
@@ -181,6 +182,30 @@ async fn recent_jobs_come_newest_first(store: Arc<dyn Store>) {
     let ids: Vec<MessageId> = recent.iter().map(|j| j.spec.id).collect();
     assert_eq!(ids, vec![specs[2].id, specs[1].id]);
     assert_eq!(recent[0].state, JobState::Decomposing);
+}
+
+async fn the_audit_log_reads_from_its_end(store: Arc<dyn Store>) {
+    assert!(store.audit_before(u64::MAX, 10).await.unwrap().is_empty());
+    for n in 0..5 {
+        store
+            .note(Record {
+                event: Event::PolicyChange,
+                at: n,
+                job: None,
+                subtask: None,
+                agent: None,
+                result_hash: None,
+                detail: format!("change {n}"),
+            })
+            .await
+            .unwrap();
+    }
+    let seqs = |entries: Vec<Entry>| entries.iter().map(|e| e.seq).collect::<Vec<_>>();
+    assert_eq!(seqs(store.audit_before(u64::MAX, 2).await.unwrap()), vec![5, 4]);
+    assert_eq!(seqs(store.audit_before(4, 10).await.unwrap()), vec![3, 2, 1]);
+    assert!(store.audit_before(1, 10).await.unwrap().is_empty());
+    let newest = store.audit_before(u64::MAX, 1).await.unwrap();
+    assert_eq!(newest[0].record.detail, "change 4");
 }
 
 async fn submitting_is_idempotent_and_a_changed_spec_is_refused(store: Arc<dyn Store>) {
@@ -679,10 +704,13 @@ async fn an_agent_cannot_report_on_another_agents_lease(store: Arc<dyn Store>) {
     );
     let view = store.job(spec.id).await.unwrap().unwrap();
     assert_eq!(view.subtasks[0].state, "leased");
+    assert_eq!(view.subtasks[0].agent.as_deref(), Some("a"), "the view names the lease holder");
     assert_eq!(
         done(&*store, got[0].lease, &a, "real", 2).await,
         Accepted::Recorded { job_done: true }
     );
+    let view = store.job(spec.id).await.unwrap().unwrap();
+    assert_eq!(view.subtasks[0].agent.as_deref(), Some("a"), "and who produced the result");
 }
 
 async fn a_cancelled_job_hands_out_nothing_and_ignores_results(store: Arc<dyn Store>) {

@@ -86,7 +86,7 @@ impl Swarm {
                 }
             }
         });
-        for leaf in ["work", "policy", "manifest"] {
+        for leaf in ["work", "policy", "manifest", "features"] {
             client
                 .subscribe(format!("ec/v1/agents/{name}/{leaf}"), QoS::AtLeastOnce)
                 .await
@@ -498,6 +498,7 @@ async fn a_rollout_reaches_a_simulated_fleet_stage_by_stage_until_complete() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rollout_reaches_only_agents_with_the_local_model_feature_on() {
     use edgecoder_coordinator::features::{Level, Mode, Setting};
+    use edgecoder_protocol::swarm::{AgentFeatures, ModelMode};
     let swarm = swarm().await;
     let mut fleet = Vec::new();
     for name in ["pi-1", "pi-2", "pi-3"] {
@@ -507,6 +508,8 @@ async fn a_rollout_reaches_only_agents_with_the_local_model_feature_on() {
     }
     for agent in &mut fleet {
         let _: Policy = agent.next("policy").await.unwrap();
+        let features: AgentFeatures = agent.next("features").await.unwrap();
+        assert_eq!(features, AgentFeatures { local_model: true, mode: ModelMode::SwarmOnly }, "the fleet default, sent on hello");
     }
     swarm
         .service
@@ -514,7 +517,12 @@ async fn a_rollout_reaches_only_agents_with_the_local_model_feature_on() {
         .await
         .unwrap();
     let pi_2 = Level::Agent(fleet[1].id.clone());
-    swarm.service.set_feature(&pi_2, Setting { local_model: Some(true), mode: None }).await.unwrap();
+    swarm.service.set_feature(&pi_2, Setting { local_model: Some(true), mode: Some(Mode::IdeEnabled) }).await.unwrap();
+    let off: AgentFeatures = fleet[0].next("features").await.unwrap();
+    assert!(!off.local_model, "each device hears of a change that concerns it");
+    let _fleet_off: AgentFeatures = fleet[1].next("features").await.unwrap();
+    let own: AgentFeatures = fleet[1].next("features").await.unwrap();
+    assert_eq!(own, AgentFeatures { local_model: true, mode: ModelMode::IdeEnabled }, "pi-2's own setting wins");
 
     let plan = |canary: Vec<AgentId>, canary_count| Plan { canary, canary_count, batches: vec![100], max_failure_rate: 0.5, min_reports: 1, max_unhealthy_rate: None };
     let error = swarm.service.start_rollout(signed_manifest(), plan(vec![fleet[0].id.clone()], 0)).await.unwrap_err();

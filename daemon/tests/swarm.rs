@@ -402,6 +402,61 @@ fn a_rollout_reaches_the_workers_over_mqtt(client: &Http, api: &str, dir: &Path,
     assert_eq!(halted["agents"]["worker-2"]["code"], "unknown_key", "{halted:#}");
     assert!(halted["state"]["reason"].as_str().unwrap().contains("unknown_key"), "{halted:#}");
     assert!(!dir.join("worker-2/models/slots/smollm2-135m/b").exists(), "nothing was staged: slot a stays active");
+
+    the_fleets_features_bind_the_devices_own_use_of_its_models(client, api, dir, processes);
+}
+
+/// The coordinator's feature settings reach each device (retained on its `features` topic) and
+/// the worker records them in the model store, where the user's own tools obey them: the fleet
+/// default is swarm-only, so `edgecoder generate` on a worker's store cannot run the model the
+/// fleet installed there; `ide-enabled` lets it; the local-model feature off withholds it from
+/// everyone.
+fn the_fleets_features_bind_the_devices_own_use_of_its_models(client: &Http, api: &str, dir: &Path, processes: &mut [&mut Process]) {
+    let fleet = |worker: &str| -> serde_json::Value {
+        std::fs::read(dir.join(worker).join("models/fleet.json")).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+    };
+    let wait_for_fleet = |worker: &str, processes: &mut [&mut Process], check: &dyn Fn(&serde_json::Value) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !check(&fleet(worker)["features"]) {
+            assert!(Instant::now() < deadline, "{worker} did not record the fleet's features: {:#}", fleet(worker));
+            for p in processes.iter_mut() {
+                assert!(p.child.try_wait().unwrap().is_none(), "{} exited:\n{}", p.name, p.log());
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let generate = |worker: &str| {
+        Command::new(env!("CARGO_BIN_EXE_edgecoder"))
+            .env("EDGECODER_MODELS", dir.join(worker).join("models"))
+            .args(["generate", "--model", "smollm2-135m", "--prompt", "def add(", "--max-tokens", "2", "--threads", "1"])
+            .output()
+            .unwrap()
+    };
+    let set = |level: &str, body: serde_json::Value| {
+        let mut body = body;
+        body["level"] = level.into();
+        let (status, answer) = client.send(client.client.put(format!("{api}/v1/admin/features")).json(&body));
+        assert_eq!(status, 204, "{answer}");
+    };
+
+    wait_for_fleet("worker-0", processes, &|f| f["local_model"] == true && f["mode"] == "swarm-only");
+    let refused = generate("worker-0");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "a swarm-only device's IDE side cannot run the fleet's model");
+    assert!(stderr.contains("swarm-only") && stderr.contains("edgecoder model pull smollm2-135m"), "{stderr}");
+
+    set("agent:worker-0", serde_json::json!({"mode": "ide-enabled"}));
+    wait_for_fleet("worker-0", processes, &|f| f["mode"] == "ide-enabled");
+    let allowed = generate("worker-0");
+    assert!(allowed.status.success(), "ide-enabled: the IDE side runs the fleet's model:\n{}", String::from_utf8_lossy(&allowed.stderr));
+
+    set("agent:worker-1", serde_json::json!({"local_model": false, "mode": "ide-enabled"}));
+    wait_for_fleet("worker-1", processes, &|f| f["local_model"] == false);
+    let off = generate("worker-1");
+    let stderr = String::from_utf8_lossy(&off.stderr);
+    assert!(!off.status.success() && stderr.contains("local-model feature off"), "{stderr}");
+    let stats = client.get(&format!("{api}/v1/admin/stats"));
+    assert!(stats["service"]["features_sent"].as_u64().unwrap() >= 5, "sent on each hello and each change: {stats:#}");
 }
 
 const CALC: &str = "def add(a, b):\n    return a + b\n";

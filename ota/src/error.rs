@@ -19,6 +19,15 @@ pub enum OtaError {
         /// The model id.
         id: String,
     },
+    /// The only copy of the model is one the fleet installed, and the fleet does not let this
+    /// use run it.
+    #[error("{reason}; there is no copy of {id:?} of your own here: run `edgecoder model pull {id}` for one, or ask the fleet's operator to set this device ide-enabled")]
+    Withheld {
+        /// The model id.
+        id: String,
+        /// Why the fleet's copy may not be used.
+        reason: String,
+    },
     /// A source URI that cannot be used.
     #[error("bad model source {uri:?}: {reason}")]
     BadSourceUri {

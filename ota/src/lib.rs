@@ -24,6 +24,7 @@
 pub mod catalog;
 mod error;
 pub mod download;
+pub mod fleet;
 pub mod install;
 pub mod manifest;
 pub mod pypi;

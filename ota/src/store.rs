@@ -31,6 +31,7 @@ use sha2::{Digest, Sha256};
 
 use crate::catalog::{self, Companion, ModelSpec, PartSource};
 use crate::error::{OtaError, io_err};
+use crate::fleet::{FleetSettings, ModelUse};
 use crate::download::DownloadOptions;
 use crate::source::{CopyError, copy_part};
 
@@ -205,14 +206,25 @@ impl ModelStore {
         crate::slots::Slots::at(self.root.join("slots"))
     }
 
-    /// The file of model `id` to run and its sha256 (hex): the active slot's when a signed
-    /// manifest installed the model (an over-the-air update wins over the catalog's copy), else
-    /// the catalog install.
-    pub fn current(&self, id: &str) -> Result<(PathBuf, String), OtaError> {
+    /// What the fleet allows this device's models to serve (written by the swarm worker).
+    pub fn fleet(&self) -> FleetSettings {
+        FleetSettings::at(self.root.join("fleet.json"))
+    }
+
+    /// The file of model `id` for `by` to run and its sha256 (hex): the active slot's when a
+    /// signed manifest installed the model and the fleet's settings let `by` use it (an
+    /// over-the-air update wins over the catalog's copy), else the catalog install.
+    pub fn current(&self, id: &str, by: ModelUse) -> Result<(PathBuf, String), OtaError> {
         if let Ok(Some((path, file))) = self.slots().active_model_file(id)
             && path.is_file()
         {
-            return Ok((path, file.sha256.to_string()));
+            match self.fleet().withholds(by) {
+                None => return Ok((path, file.sha256.to_string())),
+                Some(reason) => {
+                    let own = catalog::find(id).and_then(|spec| Ok((self.path(id)?, spec.sha256)));
+                    return own.map_err(|_| OtaError::Withheld { id: id.to_owned(), reason });
+                }
+            }
         }
         let spec = catalog::find(id)?;
         Ok((self.path(id)?, spec.sha256))

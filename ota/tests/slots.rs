@@ -111,3 +111,42 @@ fn missing_files_and_bad_model_ids_are_refused_before_anything_moves() {
     }
     assert!(!dir.path().join("escape").exists());
 }
+
+/// A model the fleet installed serves the IDE only in `ide-enabled` mode, and nobody when its
+/// local-model feature is off; a device no fleet spoke to uses its slots for everything.
+#[test]
+fn the_fleets_settings_decide_who_runs_a_fleet_installed_model() {
+    use edgecoder_ota::fleet::{FleetRecord, ModelUse};
+    use edgecoder_ota::{ModelStore, OtaError};
+    use edgecoder_protocol::swarm::{AgentFeatures, ModelMode};
+    let dir = tempfile::tempdir().unwrap();
+    let store = ModelStore::at(dir.path().join("models"));
+    let mut fleet_only = manifest("1.0.0", 1);
+    fleet_only.model = "fleet-coder".into();
+    let staged = store.slots().stage(&fleet_only, &download(dir.path(), "v1")).unwrap();
+    store.slots().activate(&staged).unwrap();
+    let slot_file = staged.dir.join("model.gguf");
+    for by in [ModelUse::Ide, ModelUse::Swarm] {
+        assert_eq!(store.current("fleet-coder", by).unwrap().0, slot_file, "no fleet record: the slot serves {by:?}");
+    }
+    let set = |local_model, mode| {
+        let record = FleetRecord { features: AgentFeatures { local_model, mode }, coordinator: "fleet.example:8883".into(), received_ms: 1 };
+        store.fleet().write(&record).unwrap();
+    };
+    set(true, ModelMode::SwarmOnly);
+    assert_eq!(store.current("fleet-coder", ModelUse::Swarm).unwrap().0, slot_file);
+    let withheld = store.current("fleet-coder", ModelUse::Ide).unwrap_err();
+    assert!(matches!(withheld, OtaError::Withheld { .. }), "{withheld}");
+    let message = withheld.to_string();
+    assert!(message.contains("swarm-only") && message.contains("fleet.example:8883") && message.contains("edgecoder model pull fleet-coder"), "{message}");
+    set(true, ModelMode::IdeEnabled);
+    assert_eq!(store.current("fleet-coder", ModelUse::Ide).unwrap().0, slot_file);
+    set(false, ModelMode::IdeEnabled);
+    for by in [ModelUse::Ide, ModelUse::Swarm] {
+        let error = store.current("fleet-coder", by).unwrap_err().to_string();
+        assert!(error.contains("local-model feature off"), "{by:?}: {error}");
+    }
+    // A catalog model withheld from the IDE falls back to the user's own copy, when there is one.
+    let error = store.current("smollm2-135m", ModelUse::Ide).unwrap_err();
+    assert!(matches!(error, OtaError::NotInstalled { .. }), "no slot, no copy: {error}");
+}

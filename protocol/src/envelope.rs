@@ -49,11 +49,13 @@ pub enum Kind {
     Manifest,
     /// An agent reports how installing an offered model goes: `swarm::ModelReport`.
     ModelReport,
+    /// The coordinator sets an agent's feature settings: [`crate::swarm::AgentFeatures`].
+    Features,
 }
 
 impl Kind {
     /// Every kind, in wire-code order.
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Hello,
         Kind::Heartbeat,
         Kind::Ask,
@@ -63,6 +65,7 @@ impl Kind {
         Kind::Status,
         Kind::Manifest,
         Kind::ModelReport,
+        Kind::Features,
     ];
 
     /// The byte that stands for this kind on the wire.
@@ -87,6 +90,7 @@ impl Kind {
             Kind::Status => "status",
             Kind::Manifest => "manifest",
             Kind::ModelReport => "model",
+            Kind::Features => "features",
         }
     }
 

@@ -279,6 +279,53 @@ impl Message for Policy {
     }
 }
 
+/// What a model the fleet installs on a device may serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelMode {
+    /// Swarm work only; the device's IDE does not use it.
+    SwarmOnly,
+    /// Swarm work and the device's own IDE.
+    IdeEnabled,
+}
+
+impl ModelMode {
+    /// Every mode.
+    pub const ALL: [ModelMode; 2] = [ModelMode::SwarmOnly, ModelMode::IdeEnabled];
+
+    /// The name operators write (`swarm-only`, `ide-enabled`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelMode::SwarmOnly => "swarm-only",
+            ModelMode::IdeEnabled => "ide-enabled",
+        }
+    }
+
+    /// The mode with this name.
+    pub fn from_name(name: &str) -> Option<ModelMode> {
+        ModelMode::ALL.into_iter().find(|m| m.name() == name)
+    }
+}
+
+/// The fleet's feature settings for one agent, as its coordinator decided them; retained on
+/// the agent's `features` topic, so the device knows them whenever it connects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentFeatures {
+    /// Whether the local-model feature is on: the device may install models the fleet offers.
+    pub local_model: bool,
+    /// What those models may serve.
+    pub mode: ModelMode,
+}
+
+impl Message for AgentFeatures {
+    const KIND: Kind = Kind::Features;
+    const MAX_BODY: usize = 16;
+
+    fn validate(&self) -> Result<(), &'static str> {
+        Ok(())
+    }
+}
+
 #[cfg(feature = "alloc")]
 pub use work::{
     AnyMessage, ContextItem, InstallState, ManifestOffer, ModelReport, Snapshot, Work, WorkMode,
@@ -287,7 +334,7 @@ pub use work::{
 
 #[cfg(feature = "alloc")]
 mod work {
-    use super::{Ask, Heartbeat, Hello, Policy, SandboxLayers, Status};
+    use super::{AgentFeatures, Ask, Heartbeat, Hello, Policy, SandboxLayers, Status};
     use crate::envelope::{DecodeError, EncodeError, Envelope, Kind, Message, RawEnvelope};
     use crate::ids::{MessageId, Sha256};
     use crate::manifest::SignedStatement;
@@ -587,6 +634,8 @@ mod work {
         Manifest(Box<ManifestOffer>),
         /// See [`ModelReport`].
         Model(Box<ModelReport>),
+        /// See [`AgentFeatures`].
+        Features(AgentFeatures),
     }
 
     impl AnyMessage {
@@ -602,6 +651,7 @@ mod work {
                 Kind::Status => AnyMessage::Status(raw.decode_body()?),
                 Kind::Manifest => AnyMessage::Manifest(Box::new(raw.decode_body()?)),
                 Kind::ModelReport => AnyMessage::Model(Box::new(raw.decode_body()?)),
+                Kind::Features => AnyMessage::Features(raw.decode_body()?),
             })
         }
 
@@ -622,6 +672,7 @@ mod work {
                 AnyMessage::Status(m) => header.seal(m),
                 AnyMessage::Manifest(m) => header.seal(m.as_ref()),
                 AnyMessage::Model(m) => header.seal(m.as_ref()),
+                AnyMessage::Features(m) => header.seal(m),
             }
         }
 
@@ -637,6 +688,7 @@ mod work {
                 AnyMessage::Status(_) => Kind::Status,
                 AnyMessage::Manifest(_) => Kind::Manifest,
                 AnyMessage::Model(_) => Kind::ModelReport,
+                AnyMessage::Features(_) => Kind::Features,
             }
         }
     }

@@ -11,10 +11,11 @@
 //! | `ec/v1/agents/{id}/policy` | [`Policy`](crate::swarm::Policy) | coordinator | agent `{id}` | yes | 1 |
 //! | `ec/v1/agents/{id}/manifest` | `ManifestOffer` (a signed model manifest) | coordinator | agent `{id}` | yes | 1 |
 //! | `ec/v1/agents/{id}/model` | `ModelReport` (install progress, refusals with their code) | agent `{id}` | coordinator | no | 1 |
+//! | `ec/v1/agents/{id}/features` | [`AgentFeatures`](crate::swarm::AgentFeatures) (local-model feature, mode) | coordinator | agent `{id}` | yes | 1 |
 //! | `ec/v1/coord/status` | [`Status`](crate::swarm::Status) | coordinator (its last will too) | everyone | yes | 1 |
 //!
-//! An agent may publish only under its own id, and subscribe only to its own `work`, `policy`
-//! and `manifest` topics and to `ec/v1/coord/status`, by exact name (no wildcards). A coordinator may
+//! An agent may publish only under its own id, and subscribe only to its own `work`, `policy`,
+//! `manifest` and `features` topics and to `ec/v1/coord/status`, by exact name (no wildcards). A coordinator may
 //! publish the coordinator-published topics of any agent and subscribe to anything under
 //! `ec/v1/`. The broker enforces [`may_publish`] and [`may_subscribe`]; receivers also check
 //! that an envelope's kind is the one its topic carries and that its sender is the topic's
@@ -60,11 +61,13 @@ pub enum Leaf {
     Manifest,
     /// `model`.
     Model,
+    /// `features`.
+    Features,
 }
 
 impl Leaf {
     /// Every leaf.
-    pub const ALL: [Leaf; 9] = [
+    pub const ALL: [Leaf; 10] = [
         Leaf::Hello,
         Leaf::Heartbeat,
         Leaf::Ask,
@@ -74,6 +77,7 @@ impl Leaf {
         Leaf::Policy,
         Leaf::Manifest,
         Leaf::Model,
+        Leaf::Features,
     ];
 
     /// Its name in the topic.
@@ -93,13 +97,14 @@ impl Leaf {
             Leaf::Policy => Kind::Policy,
             Leaf::Manifest => Kind::Manifest,
             Leaf::Model => Kind::ModelReport,
+            Leaf::Features => Kind::Features,
         }
     }
 
     /// Who publishes on it.
     pub fn publisher(self) -> Publisher {
         match self {
-            Leaf::Work | Leaf::Policy | Leaf::Manifest => Publisher::Coordinator,
+            Leaf::Work | Leaf::Policy | Leaf::Manifest | Leaf::Features => Publisher::Coordinator,
             _ => Publisher::Agent,
         }
     }
@@ -107,7 +112,7 @@ impl Leaf {
     /// Whether messages on it are retained by the broker (the latest one is what a new
     /// subscriber needs).
     pub fn retained(self) -> bool {
-        matches!(self, Leaf::Status | Leaf::Policy | Leaf::Manifest)
+        matches!(self, Leaf::Status | Leaf::Policy | Leaf::Manifest | Leaf::Features)
     }
 
     /// The MQTT QoS to publish with: heartbeats are frequent and superseded, so at most once;

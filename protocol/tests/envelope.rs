@@ -5,7 +5,7 @@
 use edgecoder_protocol::envelope::{MAX_ENVELOPE_BYTES, RawEnvelope, attach_signature};
 use edgecoder_protocol::manifest::SignedStatement;
 use edgecoder_protocol::swarm::{
-    AnyMessage, Ask, ContextItem, Heartbeat, Hello, InstallState, ManifestOffer, ModelReport,
+    AgentFeatures, AnyMessage, Ask, ContextItem, Heartbeat, Hello, InstallState, ManifestOffer, ModelMode, ModelReport,
     Policy, Presence, SandboxLayers, Snapshot, Status, Text, Window, Work, WorkMode, WorkOutcome,
     WorkResult,
 };
@@ -45,6 +45,8 @@ fn heartbeat() -> Heartbeat {
         policy_version: 3,
     }
 }
+
+const FEATURES: AgentFeatures = AgentFeatures { local_model: true, mode: ModelMode::IdeEnabled };
 
 fn policy() -> Policy {
     Policy {
@@ -158,6 +160,7 @@ fn every_kind() -> Vec<(Kind, Vec<u8>)> {
         (Kind::Status, seal(&status())),
         (Kind::Manifest, seal(&offer())),
         (Kind::ModelReport, seal(&model_report())),
+        (Kind::Features, seal(&FEATURES)),
     ]
 }
 
@@ -190,6 +193,7 @@ fn every_message_kind_round_trips() {
     round_trip(status());
     round_trip(offer());
     round_trip(model_report());
+    round_trip(FEATURES);
     for (kind, wire) in every_kind() {
         let raw = Envelope::parse(&wire).unwrap();
         let any = AnyMessage::decode(&raw).unwrap();
@@ -229,7 +233,7 @@ fn wrong_version_unknown_kind_and_wrong_kind_are_named() {
         })
     );
     wire[0] = PROTOCOL_VERSION as u8;
-    for code in [0u8, 10, 200] {
+    for code in [0u8, Kind::ALL.len() as u8 + 1, 200] {
         wire[1] = code;
         assert_eq!(
             Envelope::parse(&wire),

@@ -10,7 +10,7 @@
 
 mod pages;
 
-use crate::features::{FeatureError, Level, Mode, Setting};
+use crate::features::{FeatureError, Level, Setting, parse_mode};
 use crate::http::{Api, RolloutPlan, same_secret, signed_body};
 use crate::policy::Scope;
 use crate::rollout::RolloutError;
@@ -290,7 +290,7 @@ fn setting_of(local_model: &str, mode: &str) -> Result<Setting, String> {
     };
     let mode = match mode {
         "inherit" => None,
-        other => Some(Mode::parse(other).map_err(|e| e.to_string())?),
+        other => Some(parse_mode(other).map_err(|e| e.to_string())?),
     };
     Ok(Setting { local_model, mode })
 }
@@ -656,6 +656,7 @@ pub fn router(api: Arc<Api>) -> Router {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::features::Mode;
 
     #[test]
     fn cookies_are_found_among_others() {

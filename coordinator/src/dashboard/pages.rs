@@ -3,7 +3,7 @@
 //! swaps those parts, leaving forms alone.
 
 use super::{Board, Operator};
-use crate::audit::{Entry, Event, verify};
+use crate::audit::{Entry, Event};
 use crate::features::{Decided, Mode, Setting};
 use crate::http::Api;
 use crate::model::JobState;
@@ -365,7 +365,7 @@ pub(super) async fn agent(State(board): Shared, Extension(op): Extension<Operato
     let own = features.tree().agents.get(&id).cloned().unwrap_or_default();
     let policy = service.policies().for_agent(&id);
     let rollouts = service.rollouts();
-    let entries = recent_entries(&board.api, |e| e.record.agent.as_deref() == Some(id.as_str()), 50).await;
+    let (entries, _) = recent_entries(&board.api, |e| e.record.agent.as_deref() == Some(id.as_str()), 50).await;
     let body = html! {
         @match &view {
             Some(agent) => section #agent data-live {
@@ -723,13 +723,18 @@ pub(super) async fn job(State(board): Shared, Extension(op): Extension<Operator>
             }
             @if let Some(reason) = reason { pre { (reason) } }
             table {
-                thead { tr { th { "#" } th { "Subtask" } th { "State" } th { "Attempts" } th { "Last failure" } } }
+                thead { tr { th { "#" } th { "Subtask" } th { "State" } th { "Agent" } th { "Attempts" } th { "Last failure" } } }
                 tbody {
                     @for s in &view.subtasks {
                         tr {
                             td { (s.ordinal) }
                             td { code { (s.id) } }
                             td { (s.state) }
+                            td {
+                                @if let Some(agent) = s.agent.as_deref() {
+                                    @if agent == "escalation" { (agent) } @else { a href={"/dashboard/agents/" (agent)} { (agent) } }
+                                }
+                            }
                             td { (s.attempts) }
                             td { (s.last_failure.as_deref().unwrap_or("")) }
                         }
@@ -754,29 +759,31 @@ pub(super) struct AuditFilter {
     verify: Option<String>,
 }
 
-/// Entries read at a time while scanning the log.
+/// Entries read at a time while scanning the log from its end.
 const AUDIT_PAGE: usize = 1000;
 
-/// The last `limit` entries that `keep` accepts, newest first.
-async fn recent_entries(api: &Api, keep: impl Fn(&Entry) -> bool, limit: usize) -> Vec<Entry> {
+/// Most entries one page load scans for matches, so a long log costs a bounded read.
+const AUDIT_SCAN: usize = 50_000;
+
+/// The newest entries (at most `limit`) that `keep` accepts, newest first, from the last
+/// [`AUDIT_SCAN`] entries of the log; `true` when older entries were left unscanned.
+async fn recent_entries(api: &Api, keep: impl Fn(&Entry) -> bool, limit: usize) -> (Vec<Entry>, bool) {
     let store = api.service.store();
-    let mut kept = std::collections::VecDeque::new();
-    let mut after = 0;
-    while let Ok(page) = store.audit(after, AUDIT_PAGE).await {
-        let Some(last) = page.last() else { break };
-        after = last.seq;
+    let (mut kept, mut scanned, mut before) = (Vec::new(), 0, u64::MAX);
+    while let Ok(page) = store.audit_before(before, AUDIT_PAGE).await {
+        let Some(oldest) = page.last() else { return (kept, false) };
+        before = oldest.seq;
+        scanned += page.len();
         let full = page.len() == AUDIT_PAGE;
-        for entry in page.into_iter().filter(|e| keep(e)) {
-            if kept.len() == limit {
-                kept.pop_front();
-            }
-            kept.push_back(entry);
+        kept.extend(page.into_iter().filter(|e| keep(e)).take(limit - kept.len()));
+        if kept.len() == limit || !full {
+            return (kept, false);
         }
-        if !full {
-            break;
+        if scanned >= AUDIT_SCAN {
+            return (kept, true);
         }
     }
-    kept.into_iter().rev().collect()
+    (kept, false)
 }
 
 fn audit_table(entries: &[Entry]) -> Markup {
@@ -803,7 +810,7 @@ fn audit_table(entries: &[Entry]) -> Markup {
 pub(super) async fn audit(State(board): Shared, Extension(op): Extension<Operator>, Query(filter): Query<AuditFilter>) -> Markup {
     let event = Event::ALL.into_iter().find(|e| e.name() == filter.event);
     let (agent, text) = (filter.agent.trim().to_owned(), filter.text.trim().to_lowercase());
-    let entries = recent_entries(
+    let (entries, truncated) = recent_entries(
         &board.api,
         |e| {
             event.is_none_or(|wanted| e.record.event == wanted)
@@ -814,30 +821,9 @@ pub(super) async fn audit(State(board): Shared, Extension(op): Extension<Operato
     )
     .await;
     let check = if filter.verify.is_some() {
-        let store = board.api.service.store();
-        let mut all = Vec::new();
-        let mut after = 0;
-        let mut failed = None;
-        loop {
-            match store.audit(after, AUDIT_PAGE).await {
-                Ok(page) => {
-                    let Some(last) = page.last() else { break };
-                    after = last.seq;
-                    let full = page.len() == AUDIT_PAGE;
-                    all.extend(page);
-                    if !full {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    failed = Some(format!("the log could not be read: {e}"));
-                    break;
-                }
-            }
-        }
-        Some(match failed {
-            Some(error) => Err(error),
-            None => verify(all).map_err(|broken| broken.to_string()),
+        Some(match crate::store::verify_audit(&*board.api.service.store()).await {
+            Ok(verdict) => verdict.map_err(|broken| broken.to_string()),
+            Err(e) => Err(format!("the log could not be read: {e}")),
         })
     } else {
         None
@@ -859,7 +845,11 @@ pub(super) async fn audit(State(board): Shared, Extension(op): Extension<Operato
             None => {},
         }
         section #audit-entries data-live {
-            p.hint { "The newest " (entries.len()) " matching entries (at most 200)." }
+            p.hint {
+                "The newest " (entries.len()) " matching entries (at most 200)"
+                @if truncated { ", from the newest " (AUDIT_SCAN) " entries of the log: narrow the filter to find older ones" }
+                "."
+            }
             (audit_table(&entries))
         }
     };

@@ -729,5 +729,10 @@ pub(crate) fn view(s: &Subtask) -> SubtaskView {
             _ => None,
         },
         last_failure: s.last_failure.clone(),
+        agent: match &s.state {
+            SubtaskState::Leased { agent, .. } => Some(agent.as_str().to_owned()),
+            SubtaskState::Done { by, .. } => Some(by.clone()),
+            _ => None,
+        },
     }
 }

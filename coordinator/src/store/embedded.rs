@@ -329,6 +329,17 @@ impl Store for Embedded {
         Ok(out)
     }
 
+    async fn audit_before(&self, before: u64, limit: usize) -> Result<Vec<Entry>, StoreError> {
+        let read = self.db.begin_read().map_err(backend)?;
+        let table = read.open_table(AUDIT).map_err(backend)?;
+        let mut out = Vec::new();
+        for item in table.range(..before).map_err(backend)?.rev().take(limit) {
+            let (_, value) = item.map_err(backend)?;
+            out.push(decode(value.value())?);
+        }
+        Ok(out)
+    }
+
     async fn note(&self, record: Record) -> Result<(), StoreError> {
         self.change(|core| Ok(((), core.note(record)))).await
     }

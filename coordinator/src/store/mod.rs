@@ -175,6 +175,10 @@ pub trait Store: Send + Sync {
     /// Audit entries after `after`, in order, at most `limit`.
     async fn audit(&self, after: u64, limit: usize) -> Result<Vec<Entry>, StoreError>;
 
+    /// Audit entries before `before` (`u64::MAX`: from the end), newest first, at most `limit`:
+    /// reading a long log from its end.
+    async fn audit_before(&self, before: u64, limit: usize) -> Result<Vec<Entry>, StoreError>;
+
     /// Appends a record that concerns no queue change (a policy change).
     async fn note(&self, record: crate::audit::Record) -> Result<(), StoreError>;
 }

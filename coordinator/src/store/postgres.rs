@@ -1120,6 +1120,16 @@ impl Store for Postgres {
         rows.iter().map(|r| unjson(r.get(0))).collect()
     }
 
+    async fn audit_before(&self, before: u64, limit: usize) -> Result<Vec<Entry>, StoreError> {
+        let client = self.pool.get().await.map_err(backend)?;
+        let before = i64::try_from(before).unwrap_or(i64::MAX);
+        let rows = client
+            .query("SELECT entry FROM audit WHERE seq < $1 ORDER BY seq DESC LIMIT $2", &[&before, &(limit as i64)])
+            .await
+            .map_err(pg)?;
+        rows.iter().map(|r| unjson(r.get(0))).collect()
+    }
+
     async fn note(&self, record: Record) -> Result<(), StoreError> {
         let record = &record;
         in_tx!(self, |tx| {

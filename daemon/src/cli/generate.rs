@@ -85,21 +85,12 @@ pub fn peak_rss_bytes() -> Option<u64> {
     Some(kib * 1024)
 }
 
-/// Resolves `--model`: an existing file path, else a catalog id installed in the model store.
+/// Resolves `--model` as the daemon does for the IDE: an existing file path, else a model id
+/// in the model store (the over-the-air slot when the fleet, if any, allows the IDE to use it,
+/// else the installed catalog copy).
 pub fn resolve_model(model: &str) -> Result<PathBuf, Failure> {
-    let path = PathBuf::from(model);
-    if path.is_file() {
-        return Ok(path);
-    }
-    let store = edgecoder_ota::ModelStore::from_env()
-        .map_err(|e| Failure::new(Exit::Io, anyhow!(e).context("cannot find the model store")))?;
-    store.path(model).map_err(|e| {
-        Failure::new(
-            Exit::Usage,
-            anyhow!(e).context(format!(
-                "{model:?} is neither a GGUF file nor an installed model id (see `edgecoder model list`)"
-            )),
-        )
+    crate::providers::local::resolve(model).map(|resolved| resolved.path).map_err(|e| {
+        Failure::new(Exit::Usage, anyhow!(e).context(format!("cannot use {model:?} (see `edgecoder model list`)")))
     })
 }
 

@@ -152,7 +152,7 @@ impl Execute for WorkerArgs {
                 if let Enforcement::DutyCycle { why } = throttle.enforcement() {
                     eprintln!("edgecoder worker: CPU cap by duty-cycling ({why})");
                 }
-                let path = crate::agent::model_path(&model).map_err(|e| Failure::new(Exit::Io, e))?;
+                let path = crate::agent::model_path(&model, edgecoder_ota::fleet::ModelUse::Swarm).map_err(|e| Failure::new(Exit::Io, e))?;
                 let mut options = edgecoder_model::engine::LoadOptions::default();
                 if let Some(threads) = threads {
                     options.threads = threads.max(1);
@@ -165,7 +165,7 @@ impl Execute for WorkerArgs {
                 }
                 let store = edgecoder_ota::ModelStore::from_env().map_err(|e| Failure::new(Exit::Io, e))?;
                 let models = ModelUpdates::new(
-                    store.slots(),
+                    &store,
                     trusted,
                     device_rules,
                     DownloadOptions::default(),

@@ -13,6 +13,7 @@ use edgecoder_model::engine::{
     CancelToken, EngineError, FinishReason, GenerateParams, LoadOptions, Model, Prompt,
 };
 use edgecoder_model::gguf::GgufFile;
+use edgecoder_ota::fleet::ModelUse;
 use edgecoder_model::sampling::SamplingParams;
 use futures_util::future::BoxFuture;
 use tokio::sync::mpsc;
@@ -60,8 +61,8 @@ pub struct Resolved {
 }
 
 /// Resolves a model argument: an existing GGUF path (its id is the file stem), else a model id
-/// in the model store — the active A/B slot of a model installed from a signed manifest, else
-/// the catalog install.
+/// in the model store — the active A/B slot of a model installed from a signed manifest (when
+/// the fleet, if any, lets the IDE use it), else the catalog install.
 pub fn resolve(model: &str) -> Result<Resolved, ProviderError> {
     let path = Path::new(model);
     if path.is_file() {
@@ -70,8 +71,10 @@ pub fn resolve(model: &str) -> Result<Resolved, ProviderError> {
     }
     let unavailable = |reason: String| ProviderError::Unavailable { provider: LOCAL, reason };
     let store = edgecoder_ota::ModelStore::from_env().map_err(|e| unavailable(e.to_string()))?;
-    let (path, digest) =
-        store.current(model).map_err(|e| unavailable(format!("{model:?} is neither a GGUF file nor an installed model: {e}")))?;
+    let (path, digest) = store.current(model, ModelUse::Ide).map_err(|e| match e {
+        edgecoder_ota::OtaError::Withheld { .. } => unavailable(e.to_string()),
+        e => unavailable(format!("{model:?} is neither a GGUF file nor an installed model: {e}")),
+    })?;
     Ok(Resolved { id: model.to_owned(), path, digest })
 }
 

@@ -5,12 +5,14 @@
 //! and failures with their reason code, download progress (bytes, total, rate) about once a
 //! second, then the install.
 
+use edgecoder_ota::ModelStore;
 use edgecoder_ota::download::DownloadOptions;
+use edgecoder_ota::fleet::{FleetError, FleetRecord, FleetSettings};
 use edgecoder_ota::install::{Installer, Progress};
 use edgecoder_ota::manifest::{DeviceRules, TrustedKeys};
 use edgecoder_ota::slots::Slots;
 use edgecoder_protocol::manifest::ModelManifest;
-use edgecoder_protocol::swarm::{InstallState, ManifestOffer, ModelReport};
+use edgecoder_protocol::swarm::{AgentFeatures, InstallState, ManifestOffer, ModelReport};
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -22,6 +24,8 @@ pub type SmokeTest = dyn Fn(&Path, &ModelManifest) -> Result<(), String> + Send 
 pub struct ModelUpdates {
     /// The A/B slots of manifest-installed models.
     pub slots: Slots,
+    /// What the fleet allows (its local-model feature and mode), kept for the daemon too.
+    pub fleet: FleetSettings,
     /// The keys this device trusts to sign manifests (pinned by its owner, never from the
     /// coordinator).
     pub trusted: TrustedKeys,
@@ -51,9 +55,20 @@ fn clip(text: &str, max: usize) -> String {
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 impl ModelUpdates {
-    /// Model updates with these slots, keys, rules and smoke test.
-    pub fn new(slots: Slots, trusted: TrustedKeys, rules: DeviceRules, download: DownloadOptions, smoke: Box<SmokeTest>) -> ModelUpdates {
-        ModelUpdates { slots, trusted, rules, download, smoke, busy: Mutex::new(()) }
+    /// Model updates into `store`'s slots, with these keys, rules and smoke test.
+    pub fn new(store: &ModelStore, trusted: TrustedKeys, rules: DeviceRules, download: DownloadOptions, smoke: Box<SmokeTest>) -> ModelUpdates {
+        ModelUpdates { slots: store.slots(), fleet: store.fleet(), trusted, rules, download, smoke, busy: Mutex::new(()) }
+    }
+
+    /// Records the fleet's feature settings, as received from `coordinator`: offers are refused
+    /// while the local-model feature is off, and the daemon serves fleet-installed models to
+    /// the IDE only in `ide-enabled` mode.
+    pub fn set_features(&self, features: AgentFeatures, coordinator: &str) -> Result<(), FleetError> {
+        if self.fleet.read().ok().flatten().is_some_and(|r| r.features == features && r.coordinator == coordinator) {
+            return Ok(());
+        }
+        let record = FleetRecord { features, coordinator: coordinator.to_owned(), received_ms: edgecoder_protocol::envelope::unix_time_ms() };
+        self.fleet.write(&record)
     }
 
     /// Installs the model `offer` names, passing each report to `report`. Blocks (downloads
@@ -90,6 +105,18 @@ impl ModelUpdates {
         base.version = manifest.version.clone();
         base.sequence = manifest.sequence;
         base.total_bytes = manifest.files.iter().map(|f| f.size).sum();
+        match self.fleet.read() {
+            Ok(Some(record)) if !record.features.local_model => {
+                let message = format!("the fleet ({}) turned this device's local-model feature off: no model is installed", record.coordinator);
+                report(ModelReport { code: "local_model_off".into(), message, ..base });
+                return;
+            }
+            Err(error) => {
+                report(ModelReport { code: "local_model_off".into(), message: format!("the fleet's settings cannot be read ({error}): nothing is installed until the fleet sends them again"), ..base });
+                return;
+            }
+            Ok(_) => {}
+        }
         let active = self.slots.state(&manifest.model).ok().and_then(|s| s.active).map(|(_, record)| record.manifest);
         if active.as_ref() == Some(&manifest) {
             report(ModelReport {

@@ -12,7 +12,7 @@ use edgecoder_model::engine::CancelToken;
 use edgecoder_protocol::envelope::{Envelope, Message};
 use edgecoder_protocol::ids::{AgentId, MessageId};
 use edgecoder_protocol::swarm::{
-    Ask, Heartbeat, Hello, ManifestOffer, ModelReport, Policy, Presence, SandboxLayers, Status, Work, WorkOutcome, WorkResult,
+    AgentFeatures, Ask, Heartbeat, Hello, ManifestOffer, ModelReport, Policy, Presence, SandboxLayers, Status, Work, WorkOutcome, WorkResult,
 };
 use edgecoder_protocol::topic::{Leaf, Topic};
 use rustls::pki_types::pem::PemObject;
@@ -272,7 +272,8 @@ impl WorkerSession {
     }
 
     async fn on_connect(&self, client: &AsyncClient) {
-        for leaf in [Leaf::Work, Leaf::Policy, Leaf::Manifest] {
+        // Features before the manifest: a retained offer is judged with the fleet's settings.
+        for leaf in [Leaf::Features, Leaf::Work, Leaf::Policy, Leaf::Manifest] {
             let _ = client.subscribe(self.topic(leaf), QoS::AtLeastOnce).await;
         }
         let coordinator = Topic::CoordinatorStatus.to_text();
@@ -347,6 +348,20 @@ impl WorkerSession {
                     s.policy = Some(policy);
                 }
                 Err(error) => tracing::warn!(%error, "an unreadable policy was ignored"),
+            },
+            Ok(Topic::Agent { leaf: Leaf::Features, .. }) => match Envelope::open::<AgentFeatures>(payload) {
+                Ok(opened) => {
+                    let features = opened.message;
+                    let models = self.models.clone();
+                    let coordinator = self.broker.clone();
+                    let saved = tokio::task::spawn_blocking(move || models.set_features(features, &coordinator)).await;
+                    match saved {
+                        Ok(Ok(())) => tracing::info!(local_model = features.local_model, mode = features.mode.name(), "fleet features applied"),
+                        Ok(Err(error)) => tracing::error!(%error, "the fleet's features could not be recorded"),
+                        Err(error) => tracing::error!(%error, "recording the fleet's features panicked"),
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "unreadable feature settings were ignored"),
             },
             Ok(Topic::Agent { leaf: Leaf::Work, .. }) => match Envelope::open::<Work>(payload) {
                 Ok(opened) => self.on_work(client, state, opened.message).await,
