@@ -9,7 +9,6 @@
 
 use edgecoder_protocol::swarm::{AgentFeatures, ModelMode};
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Who wants to run a model on this device.
@@ -57,6 +56,9 @@ pub enum FleetError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The record could not be written.
+    #[error(transparent)]
+    Write(#[from] crate::slots::SlotError),
     /// The file is not a record.
     #[error("{path} is damaged ({detail}); the fleet's next message rewrites it")]
     Damaged {
@@ -107,20 +109,10 @@ impl FleetSettings {
 
     /// Replaces the record (atomically: a crash leaves the old or the new one).
     pub fn write(&self, record: &FleetRecord) -> Result<(), FleetError> {
-        let io = |path: &Path| {
-            let path = path.to_owned();
-            move |source| FleetError::Io { path, source }
-        };
         let dir = self.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
-        let tmp = self.path.with_extension("json.tmp");
+        std::fs::create_dir_all(dir).map_err(|source| FleetError::Io { path: dir.to_owned(), source })?;
         let bytes = serde_json::to_vec_pretty(record).expect("a fleet record serializes");
-        let mut file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-        file.write_all(&bytes).and_then(|()| file.sync_all()).map_err(io(&tmp))?;
-        std::fs::rename(&tmp, &self.path).map_err(io(&self.path))?;
-        #[cfg(unix)]
-        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
-        Ok(())
+        Ok(crate::slots::replace_file(&self.path, &bytes)?)
     }
 }
 
@@ -153,7 +145,7 @@ mod tests {
         let written = record(true, ModelMode::SwarmOnly);
         settings.write(&written).unwrap();
         assert_eq!(settings.read().unwrap(), Some(written));
-        assert!(!dir.path().join("fleet.json.tmp").exists());
+        assert!(!dir.path().join("fleet.tmp").exists());
         std::fs::write(settings.path(), b"{not json").unwrap();
         assert!(matches!(settings.read(), Err(FleetError::Damaged { .. })));
         assert!(settings.withholds(ModelUse::Swarm).unwrap().contains("cannot be read"));

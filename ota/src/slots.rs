@@ -123,7 +123,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SlotError + '_ {
 }
 
 /// Writes `bytes` to `path` through a synced temporary file and a rename, then syncs the folder.
-fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), SlotError> {
+pub(crate) fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), SlotError> {
     let tmp = path.with_extension("tmp");
     let mut file = File::create(&tmp).map_err(io(&tmp))?;
     file.write_all(bytes).map_err(io(&tmp))?;
