@@ -172,12 +172,15 @@ fn the_queue_command_lists_entries_and_reports_bad_files() {
             task: "read a file".into(),
             lang: Lang::Python,
             code: "print(open('x').read())\n".into(),
-            reason: ReasonCode::PyFileIo,
+            why: Default::default(),
+            reason: Some(ReasonCode::PyFileIo),
             construct: "open".into(),
             line: 1,
             message: "uses `open` (PY_FILE_IO) at line 1".into(),
             model: "m".into(),
             workspace: None,
+            file: None,
+            before: None,
         })
         .unwrap();
     let out = edgecoder(&["queue"], dir.path());
@@ -194,12 +197,15 @@ fn the_queue_command_lists_entries_and_reports_bad_files() {
             task: "upload the build for TICKET-4411 to s3".into(),
             lang: Lang::Python,
             code: "import boto3\nKEY = 'AKIAIOSFODNN7EXAMPLE'\n".into(),
-            reason: ReasonCode::PyImportDenied,
+            why: Default::default(),
+            reason: Some(ReasonCode::PyImportDenied),
             construct: "import boto3".into(),
             line: 1,
             message: "uses `import boto3` (PY_IMPORT_DENIED) at line 1".into(),
             model: "m".into(),
             workspace: None,
+            file: None,
+            before: None,
         })
         .unwrap();
     let config = dir.path().join("edgecoderd.toml");

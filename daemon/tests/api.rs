@@ -178,6 +178,37 @@ async fn bad_input_gets_the_right_status_and_the_daemon_keeps_serving() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_review_queue_is_listed_for_ides() {
+    let daemon = smol("");
+    let http = daemon.client();
+    let list = |http: reqwest::Client| {
+        let url = format!("{}/edgecoder/reviews", daemon.base);
+        async move { http.get(url).send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    assert_eq!(list(http.clone()).await, json!([]));
+    let queue = edgecoder_daemon::agent::CloudQueue::at(daemon.dir.path().join("queue"));
+    let entry = queue
+        .push(edgecoder_daemon::agent::NewEntry {
+            task: "read the config file\nand more".into(),
+            lang: edgecoder_executor::Lang::Python,
+            code: "print(open('c').read())\n".into(),
+            why: Default::default(),
+            reason: Some(edgecoder_executor::ReasonCode::PyFileIo),
+            construct: "open".into(),
+            line: 1,
+            message: "uses `open`".into(),
+            model: "m".into(),
+            workspace: None,
+            file: Some("cfg.py".into()),
+            before: None,
+        })
+        .unwrap();
+    let listed = list(http).await;
+    assert_eq!(listed[0]["id"], entry.id.as_str(), "{listed}");
+    assert_eq!((listed[0]["stage"].as_str(), listed[0]["task"].as_str(), listed[0]["has_result"].as_bool()), (Some("held"), Some("read the config file"), Some(false)));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn metrics_count_tokens_and_time_to_first_token() {
     let daemon = smol("");
     let http = daemon.client();

@@ -9,11 +9,15 @@
 //! escalation's code is run against the subtask's tests in the executor before it is returned;
 //! a resolved file must be free of conflict markers and, in the job's language, run (against
 //! the job's tests when it is the only file).
+//!
+//! With API keys configured it is also the reference server of the cloud-review (handshake) API
+//! (`review`): devices send what they could not do and get back a diff, checked in the executor.
 
 pub mod backend;
 pub mod decompose;
 pub mod escalate;
 pub mod resolve;
+pub mod review;
 pub mod server;
 
 pub use backend::{Backend, BackendError, LocalModel, OpenAiUpstream, Turn};

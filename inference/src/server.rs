@@ -1,4 +1,5 @@
-//! The HTTP API: `POST /v1/decompose`, `POST /v1/escalate`, `POST /v1/resolve`, `GET /healthz`. Errors are
+//! The HTTP API: `POST /v1/decompose`, `POST /v1/escalate`, `POST /v1/resolve`, `GET /healthz`,
+//! and the review API under `/review/v1` when it is configured. Errors are
 //! [`ErrorResponse`] JSON: 400 for a bad request, 401 without the token, 422 when the model's
 //! answers stayed invalid, 502 when the upstream failed, 500 when the local model failed.
 
@@ -6,6 +7,8 @@ use crate::backend::{Backend, BackendError};
 use crate::decompose::{DecomposeError, decompose};
 use crate::escalate::{EscalateError, escalate};
 use crate::resolve::{ResolveError, resolve};
+use crate::review::auth::ApiKeys;
+use crate::review::{ReviewConfig, ReviewService};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -34,6 +37,9 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// The largest request body, in bytes.
     pub max_body_bytes: usize,
+    /// The cloud-review API (`/review/v1`), when it is served: the API keys it accepts and how
+    /// it works.
+    pub review: Option<(ApiKeys, ReviewConfig)>,
 }
 
 impl Default for ServerConfig {
@@ -46,6 +52,7 @@ impl Default for ServerConfig {
             token: None,
             limits: Limits::default(),
             max_body_bytes: 1 << 20,
+            review: None,
         }
     }
 }
@@ -169,19 +176,24 @@ async fn require_token(State(state): State<Arc<AppState>>, headers: HeaderMap, r
     next.run(request).await
 }
 
-/// The service's routes over `backend`.
-pub fn router(backend: Arc<dyn Backend>, config: ServerConfig) -> Router {
+/// The service's routes over `backend`; with `config.review` set, the review API's too, whose
+/// worker this starts (call inside a Tokio runtime).
+pub fn router(backend: Arc<dyn Backend>, mut config: ServerConfig) -> Router {
     let max_body = config.max_body_bytes;
+    let review = config.review.take().map(|(keys, review)| ReviewService::start(backend.clone(), keys, review));
     let state = Arc::new(AppState { backend, config });
     let api = Router::new()
         .route("/v1/decompose", post(post_decompose))
         .route("/v1/escalate", post(post_escalate))
         .route("/v1/resolve", post(post_resolve))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
-    api.route("/healthz", get(healthz))
+    let mut routes = api.route("/healthz", get(healthz)).with_state(state);
+    if let Some(review) = review {
+        routes = routes.merge(crate::review::api::routes(review));
+    }
+    routes
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(trace_request))
-        .with_state(state)
 }
 
 async fn trace_request(request: Request, next: Next) -> Response {

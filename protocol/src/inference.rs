@@ -131,6 +131,7 @@ pub fn has_conflict_markers(text: &str) -> bool {
 
 /// An error answer from the inference service (any non-2xx status).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorResponse {
     /// What went wrong, with what to do about it.
     pub error: String,

@@ -23,6 +23,8 @@ pub mod inference;
 #[cfg(feature = "alloc")]
 pub mod manifest;
 #[cfg(feature = "alloc")]
+pub mod review;
+#[cfg(feature = "alloc")]
 pub mod run;
 pub mod swarm;
 pub mod topic;

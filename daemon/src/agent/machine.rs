@@ -248,6 +248,7 @@ impl<C: Coder> Agent<C> {
         let message = match run.execute() {
             Ok(message) => message,
             Err(Stop(reason, message)) => {
+                let message = run.hold_for_review(reason, message);
                 run.go(State::GaveUp, Detail::Stopped { reason, message: message.clone() });
                 message
             }
@@ -277,7 +278,7 @@ struct Run<'a, C> {
     tests: Option<TestSuite>,
     last_report: Option<TestReport>,
     diff: Option<String>,
-    queued: Option<(edgecoder_executor::ReasonCode, Option<String>)>,
+    queued: Option<(Option<edgecoder_executor::ReasonCode>, Option<String>)>,
 }
 
 fn elapsed_ms(since: Instant) -> u64 {
@@ -556,6 +557,37 @@ impl<C: Coder> Run<'_, C> {
         Change { path: target.path.clone(), before: target.before.clone(), after: code.to_owned() }
     }
 
+    /// A task given up on after its budget, with code the tests still fail: held in the
+    /// cloud-review queue (when there is one) so the user may send it; the message says how.
+    fn hold_for_review(&mut self, reason: StopReason, message: String) -> String {
+        let budget_ran_out = matches!(reason, StopReason::MaxIterations | StopReason::TokenBudget | StopReason::TimeBudget);
+        let (Some(queue), Some(code), true) = (self.agent.queue.as_ref(), self.code.clone(), budget_ran_out) else {
+            return message;
+        };
+        let task = self.task;
+        let entry = queue.push(NewEntry {
+            task: task.text.clone(),
+            lang: task.lang,
+            code,
+            why: edgecoder_protocol::review::ReviewReason::GaveUp,
+            reason: None,
+            construct: String::new(),
+            line: 0,
+            message: format!("gave up after {} iteration(s): {message}", self.iteration),
+            model: self.agent.coder.name().to_owned(),
+            workspace: task.target.as_ref().map(|t| t.workspace.root().to_owned()),
+            file: task.target.as_ref().map(|t| t.path.clone()),
+            before: task.target.as_ref().and_then(|t| t.before.clone()),
+        });
+        match entry {
+            Ok(entry) => {
+                self.queued = Some((None, Some(entry.id.clone())));
+                format!("{message}; held in the cloud-review queue as {0} (`edgecoder queue send {0}` asks a larger model)", entry.id)
+            }
+            Err(e) => format!("{message}; it could not be held for cloud review: {e}"),
+        }
+    }
+
     /// Code outside the subset: queue it (when there is a queue) and end in `QueuedForCloud`.
     fn queue(&mut self, code: &str, violation: edgecoder_executor::SubsetViolation) -> String {
         let task = self.task;
@@ -564,12 +596,15 @@ impl<C: Coder> Run<'_, C> {
                 task: task.text.clone(),
                 lang: task.lang,
                 code: code.to_owned(),
-                reason: violation.code,
+                why: edgecoder_protocol::review::ReviewReason::OutsideSubset,
+                reason: Some(violation.code),
                 construct: violation.construct.clone(),
                 line: violation.line,
                 message: violation.message.clone(),
                 model: self.agent.coder.name().to_owned(),
                 workspace: task.target.as_ref().map(|t| t.workspace.root().to_owned()),
+                file: task.target.as_ref().map(|t| t.path.clone()),
+                before: task.target.as_ref().and_then(|t| t.before.clone()),
             })
         });
         let head = format!(
@@ -577,11 +612,14 @@ impl<C: Coder> Run<'_, C> {
             violation.construct, violation.code, violation.line
         );
         let (queue_id, message) = match queued {
-            Some(Ok(entry)) => (Some(entry.id.clone()), format!("{head}; queued for cloud review as {} (`edgecoder queue` lists it)", entry.id)),
+            Some(Ok(entry)) => (
+                Some(entry.id.clone()),
+                format!("{head}; queued for cloud review as {0}, held on this device until you send it (`edgecoder queue show {0}` shows what would leave, `edgecoder queue send {0}` sends it)", entry.id),
+            ),
             Some(Err(e)) => (None, format!("{head}; it could not be queued for cloud review: {e}")),
             None => (None, format!("{head}; not queued (this run has no cloud-review queue)")),
         };
-        self.queued = Some((violation.code, queue_id.clone()));
+        self.queued = Some((Some(violation.code), queue_id.clone()));
         self.go(
             State::QueuedForCloud,
             Detail::Refused {
@@ -610,7 +648,7 @@ impl<C: Coder> Run<'_, C> {
             target: self.task.target.as_ref().map(|t| t.path.clone()),
             diff: self.diff.clone(),
             queue_id: self.queued.as_ref().and_then(|q| q.1.clone()),
-            reason: self.queued.as_ref().map(|q| q.0),
+            reason: self.queued.as_ref().and_then(|q| q.0),
             stats: self.stats.clone(),
         }
     }

@@ -163,6 +163,28 @@ fn the_iteration_budget_ends_in_gave_up() {
 }
 
 #[test]
+fn a_task_given_up_on_is_held_for_review_with_its_last_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = CloudQueue::at(dir.path());
+    let wrong = "```python\ndef add(a, b):\n    return 0\n```";
+    let agent = Agent::new(
+        Scripted::new(&[wrong, wrong]),
+        AgentConfig { budgets: Budgets { max_iterations: 2, ..Budgets::default() }, ..config() },
+        Some(queue.clone()),
+    );
+    let (report, _) = run(&agent, &Task::new(ADD_TASK, Lang::Python));
+    assert_eq!(report.state, State::GaveUp);
+    let listing = queue.list().unwrap();
+    assert_eq!(listing.entries.len(), 1);
+    let entry = &listing.entries[0];
+    assert_eq!(Some(&entry.id), report.queue_id.as_ref());
+    assert_eq!(entry.entry.why, edgecoder_protocol::review::ReviewReason::GaveUp);
+    assert_eq!(entry.review.stage, crate::agent::Stage::Held, "nothing is sent without the user");
+    assert!(entry.entry.code.contains("return 0") && entry.entry.message.starts_with("gave up after 2 iteration(s): tests still fail"), "{entry:?}");
+    assert!(report.message.contains(&format!("held in the cloud-review queue as {0} (`edgecoder queue send {0}`", entry.id)), "{}", report.message);
+}
+
+#[test]
 fn code_outside_the_subset_is_queued_and_never_run() {
     let dir = tempfile::tempdir().unwrap();
     let queue = CloudQueue::at(dir.path());

@@ -34,7 +34,7 @@ mod machine_tests;
 pub use coder::{Coder, CoderError, CoderRequest, Completion, End, ModelCoder};
 pub use events::{AgentEvent, Detail, Diagnosis, Extraction, State, StopReason, TaskReport, TaskStats, TestSuite, TestsOrigin, Transition};
 pub use machine::{Agent, AgentConfig, Budgets, Target, Task, TaskError, TestsInput, proposed_change};
-pub use queue::{CloudQueue, QueueEntry, QueueError};
+pub use queue::{CloudQueue, NewEntry, QueueEntry, QueueError, Review, Stage};
 pub use spec::TaskSpec;
 pub use workspace::{Applied, Change, Workspace, WorkspaceError};
 

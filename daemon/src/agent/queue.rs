@@ -1,9 +1,13 @@
-//! The cloud-review queue on disk: tasks whose code is outside the on-device subset wait here,
-//! with their reason code, until the handshake client sends them (a later issue). One JSON file
-//! per entry, written atomically (temporary file, fsync, rename, fsync of the directory), so a
-//! crash leaves either the whole entry or none; unreadable files are reported, never deleted.
+//! The cloud-review queue on disk: tasks the device could not do (code outside the on-device
+//! subset, the local model gave up, or the user asked) wait here with their reason, held on the
+//! device until the user lets them go (`edgecoder queue send`), then sent by the handshake client
+//! (`crate::handshake`), which records the review's progress and result in the same entry. One
+//! JSON file per entry, written atomically (temporary file, fsync, rename, fsync of the
+//! directory), so a crash leaves either the whole entry or none; unreadable files are reported,
+//! never deleted.
 
 use edgecoder_executor::{Lang, ReasonCode};
+use edgecoder_protocol::review::{Decision, ReviewReason, ReviewResult};
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::io::Write;
@@ -38,17 +42,20 @@ pub enum QueueError {
     BadId(String),
 }
 
-/// What is queued: the task, the code and why it cannot run on the device.
+/// What is queued: the task, the code and why it cannot be done on the device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewEntry {
     /// The task text.
     pub task: String,
     /// The language.
     pub lang: Lang,
-    /// The code that was refused.
+    /// The code the device has (refused, failing, or the file the user wants reviewed).
     pub code: String,
-    /// The reason code.
-    pub reason: ReasonCode,
+    /// Why it was queued.
+    #[serde(default)]
+    pub why: ReviewReason,
+    /// The executor's reason code, when the code is outside the subset.
+    pub reason: Option<ReasonCode>,
     /// The construct, as written.
     pub construct: String,
     /// Its line in the code.
@@ -59,6 +66,67 @@ pub struct NewEntry {
     pub model: String,
     /// The workspace, in workspace mode.
     pub workspace: Option<PathBuf>,
+    /// The file the task edits, relative to the workspace.
+    #[serde(default)]
+    pub file: Option<String>,
+    /// That file's content when the task was queued (`None`: a new file); stays on the device,
+    /// the base a result is applied against.
+    #[serde(default)]
+    pub before: Option<String>,
+}
+
+/// Where an entry's review is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// On the device only: nothing is sent until the user says so.
+    #[default]
+    Held,
+    /// The user let it go: sent at the next chance (with backoff after failures).
+    Waiting,
+    /// The server has it (`server_id`).
+    Sent,
+    /// A result is here, waiting for the user's decision.
+    Answered,
+    /// The server could give no result (`last_error` says why); `send` tries again.
+    Failed,
+    /// The user decided (`decision`).
+    Decided,
+}
+
+impl Stage {
+    /// The name shown to users.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Held => "held",
+            Stage::Waiting => "waiting",
+            Stage::Sent => "sent",
+            Stage::Answered => "answered",
+            Stage::Failed => "failed",
+            Stage::Decided => "decided",
+        }
+    }
+}
+
+/// An entry's review, as far as the device knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Review {
+    /// The stage.
+    pub stage: Stage,
+    /// Failed tries to reach the server since the last success.
+    pub attempts: u32,
+    /// No try before this (seconds since the Unix epoch).
+    pub next_attempt: u64,
+    /// The last failure.
+    pub last_error: Option<String>,
+    /// The server's id of the review.
+    pub server_id: Option<String>,
+    /// The result, once it came.
+    pub result: Option<ReviewResult>,
+    /// What the user did with it.
+    pub decision: Option<Decision>,
+    /// Whether the server was told (it then forgets the review).
+    pub acknowledged: bool,
 }
 
 /// A queued entry.
@@ -73,6 +141,9 @@ pub struct QueueEntry {
     /// The entry.
     #[serde(flatten)]
     pub entry: NewEntry,
+    /// Its review.
+    #[serde(default)]
+    pub review: Review,
 }
 
 /// A file in the queue directory that is not a readable entry.
@@ -138,16 +209,34 @@ impl CloudQueue {
         let millis = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let id = format!("q{millis:013}-{:x}-{n}", std::process::id());
-        let queued = QueueEntry { version: 1, id, created: humantime::format_rfc3339_seconds(now).to_string(), entry };
-        let bytes = serde_json::to_vec_pretty(&queued)?;
-        let path = self.dir.join(format!("{}.json", queued.id));
-        let tmp = self.dir.join(format!(".{}.json.tmp", queued.id));
+        let queued = QueueEntry {
+            version: 1,
+            id,
+            created: humantime::format_rfc3339_seconds(now).to_string(),
+            entry,
+            review: Review::default(),
+        };
+        self.write(&queued)?;
+        tracing::info!(id = %queued.id, why = queued.entry.why.as_str(), "queued for cloud review (held on the device)");
+        Ok(queued)
+    }
+
+    fn write(&self, entry: &QueueEntry) -> Result<(), QueueError> {
+        let bytes = serde_json::to_vec_pretty(entry)?;
+        let path = self.dir.join(format!("{}.json", entry.id));
+        let tmp = self.dir.join(format!(".{}.json.tmp", entry.id));
         let mut file = fs::File::create(&tmp).map_err(io("cannot create", &tmp))?;
         file.write_all(&bytes).and_then(|()| file.sync_all()).map_err(io("cannot write", &tmp))?;
         fs::rename(&tmp, &path).map_err(io("cannot rename into place", &path))?;
-        fs::File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io("cannot sync", &self.dir))?;
-        tracing::info!(id = %queued.id, reason = %queued.entry.reason, "queued for cloud review");
-        Ok(queued)
+        fs::File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io("cannot sync", &self.dir))
+    }
+
+    /// Changes the entry with this id by `change` and writes it back atomically; returns it.
+    pub fn update(&self, id: &str, change: impl FnOnce(&mut QueueEntry)) -> Result<QueueEntry, QueueError> {
+        let mut entry = self.get(id)?;
+        change(&mut entry);
+        self.write(&entry)?;
+        Ok(entry)
     }
 
     /// Every entry, oldest first, and every file that is not a readable entry. An absent
@@ -210,12 +299,15 @@ mod tests {
             task: "list files".into(),
             lang: Lang::Python,
             code: "import os\nprint(os.listdir('.'))\n".into(),
-            reason: ReasonCode::PyImportDenied,
+            why: ReviewReason::OutsideSubset,
+            reason: Some(ReasonCode::PyImportDenied),
             construct: "import os".into(),
             line: 1,
             message: "uses `import os` (PY_IMPORT_DENIED) at line 1".into(),
             model: "qwen2.5-coder-0.5b".into(),
             workspace: None,
+            file: None,
+            before: None,
         }
     }
 
@@ -231,10 +323,25 @@ mod tests {
         assert_eq!(listing.entries, vec![a.clone(), b.clone()]);
         assert!(listing.bad.is_empty());
         assert_eq!(reopened.get(&b.id).unwrap().entry.task, "second");
+        let updated = reopened.update(&b.id, |e| e.review.stage = Stage::Waiting).unwrap();
+        assert_eq!(reopened.get(&b.id).unwrap(), updated, "an update is durable");
+        let b = updated;
         reopened.remove(&a.id).unwrap();
         assert_eq!(reopened.list().unwrap().entries, vec![b]);
         assert!(matches!(reopened.get(&a.id), Err(QueueError::NotFound(_))));
         assert!(matches!(reopened.get("../etc/passwd"), Err(QueueError::BadId(_))));
+    }
+
+    #[test]
+    fn an_entry_written_before_reviews_existed_still_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = r#"{"version":1,"id":"q0001-a-0","created":"2026-11-30T10:00:00Z","task":"t","lang":"python",
+            "code":"import os\n","reason":"PY_IMPORT_DENIED","construct":"import os","line":1,"message":"m",
+            "model":"qwen2.5-coder-0.5b","workspace":null}"#;
+        fs::write(dir.path().join("q0001-a-0.json"), old).unwrap();
+        let entry = CloudQueue::at(dir.path()).get("q0001-a-0").unwrap();
+        assert_eq!((entry.entry.why, entry.entry.reason), (ReviewReason::OutsideSubset, Some(ReasonCode::PyImportDenied)));
+        assert_eq!(entry.review, Review::default());
     }
 
     #[test]

@@ -163,12 +163,73 @@ fn task_examples(task: &str, lang: Lang) -> Vec<String> {
             i = j;
             continue;
         }
-        if let Some(line) = example_line(t, &names, lang) {
+        if let Some(input) = t.strip_prefix("Input:") {
+            // `Input: a = 1, b = [2]` (arguments over several lines too) then `Output: 3`.
+            let mut args = vec![input.trim()];
+            let mut j = i + 1;
+            while j < lines.len() && !lines[j].starts_with("Output:") && !lines[j].starts_with("Input:") && j - i < 8 {
+                args.push(lines[j]);
+                j += 1;
+            }
+            if let (Some(name), Some(output)) = (names.last(), lines.get(j).and_then(|l| l.strip_prefix("Output:"))) {
+                let output = output.trim();
+                let expected = if output.is_empty() { lines.get(j + 1).copied().unwrap_or("") } else { output };
+                if let Some(line) = call_with(name, &args.join(", "), expected, lang) {
+                    out.push(line);
+                }
+                i = j + 1;
+                continue;
+            }
+        }
+        if let Some(line) = example_line(t, &names, lang).or_else(|| output_should_be(t, &names, lang)) {
             out.push(line);
         }
         i += 1;
     }
     out
+}
+
+/// The values of `text`'s arguments, written `a = 1, b = [2]`, `a : 1` or as bare values, split
+/// at its top-level commas.
+fn argument_values(text: &str) -> Vec<&str> {
+    let mut values = Vec::new();
+    let mut rest = text;
+    loop {
+        let end = find_top_level(rest, ",").unwrap_or(rest.len());
+        let piece = rest[..end].trim();
+        if !piece.is_empty() {
+            let named = piece
+                .find(['=', ':'])
+                .filter(|&at| {
+                    let name = piece[..at].trim();
+                    !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_') && !piece[at..].starts_with("==")
+                })
+                .map(|at| piece[at + 1..].trim());
+            values.push(named.unwrap_or(piece));
+        }
+        if end == rest.len() {
+            return values;
+        }
+        rest = &rest[end + 1..];
+    }
+}
+
+/// The assertion that `name` called with the arguments of `args` gives `expected`.
+fn call_with(name: &str, args: &str, expected: &str, lang: Lang) -> Option<String> {
+    let values = argument_values(args);
+    let expected = expected.trim().trim_end_matches(['.', ',', ';']).trim();
+    let usable = |v: &str| !v.is_empty() && balanced(v);
+    if values.is_empty() || !values.iter().all(|v| usable(v)) || !usable(expected) {
+        return None;
+    }
+    Some(example_assert(&format!("{name}({})", values.join(", ")), expected, lang))
+}
+
+/// `For lst = [1,2,3] the output should be 6` (HumanEval's list examples).
+fn output_should_be(t: &str, names: &[String], lang: Lang) -> Option<String> {
+    let rest = t.strip_prefix("For ").or_else(|| t.strip_prefix("for "))?;
+    let at = find_top_level(rest, " the output should be ")?;
+    call_with(names.last()?, &rest[..at], &rest[at + " the output should be ".len()..], lang)
 }
 
 /// `f(1) == 2`, `f(1) ==> 2`, `f(1) ➞ 2`, `f(1) => 2`, `f(1) -> 2`, `f(1) = 2`,
@@ -185,7 +246,10 @@ fn example_line(t: &str, names: &[String], lang: Lang) -> Option<String> {
     };
     for arrow in arrows {
         let Some(at) = find_top_level(t, arrow) else { continue };
-        let (call, mut expected) = (t[..at].trim(), t[at + arrow.len()..].trim());
+        // `f(x) # => y`: the arrow inside a comment after the call.
+        let call = t[..at].trim();
+        let call = if lang == Lang::Python { call.strip_suffix('#').unwrap_or(call).trim_end() } else { call };
+        let mut expected = t[at + arrow.len()..].trim();
         if lang == Lang::Python
             && let Some(comment) = find_top_level(expected, "#")
         {
@@ -288,6 +352,17 @@ mod tests {
         assert_eq!(find_top_level("g(\"a == b\") == 1", " == "), Some(11));
         assert_eq!(call_start("the sum f(1)", "f"), Some(8));
         assert_eq!(call_start("gf(1)", "f"), None);
+    }
+
+    #[test]
+    fn input_output_pairs_and_output_should_be_lines_become_asserts() {
+        let task = "def helper(x):\n    pass\ndef f(grid, k):\n    \"\"\"Find it.\n    Example 1:\n        Input: grid = [ [1,2,3], [4,5,6]], k = 3\n        Output: [1, 2, 1]\n    Example 2:\n        Input: \n            grid : [[0,0,1], [0,1,0]]\n            k : 1\n        Output: 6\n    Input: sentence = \"lets go, now\"\n    Output: \"go\"\n    For lst = [1,2,3] the output should be 14\n    f(\"example.txt\") # => 'Yes'\n    \"\"\"\n";
+        let suite = from_task(task, Lang::Python).expect("tests");
+        assert_eq!(
+            suite.source,
+            "assert f([ [1,2,3], [4,5,6]], 3) == [1, 2, 1]\nassert f([[0,0,1], [0,1,0]], 1) == 6\nassert f(\"lets go, now\") == \"go\"\nassert f([1,2,3]) == 14\nassert f(\"example.txt\") == 'Yes'\n"
+        );
+        assert_eq!(argument_values("a = 1, b == 2, [3, 4]"), ["1", "b == 2", "[3, 4]"]);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The daemon's own endpoints, used by the `edgecoder` CLI: `GET /edgecoder/status`,
 //! `PUT /edgecoder/provider` (switch provider), `PUT /edgecoder/model` (hot-swap the local
-//! model), and `GET /metrics`.
+//! model), `GET /edgecoder/reviews` (the cloud-review queue, for IDEs to show what is held, in
+//! flight or answered), and `GET /metrics`.
 
 use axum::extract::State;
 use axum::http::header;
@@ -20,6 +21,7 @@ pub fn router() -> Router<AppState> {
         .route("/edgecoder/status", get(status))
         .route("/edgecoder/provider", put(use_provider))
         .route("/edgecoder/model", put(load_model))
+        .route("/edgecoder/reviews", get(reviews))
         .route("/metrics", get(metrics))
 }
 
@@ -109,6 +111,54 @@ pub struct LoadModel {
     responses((status = 200, body = ModelInfo), (status = 503, description = "the model cannot be loaded (the previous one stays)")))]
 pub async fn load_model(State(state): State<AppState>, JsonBody(body): JsonBody<LoadModel>) -> Result<Json<ModelInfo>, ApiError> {
     Ok(Json(state.providers.local().load(&body.model).await?))
+}
+
+/// One entry of the cloud-review queue, as an IDE shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReviewEntry {
+    /// The entry's id (`edgecoder queue show ID`).
+    pub id: String,
+    /// When it was queued (RFC 3339).
+    pub created: String,
+    /// The first line of the task.
+    pub task: String,
+    /// Why it was queued: `outside_subset`, `gave_up`, `user_request`.
+    pub why: String,
+    /// `held` (on this device only), `waiting`, `sent`, `answered`, `failed`, `decided`.
+    pub stage: String,
+    /// The file it is about, relative to its workspace.
+    pub file: Option<String>,
+    /// Whether a result is here to accept, edit or reject.
+    pub has_result: bool,
+    /// The last error talking to the review server.
+    pub last_error: Option<String>,
+}
+
+/// The cloud-review queue, oldest first.
+#[utoipa::path(get, path = "/edgecoder/reviews", tag = "edgecoder", responses((status = 200, body = [ReviewEntry]), (status = 500, description = "the queue cannot be read")))]
+pub async fn reviews() -> Result<Json<Vec<ReviewEntry>>, ApiError> {
+    let internal = |e: crate::agent::QueueError| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+    let queue = crate::agent::CloudQueue::from_env().map_err(internal)?;
+    let listing = tokio::task::spawn_blocking(move || queue.list())
+        .await
+        .map_err(|e| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(internal)?;
+    Ok(Json(
+        listing
+            .entries
+            .into_iter()
+            .map(|e| ReviewEntry {
+                task: e.entry.task.lines().next().unwrap_or("").to_owned(),
+                why: e.entry.why.as_str().to_owned(),
+                stage: e.review.stage.as_str().to_owned(),
+                file: e.entry.file,
+                has_result: e.review.result.is_some(),
+                last_error: e.review.last_error,
+                id: e.id,
+                created: e.created,
+            })
+            .collect(),
+    ))
 }
 
 /// Prometheus metrics in the text format.

@@ -42,6 +42,10 @@ pub enum BenchTarget {
     /// agents, from a loopback source that cuts each first download halfway: time to full, the
     /// bytes downloaded again, and the reason code of each rejection case on the dashboard.
     Rollout(super::bench_rollout::RolloutBench),
+    /// The cloud-review round trip against a running review server: HumanEval stubs sent as
+    /// reviews; the share of results with a valid diff that Accept applies as proposed (the
+    /// KPI: 95%), their hidden tests, and the seconds per review.
+    Review(super::bench_review::ReviewBench),
 }
 
 impl Execute for BenchArgs {
@@ -52,6 +56,7 @@ impl Execute for BenchArgs {
             BenchTarget::Api(bench) => bench.execute(),
             BenchTarget::Retrieval(bench) => bench.execute(),
             BenchTarget::Rollout(bench) => bench.execute(),
+            BenchTarget::Review(bench) => bench.execute(),
         }
     }
 }

@@ -136,6 +136,7 @@ pub mod bench_api;
 /// The module of `edgecoder bench retrieval` (a target of [`bench::BenchTarget`]).
 pub mod bench_retrieval;
 pub mod bench_rollout;
+pub mod bench_review;
 /// The HTTP client the CLI commands use to talk to a running daemon over its socket.
 pub mod client;
 

@@ -1,34 +1,24 @@
-//! The handshake client's device side: what a task queued for cloud review would send, built
-//! from the queue entry with only the minimum a reviewer needs (the task, the code, the error)
-//! and passed through [`Redactor`] first, so the user can read the exact payload before anything
-//! leaves the device (`edgecoder queue show ID`).
+//! The handshake client's device side. What a task queued for cloud review sends is built from
+//! the queue entry with only the minimum a reviewer needs (the task, the code, the error, the
+//! file's name) and passed through [`Redactor`] first, so the user can read the exact payload
+//! before anything leaves the device (`edgecoder queue show ID`). Nothing is sent before the user
+//! lets an entry go (`edgecoder queue send`); [`sync`] then sends it with backoff while the
+//! server is out of reach, follows it and stores the result in the entry, and [`decide`] turns
+//! the result into a change the user Accepts, Rejects or Edits.
 
+mod client;
+mod decide;
 mod redact;
+mod sync;
 
+pub use client::{ClientError, ReviewClient, check_url};
+pub use decide::{Conflict, DecideError, Proposal, Written, accept, decide, proposal, restore};
 pub use redact::{Finding, PatternError, Redacted, Redactor};
+pub use sync::{Synced, backoff_s, sync};
 
 use crate::agent::QueueEntry;
-use edgecoder_executor::{Lang, ReasonCode};
+use edgecoder_protocol::review::{REQUEST_VERSION, ReviewRequest};
 use serde::Serialize;
-
-/// A review request as it would leave the device.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ReviewRequest {
-    /// Format version (1).
-    pub version: u32,
-    /// The queue entry it comes from.
-    pub queue_id: String,
-    /// The code's language.
-    pub lang: Lang,
-    /// Why the task could not be done on the device.
-    pub reason: ReasonCode,
-    /// The task, redacted.
-    pub task: String,
-    /// The code the local model wrote, redacted.
-    pub code: String,
-    /// What stopped it on the device, redacted.
-    pub error: String,
-}
 
 /// A request and what the redaction removed from each of its fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -48,10 +38,12 @@ pub fn outgoing(entry: &QueueEntry, redactor: &Redactor) -> Outgoing {
         redacted.text
     };
     let request = ReviewRequest {
-        version: 1,
+        version: REQUEST_VERSION,
         queue_id: entry.id.clone(),
-        lang: entry.entry.lang,
+        why: entry.entry.why,
         reason: entry.entry.reason,
+        lang: entry.entry.lang,
+        file: entry.entry.file.as_ref().map(|f| clean("file", f)),
         task: clean("task", &entry.entry.task),
         code: clean("code", &entry.entry.code),
         error: clean("error", &entry.entry.message),
@@ -62,8 +54,9 @@ pub fn outgoing(entry: &QueueEntry, redactor: &Redactor) -> Outgoing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::CloudQueue;
-    use crate::agent::queue::NewEntry;
+    use crate::agent::{CloudQueue, NewEntry};
+    use edgecoder_executor::{Lang, ReasonCode};
+    use edgecoder_protocol::review::ReviewReason;
 
     #[test]
     fn the_payload_holds_the_task_code_and_error_with_secrets_removed_and_nothing_else() {
@@ -74,12 +67,15 @@ mod tests {
                 task: "fetch the report for ops@example.com".into(),
                 lang: Lang::Python,
                 code: "import requests\nTOKEN = 'ghp_0123456789abcdefghijABCDEFGHIJ012345'\nrequests.get(URL)\n".into(),
-                reason: ReasonCode::PyImportDenied,
+                why: ReviewReason::OutsideSubset,
+                reason: Some(ReasonCode::PyImportDenied),
                 construct: "import requests".into(),
                 line: 1,
                 message: "uses `import requests` (PY_IMPORT_DENIED) at line 1".into(),
                 model: "qwen2.5-coder-0.5b".into(),
                 workspace: Some(dir.path().join("private-project")),
+                file: Some("report.py".into()),
+                before: Some("SECRET_BASE = 1\n".into()),
             })
             .unwrap();
         let out = outgoing(&entry, &Redactor::new(&[]).unwrap());
@@ -88,5 +84,7 @@ mod tests {
         assert_eq!(out.removed.iter().map(|(field, f)| (*field, f.kind)).collect::<Vec<_>>(), [("task", "email"), ("code", "github_token")]);
         let json = serde_json::to_string(&out.request).unwrap();
         assert!(!json.contains("private-project") && !json.contains("qwen"), "no workspace path, no model: {json}");
+        assert!(!json.contains("SECRET_BASE"), "the file's content before the task stays on the device: {json}");
+        assert_eq!(out.request.file.as_deref(), Some("report.py"));
     }
 }

@@ -7,7 +7,7 @@ pub mod ollama;
 pub mod openai;
 mod sse;
 
-pub use sse::{Lines, client as upstream_client, error_message};
+pub use sse::{Lines, client as upstream_client, error_chain, error_message};
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;

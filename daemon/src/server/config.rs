@@ -15,6 +15,9 @@
 //! allowed_model_sources = ["https://models.example.com/", "pypi:"]
 //! # Cloud review: more to remove from what leaves the device, besides the built-in secrets.
 //! redact_patterns = ["corp\\.internal", "TICKET-[0-9]+"]
+//! # The review server tasks go to once you send them (`edgecoder queue send ID`).
+//! review_url = "https://review.example.com"
+//! review_api_key_file = "/home/me/.config/edgecoder/review.key"
 //! ```
 
 use std::net::SocketAddr;
@@ -121,6 +124,15 @@ pub struct Config {
     /// Regular expressions of further text to remove before a task leaves the device for cloud
     /// review (internal host names, ticket ids, customer names), besides the built-in secrets.
     pub redact_patterns: Vec<String>,
+    /// The cloud-review server's base URL (https://, or http:// to loopback only); none: tasks
+    /// stay in the queue on this device.
+    pub review_url: Option<String>,
+    /// The file holding the review server's API key (owner-only, like the daemon's token).
+    pub review_api_key_file: Option<PathBuf>,
+    /// PEM file of extra CA certificates trusted for the review server, besides the system's.
+    pub review_ca_file: Option<PathBuf>,
+    /// Seconds between the daemon's passes over the review queue (send, follow, acknowledge).
+    pub review_sync_secs: u64,
 }
 
 impl Default for Config {
@@ -155,6 +167,10 @@ impl Default for Config {
             allowed_model_sources: vec!["https://".to_owned()],
             allowed_models: Vec::new(),
             redact_patterns: Vec::new(),
+            review_url: None,
+            review_api_key_file: None,
+            review_ca_file: None,
+            review_sync_secs: 30,
         }
     }
 }
@@ -277,6 +293,15 @@ impl Config {
         }
         if let Err(error) = crate::handshake::Redactor::new(&self.redact_patterns) {
             return Err(ConfigError::Invalid(format!("redact_patterns: {error}")));
+        }
+        if let Some(url) = &self.review_url {
+            crate::handshake::check_url(url).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+            if self.review_api_key_file.is_none() {
+                return Err(ConfigError::Invalid("review_url needs review_api_key_file: the file with the API key the review server's operator gave you".into()));
+            }
+        }
+        if self.review_sync_secs == 0 {
+            return Err(ConfigError::Invalid("review_sync_secs must be at least 1".into()));
         }
         if self.allowed_model_sources.iter().any(|s| s.trim().is_empty()) {
             return Err(ConfigError::Invalid("allowed_model_sources has an empty entry: it would allow every source".into()));

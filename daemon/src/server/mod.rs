@@ -213,6 +213,49 @@ pub(crate) async fn shutdown_signal() {
     let _ = interrupt.await;
 }
 
+/// Follows the cloud-review queue while the daemon runs, when a review server is configured:
+/// entries the user sent go out (with backoff while the server is out of reach), results are
+/// fetched into the queue (and logged, so `journalctl` and the IDE's log show them), decisions
+/// are reported. Nothing is sent that the user did not release with `edgecoder queue send`.
+fn follow_reviews(config: &Config) {
+    let Some(url) = config.review_url.clone() else { return };
+    let every = std::time::Duration::from_secs(config.review_sync_secs);
+    let setup = || -> Result<_, String> {
+        let key_file = config.review_api_key_file.as_deref().ok_or("review_api_key_file is not set")?;
+        let key = std::fs::read_to_string(key_file).map_err(|e| format!("cannot read {}: {e}", key_file.display()))?;
+        let client = crate::handshake::ReviewClient::new(&url, &key, config.review_ca_file.as_deref()).map_err(|e| e.to_string())?;
+        let redactor = crate::handshake::Redactor::new(&config.redact_patterns).map_err(|e| e.to_string())?;
+        let queue = crate::agent::CloudQueue::from_env().map_err(|e| e.to_string())?;
+        Ok((client, redactor, queue))
+    };
+    let (mut client, redactor, queue) = match setup() {
+        Ok(parts) => parts,
+        Err(error) => {
+            tracing::warn!(%error, "cloud review is configured but cannot start; queued tasks stay on this device");
+            return;
+        }
+    };
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            match crate::handshake::sync(&queue, &mut client, &redactor, now).await {
+                Ok(synced) => {
+                    for id in &synced.answered {
+                        tracing::info!(entry = %id, "a cloud review result arrived: `edgecoder queue result {id}`");
+                    }
+                    for (id, why) in &synced.failed {
+                        tracing::warn!(entry = %id, %why, "a cloud review failed");
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "the cloud-review queue cannot be read"),
+            }
+        }
+    });
+}
+
 /// Runs the daemon until SIGTERM/SIGINT: loads the model, binds the unix socket (and the TCP
 /// address, if any), prints one `edgecoderd listening on ...` line per listener on stdout, tells
 /// systemd it is ready, and drains requests on shutdown.
@@ -247,6 +290,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     let (header_timeout, grace) = (config.header_timeout(), config.shutdown_grace());
     notify::ready(&format!("serving {} on {}", state.providers.active().name(), listening.join(", ")));
     let watchdog = notify::spawn_watchdog();
+    follow_reviews(&config);
     tracing::info!(?listening, "edgecoderd ready");
     let unix_loop = listen::serve(listen::unix(&unix), app.clone(), header_timeout, stopped.clone(), grace);
     let tcp_loop = async {
