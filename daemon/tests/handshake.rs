@@ -101,7 +101,7 @@ fn json_of(out: &std::process::Output) -> serde_json::Value {
 }
 
 const SECRET: &str = "sk-proj-Zq8RkT4mW2xV9nB7cL1pD5fH3jY6uA0s";
-const STATS: &str = "API_KEY = \"sk-proj-Zq8RkT4mW2xV9nB7cL1pD5fH3jY6uA0s\"\n\n\ndef mean(values):\n    total = 0\n    for v in values:\n        total += v\n    return total / (len(values) + 1)\n";
+const STATS: &str = "API_KEY = \"sk-proj-Zq8RkT4mW2xV9nB7cL1pD5fH3jY6uA0s\"\n\n\ndef add(a, b):\n    return a - b\n";
 
 #[test]
 fn a_queued_task_leaves_only_when_sent_waits_out_a_server_that_is_down_and_comes_back_as_a_diff() {
@@ -125,7 +125,7 @@ fn a_queued_task_leaves_only_when_sent_waits_out_a_server_that_is_down_and_comes
     std::fs::write(&config, format!("review_url = \"{url}\"\nreview_api_key_file = \"{}\"\n", dir.path().join("review.key").display())).unwrap();
 
     // Queued by the user: held on the device, nothing sent.
-    let task = "mean(values) must return the arithmetic mean of the list, but it divides by one too many. Fix it.";
+    let task = "Fix add in stats.py: it must return the sum of a and b.";
     let added = queue_cmd(&["add", task, "--file", "stats.py", "--workspace", ws.to_str().unwrap(), "--json"], &queue, &config);
     assert!(added.status.success(), "{}", text(&added.stderr));
     let id = json_of(&added)["id"].as_str().unwrap().to_owned();

@@ -80,6 +80,14 @@ pub trait Backend: Send + Sync {
     async fn chat(&self, turns: &[Turn], max_tokens: usize) -> Result<String, BackendError>;
 }
 
+/// A language's name in prompts and its code fence's tag (`Python`, `python`).
+pub fn lang_names(lang: edgecoder_protocol::run::Lang) -> (&'static str, &'static str) {
+    match lang {
+        edgecoder_protocol::run::Lang::Python => ("Python", "python"),
+        edgecoder_protocol::run::Lang::JavaScript => ("JavaScript", "javascript"),
+    }
+}
+
 /// Asks `backend` to answer `turns` until `check` accepts a reply, at most `attempts` times; a
 /// refused reply goes back to the model with `again(failure)` as the next user turn. The inner
 /// `Err` is the last failure when every reply was refused.

@@ -1,7 +1,7 @@
 //! Escalation: the larger model does a subtask the agents could not; its code is run against
 //! the subtask's tests in the executor before it is returned, and fixed when they fail.
 
-use crate::backend::{Backend, BackendError, Turn, ask_until};
+use crate::backend::{Backend, BackendError, Turn, ask_until, lang_names};
 use tracing::Instrument;
 use edgecoder_executor::extract::extract_code;
 use edgecoder_protocol::inference::{EscalateRequest, EscalateResponse};
@@ -27,10 +27,7 @@ pub enum EscalateError {
 }
 
 fn system_prompt(lang: Lang) -> String {
-    let (name, fence) = match lang {
-        Lang::Python => ("Python", "python"),
-        Lang::JavaScript => ("JavaScript", "javascript"),
-    };
+    let (name, fence) = lang_names(lang);
     format!(
         "You are an expert {name} programmer. Write the code the subtask asks for. It runs in a \
          restricted interpreter: standard library only, no files, network, processes, threads or \

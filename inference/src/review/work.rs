@@ -2,7 +2,7 @@
 //! the executor before it is returned (fixed and asked again when it fails), and the answer is a
 //! unified diff from the device's code plus the model's explanation.
 
-use crate::backend::{Backend, BackendError, Turn, ask_until};
+use crate::backend::{Backend, BackendError, Turn, ask_until, lang_names};
 use edgecoder_executor::extract::extract_code;
 use edgecoder_protocol::review::{ReviewReason, ReviewRequest, Verification};
 use edgecoder_protocol::run::{Lang, Limits, Outcome};
@@ -36,17 +36,14 @@ pub enum ReviewError {
 }
 
 fn system_prompt(lang: Lang) -> String {
-    let (name, fence) = match lang {
-        Lang::Python => ("Python", "python"),
-        Lang::JavaScript => ("JavaScript", "javascript"),
-    };
+    let (name, fence) = lang_names(lang);
     format!(
         "You are an expert {name} programmer reviewing code that a small on-device model could not \
-         finish. Write code that does the task. It is run in a restricted interpreter before the user \
-         sees it: standard library only, no files, network, processes, threads or async — when the \
-         task truly needs one of those, write it anyway. Some values were replaced by [REDACTED:…] \
-         before the code reached you: keep those placeholders exactly as they are. Answer with one \
-         or two sentences on what you changed and why, then the complete code in one ```{fence} block."
+         finish. Fix it so that it does the task, changing as little as needed. It is run in a \
+         restricted interpreter before the user sees it: standard library only, no files, network, \
+         processes, threads or async — when the task truly needs one of those, write it anyway. \
+         Keep any [REDACTED:…] placeholder exactly as it is. Answer with the complete fixed code in \
+         one ```{fence} block, then one sentence on what you changed."
     )
 }
 
@@ -56,16 +53,12 @@ fn user_prompt(request: &ReviewRequest) -> String {
         ReviewReason::GaveUp => "the small model gave up after several tries",
         ReviewReason::UserRequest => "the user asked for a review",
     };
-    let fence = match request.lang {
-        Lang::Python => "python",
-        Lang::JavaScript => "javascript",
-    };
-    format!(
-        "The task:\n{}\n\nThe device's code ({why}):\n```{fence}\n{}```\n\nWhat went wrong: {}\n",
-        request.task.trim(),
-        request.code,
-        request.error.trim()
-    )
+    let fence = lang_names(request.lang).1;
+    let mut prompt = format!("The task:\n{}\n\nThe code ({why}):\n```{fence}\n{}```\n", request.task.trim(), request.code);
+    if !request.error.trim().is_empty() {
+        prompt.push_str(&format!("\nWhat went wrong: {}\n", request.error.trim()));
+    }
+    prompt
 }
 
 /// The text of a reply outside its code blocks, shortened: the model's explanation.
@@ -99,9 +92,13 @@ fn short(text: &str, chars: usize) -> String {
 
 /// Checks one answer: code that runs in the executor is accepted; code outside the subset is kept
 /// aside (a later answer may stay inside it) and the model is asked again.
-async fn try_answer(reply: &str, lang: Lang, limits: &Limits, outside: &Mutex<Option<Proposal>>) -> Result<Proposal, String> {
+async fn try_answer(reply: &str, request: &ReviewRequest, limits: &Limits, outside: &Mutex<Option<Proposal>>) -> Result<Proposal, String> {
+    let lang = request.lang;
     // The code replaces the user's: it is kept whole (its prints and checks are part of it).
     let code = extract_code(reply, lang).ok_or("the answer holds no code block")?.code;
+    if code.trim() == request.code.trim() {
+        return Err("it is the device's code unchanged, which does not do the task; change it".into());
+    }
     let explanation = explanation(reply);
     if let Err(violation) = edgecoder_executor::check(&code, lang) {
         let reason = violation.to_string();
@@ -132,7 +129,7 @@ pub async fn review(
     let check = |reply: &str| {
         let reply = reply.to_owned();
         let outside = &outside;
-        async move { try_answer(&reply, request.lang, limits, outside).await }
+        async move { try_answer(&reply, request, limits, outside).await }
     };
     let again = |failure: &str| format!("That code failed: {failure}. Answer again: the explanation, then the complete code in one block.");
     match ask_until(backend, turns, attempts, max_tokens, check, again).await? {
