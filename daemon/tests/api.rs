@@ -203,9 +203,30 @@ async fn the_review_queue_is_listed_for_ides() {
             before: None,
         })
         .unwrap();
-    let listed = list(http).await;
+    let listed = list(http.clone()).await;
     assert_eq!(listed[0]["id"], entry.id.as_str(), "{listed}");
     assert_eq!((listed[0]["stage"].as_str(), listed[0]["task"].as_str(), listed[0]["has_result"].as_bool()), (Some("held"), Some("read the config file"), Some(false)));
+
+    // The live stream: the list at once, then the list again and a notification when the entry
+    // is answered (here changed on disk, as another process's `edgecoder queue sync` would).
+    let mut stream = http.get(format!("{}/edgecoder/reviews/events", daemon.base)).send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+    let mut seen = String::new();
+    let mut read_until = async |needle: &str| {
+        while !seen.contains(needle) {
+            let chunk = tokio::time::timeout(std::time::Duration::from_secs(30), stream.chunk()).await.expect("an event in time");
+            seen.push_str(&String::from_utf8_lossy(&chunk.unwrap().expect("the stream stays open")));
+        }
+        seen.clone()
+    };
+    let opening = read_until("event: reviews\n").await;
+    assert!(opening.contains(&entry.id), "{opening}");
+    queue.update(&entry.id, |e| e.review.stage = edgecoder_daemon::agent::Stage::Answered).unwrap();
+    let after = read_until("event: answered\n").await;
+    let note = after.split("event: answered\ndata: ").nth(1).and_then(|rest| rest.lines().next()).unwrap();
+    let note: Value = serde_json::from_str(note).unwrap();
+    assert_eq!((note["id"].as_str(), note["task"].as_str()), (Some(entry.id.as_str()), Some("read the config file")), "{after}");
+    assert_eq!(after.matches("event: reviews\n").count(), 2, "{after}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -386,6 +386,12 @@ pub fn unix_time_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// The current time in whole seconds since the Unix epoch, the unit of HTTP APIs' timestamps.
+#[cfg(feature = "std")]
+pub fn unix_time_s() -> u64 {
+    unix_time_ms() / 1000
+}
+
 impl Envelope {
     /// A header for message kind `M`, in this build's protocol version.
     pub fn new<M: Message>(id: MessageId, sender: AgentId, sent_at_ms: u64) -> Envelope {

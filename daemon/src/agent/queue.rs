@@ -4,7 +4,8 @@
 //! (`crate::handshake`), which records the review's progress and result in the same entry. One
 //! JSON file per entry, written atomically (temporary file, fsync, rename, fsync of the
 //! directory), so a crash leaves either the whole entry or none; unreadable files are reported,
-//! never deleted.
+//! never deleted. Changes to an entry hold the queue's lock file, so the daemon following reviews
+//! and a user's `edgecoder queue` command never undo each other's change.
 
 use edgecoder_executor::{Lang, ReasonCode};
 use edgecoder_protocol::review::{Decision, ReviewReason, ReviewResult};
@@ -170,6 +171,9 @@ pub struct CloudQueue {
     dir: PathBuf,
 }
 
+/// The file whose exclusive lock serialises changes to entries (from every process).
+const LOCK_FILE: &str = ".lock";
+
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 fn io<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> QueueError + 'a {
@@ -231,8 +235,24 @@ impl CloudQueue {
         fs::File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io("cannot sync", &self.dir))
     }
 
-    /// Changes the entry with this id by `change` and writes it back atomically; returns it.
+    /// Holds the queue's lock until the returned file is dropped.
+    fn lock(&self) -> Result<fs::File, QueueError> {
+        fs::create_dir_all(&self.dir).map_err(io("cannot create the queue directory", &self.dir))?;
+        let path = self.dir.join(LOCK_FILE);
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io("cannot open the lock file", &path))?;
+        file.lock().map_err(io("cannot lock", &path))?;
+        Ok(file)
+    }
+
+    /// Changes the entry with this id by `change` and writes it back atomically, holding the
+    /// queue's lock from the read to the write; returns it.
     pub fn update(&self, id: &str, change: impl FnOnce(&mut QueueEntry)) -> Result<QueueEntry, QueueError> {
+        let _lock = self.lock()?;
         let mut entry = self.get(id)?;
         change(&mut entry);
         self.write(&entry)?;
@@ -252,6 +272,9 @@ impl CloudQueue {
             let item = item.map_err(io("cannot list", &self.dir))?;
             let path = item.path();
             let name = item.file_name().to_string_lossy().into_owned();
+            if name == LOCK_FILE {
+                continue;
+            }
             if name.starts_with('.') && name.ends_with(".tmp") {
                 listing.bad.push(BadFile { path, error: "an unfinished write (the writer stopped before renaming it)".into() });
                 continue;
@@ -283,6 +306,7 @@ impl CloudQueue {
 
     /// Removes the entry with this id.
     pub fn remove(&self, id: &str) -> Result<QueueEntry, QueueError> {
+        let _lock = self.lock()?;
         let entry = self.get(id)?;
         let path = self.dir.join(format!("{id}.json"));
         fs::remove_file(&path).map_err(io("cannot remove", &path))?;
@@ -330,6 +354,25 @@ mod tests {
         assert_eq!(reopened.list().unwrap().entries, vec![b]);
         assert!(matches!(reopened.get(&a.id), Err(QueueError::NotFound(_))));
         assert!(matches!(reopened.get("../etc/passwd"), Err(QueueError::BadId(_))));
+    }
+
+    #[test]
+    fn changes_from_two_writers_at_once_are_all_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = CloudQueue::at(dir.path());
+        let id = queue.push(entry()).unwrap().id;
+        std::thread::scope(|scope| {
+            for _ in 0..2 {
+                scope.spawn(|| {
+                    for _ in 0..40 {
+                        queue.update(&id, |e| e.review.attempts += 1).unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(queue.get(&id).unwrap().review.attempts, 80);
+        let listing = queue.list().unwrap();
+        assert!(listing.bad.is_empty(), "the lock file is not an entry: {:?}", listing.bad);
     }
 
     #[test]

@@ -237,11 +237,6 @@ impl Metered {
     }
 }
 
-/// Seconds since the Unix epoch.
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
 /// Every API route, with the daemon's state.
 pub fn router(state: AppState) -> Router {
     Router::new()

@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::{ApiError, Metered, unix_now};
+use super::{ApiError, Metered};
+use edgecoder_protocol::envelope::unix_time_s;
 use crate::api::JsonBody;
 use crate::providers::{Completion, Finish, GenerateRequest, PromptInput, Sampling, StreamEvent};
 use crate::server::AppState;
@@ -284,7 +285,7 @@ pub struct ModelList {
 pub async fn models(State(state): State<AppState>) -> Result<Json<ModelList>, ApiError> {
     let provider = state.providers.active();
     let models = provider.models().await?;
-    let created = unix_now();
+    let created = unix_time_s();
     Ok(Json(ModelList {
         object: "list",
         data: models
@@ -431,7 +432,7 @@ pub fn completion_request(body: CompletionRequest) -> Result<GenerateRequest, Ap
 
 fn answer_id(prefix: &str) -> String {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    format!("{prefix}-{}-{}", unix_now(), NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    format!("{prefix}-{}-{}", unix_time_s(), NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }
 
 /// Answers a chat conversation.
@@ -506,7 +507,7 @@ async fn answer(
     let requested = request.model.clone();
     let metered = Metered::start(state, request, arrived).await?;
     let id = answer_id(if kind == Kind::Chat { "chatcmpl" } else { "cmpl" });
-    let created = unix_now();
+    let created = unix_time_s();
     if stream {
         return Ok(sse(metered, move |step| {
             let chunk = |choices: Value| json!({"id": id, "object": kind.chunk_object(), "created": created, "model": requested, "choices": choices});

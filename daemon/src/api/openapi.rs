@@ -17,7 +17,7 @@ use crate::server::AppState;
     paths(
         openai::models, openai::chat_completions, openai::completions,
         ollama::version, ollama::tags, ollama::show, ollama::chat, ollama::generate,
-        admin::status, admin::use_provider, admin::load_model, admin::reviews, admin::metrics,
+        admin::status, admin::use_provider, admin::load_model, admin::reviews, admin::review_events, admin::metrics,
         agent::create, agent::show, agent::events, agent::apply, agent::reject, agent::cancel,
         document,
     ),

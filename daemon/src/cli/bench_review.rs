@@ -15,7 +15,8 @@ use edgecoder_executor::Limits;
 use edgecoder_protocol::review::{ReviewReason, Verification};
 use serde::Serialize;
 use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use edgecoder_protocol::envelope::unix_time_s;
+use std::time::{Duration, Instant};
 
 /// Options of `edgecoder bench review`.
 #[derive(Debug, Args)]
@@ -87,10 +88,6 @@ pub struct ReviewReport {
     pub cases: Vec<ReviewCase>,
 }
 
-fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
 fn valid_diff(diff: &str, sent: &str, proposed: &str) -> bool {
     diffy::Patch::from_str(diff).ok().and_then(|patch| diffy::apply(sent, &patch).ok()).is_some_and(|applied| applied == proposed)
 }
@@ -105,8 +102,7 @@ impl Execute for ReviewBench {
         };
         let problems = edgecoder_eval::load_problems(&data).map_err(|e| Failure::new(Exit::Usage, e))?;
         let problems: Vec<_> = problems.into_iter().skip(self.offset).take(self.tasks as usize).collect();
-        let key = std::fs::read_to_string(&self.key_file).map_err(io)?;
-        let mut client = ReviewClient::new(&self.url, &key, None).map_err(|e| Failure::new(Exit::Usage, e))?;
+        let mut client = ReviewClient::from_key_file(&self.url, &self.key_file, None).map_err(|e| Failure::new(Exit::Usage, e))?;
         let redactor = Redactor::new(&[]).map_err(|e| failed(e.to_string()))?;
         let scratch = tempfile::tempdir().map_err(io)?;
         let queue = CloudQueue::at(scratch.path().join("queue"));
@@ -142,7 +138,7 @@ impl Execute for ReviewBench {
         let mut sent_at = std::collections::HashMap::new();
         let mut answered_at = std::collections::HashMap::new();
         loop {
-            let synced = runtime.block_on(handshake::sync(&queue, &mut client, &redactor, unix_now())).map_err(|e| failed(e.to_string()))?;
+            let synced = runtime.block_on(handshake::sync(&queue, &mut client, &redactor, unix_time_s())).map_err(|e| failed(e.to_string()))?;
             for id in synced.sent {
                 sent_at.insert(id, Instant::now());
             }
@@ -193,7 +189,7 @@ impl Execute for ReviewBench {
             cases.push(case);
         }
         // The decisions reach the server, which then forgets the reviews.
-        runtime.block_on(handshake::sync(&queue, &mut client, &redactor, unix_now())).map_err(|e| failed(e.to_string()))?;
+        runtime.block_on(handshake::sync(&queue, &mut client, &redactor, unix_time_s())).map_err(|e| failed(e.to_string()))?;
 
         let answered = cases.iter().filter(|c| c.stage != "failed" && c.seconds.is_some()).count();
         let valid = cases.iter().filter(|c| c.valid_diff).count();

@@ -9,7 +9,8 @@ use clap::{Args, Subcommand};
 use edgecoder_executor::Lang;
 use edgecoder_protocol::review::{Decision, ReviewReason, Verification};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use edgecoder_protocol::envelope::unix_time_s;
+use std::time::{Duration, Instant};
 
 /// The cloud-review queue: tasks the device could not do wait here, held on this device until you
 /// send them (`send`); results come back as a diff you accept, edit or reject. The review server is
@@ -126,21 +127,16 @@ fn decide_failure(e: DecideError) -> Failure {
     Failure::new(exit, e)
 }
 
-fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
 fn review_client(config: &Config) -> Result<ReviewClient, Failure> {
-    let Some(url) = &config.review_url else {
-        return Err(Failure::new(
+    match config.review_client() {
+        Ok(Some(client)) => Ok(client),
+        Ok(None) => Err(Failure::new(
             Exit::Usage,
             anyhow::anyhow!("no review server is set: add review_url and review_api_key_file to the daemon's config (edgecoderd.toml); until then entries stay on this device"),
-        ));
-    };
-    let key_file = config.review_api_key_file.as_deref().expect("the config checks review_api_key_file with review_url");
-    let key = std::fs::read_to_string(key_file)
-        .map_err(|e| Failure::new(Exit::Io, anyhow::anyhow!("cannot read review_api_key_file {}: {e}", key_file.display())))?;
-    ReviewClient::new(url, &key, config.review_ca_file.as_deref()).map_err(|e| Failure::new(Exit::Usage, e))
+        )),
+        Err(e @ handshake::ClientError::KeyFile { .. }) => Err(Failure::new(Exit::Io, e)),
+        Err(e) => Err(Failure::new(Exit::Usage, e)),
+    }
 }
 
 fn print_synced(synced: &Synced) {
@@ -156,7 +152,7 @@ fn print_synced(synced: &Synced) {
     for id in &synced.acknowledged {
         println!("reported the decision on {id}");
     }
-    let now = unix_now();
+    let now = unix_time_s();
     for (id, why, next) in &synced.postponed {
         println!("postponed {id}: {why} (next try in {} s)", next.saturating_sub(now));
     }
@@ -171,7 +167,7 @@ fn sync_until(queue: &CloudQueue, config: &Config, redactor: &Redactor, watch: &
     let bar = if wait.is_some() && !quiet { indicatif::ProgressBar::new_spinner() } else { indicatif::ProgressBar::hidden() };
     let mut all = Synced::default();
     loop {
-        let synced = runtime.block_on(handshake::sync(queue, &mut client, redactor, unix_now())).map_err(failure)?;
+        let synced = runtime.block_on(handshake::sync(queue, &mut client, redactor, unix_time_s())).map_err(failure)?;
         if !quiet {
             bar.suspend(|| print_synced(&synced));
         }

@@ -10,7 +10,9 @@ use edgecoder_protocol::review::{
 use reqwest::{Method, StatusCode, Url};
 use std::net::IpAddr;
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use edgecoder_protocol::MessageId;
+use edgecoder_protocol::envelope::unix_time_s;
+use std::time::Duration;
 
 /// Why a call to the review server failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,6 +38,14 @@ pub enum ClientError {
         status: u16,
         /// The server's message.
         message: String,
+    },
+    /// The file holding the API key cannot be read.
+    #[error("cannot read the review API key file {path}: {why}")]
+    KeyFile {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        why: String,
     },
     /// The answer is not what the API says.
     #[error("the review server's answer is malformed: {0}")]
@@ -75,16 +85,6 @@ pub fn check_url(url: &str) -> Result<Url, ClientError> {
     Ok(parsed)
 }
 
-fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
-fn nonce() -> String {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).expect("the system's random source works");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// A client of one review server.
 pub struct ReviewClient {
     base: String,
@@ -105,6 +105,14 @@ impl ReviewClient {
             .map_err(|e| ClientError::BadUrl { url: url.to_owned(), why: e.to_string() })?;
         let base = parsed.as_str().trim_end_matches('/').to_owned();
         Ok(ReviewClient { base, api_key: api_key.trim().to_owned(), http, token: None })
+    }
+
+    /// A client of the server at `url` with the API key kept in `key_file` (as
+    /// `edgecoder-inference api-key` printed it).
+    pub fn from_key_file(url: &str, key_file: &Path, ca_file: Option<&Path>) -> Result<ReviewClient, ClientError> {
+        let key = std::fs::read_to_string(key_file)
+            .map_err(|e| ClientError::KeyFile { path: key_file.display().to_string(), why: e.to_string() })?;
+        ReviewClient::new(url, &key, ca_file)
     }
 
     /// The server's base URL (the audience of its tokens).
@@ -133,7 +141,7 @@ impl ReviewClient {
     async fn token(&mut self) -> Result<String, ClientError> {
         if let Some((token, expires_at)) = &self.token {
             // A minute of margin: a token about to expire is replaced before it is refused.
-            if unix_now() + 60 < *expires_at {
+            if unix_time_s() + 60 < *expires_at {
                 return Ok(token.clone());
             }
         }
@@ -163,8 +171,8 @@ impl ReviewClient {
                 .http
                 .request(method.clone(), format!("{}{BASE_PATH}{path}", self.base))
                 .bearer_auth(token)
-                .header(NONCE_HEADER, nonce())
-                .header(TIMESTAMP_HEADER, unix_now().to_string());
+                .header(NONCE_HEADER, MessageId::random().to_string())
+                .header(TIMESTAMP_HEADER, unix_time_s().to_string());
             if let Some(body) = &body {
                 request = request.json(body);
             }

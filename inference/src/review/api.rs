@@ -18,7 +18,7 @@ use edgecoder_protocol::review::{
 };
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use edgecoder_protocol::envelope::unix_time_s;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -91,10 +91,6 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
-fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
     headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
 }
@@ -115,7 +111,7 @@ async fn token(
 ) -> Result<Json<TokenResponse>, ApiError> {
     let subject = service.keys().check(header_str(&headers, API_KEY_HEADER))?.to_owned();
     let Json(asked) = body?;
-    let (token, claims) = service.issuer().issue(&subject, &asked.audience, now())?;
+    let (token, claims) = service.issuer().issue(&subject, &asked.audience, unix_time_s())?;
     tracing::info!(subject = %claims.sub, expires_at = claims.exp, "delegation token issued");
     Ok(Json(TokenResponse { token, expires_at: claims.exp, audience: claims.aud }))
 }
@@ -125,7 +121,7 @@ async fn authorize(State(service): State<Arc<ReviewService>>, headers: HeaderMap
     let checked = (|| {
         let bearer = header_str(&headers, header::AUTHORIZATION.as_str());
         let token = bearer.strip_prefix("Bearer ").filter(|t| !t.is_empty()).ok_or(AuthError::MissingToken)?;
-        let now = now();
+        let now = unix_time_s();
         let claims = service.issuer().verify(token, now)?;
         service.nonces().accept(header_str(&headers, NONCE_HEADER), header_str(&headers, TIMESTAMP_HEADER), now)?;
         Ok::<Claims, AuthError>(claims)

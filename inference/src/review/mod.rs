@@ -103,9 +103,7 @@ pub struct ReviewService {
 }
 
 fn new_id() -> String {
-    let mut bytes = [0u8; 12];
-    getrandom::fill(&mut bytes).expect("the system's random source works");
-    format!("rv_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    format!("rv_{}", edgecoder_protocol::MessageId::random())
 }
 
 fn check_request(request: &ReviewRequest) -> Result<(), ReviewRefusal> {

@@ -131,7 +131,7 @@ pub async fn review(
         let outside = &outside;
         async move { try_answer(&reply, request, limits, outside).await }
     };
-    let again = |failure: &str| format!("That code failed: {failure}. Answer again: the explanation, then the complete code in one block.");
+    let again = |failure: &str| format!("That code failed: {failure}. Answer again: the complete code in one block, then one sentence on what you changed.");
     match ask_until(backend, turns, attempts, max_tokens, check, again).await? {
         Ok(proposal) => Ok(proposal),
         Err(last) => match outside.into_inner().expect("never poisoned") {
