@@ -199,7 +199,7 @@ impl ApiBench {
             threads: self.threads.map(|t| t as usize),
             ..Config::default()
         };
-        let token = crate::server::token::load_or_create(&dir.path().join("token"))?;
+        let token = crate::server::token::load_or_create(&dir.path().join("token"), crate::server::token::Sharing::Owner)?;
         let state = AppState::new(config, token.clone()).await?;
         let model = state.providers.local().current().map_err(|e| anyhow!("{e}"))?.info.id.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

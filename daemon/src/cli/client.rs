@@ -54,16 +54,36 @@ fn not_running(socket: &std::path::Path) -> Failure {
     )
 }
 
+fn no_access(what: &std::path::Path, error: &dyn std::fmt::Display) -> Failure {
+    Failure::new(
+        Exit::Daemon,
+        anyhow!(
+            "cannot use the daemon: {}: {error} — it is a system service shared with its group: ask an administrator to run `sudo adduser $USER edgecoder` (the Debian package's group), then log in again",
+            what.display()
+        ),
+    )
+}
+
+fn denied(error: &std::io::Error) -> bool {
+    error.kind() == std::io::ErrorKind::PermissionDenied
+}
+
 impl Client {
     /// Connects to the daemon the config names.
     pub fn connect(args: &DaemonArgs) -> Result<Client, Failure> {
         let config = args.load()?;
         let socket = config.socket_path().map_err(|e| Failure::new(Exit::Usage, e))?;
-        if !socket.exists() {
-            return Err(not_running(&socket));
+        match std::fs::metadata(&socket) {
+            Ok(_) => {}
+            Err(e) if denied(&e) => return Err(no_access(&socket, &e)),
+            Err(_) => return Err(not_running(&socket)),
         }
         let token_path = config.token_path().map_err(|e| Failure::new(Exit::Usage, e))?;
-        let token = crate::server::token::read(&token_path).map_err(|e| Failure::new(Exit::Daemon, e))?;
+        let token = match crate::server::token::read(&token_path, crate::server::token::Sharing::of(config.group_access)) {
+            Ok(token) => token,
+            Err(crate::server::token::TokenError::Io { error, .. }) if denied(&error) => return Err(no_access(&token_path, &error)),
+            Err(e) => return Err(Failure::new(Exit::Daemon, e)),
+        };
         let http = reqwest::Client::builder()
             .unix_socket(socket.clone())
             .build()

@@ -75,9 +75,13 @@ pub enum ModelCommand {
     /// that serves the JSON simple API), verify its size and SHA-256, install it in the store.
     /// Instant when it is already installed.
     Pull {
-        /// Model id (see `edgecoder model list`).
-        #[arg(default_value = DEFAULT_MODEL)]
-        id: String,
+        /// Model id (see `edgecoder model list`; default: the `--config` file's model, else
+        /// the default model).
+        id: Option<String>,
+        /// Pull the model this daemon config names (its `model` key), as the system service does
+        /// before it starts; a GGUF path there needs no pull.
+        #[arg(long, value_name = "FILE", conflicts_with = "id")]
+        config: Option<PathBuf>,
         /// Re-hash an installed file and fetch it again if it does not match.
         #[arg(long)]
         verify: bool,
@@ -163,7 +167,18 @@ fn exit_code(error: &anyhow::Error) -> Exit {
 fn run(args: &ModelArgs) -> Result<()> {
     let store = ModelStore::from_env()?;
     match &args.command {
-        ModelCommand::Pull { id, verify, json, from } => pull(&store, id, *verify, *json, from),
+        ModelCommand::Pull { id, config, verify, json, from } => {
+            let id = match (id, config) {
+                (Some(id), _) => id.clone(),
+                (None, Some(file)) => crate::server::config::Config::load(Some(file))?.model,
+                (None, None) => DEFAULT_MODEL.to_owned(),
+            };
+            if catalog::find(&id).is_err() && Path::new(&id).is_file() {
+                eprintln!("{id} is a GGUF file, not a catalog model: nothing to pull");
+                return Ok(());
+            }
+            pull(&store, &id, *verify, *json, from)
+        }
         ModelCommand::List { json } => list(&store, *json),
         ModelCommand::Path { id } => {
             println!("{}", store.path(id)?.display());

@@ -17,7 +17,7 @@ impl Execute for TokenArgs {
     fn execute(self) -> Result<Exit, Failure> {
         let config = self.daemon.load()?;
         let path = config.token_path().map_err(|e| Failure::new(Exit::Usage, e))?;
-        let token = crate::server::token::load_or_create(&path).map_err(|e| Failure::new(Exit::Io, e))?;
+        let token = crate::server::token::load_or_create(&path, crate::server::token::Sharing::of(config.group_access)).map_err(|e| Failure::new(Exit::Io, e))?;
         println!("{token}");
         Ok(Exit::Ok)
     }

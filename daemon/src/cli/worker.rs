@@ -60,7 +60,7 @@ pub enum WorkerCommand {
         #[arg(long, default_value = edgecoder_ota::DEFAULT_MODEL)]
         model: String,
         /// Compute threads of the model (default: all cores; the policy's CPU cap still applies).
-        #[arg(long)]
+        #[arg(long, env = "EDGECODER_SWARM_THREADS")]
         threads: Option<usize>,
         /// Where snapshots are cached (default: ~/.cache/edgecoder/worker).
         #[arg(long)]
@@ -68,6 +68,11 @@ pub enum WorkerCommand {
         /// Do not try a cgroup for the CPU cap; duty-cycle instead.
         #[arg(long)]
         no_cgroup: bool,
+        /// The most CPU swarm work may ever use on this device, in percent of the machine
+        /// (1–100): a coordinator's policy asking for more gets this (device profiles set it,
+        /// e.g. 50 on a Raspberry Pi).
+        #[arg(long, env = "EDGECODER_SWARM_MAX_CPU_PERCENT", default_value_t = 100, value_parser = clap::value_parser!(u8).range(1..=100))]
+        max_cpu_percent: u8,
         /// Which models offered by the coordinator this device installs: only manifests signed
         /// by a trusted key, from allowed sources, of allowed models (without a trusted key every
         /// offer is refused and reported as `unknown_key`).
@@ -136,7 +141,7 @@ impl Execute for WorkerArgs {
                 }
                 Ok(if missing.is_empty() { Exit::Ok } else { Exit::Failed })
             }
-            WorkerCommand::Run { model, threads, state, no_cgroup, rules } => {
+            WorkerCommand::Run { model, threads, state, no_cgroup, max_cpu_percent, rules } => {
                 let creds: WorkerCredentials = credentials::load(&path).map_err(|e| Failure::new(Exit::Usage, e))?;
                 let agent = AgentId::new(&creds.agent_id)
                     .map_err(|e| Failure::new(Exit::Usage, anyhow::anyhow!("the agent id in {}: {e}", path.display())))?;
@@ -148,7 +153,7 @@ impl Execute for WorkerArgs {
                     eprintln!("edgecoder worker: refusing all work — {reason}");
                 }
                 let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
-                let throttle = Arc::new(Throttle::new(cores, !no_cgroup));
+                let throttle = Arc::new(Throttle::new(cores, !no_cgroup).with_ceiling(max_cpu_percent));
                 if let Enforcement::DutyCycle { why } = throttle.enforcement() {
                     eprintln!("edgecoder worker: CPU cap by duty-cycling ({why})");
                 }

@@ -74,6 +74,10 @@ pub struct Config {
     pub disable_auth_on_loopback: bool,
     /// Where the bearer token is kept (created with mode 0600 on first start).
     pub token_file: Option<PathBuf>,
+    /// Let the members of the daemon's group use it: the unix socket is made 0660 and the token
+    /// file 0640 (instead of 0600), so a system service (user `edgecoder`) serves the users an
+    /// administrator adds to its group (`sudo adduser $USER edgecoder`). Other users never can.
+    pub group_access: bool,
     /// The model the local provider loads at start (a catalog id or a GGUF path).
     pub model: String,
     /// The provider that answers at start: `edgecoder-local`, `openai-compatible`, `ollama-local`.
@@ -144,6 +148,7 @@ impl Default for Config {
             allowed_hosts: Vec::new(),
             disable_auth_on_loopback: false,
             token_file: None,
+            group_access: false,
             model: edgecoder_ota::DEFAULT_MODEL.to_owned(),
             provider: crate::providers::LOCAL.to_owned(),
             openai_url: None,
@@ -175,9 +180,18 @@ impl Default for Config {
     }
 }
 
-/// The default config file (`$XDG_CONFIG_HOME/edgecoder/edgecoderd.toml`; `%APPDATA%` on Windows).
+/// The config of the system-wide service the Debian package installs; used by the CLI when the
+/// user has no config of their own, so it finds that daemon's socket and token.
+pub const SYSTEM_CONFIG: &str = "/etc/edgecoder/edgecoderd.toml";
+
+/// The default config file: `$XDG_CONFIG_HOME/edgecoder/edgecoderd.toml` (`%APPDATA%` on
+/// Windows), else [`SYSTEM_CONFIG`] when only that one exists.
 pub fn default_config_path() -> Result<PathBuf, ConfigError> {
-    Ok(config_base().ok_or(ConfigError::NoDirectory("config"))?.join("edgecoder").join(CONFIG_FILE))
+    let own = config_base().ok_or(ConfigError::NoDirectory("config"))?.join("edgecoder").join(CONFIG_FILE);
+    if !own.exists() && Path::new(SYSTEM_CONFIG).is_file() {
+        return Ok(PathBuf::from(SYSTEM_CONFIG));
+    }
+    Ok(own)
 }
 
 /// The XDG base directory `var` names (when absolute), else `$HOME/{fallback}`: what Linux gets
@@ -338,6 +352,13 @@ impl Config {
         Ok(dir.join("edgecoderd.sock"))
     }
 
+    /// A client of the cloud-review server this config names; `None` when `review_url` is unset
+    /// (queued tasks then stay on this device).
+    pub fn review_client(&self) -> Result<Option<crate::handshake::ReviewClient>, crate::handshake::ClientError> {
+        let (Some(url), Some(key_file)) = (&self.review_url, &self.review_api_key_file) else { return Ok(None) };
+        crate::handshake::ReviewClient::from_key_file(url, key_file, self.review_ca_file.as_deref()).map(Some)
+    }
+
     /// The token file: `token_file`, else `$XDG_STATE_HOME/edgecoder/token`.
     pub fn token_path(&self) -> Result<PathBuf, ConfigError> {
         match &self.token_file {
@@ -370,6 +391,40 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn workspace_file(path: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+    }
+
+    #[test]
+    fn every_device_profiles_daemon_config_is_valid() {
+        let mut seen = 0;
+        for item in std::fs::read_dir(workspace_file("targets")).unwrap() {
+            let path = item.unwrap().path();
+            if path.extension().is_none_or(|e| e != "toml") {
+                continue;
+            }
+            let profile: toml::Table = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let daemon = toml::to_string(profile["daemon"].as_table().expect("a [daemon] table")).unwrap();
+            let config = Config::parse(&daemon).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            config.validate().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(edgecoder_ota::catalog::find(&config.model).is_ok(), "{}: unknown model {}", path.display(), config.model);
+            seen += 1;
+        }
+        assert!(seen >= 7, "{seen} profiles");
+    }
+
+    #[test]
+    fn the_debian_packages_config_is_the_laptop_profiles_plus_the_service() {
+        let packaged = Config::parse(&std::fs::read_to_string(workspace_file("images/debian/edgecoderd.toml")).unwrap()).unwrap();
+        packaged.validate().unwrap();
+        let profile: toml::Table = toml::from_str(&std::fs::read_to_string(workspace_file("targets/laptop-linux.toml")).unwrap()).unwrap();
+        let laptop = Config::parse(&toml::to_string(profile["daemon"].as_table().unwrap()).unwrap()).unwrap();
+        assert_eq!((&packaged.model, &packaged.backend, packaged.threads), (&laptop.model, &laptop.backend, laptop.threads));
+        assert!(packaged.group_access, "the service's users reach it through its group");
+        assert_eq!(packaged.socket.as_deref(), Some(Path::new("/run/edgecoder/edgecoderd.sock")));
+        assert_eq!(packaged.token_file.as_deref(), Some(Path::new("/var/lib/edgecoder/token")));
+    }
 
     #[test]
     fn an_empty_file_gives_the_defaults() {

@@ -20,9 +20,10 @@ use tower::ServiceExt;
 
 use super::guard::Peer;
 
-/// Binds the unix socket at `path` with mode 0600 (its directory 0700), replacing a stale socket
-/// file but refusing to take over from a daemon that still answers there.
-pub async fn bind_unix(path: &Path) -> std::io::Result<UnixListener> {
+/// Binds the unix socket at `path` with mode 0600, or 0660 when shared with the group (a new
+/// directory for it gets 0700), replacing a stale socket file but refusing to take over from a
+/// daemon that still answers there.
+pub async fn bind_unix(path: &Path, sharing: super::token::Sharing) -> std::io::Result<UnixListener> {
     if let Some(dir) = path.parent() {
         super::token::create_private_dir(dir)?;
     }
@@ -35,9 +36,10 @@ pub async fn bind_unix(path: &Path) -> std::io::Result<UnixListener> {
         }
         std::fs::remove_file(path)?;
     }
-    // The socket file is created by bind(): a restrictive umask makes it 0600 from the start.
+    // The socket file is created by bind(): a restrictive umask gives it its mode from the start.
+    let mode = sharing.mode() | (sharing.mode() & 0o040) >> 1;
     // SAFETY: umask only swaps the process's file-creation mask; it cannot fail.
-    let previous = unsafe { libc::umask(0o177) };
+    let previous = unsafe { libc::umask(0o777 & !mode) };
     let listener = UnixListener::bind(path);
     // SAFETY: as above, restoring the previous mask.
     unsafe { libc::umask(previous) };
@@ -45,7 +47,7 @@ pub async fn bind_unix(path: &Path) -> std::io::Result<UnixListener> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     }
     Ok(listener)
 }
@@ -119,5 +121,23 @@ pub fn unix<'a>(listener: &'a UnixListener) -> impl FnMut() -> Accepting<'a, tok
             let (stream, _) = listener.accept().await?;
             Ok((stream, Peer { loopback: true, address: "unix".into() }))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::token::Sharing;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[tokio::test]
+    async fn the_socket_is_the_owners_unless_shared_with_the_group() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, sharing, wanted) in [("own.sock", Sharing::Owner, 0o600), ("group.sock", Sharing::Group, 0o660)] {
+            let path = dir.path().join("run").join(name);
+            let _listener = bind_unix(&path, sharing).await.unwrap();
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, wanted, "{name}");
+        }
+        assert_eq!(std::fs::metadata(dir.path().join("run")).unwrap().permissions().mode() & 0o777, 0o700);
     }
 }

@@ -218,18 +218,16 @@ pub(crate) async fn shutdown_signal() {
 /// fetched into the queue (and logged, so `journalctl` and the IDE's log show them), decisions
 /// are reported. Nothing is sent that the user did not release with `edgecoder queue send`.
 fn follow_reviews(config: &Config) {
-    let Some(url) = config.review_url.clone() else { return };
     let every = std::time::Duration::from_secs(config.review_sync_secs);
     let setup = || -> Result<_, String> {
-        let key_file = config.review_api_key_file.as_deref().ok_or("review_api_key_file is not set")?;
-        let key = std::fs::read_to_string(key_file).map_err(|e| format!("cannot read {}: {e}", key_file.display()))?;
-        let client = crate::handshake::ReviewClient::new(&url, &key, config.review_ca_file.as_deref()).map_err(|e| e.to_string())?;
+        let Some(client) = config.review_client().map_err(|e| e.to_string())? else { return Ok(None) };
         let redactor = crate::handshake::Redactor::new(&config.redact_patterns).map_err(|e| e.to_string())?;
         let queue = crate::agent::CloudQueue::from_env().map_err(|e| e.to_string())?;
-        Ok((client, redactor, queue))
+        Ok(Some((client, redactor, queue)))
     };
     let (mut client, redactor, queue) = match setup() {
-        Ok(parts) => parts,
+        Ok(Some(parts)) => parts,
+        Ok(None) => return,
         Err(error) => {
             tracing::warn!(%error, "cloud review is configured but cannot start; queued tasks stay on this device");
             return;
@@ -240,7 +238,7 @@ fn follow_reviews(config: &Config) {
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             interval.tick().await;
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            let now = edgecoder_protocol::envelope::unix_time_s();
             match crate::handshake::sync(&queue, &mut client, &redactor, now).await {
                 Ok(synced) => {
                     for id in &synced.answered {
@@ -261,11 +259,12 @@ fn follow_reviews(config: &Config) {
 /// systemd it is ready, and drains requests on shutdown.
 pub async fn run(config: Config) -> Result<(), ServerError> {
     config.validate()?;
-    let token = token::load_or_create(&config.token_path()?)?;
+    let sharing = token::Sharing::of(config.group_access);
+    let token = token::load_or_create(&config.token_path()?, sharing)?;
     let socket_path = config.socket_path()?;
     let state = AppState::new(config, token).await?;
     let config = state.config.clone();
-    let unix = listen::bind_unix(&socket_path)
+    let unix = listen::bind_unix(&socket_path, sharing)
         .await
         .map_err(|error| ServerError::Bind { what: socket_path.display().to_string(), error })?;
     let tcp = match config.listen {

@@ -16,12 +16,14 @@ pub enum TokenError {
         error: std::io::Error,
     },
     /// Other users can read the file.
-    #[error("the token file {path} is readable by other users (mode {mode:o}) — run `chmod 600 {path}`")]
+    #[error("the token file {path} is readable by other users (mode {mode:o}) — run `chmod {wanted:o} {path}`")]
     TooOpen {
         /// The token file.
         path: PathBuf,
         /// Its permission bits.
         mode: u32,
+        /// The bits it should have.
+        wanted: u32,
     },
     /// The file holds no usable token.
     #[error("the token file {path} is empty or not a token — delete it and start the daemon to make a new one")]
@@ -34,25 +36,50 @@ pub enum TokenError {
     Random(String),
 }
 
-/// Reads the token in `path`, or makes one (parent directories 0700, file 0600) when there is
-/// none yet.
-pub fn load_or_create(path: &Path) -> Result<String, TokenError> {
-    match read(path) {
-        Err(TokenError::Io { error, .. }) if error.kind() == std::io::ErrorKind::NotFound => create(path),
+/// Who may read the token file besides its owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sharing {
+    /// Only the owner (mode 0600).
+    Owner,
+    /// The owner and the file's group (mode 0640): a system service and its group's members.
+    Group,
+}
+
+impl Sharing {
+    /// The sharing a config asks for.
+    pub fn of(group_access: bool) -> Sharing {
+        if group_access { Sharing::Group } else { Sharing::Owner }
+    }
+
+    /// The permission bits a file shared this way gets.
+    pub fn mode(self) -> u32 {
+        match self {
+            Sharing::Owner => 0o600,
+            Sharing::Group => 0o640,
+        }
+    }
+}
+
+/// Reads the token in `path`, or makes one (parent directories 0700, file 0600, or 0640 when
+/// shared with the group) when there is none yet.
+pub fn load_or_create(path: &Path, sharing: Sharing) -> Result<String, TokenError> {
+    match read(path, sharing) {
+        Err(TokenError::Io { error, .. }) if error.kind() == std::io::ErrorKind::NotFound => create(path, sharing),
         other => other,
     }
 }
 
-/// Reads the token in `path`, refusing a file that other users can read.
-pub fn read(path: &Path) -> Result<String, TokenError> {
+/// Reads the token in `path`, refusing a file that other users (or, unless shared, the group)
+/// can read.
+pub fn read(path: &Path, sharing: Sharing) -> Result<String, TokenError> {
     let io = |error| TokenError::Io { path: path.to_owned(), error };
     let meta = std::fs::metadata(path).map_err(io)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(TokenError::TooOpen { path: path.to_owned(), mode });
+        if mode & !sharing.mode() & 0o077 != 0 {
+            return Err(TokenError::TooOpen { path: path.to_owned(), mode, wanted: sharing.mode() });
         }
     }
     #[cfg(not(unix))]
@@ -64,7 +91,7 @@ pub fn read(path: &Path) -> Result<String, TokenError> {
     Ok(token)
 }
 
-fn create(path: &Path) -> Result<String, TokenError> {
+fn create(path: &Path, sharing: Sharing) -> Result<String, TokenError> {
     let io = |error| TokenError::Io { path: path.to_owned(), error };
     if let Some(dir) = path.parent() {
         create_private_dir(dir).map_err(io)?;
@@ -77,15 +104,21 @@ fn create(path: &Path) -> Result<String, TokenError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+        options.mode(sharing.mode());
     }
     match options.open(path) {
         Ok(mut file) => {
+            // The mode is set again: the process's umask may have taken the group's bit away.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                file.set_permissions(std::fs::Permissions::from_mode(sharing.mode())).map_err(io)?;
+            }
             file.write_all(format!("{token}\n").as_bytes()).map_err(io)?;
             Ok(token)
         }
         // Another process made it first: use theirs.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read(path),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read(path, sharing),
         Err(e) => Err(io(e)),
     }
 }
@@ -116,9 +149,9 @@ mod tests {
     fn the_token_is_made_once_with_mode_0600() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state/edgecoder/token");
-        let first = load_or_create(&path).unwrap();
+        let first = load_or_create(&path, Sharing::Owner).unwrap();
         assert_eq!(first.len(), 64);
-        assert_eq!(load_or_create(&path).unwrap(), first);
+        assert_eq!(load_or_create(&path, Sharing::Owner).unwrap(), first);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -135,12 +168,28 @@ mod tests {
         let path = dir.path().join("token");
         std::fs::write(&path, "0123456789abcdef0123\n").unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let e = read(&path).unwrap_err().to_string();
+        let e = read(&path, Sharing::Owner).unwrap_err().to_string();
         assert!(e.contains("chmod 600"), "{e}");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert_eq!(read(&path).unwrap(), "0123456789abcdef0123");
+        assert_eq!(read(&path, Sharing::Owner).unwrap(), "0123456789abcdef0123");
         std::fs::write(&path, "short\n").unwrap();
-        assert!(read(&path).unwrap_err().to_string().contains("delete it"));
+        assert!(read(&path, Sharing::Owner).unwrap_err().to_string().contains("delete it"));
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn a_token_shared_with_the_group_is_0640_and_still_refused_to_others() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        let token = load_or_create(&path, Sharing::Group).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o640);
+        assert_eq!(read(&path, Sharing::Group).unwrap(), token);
+        let e = read(&path, Sharing::Owner).unwrap_err().to_string();
+        assert!(e.contains("chmod 600"), "{e}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = read(&path, Sharing::Group).unwrap_err().to_string();
+        assert!(e.contains("chmod 640"), "{e}");
     }
 
     #[test]

@@ -341,10 +341,10 @@ impl WorkerSession {
                     if s.policy.as_ref().is_some_and(|p| p.version > policy.version) {
                         return;
                     }
-                    if let Err(error) = self.throttle.set_cap(policy.cpu_cap_percent) {
-                        tracing::error!(%error, "the CPU cap could not be applied");
+                    match self.throttle.set_cap(policy.cpu_cap_percent) {
+                        Ok(cap) => tracing::info!(version = policy.version, asked = policy.cpu_cap_percent, cap, "policy applied"),
+                        Err(error) => tracing::error!(%error, "the CPU cap could not be applied"),
                     }
-                    tracing::info!(version = policy.version, cap = policy.cpu_cap_percent, "policy applied");
                     s.policy = Some(policy);
                 }
                 Err(error) => tracing::warn!(%error, "an unreadable policy was ignored"),

@@ -24,6 +24,7 @@ pub enum Enforcement {
 pub struct Throttle {
     enforcement: Enforcement,
     cores: u32,
+    ceiling: u8,
     state: Mutex<Pace>,
 }
 
@@ -94,6 +95,7 @@ impl Throttle {
         Throttle {
             enforcement,
             cores: cores.max(1),
+            ceiling: 100,
             state: Mutex::new(Pace { fraction: 1.0, since: Instant::now(), cpu_at_start: process_cpu_time() }),
         }
     }
@@ -103,9 +105,18 @@ impl Throttle {
         &self.enforcement
     }
 
-    /// Sets the cap to `percent` of the whole machine (1–100).
-    pub fn set_cap(&self, percent: u8) -> Result<(), String> {
-        let fraction = f64::from(percent.clamp(1, 100)) / 100.0;
+    /// Limits every cap to `percent` of the whole machine (1–100): the device's own ceiling
+    /// (its profile's `swarm.max_cpu_percent`), whatever a coordinator's policy asks.
+    pub fn with_ceiling(mut self, percent: u8) -> Throttle {
+        self.ceiling = percent.clamp(1, 100);
+        self
+    }
+
+    /// Sets the cap to `percent` of the whole machine (1–100), or the device's ceiling when that
+    /// is lower; returns the cap applied.
+    pub fn set_cap(&self, percent: u8) -> Result<u8, String> {
+        let percent = percent.clamp(1, 100).min(self.ceiling);
+        let fraction = f64::from(percent) / 100.0;
         if let Enforcement::Cgroup(path) = &self.enforcement {
             let period = 100_000u64;
             let quota = (fraction * f64::from(self.cores) * period as f64).max(1000.0) as u64;
@@ -114,7 +125,7 @@ impl Throttle {
         }
         let mut pace = self.state.lock().unwrap_or_else(|p| p.into_inner());
         *pace = Pace { fraction, since: Instant::now(), cpu_at_start: process_cpu_time() };
-        Ok(())
+        Ok(percent)
     }
 
     /// Called between steps of work: under duty-cycling, sleeps until the CPU time used since
@@ -163,5 +174,14 @@ mod tests {
         // Other test threads add CPU time too, so only the upper side is checked loosely; an
         // unthrottled loop would use about 100% of a core.
         assert!(share < 0.6, "CPU share {share:.2} with a 25% cap on one core");
+    }
+
+    #[test]
+    fn the_devices_ceiling_bounds_every_policy() {
+        let throttle = Throttle::new(1, false).with_ceiling(50);
+        assert_eq!(throttle.set_cap(80), Ok(50));
+        assert_eq!(throttle.set_cap(30), Ok(30));
+        assert_eq!(Throttle::new(1, false).set_cap(0), Ok(1));
+        assert_eq!(Throttle::new(1, false).with_ceiling(0).set_cap(100), Ok(1));
     }
 }
