@@ -113,6 +113,7 @@ fn request(queue_id: &str) -> ReviewRequest {
         task: "Sum the numbers 1 to 10 concurrently and print the total.".into(),
         code: "import asyncio\n\nasync def main():\n    print(sum(range(1, 11)))\n\nasyncio.run(main())\n".into(),
         error: "uses `import asyncio` (PY_ASYNC) at line 1: outside the on-device subset".into(),
+        context: Vec::new(),
     }
 }
 

@@ -97,6 +97,20 @@ pub struct ReviewRequest {
     pub code: String,
     /// What stopped it on the device.
     pub error: String,
+    /// More files the user chose to send with it (`edgecoder queue include`), redacted like the
+    /// rest; absent when they sent only the minimum.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub context: Vec<ContextFile>,
+}
+
+/// A file the user added to a review request on purpose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ContextFile {
+    /// Its name relative to the workspace.
+    pub name: String,
+    /// Its text.
+    pub text: String,
 }
 
 /// Where a review is.
@@ -220,6 +234,7 @@ mod tests {
             task: "t".into(),
             code: "c".into(),
             error: "e".into(),
+            context: Vec::new(),
         };
         let json = serde_json::to_value(&request).unwrap();
         assert_eq!(json["why"], "outside_subset");

@@ -8,7 +8,7 @@
 //! and a user's `edgecoder queue` command never undo each other's change.
 
 use edgecoder_executor::{Lang, ReasonCode};
-use edgecoder_protocol::review::{Decision, ReviewReason, ReviewResult};
+use edgecoder_protocol::review::{ContextFile, Decision, ReviewReason, ReviewResult};
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::io::Write;
@@ -142,6 +142,10 @@ pub struct QueueEntry {
     /// The entry.
     #[serde(flatten)]
     pub entry: NewEntry,
+    /// Files the user chose to send with it besides the minimum (`edgecoder queue include`),
+    /// as they were when included.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub context: Vec<ContextFile>,
     /// Its review.
     #[serde(default)]
     pub review: Review,
@@ -218,6 +222,7 @@ impl CloudQueue {
             id,
             created: humantime::format_rfc3339_seconds(now).to_string(),
             entry,
+            context: Vec::new(),
             review: Review::default(),
         };
         self.write(&queued)?;

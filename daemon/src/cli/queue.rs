@@ -40,6 +40,16 @@ pub enum QueueCommand {
         /// The entry's id.
         id: String,
     },
+    /// Send more than the minimum with an entry that is still held: add files (the test file, a
+    /// module it uses) as context; `show` then prints them in the payload, redacted like the rest.
+    Include {
+        /// The entry's id.
+        id: String,
+        /// The files, inside the entry's workspace (relative to it, or to the current directory
+        /// for an entry without one).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Remove one entry.
     Remove {
         /// The entry's id.
@@ -198,6 +208,43 @@ fn sync_until(queue: &CloudQueue, config: &Config, redactor: &Redactor, watch: &
     }
 }
 
+/// The most context files one entry may carry (the review server takes 8 and 128 KiB).
+const MAX_CONTEXT_FILES: usize = 8;
+
+/// Adds `files` to a held entry's context: each must be inside its workspace; a file included
+/// again is replaced by its current text.
+fn include(queue: &CloudQueue, id: &str, files: &[PathBuf]) -> Result<QueueEntry, Failure> {
+    let entry = queue.get(id).map_err(failure)?;
+    let usage = |m: String| Failure::new(Exit::Usage, anyhow::anyhow!(m));
+    if entry.review.stage != Stage::Held {
+        return Err(usage(format!("{id} was already let go ({}): context can only be added while it is held", entry.review.stage.as_str())));
+    }
+    let root = match &entry.entry.workspace {
+        Some(workspace) => workspace.clone(),
+        None => std::env::current_dir().map_err(|e| Failure::new(Exit::Io, e))?,
+    };
+    let root = root.canonicalize().map_err(|e| Failure::new(Exit::Io, anyhow::anyhow!("cannot open the workspace {}: {e}", root.display())))?;
+    let mut added = Vec::new();
+    for file in files {
+        let path = if file.is_absolute() { file.clone() } else { root.join(file) };
+        let path = path.canonicalize().map_err(|e| Failure::new(Exit::Io, anyhow::anyhow!("cannot open {}: {e}", file.display())))?;
+        let Ok(name) = path.strip_prefix(&root) else {
+            return Err(usage(format!("{} is outside the workspace {}: only files inside it can be sent", file.display(), root.display())));
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| Failure::new(Exit::Io, anyhow::anyhow!("cannot read {} as text: {e}", path.display())))?;
+        added.push(edgecoder_protocol::review::ContextFile { name: name.to_string_lossy().replace('\\', "/"), text });
+    }
+    let mut context = entry.context.clone();
+    for file in added {
+        context.retain(|c| c.name != file.name);
+        context.push(file);
+    }
+    if context.len() > MAX_CONTEXT_FILES || context.iter().map(|c| c.text.len()).sum::<usize>() > 128 << 10 {
+        return Err(usage(format!("too much context for one review: at most {MAX_CONTEXT_FILES} files and 128 KiB in all")));
+    }
+    queue.update(id, |e| e.context = context).map_err(failure)
+}
+
 fn json<T: serde::Serialize>(value: &T) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(value).map_err(|e| Failure::new(Exit::Failed, e))?;
     println!("{text}");
@@ -247,6 +294,16 @@ impl Execute for QueueArgs {
                         0 => println!("removed before sending: nothing"),
                         n => println!("removed before sending: {n} ({})", removed.join(", ")),
                     }
+                }
+                Ok(Exit::Ok)
+            }
+            QueueCommand::Include { id, files } => {
+                let entry = include(&queue, &id, &files)?;
+                if self.json {
+                    json(&entry)?;
+                } else {
+                    let names: Vec<&str> = entry.context.iter().map(|c| c.name.as_str()).collect();
+                    println!("{id} will also send: {} — `edgecoder queue show {id}` prints the payload", names.join(", "));
                 }
                 Ok(Exit::Ok)
             }
@@ -430,4 +487,35 @@ fn edit(code: &str, lang: Lang) -> Result<String, Failure> {
         return Err(Failure::new(Exit::Failed, anyhow::anyhow!("{editor} exited with {status}: nothing was written")));
     }
     std::fs::read_to_string(file.path()).map_err(|e| Failure::new(Exit::Io, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_is_added_only_from_inside_the_workspace_and_only_while_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let workspace = dir.path().join("ws");
+        std::fs::create_dir_all(workspace.join("tests")).unwrap();
+        std::fs::write(workspace.join("calc.py"), "def add(a, b):\n    return a - b\n").unwrap();
+        std::fs::write(workspace.join("tests/test_calc.py"), "assert add(2, 3) == 5\n").unwrap();
+        std::fs::write(dir.path().join("outside.py"), "secret = 1\n").unwrap();
+        let queue = CloudQueue::at(dir.path().join("queue"));
+        let entry = add(&queue, "fix add".into(), Path::new("calc.py"), Some(&workspace), String::new()).unwrap();
+
+        let e = include(&queue, &entry.id, &[PathBuf::from("../outside.py")]).unwrap_err();
+        assert!(e.error.to_string().contains("outside the workspace"), "{}", e.error);
+        let included = include(&queue, &entry.id, &[PathBuf::from("tests/test_calc.py")]).unwrap();
+        assert_eq!(included.context.len(), 1);
+        assert_eq!((included.context[0].name.as_str(), included.context[0].text.as_str()), ("tests/test_calc.py", "assert add(2, 3) == 5\n"));
+        std::fs::write(workspace.join("tests/test_calc.py"), "assert add(1, 1) == 2\n").unwrap();
+        let again = include(&queue, &entry.id, &[PathBuf::from("tests/test_calc.py")]).unwrap();
+        assert_eq!(again.context.len(), 1, "included again: replaced, not doubled");
+        assert_eq!(again.context[0].text, "assert add(1, 1) == 2\n");
+
+        queue.update(&entry.id, |e| e.review.stage = Stage::Waiting).unwrap();
+        let e = include(&queue, &entry.id, &[PathBuf::from("calc.py")]).unwrap_err();
+        assert!(e.error.to_string().contains("already let go"), "{}", e.error);
+    }
 }

@@ -17,7 +17,7 @@ pub use redact::{Finding, PatternError, Redacted, Redactor};
 pub use sync::{Synced, backoff_s, sync};
 
 use crate::agent::QueueEntry;
-use edgecoder_protocol::review::{REQUEST_VERSION, ReviewRequest};
+use edgecoder_protocol::review::{ContextFile, REQUEST_VERSION, ReviewRequest};
 use serde::Serialize;
 
 /// A request and what the redaction removed from each of its fields.
@@ -47,6 +47,7 @@ pub fn outgoing(entry: &QueueEntry, redactor: &Redactor) -> Outgoing {
         task: clean("task", &entry.entry.task),
         code: clean("code", &entry.entry.code),
         error: clean("error", &entry.entry.message),
+        context: entry.context.iter().map(|c| ContextFile { name: clean("context", &c.name), text: clean("context", &c.text) }).collect(),
     };
     Outgoing { request, removed }
 }
@@ -86,5 +87,18 @@ mod tests {
         assert!(!json.contains("private-project") && !json.contains("qwen"), "no workspace path, no model: {json}");
         assert!(!json.contains("SECRET_BASE"), "the file's content before the task stays on the device: {json}");
         assert_eq!(out.request.file.as_deref(), Some("report.py"));
+        assert!(out.request.context.is_empty() && !json.contains("\"context\""), "only the minimum unless the user adds more: {json}");
+
+        // More context only when the user includes it, redacted like the rest.
+        let with = queue
+            .update(&entry.id, |e| {
+                e.context = vec![ContextFile { name: "test_report.py".into(), text: "KEY = 'ghp_0123456789abcdefghijABCDEFGHIJ012345'\nassert report()\n".into() }]
+            })
+            .unwrap();
+        let out = outgoing(&with, &Redactor::new(&[]).unwrap());
+        assert_eq!(out.request.context.len(), 1);
+        assert_eq!(out.request.context[0].name, "test_report.py");
+        assert!(out.request.context[0].text.contains("[REDACTED:") && !out.request.context[0].text.contains("ghp_"), "{:?}", out.request.context);
+        assert!(out.removed.iter().any(|(field, _)| *field == "context"));
     }
 }

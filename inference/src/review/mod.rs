@@ -106,6 +106,9 @@ fn new_id() -> String {
     format!("rv_{}", edgecoder_protocol::MessageId::random())
 }
 
+/// The most files a request may add as context.
+const MAX_CONTEXT_FILES: usize = 8;
+
 fn check_request(request: &ReviewRequest) -> Result<(), ReviewRefusal> {
     let bad = |m: &str| Err(ReviewRefusal::BadRequest(m.to_owned()));
     if request.version != edgecoder_protocol::review::REQUEST_VERSION {
@@ -121,11 +124,18 @@ fn check_request(request: &ReviewRequest) -> Result<(), ReviewRefusal> {
     if request.task.len() > 16 << 10 || request.error.len() > 16 << 10 || request.code.len() > 64 << 10 {
         return bad("too large: the task and error may be 16 KiB each and the code 64 KiB (send the snippet, not the file)");
     }
-    if let Some(file) = &request.file {
+    let relative = |file: &str| {
         let escapes = file.split(['/', '\\']).any(|part| part == "..") || file.starts_with('/') || file.contains(':');
-        if file.is_empty() || file.len() > 256 || escapes {
-            return bad("file must be a relative path inside the workspace, at most 256 characters");
-        }
+        !file.is_empty() && file.len() <= 256 && !escapes
+    };
+    if request.file.as_deref().is_some_and(|file| !relative(file)) {
+        return bad("file must be a relative path inside the workspace, at most 256 characters");
+    }
+    if request.context.len() > MAX_CONTEXT_FILES || request.context.iter().map(|c| c.text.len()).sum::<usize>() > 128 << 10 {
+        return bad("too much context: at most 8 files and 128 KiB in all");
+    }
+    if request.context.iter().any(|c| !relative(&c.name)) {
+        return bad("each context file's name must be a relative path inside the workspace, at most 256 characters");
     }
     Ok(())
 }
@@ -312,7 +322,12 @@ mod tests {
             task: "add two numbers".into(),
             code: "def add(a, b):\n    return a - b\n".into(),
             error: "add(1, 2) gave -1".into(),
+            context: Vec::new(),
         }
+    }
+
+    fn context(name: &str, text: &str) -> edgecoder_protocol::review::ContextFile {
+        edgecoder_protocol::review::ContextFile { name: name.into(), text: text.into() }
     }
 
     #[test]
@@ -327,6 +342,9 @@ mod tests {
             (ReviewRequest { file: Some("../etc/passwd".into()), ..request("q") }, "relative path"),
             (ReviewRequest { file: Some("/etc/passwd".into()), ..request("q") }, "relative path"),
             (ReviewRequest { file: Some("C:\\x.py".into()), ..request("q") }, "relative path"),
+            (ReviewRequest { context: vec![context("../secrets.py", "x")], ..request("q") }, "each context file"),
+            (ReviewRequest { context: vec![context("a.py", &"x".repeat(130 << 10))], ..request("q") }, "too much context"),
+            (ReviewRequest { context: (0..9).map(|i| context(&format!("f{i}.py"), "x")).collect(), ..request("q") }, "too much context"),
         ];
         for (bad, says) in cases {
             let err = check_request(&bad).unwrap_err().to_string();

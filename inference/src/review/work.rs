@@ -58,6 +58,9 @@ fn user_prompt(request: &ReviewRequest) -> String {
     if !request.error.trim().is_empty() {
         prompt.push_str(&format!("\nWhat went wrong: {}\n", request.error.trim()));
     }
+    for file in &request.context {
+        prompt.push_str(&format!("\nMore context, `{}` (do not rewrite it):\n```\n{}\n```\n", file.name, file.text.trim_end()));
+    }
     prompt
 }
 
@@ -162,6 +165,26 @@ mod tests {
         assert_eq!(explanation(reply), "Replaced asyncio with a loop. It runs anywhere.");
         assert_eq!(explanation("```python\nx = 1\n```"), "The model gave no explanation.");
         assert!(explanation(&"word ".repeat(400)).ends_with('…'));
+    }
+
+    #[test]
+    fn the_prompt_carries_the_context_the_user_chose_to_send() {
+        let mut request = ReviewRequest {
+            version: 1,
+            queue_id: "q".into(),
+            why: ReviewReason::GaveUp,
+            reason: None,
+            lang: Lang::Python,
+            file: Some("calc.py".into()),
+            task: "make the tests pass".into(),
+            code: "def add(a, b):\n    return a - b\n".into(),
+            error: "test_add failed".into(),
+            context: Vec::new(),
+        };
+        assert!(!user_prompt(&request).contains("More context"));
+        request.context.push(edgecoder_protocol::review::ContextFile { name: "test_calc.py".into(), text: "assert add(2, 3) == 5\n".into() });
+        let prompt = user_prompt(&request);
+        assert!(prompt.contains("More context, `test_calc.py`") && prompt.contains("assert add(2, 3) == 5"), "{prompt}");
     }
 
     #[test]
