@@ -223,16 +223,15 @@ fn include(queue: &CloudQueue, id: &str, files: &[PathBuf]) -> Result<QueueEntry
         Some(workspace) => workspace.clone(),
         None => std::env::current_dir().map_err(|e| Failure::new(Exit::Io, e))?,
     };
-    let root = root.canonicalize().map_err(|e| Failure::new(Exit::Io, anyhow::anyhow!("cannot open the workspace {}: {e}", root.display())))?;
+    let workspace = crate::agent::Workspace::open(&root).map_err(|e| usage(e.to_string()))?;
     let mut added = Vec::new();
     for file in files {
-        let path = if file.is_absolute() { file.clone() } else { root.join(file) };
-        let path = path.canonicalize().map_err(|e| Failure::new(Exit::Io, anyhow::anyhow!("cannot open {}: {e}", file.display())))?;
-        let Ok(name) = path.strip_prefix(&root) else {
-            return Err(usage(format!("{} is outside the workspace {}: only files inside it can be sent", file.display(), root.display())));
-        };
-        let text = std::fs::read_to_string(&path).map_err(|e| Failure::new(Exit::Io, anyhow::anyhow!("cannot read {} as text: {e}", path.display())))?;
-        added.push(edgecoder_protocol::review::ContextFile { name: name.to_string_lossy().replace('\\', "/"), text });
+        let relative = file.strip_prefix(workspace.root()).unwrap_or(file).to_string_lossy().replace('\\', "/");
+        let text = workspace
+            .read(&relative)
+            .map_err(|e| usage(e.to_string()))?
+            .ok_or_else(|| usage(format!("{} does not exist in {}", relative, workspace.root().display())))?;
+        added.push(edgecoder_protocol::review::ContextFile { name: relative, text });
     }
     let mut context = entry.context.clone();
     for file in added {
