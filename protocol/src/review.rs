@@ -23,6 +23,15 @@ pub const NONCE_HEADER: &str = "x-edgecoder-nonce";
 pub const TIMESTAMP_HEADER: &str = "x-edgecoder-timestamp";
 /// The version number a [`ReviewRequest`] carries.
 pub const REQUEST_VERSION: u32 = 1;
+/// The most context files one review request may carry.
+pub const MAX_CONTEXT_FILES: usize = 8;
+/// The most context text, in bytes over all files, one review request may carry.
+pub const MAX_CONTEXT_BYTES: usize = 128 << 10;
+
+/// Whether `context` fits one review request ([`MAX_CONTEXT_FILES`], [`MAX_CONTEXT_BYTES`]).
+pub fn context_fits(context: &[ContextFile]) -> bool {
+    context.len() <= MAX_CONTEXT_FILES && context.iter().map(|c| c.text.len()).sum::<usize>() <= MAX_CONTEXT_BYTES
+}
 
 /// `POST /review/v1/token`: an API key (in [`API_KEY_HEADER`]) for a delegation token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

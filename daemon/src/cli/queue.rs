@@ -7,7 +7,7 @@ use crate::handshake::{self, DecideError, Redactor, ReviewClient, Synced};
 use crate::server::config::Config;
 use clap::{Args, Subcommand};
 use edgecoder_executor::Lang;
-use edgecoder_protocol::review::{Decision, ReviewReason, Verification};
+use edgecoder_protocol::review::{self, Decision, ReviewReason, Verification};
 use std::path::{Path, PathBuf};
 use edgecoder_protocol::envelope::unix_time_s;
 use std::time::{Duration, Instant};
@@ -24,8 +24,9 @@ pub struct QueueArgs {
     #[arg(long, global = true)]
     pub json: bool,
     /// The daemon config file with the `redact_patterns` applied to what leaves the device
-    /// (default: edgecoderd.toml in the config directory; a missing default file adds none).
-    #[arg(long = "config", value_name = "FILE", global = true)]
+    /// (default: $EDGECODER_CONFIG, else edgecoderd.toml in the config directory; a missing
+    /// default file adds none).
+    #[arg(long = "config", value_name = "FILE", global = true, env = "EDGECODER_CONFIG")]
     pub config: Option<std::path::PathBuf>,
 }
 
@@ -208,9 +209,6 @@ fn sync_until(queue: &CloudQueue, config: &Config, redactor: &Redactor, watch: &
     }
 }
 
-/// The most context files one entry may carry (the review server takes 8 and 128 KiB).
-const MAX_CONTEXT_FILES: usize = 8;
-
 /// Adds `files` to a held entry's context: each must be inside its workspace; a file included
 /// again is replaced by its current text.
 fn include(queue: &CloudQueue, id: &str, files: &[PathBuf]) -> Result<QueueEntry, Failure> {
@@ -231,15 +229,19 @@ fn include(queue: &CloudQueue, id: &str, files: &[PathBuf]) -> Result<QueueEntry
             .read(&relative)
             .map_err(|e| usage(e.to_string()))?
             .ok_or_else(|| usage(format!("{} does not exist in {}", relative, workspace.root().display())))?;
-        added.push(edgecoder_protocol::review::ContextFile { name: relative, text });
+        added.push(review::ContextFile { name: relative, text });
     }
     let mut context = entry.context.clone();
     for file in added {
         context.retain(|c| c.name != file.name);
         context.push(file);
     }
-    if context.len() > MAX_CONTEXT_FILES || context.iter().map(|c| c.text.len()).sum::<usize>() > 128 << 10 {
-        return Err(usage(format!("too much context for one review: at most {MAX_CONTEXT_FILES} files and 128 KiB in all")));
+    if !review::context_fits(&context) {
+        return Err(usage(format!(
+            "too much context for one review: at most {} files and {} KiB in all",
+            review::MAX_CONTEXT_FILES,
+            review::MAX_CONTEXT_BYTES >> 10
+        )));
     }
     queue.update(id, |e| e.context = context).map_err(failure)
 }

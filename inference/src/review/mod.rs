@@ -11,7 +11,7 @@ pub mod work;
 
 use crate::backend::Backend;
 use auth::{ApiKeys, NonceGuard, TokenIssuer};
-use edgecoder_protocol::review::{ReviewRequest, ReviewResult, ReviewState, ReviewStatus};
+use edgecoder_protocol::review::{self, ReviewRequest, ReviewResult, ReviewState, ReviewStatus};
 use edgecoder_protocol::run::Limits;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -106,12 +106,9 @@ fn new_id() -> String {
     format!("rv_{}", edgecoder_protocol::MessageId::random())
 }
 
-/// The most files a request may add as context.
-const MAX_CONTEXT_FILES: usize = 8;
-
 fn check_request(request: &ReviewRequest) -> Result<(), ReviewRefusal> {
     let bad = |m: &str| Err(ReviewRefusal::BadRequest(m.to_owned()));
-    if request.version != edgecoder_protocol::review::REQUEST_VERSION {
+    if request.version != review::REQUEST_VERSION {
         return Err(ReviewRefusal::BadRequest(format!("request version {} is not supported (this server speaks 1)", request.version)));
     }
     let id_ok = |id: &str| !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
@@ -131,8 +128,12 @@ fn check_request(request: &ReviewRequest) -> Result<(), ReviewRefusal> {
     if request.file.as_deref().is_some_and(|file| !relative(file)) {
         return bad("file must be a relative path inside the workspace, at most 256 characters");
     }
-    if request.context.len() > MAX_CONTEXT_FILES || request.context.iter().map(|c| c.text.len()).sum::<usize>() > 128 << 10 {
-        return bad("too much context: at most 8 files and 128 KiB in all");
+    if !review::context_fits(&request.context) {
+        return Err(ReviewRefusal::BadRequest(format!(
+            "too much context: at most {} files and {} KiB in all",
+            review::MAX_CONTEXT_FILES,
+            review::MAX_CONTEXT_BYTES >> 10
+        )));
     }
     if request.context.iter().any(|c| !relative(&c.name)) {
         return bad("each context file's name must be a relative path inside the workspace, at most 256 characters");

@@ -1,7 +1,8 @@
 // The client layer against a real `edgecoderd` (started here, with the small model): discovery
 // through the daemon's own config and token, status over the unix socket and TCP, a workspace
 // task from POST to its last event, its diff applied to the temp workspace the way the editor
-// applies it (the daemon then refuses to write over it), reject and cancel, the cloud-review queue through the CLI and the live stream,
+// applies it (the daemon then refuses to write over it), reject and cancel, the cloud-review queue through the CLI and the live stream
+// (a whole review against a real review server is review.test.ts),
 // code search over MCP, and inline completion with cancellation.
 
 import * as fs from "node:fs";
