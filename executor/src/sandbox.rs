@@ -31,10 +31,11 @@
 //! [`WALL_CLOCK_GRACE`]), kills the child when it is over, always reaps it, and maps a child
 //! killed by a signal or a limit to an [`Outcome`].
 
+#[cfg(all(unix, not(edgecoder_portable)))]
 mod child;
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(edgecoder_portable)))]
 mod confine;
-#[cfg(not(target_os = "linux"))]
+#[cfg(all(unix, not(target_os = "linux"), not(edgecoder_portable)))]
 mod confine {
     //! Confinement needs Linux; elsewhere every layer is reported as missing.
     use crate::{IsolationReport, Limits};
@@ -55,12 +56,28 @@ mod confine {
         }
     }
 }
+#[cfg(all(unix, not(edgecoder_portable)))]
 mod parent;
+#[cfg(any(not(unix), edgecoder_portable))]
+mod portable;
+#[cfg(all(unix, not(edgecoder_portable)))]
 mod warm;
 
-pub use child::{ChildRunner, child_main_if_requested, serve_child_if_requested};
+#[cfg(all(unix, not(edgecoder_portable)))]
+pub use child::{child_main_if_requested, serve_child_if_requested};
+#[cfg(all(unix, not(edgecoder_portable)))]
 pub use parent::{execute, execute_with};
+#[cfg(any(not(unix), edgecoder_portable))]
+pub use portable::{
+    child_main_if_requested, execute, execute_with, serve_child_if_requested, set_warm_children, wait_until_warm,
+    warm_child_pids, warm_children,
+};
+#[cfg(all(unix, not(edgecoder_portable)))]
 pub use warm::{set_warm_children, wait_until_warm, warm_child_pids, warm_children};
+
+/// What a sandbox child runs a request with, once it is confined. Production binaries use
+/// [`crate::execute_in_process`] through [`child_main_if_requested`].
+pub type ChildRunner = fn(&ExecRequest, &Limits) -> ExecResponse;
 
 use crate::{ExecRequest, ExecResponse, IsolationReport, Limits, Outcome, RunResult, TestReport};
 use std::path::PathBuf;
@@ -76,6 +93,7 @@ pub const WARM_ARG: &str = "warm";
 
 /// The byte a warm child writes on its answer pipe once it is confined and its interpreter is
 /// built, before it reads its request.
+#[cfg(all(unix, not(edgecoder_portable)))]
 const READY: u8 = 0x52;
 
 /// The environment variable that names the child executable when none was set in code.
@@ -175,6 +193,7 @@ fn failed_run(
 
 /// The address-space limit for a child whose own footprint is `base_bytes`: the memory budget
 /// plus the footprint plus room for the interpreter thread's stack and allocator arenas.
+#[cfg(all(target_os = "linux", not(edgecoder_portable)))]
 fn address_space_limit(limits: &Limits, base_bytes: u64) -> u64 {
     const OVERHEAD: u64 = 512 * 1024 * 1024;
     base_bytes
@@ -183,6 +202,7 @@ fn address_space_limit(limits: &Limits, base_bytes: u64) -> u64 {
 }
 
 /// The soft CPU-seconds limit for a child: the wall-clock budget rounded up, plus one second.
+#[cfg(all(unix, not(edgecoder_portable)))]
 fn cpu_seconds_limit(limits: &Limits) -> u64 {
     limits.wall_time_ms.div_ceil(1000).saturating_add(1)
 }

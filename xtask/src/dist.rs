@@ -175,30 +175,54 @@ pub fn print(built: &Built) {
     println!("written to {} (with edgecoderd.toml, edgecoderd.env, build.json)", built.out.display());
 }
 
-/// The feature combinations `check-cfg` checks: every crate's defaults, each optional feature,
-/// and the protocol crate's `no_std` builds.
-pub fn cfg_checks() -> Vec<Vec<&'static str>> {
+/// One `cargo` run of `check-cfg`.
+pub struct CfgCheck {
+    /// `check` or `test`.
+    pub command: &'static str,
+    /// Its arguments.
+    pub args: Vec<&'static str>,
+    /// Built with `--cfg edgecoder_portable`: the code paths of platforms without Unix sockets
+    /// and process sandboxes (Windows), compiled and run on this machine.
+    pub portable: bool,
+}
+
+/// What `check-cfg` runs: every crate's defaults, each optional feature, the protocol crate's
+/// `no_std` builds, and the portable paths (checked with warnings as errors, and the executor's
+/// portable run tested).
+pub fn cfg_checks() -> Vec<CfgCheck> {
+    let check = |args: Vec<&'static str>| CfgCheck { command: "check", args, portable: false };
+    let portable = |command, args| CfgCheck { command, args, portable: true };
     vec![
-        vec!["--workspace", "--all-targets"],
-        vec!["--package", "edgecoder-daemon", "--features", "gpu"],
-        vec!["--package", "edgecoder-protocol", "--no-default-features"],
-        vec!["--package", "edgecoder-protocol", "--no-default-features", "--features", "alloc"],
-        vec!["--package", "edgecoder-protocol", "--no-default-features", "--features", "embedded-svc"],
-        vec!["--package", "edgecoder-protocol", "--features", "signatures,openapi,embedded-svc"],
+        check(vec!["--workspace", "--all-targets"]),
+        check(vec!["--package", "edgecoder-daemon", "--features", "gpu"]),
+        check(vec!["--package", "edgecoder-protocol", "--no-default-features"]),
+        check(vec!["--package", "edgecoder-protocol", "--no-default-features", "--features", "alloc"]),
+        check(vec!["--package", "edgecoder-protocol", "--no-default-features", "--features", "embedded-svc"]),
+        check(vec!["--package", "edgecoder-protocol", "--features", "signatures,openapi,embedded-svc"]),
+        portable("check", vec!["--package", "edgecoder-executor", "--package", "edgecoder-daemon", "--lib", "--bins"]),
+        portable("check", vec!["--package", "edgecoder-executor", "--package", "edgecoder-daemon", "--lib", "--profile", "test"]),
+        portable("test", vec!["--package", "edgecoder-executor", "--lib", "sandbox::portable"]),
     ]
 }
 
-/// Runs (or prints) every cfg check; whether all passed.
+/// Runs (or prints) every cfg check; whether all passed. The portable builds get a target
+/// folder of their own (`<target>/portable`), so that the usual one is not rebuilt.
 pub fn check_cfg(dry_run: bool) -> Result<bool> {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace().join("target"), PathBuf::from);
     let mut failed = Vec::new();
-    for args in cfg_checks() {
-        let line = format!("cargo check {}", args.join(" "));
+    for check in cfg_checks() {
+        let flags = if check.portable { "RUSTFLAGS='--cfg edgecoder_portable -D warnings' " } else { "" };
+        let line = format!("{flags}cargo {} {}", check.command, check.args.join(" "));
         eprintln!("cargo xtask: {line}");
         if dry_run {
             continue;
         }
-        let status = Command::new("cargo").current_dir(workspace()).arg("check").args(&args).status()?;
-        if !status.success() {
+        let mut cargo = Command::new("cargo");
+        cargo.current_dir(workspace()).arg(check.command).args(&check.args);
+        if check.portable {
+            cargo.env("RUSTFLAGS", "--cfg edgecoder_portable -D warnings").env("CARGO_TARGET_DIR", target.join("portable"));
+        }
+        if !cargo.status()?.success() {
             failed.push(line);
         }
     }

@@ -6,7 +6,9 @@
 //!   and writes `dist/<profile>/` with the binaries, the device's `edgecoderd.toml` and
 //!   `edgecoderd.env`, and `build.json` (sizes, features, tool).
 //! - `cargo xtask check-cfg` runs `cargo check` on every feature combination this machine can
-//!   check (the platform `cfg`s of other targets need their runners: see the CI workflow).
+//!   check, and the portable code paths (`--cfg edgecoder_portable`: no Unix socket, no process
+//!   sandbox — what Windows builds) with warnings as errors; the other targets' own `cfg`s need
+//!   their runners (see the CI workflow).
 
 mod dist;
 mod profile;

@@ -159,12 +159,7 @@ async fn over_http(http: &reqwest::Client, url: &str, token: &str, model: &str, 
 
 /// CPU time this process has used (all threads).
 fn process_cpu() -> Duration {
-    // SAFETY: getrusage writes into the zeroed struct we pass.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: RUSAGE_SELF with a valid pointer.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    time(usage.ru_utime) + time(usage.ru_stime)
+    cpu_time::ProcessTime::try_now().map_or(Duration::ZERO, |t| t.as_duration())
 }
 
 /// Runs one measured request and records the CPU time the process used meanwhile.

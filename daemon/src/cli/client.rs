@@ -1,5 +1,6 @@
-//! The CLI's connection to a running daemon over its unix socket, with errors that say how to
-//! start the daemon when it is not running.
+//! The CLI's connection to a running daemon over its unix socket (or, where there is none, the
+//! loopback TCP address the daemon wrote beside its token), with errors that say how to start
+//! the daemon when it is not running.
 
 use std::path::PathBuf;
 
@@ -28,12 +29,15 @@ impl DaemonArgs {
     }
 }
 
-/// An HTTP client bound to the daemon's unix socket, with the token.
+/// An HTTP client bound to the daemon's local endpoint, with the token.
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
     token: String,
-    socket: PathBuf,
+    /// The URL requests' paths are joined to.
+    base: String,
+    /// Where the daemon was looked for (its socket, or its address file), for messages.
+    endpoint: PathBuf,
 }
 
 /// A single-threaded async runtime for a CLI command.
@@ -44,12 +48,12 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(|e| Failure::new(Exit::Failed, anyhow!("cannot start the async runtime: {e}")))
 }
 
-fn not_running(socket: &std::path::Path) -> Failure {
+fn not_running(endpoint: &std::path::Path) -> Failure {
     Failure::new(
         Exit::Daemon,
         anyhow!(
             "the daemon is not running (nothing answers on {}): start it with `edgecoder serve` (foreground) or `systemctl --user start edgecoderd`",
-            socket.display()
+            endpoint.display()
         ),
     )
 }
@@ -68,39 +72,55 @@ fn denied(error: &std::io::Error) -> bool {
     error.kind() == std::io::ErrorKind::PermissionDenied
 }
 
+/// The URL the daemon at `endpoint` (its unix socket) answers on, once the socket is there.
+#[cfg(all(unix, not(edgecoder_portable)))]
+fn base_url(endpoint: &std::path::Path) -> Result<String, Failure> {
+    match std::fs::metadata(endpoint) {
+        Ok(_) => Ok("http://localhost".to_owned()),
+        Err(e) if denied(&e) => Err(no_access(endpoint, &e)),
+        Err(_) => Err(not_running(endpoint)),
+    }
+}
+
+/// The URL the daemon serves on: the loopback address it wrote to `endpoint` (its address file).
+#[cfg(any(not(unix), edgecoder_portable))]
+fn base_url(endpoint: &std::path::Path) -> Result<String, Failure> {
+    match std::fs::read_to_string(endpoint) {
+        Ok(address) => Ok(format!("http://{}", address.trim())),
+        Err(e) if denied(&e) => Err(no_access(endpoint, &e)),
+        Err(_) => Err(not_running(endpoint)),
+    }
+}
+
 impl Client {
     /// Connects to the daemon the config names.
     pub fn connect(args: &DaemonArgs) -> Result<Client, Failure> {
         let config = args.load()?;
-        let socket = config.socket_path().map_err(|e| Failure::new(Exit::Usage, e))?;
-        match std::fs::metadata(&socket) {
-            Ok(_) => {}
-            Err(e) if denied(&e) => return Err(no_access(&socket, &e)),
-            Err(_) => return Err(not_running(&socket)),
-        }
+        let endpoint = config.local_endpoint().map_err(|e| Failure::new(Exit::Usage, e))?;
+        let base = base_url(&endpoint)?;
         let token_path = config.token_path().map_err(|e| Failure::new(Exit::Usage, e))?;
         let token = match crate::server::token::read(&token_path, crate::server::token::Sharing::of(config.group_access)) {
             Ok(token) => token,
             Err(crate::server::token::TokenError::Io { error, .. }) if denied(&error) => return Err(no_access(&token_path, &error)),
             Err(e) => return Err(Failure::new(Exit::Daemon, e)),
         };
-        let http = reqwest::Client::builder()
-            .unix_socket(socket.clone())
-            .build()
-            .map_err(|e| Failure::new(Exit::Failed, anyhow!("cannot build the HTTP client: {e}")))?;
-        Ok(Client { http, token, socket })
+        let builder = reqwest::Client::builder().no_proxy();
+        #[cfg(all(unix, not(edgecoder_portable)))]
+        let builder = builder.unix_socket(endpoint.clone());
+        let http = builder.build().map_err(|e| Failure::new(Exit::Failed, anyhow!("cannot build the HTTP client: {e}")))?;
+        Ok(Client { http, token, base, endpoint })
     }
 
     /// A request to `path` (e.g. `/edgecoder/status`) with the token.
     pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.http.request(method, format!("http://localhost{path}")).bearer_auth(&self.token)
+        self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token)
     }
 
     /// Sends a request; connection failures say the daemon is not running, error statuses
     /// carry the daemon's message.
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, Failure> {
         let response = request.send().await.map_err(|e| {
-            if e.is_connect() { not_running(&self.socket) } else { Failure::new(Exit::Daemon, anyhow!("the daemon did not answer: {e}")) }
+            if e.is_connect() { not_running(&self.endpoint) } else { Failure::new(Exit::Daemon, anyhow!("the daemon did not answer: {e}")) }
         })?;
         if response.status().is_success() {
             return Ok(response);

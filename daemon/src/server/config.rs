@@ -56,6 +56,10 @@ pub enum ConfigError {
     NoDirectory(&'static str),
 }
 
+/// The loopback address a daemon serves where unix sockets are not available (Windows) and no
+/// `listen` address is configured.
+pub const PORTABLE_LISTEN: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 11436);
+
 /// The daemon's configuration (every field has a default).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -357,6 +361,28 @@ impl Config {
     pub fn review_client(&self) -> Result<Option<crate::handshake::ReviewClient>, crate::handshake::ClientError> {
         let (Some(url), Some(key_file)) = (&self.review_url, &self.review_api_key_file) else { return Ok(None) };
         crate::handshake::ReviewClient::from_key_file(url, key_file, self.review_ca_file.as_deref()).map(Some)
+    }
+
+    /// The TCP address the daemon serves: `listen`; where unix sockets are not available
+    /// (Windows) always one, [`PORTABLE_LISTEN`] when `listen` is unset.
+    pub fn tcp_address(&self) -> Option<SocketAddr> {
+        if cfg!(any(not(unix), edgecoder_portable)) { Some(self.listen.unwrap_or(PORTABLE_LISTEN)) } else { self.listen }
+    }
+
+    /// Where a daemon without a unix socket writes the TCP address it serves (beside the
+    /// token), for the CLI to find it.
+    #[cfg(any(not(unix), edgecoder_portable))]
+    pub fn address_file(&self) -> Result<PathBuf, ConfigError> {
+        Ok(self.token_path()?.with_file_name("edgecoderd.addr"))
+    }
+
+    /// Where the CLI finds the daemon: its unix socket, or where there is none, its address file.
+    pub fn local_endpoint(&self) -> Result<PathBuf, ConfigError> {
+        #[cfg(all(unix, not(edgecoder_portable)))]
+        let endpoint = self.socket_path();
+        #[cfg(any(not(unix), edgecoder_portable))]
+        let endpoint = self.address_file();
+        endpoint
     }
 
     /// The token file: `token_file`, else `$XDG_STATE_HOME/edgecoder/token`.

@@ -1,9 +1,11 @@
-//! Listeners and the accept loop: the unix socket (mode 0600) and the optional TCP address,
+//! Listeners and the accept loop: the unix socket (mode 0600; Linux and macOS) and the TCP
+//! address (optional there, the only listener elsewhere),
 //! served with hyper's HTTP/1 connection builder so that a client that dribbles its request
 //! headers (slow loris) is cut off after `header_timeout_secs`, and connections drain gracefully
 //! on shutdown.
 
 use std::future::Future;
+#[cfg(all(unix, not(edgecoder_portable)))]
 use std::path::Path;
 use std::time::Duration;
 
@@ -14,7 +16,9 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpListener, UnixListener};
+use tokio::net::TcpListener;
+#[cfg(all(unix, not(edgecoder_portable)))]
+use tokio::net::UnixListener;
 use tokio::sync::watch;
 use tower::ServiceExt;
 
@@ -23,6 +27,7 @@ use super::guard::Peer;
 /// Binds the unix socket at `path` with mode 0600, or 0660 when shared with the group (a new
 /// directory for it gets 0700), replacing a stale socket file but refusing to take over from a
 /// daemon that still answers there.
+#[cfg(all(unix, not(edgecoder_portable)))]
 pub async fn bind_unix(path: &Path, sharing: super::token::Sharing) -> std::io::Result<UnixListener> {
     if let Some(dir) = path.parent() {
         super::token::create_private_dir(dir)?;
@@ -44,11 +49,8 @@ pub async fn bind_unix(path: &Path, sharing: super::token::Sharing) -> std::io::
     // SAFETY: as above, restoring the previous mask.
     unsafe { libc::umask(previous) };
     let listener = listener?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
-    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     Ok(listener)
 }
 
@@ -115,6 +117,7 @@ pub fn tcp<'a>(listener: &'a TcpListener) -> impl FnMut() -> Accepting<'a, tokio
 }
 
 /// The accept function of a unix listener.
+#[cfg(all(unix, not(edgecoder_portable)))]
 pub fn unix<'a>(listener: &'a UnixListener) -> impl FnMut() -> Accepting<'a, tokio::net::UnixStream> + 'a {
     move || {
         Box::pin(async move {
@@ -124,7 +127,7 @@ pub fn unix<'a>(listener: &'a UnixListener) -> impl FnMut() -> Accepting<'a, tok
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix, not(edgecoder_portable)))]
 mod tests {
     use super::*;
     use crate::server::token::Sharing;

@@ -261,13 +261,15 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     config.validate()?;
     let sharing = token::Sharing::of(config.group_access);
     let token = token::load_or_create(&config.token_path()?, sharing)?;
+    #[cfg(all(unix, not(edgecoder_portable)))]
     let socket_path = config.socket_path()?;
     let state = AppState::new(config, token).await?;
     let config = state.config.clone();
+    #[cfg(all(unix, not(edgecoder_portable)))]
     let unix = listen::bind_unix(&socket_path, sharing)
         .await
         .map_err(|error| ServerError::Bind { what: socket_path.display().to_string(), error })?;
-    let tcp = match config.listen {
+    let tcp = match config.tcp_address() {
         Some(addr) => Some(
             tokio::net::TcpListener::bind(addr)
                 .await
@@ -275,11 +277,22 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         ),
         None => None,
     };
+    #[cfg(all(unix, not(edgecoder_portable)))]
     let mut listening = vec![format!("unix:{}", socket_path.display())];
+    #[cfg(any(not(unix), edgecoder_portable))]
+    let mut listening = Vec::new();
     if let Some(tcp) = &tcp {
         let addr = tcp.local_addr().map_err(|error| ServerError::Bind { what: "tcp".into(), error })?;
         listening.push(format!("http://{addr}"));
     }
+    #[cfg(any(not(unix), edgecoder_portable))]
+    let address_file = {
+        let addr = tcp.as_ref().and_then(|tcp| tcp.local_addr().ok()).expect("bound above: the TCP address is always set here");
+        let file = config.address_file()?;
+        std::fs::write(&file, format!("{addr}\n")).map_err(|error| ServerError::Bind { what: file.display().to_string(), error })?;
+        tracing::warn!(%addr, "unix sockets need Linux or macOS: the CLI and IDEs reach this daemon over loopback TCP with the token (its address is in {})", file.display());
+        file
+    };
     for l in &listening {
         println!("edgecoderd listening on {l}");
     }
@@ -291,7 +304,10 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     let watchdog = notify::spawn_watchdog();
     follow_reviews(&config);
     tracing::info!(?listening, "edgecoderd ready");
+    #[cfg(all(unix, not(edgecoder_portable)))]
     let unix_loop = listen::serve(listen::unix(&unix), app.clone(), header_timeout, stopped.clone(), grace);
+    #[cfg(any(not(unix), edgecoder_portable))]
+    let unix_loop = async {};
     let tcp_loop = async {
         if let Some(tcp) = &tcp {
             listen::serve(listen::tcp(tcp), app.clone(), header_timeout, stopped.clone(), grace).await;
@@ -307,6 +323,9 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     if let Some(watchdog) = watchdog {
         watchdog.abort();
     }
+    #[cfg(all(unix, not(edgecoder_portable)))]
     let _ = std::fs::remove_file(&socket_path);
+    #[cfg(any(not(unix), edgecoder_portable))]
+    let _ = std::fs::remove_file(&address_file);
     Ok(())
 }

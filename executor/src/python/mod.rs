@@ -59,6 +59,7 @@ pub fn run_tests(solution: &str, tests: &str, limits: &Limits) -> TestReport {
 
 /// Declares that this process runs one program and exits (a sandbox child): Python runs then
 /// get an interpreter built for them alone instead of starting the pool.
+#[cfg(all(unix, not(edgecoder_portable)))] // only sandbox children call it
 pub(crate) fn one_run_per_process() {
     pool::one_run_per_process();
 }
@@ -66,6 +67,7 @@ pub(crate) fn one_run_per_process() {
 /// Declares that this process runs one program and exits, and starts building its interpreter
 /// (with the common modules imported) before the program is known: a warm sandbox child.
 /// [`wait_until_ready`] tells when it is built.
+#[cfg(all(unix, not(edgecoder_portable)))] // only sandbox children call it
 pub(crate) fn one_warm_run_per_process() {
     pool::one_warm_run_per_process();
 }

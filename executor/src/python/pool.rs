@@ -171,6 +171,7 @@ static ONE_JOB: AtomicBool = AtomicBool::new(false);
 /// Declares that this process runs a single program and exits, and builds that program's
 /// interpreter now, before the program is known (a warm sandbox child): one worker thread
 /// starts building it at once; [`wait_until_ready`] tells when it is built.
+#[cfg(all(unix, not(edgecoder_portable)))] // only sandbox children call it
 pub(crate) fn one_warm_run_per_process() {
     ONE_JOB.store(true, Ordering::Release);
     warm_up();
@@ -179,6 +180,7 @@ pub(crate) fn one_warm_run_per_process() {
 /// Declares that this process runs a single program and exits (a sandbox child): the run gets an
 /// interpreter built for it on the spot instead of a pool of warm ones that would compete with
 /// it for the CPU.
+#[cfg(all(unix, not(edgecoder_portable)))] // only sandbox children call it
 pub(crate) fn one_run_per_process() {
     ALONE.store(true, Ordering::Release);
 }

@@ -1,15 +1,11 @@
 //! The child side of a sandboxed run: read the request, confine, run, answer, exit.
 
 use super::confine::{confine_early, confine_job};
-use super::{CHILD_ARG, READY, WARM_ARG};
+use super::{CHILD_ARG, ChildRunner, READY, WARM_ARG};
 use crate::{ExecRequest, ExecResponse, IsolationReport, Limits};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-
-/// What a sandbox child runs a request with, once it is confined. Production binaries use
-/// [`crate::execute_in_process`] through [`child_main_if_requested`].
-pub type ChildRunner = fn(&ExecRequest, &Limits) -> ExecResponse;
 
 /// Exit code of a child that could not read or decode its request.
 pub(super) const EXIT_BAD_REQUEST: i32 = 65;
