@@ -24,6 +24,10 @@ pub struct Problem {
     pub test: String,
     /// The function under test.
     pub entry_point: String,
+    /// The data set's own solution (the body after the prompt), where it has one: the
+    /// held-out code of `edgecoder bench perplexity`.
+    #[serde(default)]
+    pub canonical_solution: String,
     /// The language of the prompt, the answer and the tests (HumanEval's own lines have none:
     /// Python).
     #[serde(default = "python")]
@@ -125,6 +129,7 @@ mod tests {
             prompt: "def inc(x):\n    \"\"\"Add one.\n    >>> inc(1)\n    2\n    \"\"\"\n".into(),
             test: "def check(candidate):\n    assert candidate(1) == 2\n    assert candidate(-1) == 0\n".into(),
             entry_point: "inc".into(),
+            canonical_solution: "    return x + 1\n".into(),
             lang: Lang::Python,
         }
     }

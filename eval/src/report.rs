@@ -300,6 +300,7 @@ mod tests {
             prompt: format!("def {name}(x):\n    pass\n"),
             test: format!("def check(candidate):\n    assert candidate(1) == {expected}\n"),
             entry_point: name.into(),
+            canonical_solution: String::new(),
             lang: edgecoder_executor::Lang::Python,
         }
     }

@@ -46,6 +46,9 @@ pub enum BenchTarget {
     /// reviews; the share of results with a valid diff that Accept applies as proposed (the
     /// KPI: 95%), their hidden tests, and the seconds per review.
     Review(super::bench_review::ReviewBench),
+    /// Perplexity of models on the same held-out code (HumanEval's reference solutions): what
+    /// a quantization costs, as a ratio to the first model.
+    Perplexity(super::bench_perplexity::PerplexityBench),
 }
 
 impl Execute for BenchArgs {
@@ -57,6 +60,7 @@ impl Execute for BenchArgs {
             BenchTarget::Retrieval(bench) => bench.execute(),
             BenchTarget::Rollout(bench) => bench.execute(),
             BenchTarget::Review(bench) => bench.execute(),
+            BenchTarget::Perplexity(bench) => bench.execute(),
         }
     }
 }

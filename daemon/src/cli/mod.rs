@@ -137,6 +137,8 @@ pub mod bench_api;
 pub mod bench_retrieval;
 pub mod bench_rollout;
 pub mod bench_review;
+/// The module of `edgecoder bench perplexity` (a target of [`bench::BenchTarget`]).
+pub mod bench_perplexity;
 /// The HTTP client the CLI commands use to talk to a running daemon over its socket.
 pub mod client;
 

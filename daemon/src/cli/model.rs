@@ -41,9 +41,9 @@ pub struct ManifestRules {
     /// A model id the policy allows; repeatable (default: the config's `allowed_models`, else any).
     #[arg(long = "allow-model", value_name = "ID")]
     pub allow_model: Vec<String>,
-    /// The daemon config file with the pinned keys (default: edgecoderd.toml in the config
-    /// directory; a missing default file pins nothing).
-    #[arg(long = "config", value_name = "FILE")]
+    /// The daemon config file with the pinned keys (default: $EDGECODER_CONFIG, else
+    /// edgecoderd.toml in the config directory; a missing default file pins nothing).
+    #[arg(long = "config", value_name = "FILE", env = "EDGECODER_CONFIG")]
     pub config: Option<PathBuf>,
 }
 
@@ -125,6 +125,23 @@ pub enum ModelCommand {
         /// Model id.
         id: String,
     },
+    /// Write a model again with its weight matrices in another type by our own quantizer
+    /// (ggml's reference rounding): f16, q8_0 or q4_0. Norms, biases and all metadata (the
+    /// tokenizer, the chat template) are carried over; the file loads in our engine and in
+    /// llama.cpp. Nothing is written unless the whole file is.
+    Quantize {
+        /// An installed model id, or the path of a GGUF file.
+        target: String,
+        /// The new type of the weight matrices.
+        #[arg(long = "to", value_name = "TYPE", value_parser = ["f16", "q8_0", "q4_0"])]
+        to: String,
+        /// The file to write.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Print what was written as one JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// Summarize a GGUF file: architecture, layers, heads, context, vocabulary, tensor types.
     Info {
         /// An installed model id, or the path of a GGUF file.
@@ -185,6 +202,7 @@ fn run(args: &ModelArgs) -> Result<()> {
             Ok(())
         }
         ModelCommand::Info { target, json } => info(&store, target, *json),
+        ModelCommand::Quantize { target, to, out, json } => quantize(&store, target, to, out, *json),
         ModelCommand::Install { manifest, rules, json } => install(&store.slots(), manifest, rules, *json),
         ModelCommand::Rollback { id } => {
             let slots = store.slots();
@@ -392,6 +410,53 @@ struct Info {
 struct TypeCount {
     tensors: usize,
     bytes: u64,
+}
+
+/// What `edgecoder model quantize` wrote.
+#[derive(Serialize)]
+struct Quantized {
+    /// The model read.
+    source: PathBuf,
+    /// The file written.
+    out: PathBuf,
+    /// The type of its weight matrices.
+    ty: String,
+    /// Tensor counts and the file's size.
+    #[serde(flatten)]
+    written: edgecoder_model::gguf::Requantized,
+}
+
+fn quantize(store: &ModelStore, target: &str, to: &str, out: &Path, json: bool) -> Result<()> {
+    let ty = match to {
+        "f16" => GgmlType::F16,
+        "q8_0" => GgmlType::Q8_0,
+        _ => GgmlType::Q4_0,
+    };
+    let source = resolve_target(store, target)?;
+    if out.exists() && std::fs::canonicalize(out).ok() == std::fs::canonicalize(&source).ok() {
+        bail!("--out {} is the model being read: write to another file", out.display());
+    }
+    let file = GgufFile::open(&source)?;
+    let bar = indicatif::ProgressBar::new(file.tensors().len() as u64);
+    bar.set_style(indicatif::ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} tensors eta {eta}").expect("a valid template"));
+    bar.set_message(format!("{} → {to}", source.file_name().unwrap_or_default().to_string_lossy()));
+    let written = edgecoder_model::gguf::requantize(&file, ty, out, &mut |done, _| bar.set_position(done as u64))
+        .with_context(|| format!("nothing was written to {}", out.display()))?;
+    bar.finish_and_clear();
+    let done = Quantized { source, out: out.to_owned(), ty: ty.name().to_owned(), written };
+    if json {
+        println!("{}", serde_json::to_string(&done)?);
+    } else {
+        println!(
+            "wrote {} ({:.1} MiB): {} weight matrices as {}, {} tensors carried over",
+            done.out.display(),
+            done.written.bytes as f64 / (1u64 << 20) as f64,
+            done.written.requantized,
+            done.ty,
+            done.written.kept
+        );
+    }
+    Ok(())
 }
 
 fn resolve_target(store: &ModelStore, target: &str) -> Result<PathBuf> {

@@ -296,6 +296,27 @@ impl Model {
         Ok(self.transformer.forward(tokens, &mut cache, Logits::Last)?)
     }
 
+    /// The natural log of the probability the model gives each token of `tokens` after the
+    /// ones before it (`tokens.len() - 1` values; the first token has no context). Perplexity
+    /// is `exp(-mean)`.
+    pub fn log_likelihoods(&self, tokens: &[u32]) -> Result<Vec<f32>, EngineError> {
+        if tokens.len() < 2 {
+            return Ok(Vec::new());
+        }
+        let mut cache = self.transformer.new_cache();
+        let rows = self.transformer.forward(&tokens[..tokens.len() - 1], &mut cache, Logits::All)?;
+        let vocab = rows.len() / (tokens.len() - 1);
+        Ok(rows
+            .chunks_exact(vocab)
+            .zip(&tokens[1..])
+            .map(|(row, &next)| {
+                let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let sum: f64 = row.iter().map(|&l| f64::from(l - max).exp()).sum();
+                row.get(next as usize).map_or(f32::NEG_INFINITY, |&l| l - max - sum.ln() as f32)
+            })
+            .collect())
+    }
+
     /// Starts a generation; tokens are produced by iterating over the result.
     pub fn generate(
         &self,

@@ -1,4 +1,6 @@
-//! GGUF model files: a memory-mapped reader (versions 2 and 3) and dequantization to f32.
+//! GGUF model files: a memory-mapped reader (versions 2 and 3), dequantization to f32, and the
+//! way back for exports: our quantizer (F16, Q8_0, Q4_0), a streaming writer, and re-quantizing
+//! a whole model.
 //!
 //! A GGUF file is a header (metadata key/values, then one info record per tensor) followed by
 //! the tensor data, each tensor at an offset aligned to `general.alignment`. [`GgufFile::open`]
@@ -20,8 +22,11 @@
 mod dequant;
 mod error;
 mod parse;
+mod quantize;
+mod requantize;
 mod types;
 mod value;
+mod write;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -32,8 +37,11 @@ use memmap2::Mmap;
 pub use dequant::{dequantize, dequantize_to_vec, q4_k_scale_min};
 pub use error::{DequantError, GgufError};
 pub use parse::DEFAULT_ALIGNMENT;
+pub use quantize::{QUANTIZE_TYPES, QuantizeError, quantize};
+pub use requantize::{RequantizeError, Requantized, requantize};
 pub use types::{GgmlType, QK_K};
 pub use value::{MetadataArray, MetadataValue, ValueType};
+pub use write::{TensorSpec, WriteError, write_gguf};
 
 /// The bytes of an opened file: a read-only memory map, or a buffer (for data that is already
 /// in memory, e.g. in tests).

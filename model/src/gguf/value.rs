@@ -53,6 +53,26 @@ impl ValueType {
         })
     }
 
+    /// The numeric tag stored in the file for this type.
+    pub fn id(self) -> u32 {
+        use ValueType::*;
+        match self {
+            U8 => 0,
+            I8 => 1,
+            U16 => 2,
+            I16 => 3,
+            U32 => 4,
+            I32 => 5,
+            F32 => 6,
+            Bool => 7,
+            String => 8,
+            Array => 9,
+            U64 => 10,
+            I64 => 11,
+            F64 => 12,
+        }
+    }
+
     /// The smallest number of bytes one value of this type occupies in a file; used to reject
     /// element counts that cannot fit in the remaining bytes before allocating anything.
     pub(crate) fn min_encoded_size(self) -> usize {
