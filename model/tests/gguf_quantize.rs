@@ -12,7 +12,7 @@ mod common;
 
 use edgecoder_model::engine::{GenerateParams, LoadOptions, Model, Prompt};
 use edgecoder_model::gguf::{GgmlType, GgufFile, MetadataValue, quantize, requantize};
-use serde::Deserialize;
+use common::Reference;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -43,20 +43,6 @@ fn every_fixture_quantizes_bit_exactly() {
         real += usize::from(case.starts_with("real_"));
     }
     assert!(cases >= 5 && real >= 4, "{cases} cases, {real} from the real model");
-}
-
-#[derive(Debug, Deserialize)]
-struct Reference {
-    prompts: Vec<Record>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Record {
-    name: String,
-    text: String,
-    prompt_tokens: Vec<u32>,
-    generated: Vec<u32>,
-    top_logits: Vec<(u32, f32)>,
 }
 
 fn python() -> PathBuf {

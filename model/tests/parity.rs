@@ -31,7 +31,7 @@ mod common;
 
 use edgecoder_model::arch::loader::WeightMode;
 use edgecoder_model::engine::{GenerateParams, LoadOptions, Model, Prompt};
-use serde::Deserialize;
+use common::Reference;
 use std::path::Path;
 
 /// Bound on `max |Δ logit|` over llama.cpp's top-128 first-step logits with f32 weights.
@@ -55,21 +55,6 @@ const F32_TOLERANCE: f32 = 2e-2;
 /// anywhere upstream already moves logits by 1e-2 or more, so this still catches any drift.
 /// The references must be written on a CPU with the same kernels (`parity_reference.py`).
 const QUANT_TOLERANCE: f32 = 1e-4;
-
-#[derive(Debug, Deserialize)]
-struct Reference {
-    model: String,
-    prompts: Vec<Record>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Record {
-    name: String,
-    text: String,
-    prompt_tokens: Vec<u32>,
-    generated: Vec<u32>,
-    top_logits: Vec<(u32, f32)>,
-}
 
 struct Outcome {
     identical: usize,

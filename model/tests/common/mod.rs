@@ -30,3 +30,29 @@ pub fn qwen05() -> PathBuf {
 pub fn gemma3() -> PathBuf {
     model_path("gemma3-270m")
 }
+
+/// llama.cpp's outputs on one model (`tests/parity_reference.py`): the parity references.
+#[allow(dead_code)] // not every test binary compares with llama.cpp
+#[derive(Debug, serde::Deserialize)]
+pub struct Reference {
+    /// The model file's name.
+    pub model: String,
+    /// One record per prompt.
+    pub prompts: Vec<Record>,
+}
+
+/// llama.cpp on one prompt: its tokens, the greedy continuation and the top first-step logits.
+#[allow(dead_code)] // not every test binary compares with llama.cpp
+#[derive(Debug, serde::Deserialize)]
+pub struct Record {
+    /// The prompt's name.
+    pub name: String,
+    /// The prompt.
+    pub text: String,
+    /// llama.cpp's tokens of the prompt.
+    pub prompt_tokens: Vec<u32>,
+    /// Its greedy continuation.
+    pub generated: Vec<u32>,
+    /// The 128 largest first-step logits (token id, value).
+    pub top_logits: Vec<(u32, f32)>,
+}
