@@ -172,6 +172,7 @@ impl Gateway {
         let Some(role) = self
             .auth
             .authenticate(&connect.client_id, username, password)
+            .await
         else {
             bump(&self.stats.refused_logins);
             refuse(

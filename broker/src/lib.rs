@@ -20,7 +20,10 @@ mod gateway;
 mod tls;
 
 pub use bridge::{BridgeConfig, BridgeError};
-pub use credentials::{Authenticate, Credentials, CredentialsFileError, EnrolError, Enrolled, random_secret};
+pub use credentials::{
+    AgentDirectory, Authenticate, Credentials, CredentialsFileError, Digest32, EnrolError, Enrolled, LocalAgents,
+    random_secret,
+};
 pub use gateway::{Stats, StatsSnapshot};
 pub use tls::{DevCa, TlsError, TlsListener};
 

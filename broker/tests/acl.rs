@@ -32,12 +32,15 @@ async fn fleet() -> Fleet {
 }
 
 impl Fleet {
-    fn enrol(&self, id: &str) -> String {
+    async fn enrol(&self, id: &str) -> String {
         let token = self
             .credentials
-            .issue_enrolment_token(Duration::from_secs(60));
+            .issue_enrolment_token(Duration::from_secs(60))
+            .await
+            .unwrap();
         self.credentials
             .enrol(&token, &AgentId::new(id).unwrap())
+            .await
             .unwrap()
             .secret
     }
@@ -150,8 +153,8 @@ impl Client {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agents_publish_only_as_themselves_and_read_only_their_own_work() {
     let fleet = fleet().await;
-    let secret_a = fleet.enrol("agent-a");
-    let secret_b = fleet.enrol("agent-b");
+    let secret_a = fleet.enrol("agent-a").await;
+    let secret_b = fleet.enrol("agent-b").await;
     let mut coordinator =
         connect(fleet.options("coord-1", "coordinator", "coordinator-secret")).await;
     coordinator
@@ -263,7 +266,7 @@ async fn agents_publish_only_as_themselves_and_read_only_their_own_work() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_logins_foreign_wills_and_garbage_are_refused() {
     let fleet = fleet().await;
-    let secret = fleet.enrol("agent-a");
+    let secret = fleet.enrol("agent-a").await;
     assert_eq!(
         try_connect(fleet.options("agent-a", "agent-a", "wrong")).await,
         Err("refused: BadUserNamePassword".into())
@@ -329,7 +332,7 @@ async fn bad_logins_foreign_wills_and_garbage_are_refused() {
 async fn a_retained_policy_reaches_an_agent_that_subscribes_later_and_a_will_reaches_the_coordinator()
  {
     let fleet = fleet().await;
-    let secret = fleet.enrol("agent-a");
+    let secret = fleet.enrol("agent-a").await;
     let mut coordinator =
         connect(fleet.options("coord-1", "coordinator", "coordinator-secret")).await;
     coordinator
@@ -405,7 +408,7 @@ async fn the_bridge_carries_swarm_topics_both_ways_with_mosquitto_without_echoes
         credentials,
     };
     let agent = format!("agent-{unique}");
-    let secret = fleet.enrol(&agent);
+    let secret = fleet.enrol(&agent).await;
 
     let (host, port) = mosquitto()
         .rsplit_once(':')

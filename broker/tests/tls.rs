@@ -101,8 +101,8 @@ async fn an_agent_gets_its_work_over_tls_and_the_acls_still_hold() {
     DevCa::generate(&hosts()).unwrap().write(dir.path()).unwrap();
     let credentials = Arc::new(Credentials::new());
     credentials.add_coordinator("coordinator", "coordinator-secret");
-    let token = credentials.issue_enrolment_token(Duration::from_secs(60));
-    let secret = credentials.enrol(&token, &AgentId::new("agent-a").unwrap()).unwrap().secret;
+    let token = credentials.issue_enrolment_token(Duration::from_secs(60)).await.unwrap();
+    let secret = credentials.enrol(&token, &AgentId::new("agent-a").unwrap()).await.unwrap().secret;
     let broker = broker(dir.path(), credentials).await;
     let tls = broker.tls_address().expect("the TLS listener is up");
     assert_ne!(tls, broker.address());

@@ -137,6 +137,7 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<BenchReport> {
             deps: vec![],
             model: None,
             limits: Limits::default(),
+            file: None,
         })
         .collect();
     store.plan(job.id, subtasks, unix_time_ms()).await?;
@@ -146,8 +147,8 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<BenchReport> {
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(config.agents);
     for n in 0..config.agents {
         let id = AgentId::new(&format!("bench-{n}"))?;
-        let token = credentials.issue_enrolment_token(Duration::from_secs(60));
-        let secret = credentials.enrol(&token, &id)?.secret;
+        let token = credentials.issue_enrolment_token(Duration::from_secs(60)).await?;
+        let secret = credentials.enrol(&token, &id).await?.secret;
         tokio::spawn(agent(
             id,
             secret,

@@ -463,7 +463,7 @@ async fn enrol(State(api): Shared, body: Result<Json<Enrol>, JsonRejection>) -> 
     let agent = AgentId::new(&request.agent_id).map_err(|e| {
         ApiError::new(StatusCode::BAD_REQUEST, format!("agent id {:?} is not valid: {e}", request.agent_id))
     })?;
-    let enrolled = api.credentials.enrol(&request.token, &agent).map_err(|e| {
+    let enrolled = api.credentials.enrol(&request.token, &agent).await.map_err(|e| {
         let status = match e {
             edgecoder_broker::EnrolError::BadToken => StatusCode::FORBIDDEN,
             edgecoder_broker::EnrolError::IdTaken(_) => StatusCode::CONFLICT,
@@ -481,11 +481,16 @@ async fn enrol(State(api): Shared, body: Result<Json<Enrol>, JsonRejection>) -> 
 }
 
 /// Issues a single-use enrolment token.
-#[utoipa::path(post, path = "/v1/admin/enrolment-tokens", tag = "admin", responses((status = 201, body = EnrolmentToken)))]
-async fn issue_token(State(api): Shared) -> Response {
+#[utoipa::path(post, path = "/v1/admin/enrolment-tokens", tag = "admin",
+    responses((status = 201, body = EnrolmentToken), (status = 500, body = ApiError)))]
+async fn issue_token(State(api): Shared) -> Result<Response, ApiError> {
     let ttl = api.config.enrolment_ttl;
-    let token = api.credentials.issue_enrolment_token(ttl);
-    (StatusCode::CREATED, Json(EnrolmentToken { token, expires_in_s: ttl.as_secs() })).into_response()
+    let token = api
+        .credentials
+        .issue_enrolment_token(ttl)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok((StatusCode::CREATED, Json(EnrolmentToken { token, expires_in_s: ttl.as_secs() })).into_response())
 }
 
 /// The agents that said hello, with their liveness and last heartbeat.
@@ -785,12 +790,12 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// The agent an HTTP basic-auth header names, when its secret is right.
-fn basic_agent(headers: &HeaderMap, credentials: &Credentials) -> Option<AgentId> {
+async fn basic_agent(headers: &HeaderMap, credentials: &Credentials) -> Option<AgentId> {
     use base64::Engine;
     let encoded = headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Basic ")?;
     let decoded = base64::engine::general_purpose::STANDARD.decode(encoded).ok()?;
     let (id, secret) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
-    match credentials.authenticate(id, id, secret)? {
+    match credentials.authenticate(id, id, secret).await? {
         Role::Agent(agent) => Some(agent),
         Role::Coordinator => None,
     }
@@ -842,7 +847,7 @@ async fn clients_only(State(api): Shared, headers: HeaderMap, request: Request, 
 }
 
 async fn agents_or_clients(State(api): Shared, headers: HeaderMap, request: Request, next: Next) -> Response {
-    if !is_client(&api, &headers) && basic_agent(&headers, &api.credentials).is_none() {
+    if !is_client(&api, &headers) && basic_agent(&headers, &api.credentials).await.is_none() {
         return unauthorized("agents send HTTP basic auth with their id and secret, clients their bearer token");
     }
     next.run(request).await

@@ -56,11 +56,12 @@ impl StoreArgs {
 struct ServeArgs {
     /// Folder of the coordinator's state: queue.redb (embedded store), policies.json,
     /// rollouts.json (model rollouts), features.json (feature settings per tenant, group and
-    /// agent), agents.json (enrolled agents), snapshots/, admin.token.
+    /// agent), agents.json (enrolled agents; in the database with --postgres), snapshots/,
+    /// admin.token.
     #[arg(long, default_value = "coordinator-state")]
     state: PathBuf,
-    /// A PostgreSQL URL for the queue instead of the embedded file (several coordinators share
-    /// it).
+    /// A PostgreSQL URL for the queue and the enrolled agents instead of the embedded file and
+    /// agents.json (several coordinators share it, and each admits every agent enrolled at any).
     #[arg(long, env = "EDGECODER_COORDINATOR_PG")]
     postgres: Option<String>,
     /// The PostgreSQL schema the queue's tables live in.
@@ -143,12 +144,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let admin_token_file = args.admin_token_file.clone().unwrap_or_else(|| args.state.join("admin.token"));
     let admin_token = token_from(&admin_token_file, true)?;
     let client_token = args.client_token_file.as_deref().map(|p| token_from(p, false)).transpose()?;
-    let store: Arc<dyn Store> = match &args.postgres {
-        Some(url) => Arc::new(Postgres::connect(url, &args.schema, Backoff::default()).await?),
-        None => Arc::new(Embedded::open(&args.state.join("queue.redb"), Backoff::default())?),
+    // On PostgreSQL the enrolled agents and enrolment tokens live in the database too, so every
+    // coordinator sharing it admits the agents any of them enrolled.
+    let (store, credentials): (Arc<dyn Store>, Credentials) = match &args.postgres {
+        Some(url) => {
+            let shared = Arc::new(Postgres::connect(url, &args.schema, Backoff::default()).await?);
+            (shared.clone(), Credentials::shared(shared))
+        }
+        None => (
+            Arc::new(Embedded::open(&args.state.join("queue.redb"), Backoff::default())?),
+            Credentials::persistent(&args.state.join("agents.json"))?,
+        ),
     };
+    let credentials = Arc::new(credentials);
     let policies = Arc::new(Policies::open(&args.state.join("policies.json"), default_policy())?);
-    let credentials = Arc::new(Credentials::persistent(&args.state.join("agents.json"))?);
     let password = random_secret();
     credentials.add_coordinator("coordinator", &password);
     let tls = args.mqtt_tls.map(|listen| TlsListener {

@@ -138,6 +138,12 @@ pub async fn merge_stored(
     .expect("merging does not panic")
 }
 
+/// The paths of the text files in `snapshot` (a tar archive), sorted: what a `merge_patches`
+/// job's subtasks may edit.
+pub fn text_files(snapshot: &[u8]) -> Result<Vec<String>, MergeError> {
+    Ok(read_snapshot(snapshot)?.into_keys().collect())
+}
+
 /// The snapshot's text files by path (binary files are left out: patches cannot change them).
 fn read_snapshot(snapshot: &[u8]) -> Result<BTreeMap<String, String>, MergeError> {
     let mut archive = tar::Archive::new(snapshot);

@@ -76,6 +76,10 @@ pub struct SubtaskSpec {
     pub model: Option<String>,
     /// The executor limits of each run.
     pub limits: Limits,
+    /// The snapshot file it edits; its agent answers with a unified diff of the snapshot
+    /// (`merge_patches` jobs). `None`: it answers with code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
 }
 
 /// Where a job is.
@@ -373,6 +377,16 @@ pub enum PlanError {
     /// A subtask has no instruction.
     #[error("subtask {0} has an empty instruction")]
     EmptyInstruction(String),
+    /// A subtask names a file that is not a path inside the snapshot.
+    #[error("subtask {subtask} edits {file:?}: {reason}")]
+    BadFile {
+        /// The subtask.
+        subtask: String,
+        /// The path it names.
+        file: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 /// Checks that subtasks form a DAG with unique ids and ordinals.
@@ -389,6 +403,13 @@ pub fn check_plan(subtasks: &[SubtaskSpec]) -> Result<(), PlanError> {
         }
         if s.instruction.trim().is_empty() {
             return Err(PlanError::EmptyInstruction(s.id.to_string()));
+        }
+        if let Some(file) = &s.file {
+            edgecoder_protocol::swarm::check_snapshot_path(file).map_err(|reason| PlanError::BadFile {
+                subtask: s.id.to_string(),
+                file: file.clone(),
+                reason,
+            })?;
         }
     }
     for s in subtasks {

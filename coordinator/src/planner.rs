@@ -51,8 +51,10 @@ impl PlannerError {
 /// What splits jobs and answers escalations.
 #[async_trait::async_trait]
 pub trait Planner: Send + Sync {
-    /// Splits a job into subtasks (a DAG).
-    async fn decompose(&self, job: &Job) -> Result<Vec<SubtaskSpec>, PlannerError>;
+    /// Splits a job into subtasks (a DAG). `files` are the snapshot's text files when the
+    /// job's subtasks answer with patches (each subtask then names the file it edits), else
+    /// empty.
+    async fn decompose(&self, job: &Job, files: &[String]) -> Result<Vec<SubtaskSpec>, PlannerError>;
 
     /// Does a subtask the agents could not; `failure` is how the last attempt failed.
     async fn escalate(
@@ -180,6 +182,7 @@ pub fn subtasks_from(
                 deps,
                 model: planned.model,
                 limits: limits.clone(),
+                file: planned.file,
             })
         })
         .collect()
@@ -187,13 +190,14 @@ pub fn subtasks_from(
 
 #[async_trait::async_trait]
 impl Planner for InferenceClient {
-    async fn decompose(&self, job: &Job) -> Result<Vec<SubtaskSpec>, PlannerError> {
+    async fn decompose(&self, job: &Job, files: &[String]) -> Result<Vec<SubtaskSpec>, PlannerError> {
         let request = DecomposeRequest {
             job: job.spec.id,
             lang: job.spec.lang,
             instruction: job.spec.instruction.clone(),
             tests: job.spec.tests.clone(),
             max_subtasks: self.max_subtasks,
+            files: files.to_vec(),
         };
         let answer: DecomposeResponse = self.call("/v1/decompose", &request).await?;
         if answer.subtasks.is_empty() || answer.subtasks.len() > self.max_subtasks as usize {
@@ -201,6 +205,11 @@ impl Planner for InferenceClient {
                 "{} subtasks; 1 to {} were asked for",
                 answer.subtasks.len(),
                 self.max_subtasks
+            )));
+        }
+        if !files.is_empty() && let Some(i) = answer.subtasks.iter().position(|s| s.file.is_none()) {
+            return Err(PlannerError::Invalid(format!(
+                "subtask {i} names no file, and every subtask of a merge_patches job edits one"
             )));
         }
         subtasks_from(job.spec.id, answer, self.limits.clone())

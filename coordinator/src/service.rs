@@ -7,7 +7,7 @@ use edgecoder_protocol::envelope::unix_time_ms;
 use crate::audit::{Event, Record};
 use crate::features::{FeatureError, Features, Level, Setting};
 use crate::merge::{MergeError, describe_conflicts, merge_stored};
-use crate::model::{Assignment, Job, Report, Settlement};
+use crate::model::{Aggregate, Assignment, Job, Report, Settlement};
 use crate::snapshots::SnapshotStore;
 use crate::planner::{Planner, PlannerError};
 use crate::policy::{Policies, PolicyError, Scope};
@@ -926,8 +926,16 @@ impl Inner {
         for job in jobs.into_iter().filter(|job| self.planner_due(job.spec.id)) {
             let span = tracing::info_span!("decompose", job = %job.spec.id);
             async {
+                let files = match self.editable_files(&job).await {
+                    Ok(files) => files,
+                    Err(reason) => {
+                        tracing::error!(%reason, "decomposition failed");
+                        let _ = self.store.fail_job(job.spec.id, &reason, unix_time_ms()).await;
+                        return;
+                    }
+                };
                 let now = unix_time_ms();
-                let answer = planner.decompose(&job).await;
+                let answer = planner.decompose(&job, &files).await;
                 self.planner_outcome(job.spec.id, answer.as_ref().is_err_and(PlannerError::is_transient));
                 match answer {
                     Ok(subtasks) => match self.store.plan(job.spec.id, subtasks, now).await {
@@ -958,6 +966,27 @@ impl Inner {
             }
             .instrument(span)
             .await;
+        }
+    }
+
+    /// The text files of a `merge_patches` job's snapshot, which its subtasks edit (empty for
+    /// other jobs); `Err` says why the job cannot be decomposed.
+    async fn editable_files(&self, job: &Job) -> Result<Vec<String>, String> {
+        if job.spec.aggregate != Aggregate::MergePatches {
+            return Ok(Vec::new());
+        }
+        let Some(store) = self.config.snapshots.clone() else {
+            return Err("this coordinator keeps no snapshots, so a merge_patches job cannot be decomposed".into());
+        };
+        let sha256 = job.spec.snapshot.sha256;
+        let listed = tokio::task::spawn_blocking(move || store.read(&sha256).map(|t| t.map(|t| crate::merge::text_files(&t))))
+            .await
+            .expect("listing a snapshot does not panic");
+        match listed {
+            Ok(Some(Ok(files))) => Ok(files),
+            Ok(None) => Err(format!("its snapshot {sha256} is no longer stored, so its files cannot be planned")),
+            Ok(Some(Err(error))) => Err(error.to_string()),
+            Err(error) => Err(format!("reading its snapshot {sha256} failed: {error}")),
         }
     }
 
@@ -1125,5 +1154,6 @@ pub fn work_message(assignment: &Assignment, lease: Duration) -> Work {
         tests: assignment.subtask.tests.clone(),
         snapshot: assignment.snapshot.clone(),
         limits: assignment.subtask.limits.clone(),
+        file: assignment.subtask.file.clone(),
     }
 }

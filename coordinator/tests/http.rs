@@ -110,7 +110,7 @@ async fn snapshots_are_stored_by_digest_and_read_by_enrolled_agents() {
         .await;
     assert_eq!(status, 201, "{body}");
     let enrolment: Enrolment = serde_json::from_value(body).unwrap();
-    assert!(matches!(c.credentials.authenticate("laptop-1", "laptop-1", &enrolment.secret), Some(Role::Agent(_))));
+    assert!(matches!(c.credentials.authenticate("laptop-1", "laptop-1", &enrolment.secret).await, Some(Role::Agent(_))));
     let (status, body) = c
         .call(reqwest::Method::POST, "/v1/enrol", None, Some(json!({"token": token["token"], "agent_id": "laptop-2"})))
         .await;

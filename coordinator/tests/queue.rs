@@ -132,6 +132,7 @@ fn subtask(ordinal: u32, deps: &[MessageId]) -> SubtaskSpec {
         deps: deps.to_vec(),
         model: None,
         limits: Limits::default(),
+        file: None,
     }
 }
 
@@ -808,6 +809,45 @@ async fn the_embedded_queue_survives_a_restart() {
         Accepted::Recorded { job_done: true }
     );
     assert_audit_verifies(&store).await;
+}
+
+/// Reports arriving all at once are recorded in group commits on PostgreSQL: each lease once,
+/// a duplicate and another agent's claim to it stale, every job finished, the chain intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_reports_is_recorded_once_each_in_group_commits() {
+    let (store, schema) = postgres().await;
+    let (one, _) = running_job(&*store, 150, 3).await;
+    let (two, _) = running_job(&*store, 150, 3).await;
+    let me = agent("burst");
+    let claimed = store.claim(&me, &[], 300, NO_CAP, LEASE, 1).await.unwrap();
+    assert_eq!(claimed.len(), 300);
+    let mut reports = Vec::new();
+    for (i, assignment) in claimed.iter().enumerate() {
+        for who in [me.clone(), me.clone(), agent("intruder")] {
+            let (store, lease) = (store.clone(), assignment.lease);
+            reports.push(tokio::spawn(async move { (lease, who.clone(), done(&*store, lease, &who, &format!("out {i}"), 2).await) }));
+        }
+    }
+    let mut recorded = std::collections::HashMap::new();
+    for report in reports {
+        let (lease, who, accepted) = report.await.unwrap();
+        match accepted {
+            Accepted::Recorded { .. } => {
+                assert_eq!(who, me, "only the lease's holder is recorded");
+                assert!(recorded.insert(lease, ()).is_none(), "a lease is recorded once");
+            }
+            Accepted::Stale => {}
+        }
+    }
+    assert_eq!(recorded.len(), 300);
+    for job in [one.id, two.id] {
+        let view = store.job(job).await.unwrap().unwrap();
+        assert!(matches!(view.job.state, JobState::Done { .. }), "{:?}", view.job.state);
+    }
+    let completions = store.audit(0, 10_000).await.unwrap().iter().filter(|e| e.record.event == Event::Complete).count();
+    assert_eq!(completions, 300);
+    assert_audit_verifies(&*store).await;
+    drop_schema(&schema).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -63,10 +63,8 @@ struct Agent {
 impl Swarm {
     async fn agent(&self, name: &str) -> Agent {
         let id = AgentId::new(name).unwrap();
-        let token = self
-            .credentials
-            .issue_enrolment_token(Duration::from_secs(60));
-        let secret = self.credentials.enrol(&token, &id).unwrap().secret;
+        let token = self.credentials.issue_enrolment_token(Duration::from_secs(60)).await.unwrap();
+        let secret = self.credentials.enrol(&token, &id).await.unwrap().secret;
         let address = self.broker.address();
         let mut options = MqttOptions::new(name, address.ip().to_string(), address.port());
         options.set_credentials(name, secret);
@@ -170,6 +168,7 @@ async fn job_with(store: &dyn Store, n: u32) -> JobSpec {
             deps: vec![],
             model: None,
             limits: Limits::default(),
+            file: None,
         })
         .collect();
     store.plan(spec.id, subtasks, 0).await.unwrap();
@@ -463,8 +462,8 @@ async fn a_rollout_reaches_a_simulated_fleet_stage_by_stage_until_complete() {
     let fleet = 40;
     for n in 0..fleet {
         let id = AgentId::new(&format!("sim-{n}")).unwrap();
-        let token = swarm.credentials.issue_enrolment_token(Duration::from_secs(60));
-        let secret = swarm.credentials.enrol(&token, &id).unwrap().secret;
+        let token = swarm.credentials.issue_enrolment_token(Duration::from_secs(60)).await.unwrap();
+        let secret = swarm.credentials.enrol(&token, &id).await.unwrap().secret;
         tokio::spawn(agent(id, secret, swarm.broker.address(), 1, probe.clone(), Some(ready_tx.clone())));
     }
     for _ in 0..fleet {

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod engine;
 pub mod handshake;
 pub mod mcp;
+pub mod patch;
 pub mod providers;
 pub mod retrieval;
 pub mod server;

@@ -322,6 +322,7 @@ fn a_job_runs_through_inference_coordinator_and_three_sandboxed_workers() {
     assert_eq!(stats["service"]["no_sandbox"], 0);
 
     let mut processes: Vec<&mut Process> = workers.iter_mut().chain([&mut coordinator]).collect();
+    workers_answer_with_patches_that_merge_into_one_diff(&client, &api, &mut processes);
     a_rollout_reaches_the_workers_over_mqtt(&client, &api, dir.path(), &mut processes);
 
     for worker in &mut workers {
@@ -460,6 +461,76 @@ fn the_fleets_features_bind_the_devices_own_use_of_its_models(client: &Http, api
 }
 
 const CALC: &str = "def add(a, b):\n    return a + b\n";
+
+/// Applies a multi-file unified diff (the coordinator's merged result) to `files`.
+fn apply_diff(files: &mut std::collections::BTreeMap<String, String>, diff: &str) {
+    use diffy::patch_set::{FileOperation, ParseOptions, PatchSet};
+    for file in PatchSet::parse(diff, ParseOptions::unidiff()) {
+        let file = file.unwrap_or_else(|e| panic!("{e}: {diff}"));
+        let patch = file.patch().as_text().unwrap();
+        let path = match file.operation() {
+            FileOperation::Modify { modified, .. } => modified.strip_prefix("b/").unwrap().to_owned(),
+            FileOperation::Create(path) => path.strip_prefix("b/").unwrap().to_owned(),
+            other => panic!("the merge only changes and creates files here: {other:?}"),
+        };
+        let before = files.get(&path).cloned().unwrap_or_default();
+        files.insert(path, diffy::apply(&before, patch).unwrap_or_else(|e| panic!("{e}: {diff}")));
+    }
+}
+
+/// A `merge_patches` job whose two subtasks each edit a file of the snapshot — `calc.py`, which
+/// it has, and `text/shout.py`, which it has not — run by the real workers with the 0.5B model:
+/// each worker answers with a unified diff of the snapshot, and the coordinator merges them into
+/// one diff that, applied to the snapshot, passes every subtask's tests.
+fn workers_answer_with_patches_that_merge_into_one_diff(client: &Http, api: &str, processes: &mut [&mut Process]) {
+    let snapshot = tarball(&[("calc.py", CALC), ("README.md", "A calculator.\n")]);
+    let sha = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&snapshot).iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let (status, _) = client.send(client.client.put(format!("{api}/v1/snapshots/{sha}")).body(snapshot));
+    assert_eq!(status, 201);
+    let sub_tests = "assert add(1, 2) == 3\nassert sub(5, 3) == 2\n";
+    let shout_tests = "assert shout('hi') == 'HI!'\n";
+    let micro_loop = serde_json::json!({"micro_loop": {"max_iterations": 3}});
+    let job = serde_json::json!({
+        "tenant": "acme", "lang": "python", "snapshot": sha, "aggregate": "merge_patches",
+        "instruction": "Add sub(a, b) to calc.py and write shout(s) in text/shout.py.",
+        "subtasks": [
+            {"instruction": "Add a function sub(a, b) that returns a - b; keep add.", "mode": micro_loop,
+             "tests": sub_tests, "file": "calc.py"},
+            {"instruction": "Write a function shout(s) that returns s in upper case followed by '!'.", "mode": micro_loop,
+             "tests": shout_tests, "file": "text/shout.py"},
+        ],
+    });
+    let submitted = client.post(&format!("{api}/v1/jobs"), &job);
+    let id = submitted["id"].as_str().unwrap_or_else(|| panic!("{submitted}")).to_owned();
+    let deadline = Instant::now() + Duration::from_secs(900);
+    let status = loop {
+        let status = client.get(&format!("{api}/v1/jobs/{id}"));
+        if ["done", "failed", "cancelled", "conflict"].contains(&status["state"].as_str().unwrap_or("")) {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the patch job did not end in 15 minutes: {status:#}");
+        for p in processes.iter_mut() {
+            if let Some(exit) = p.child.try_wait().unwrap() {
+                panic!("{} exited ({exit}) while the patch job ran:\n{}", p.name, p.log());
+            }
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    assert_eq!(status["state"], "done", "{status:#}");
+    let diff = client.get(&format!("{api}/v1/jobs/{id}/results"))["result"].as_str().unwrap().to_owned();
+    assert!(diff.contains("--- a/calc.py\n+++ b/calc.py\n") && diff.contains("--- /dev/null\n+++ b/text/shout.py\n"), "{diff}");
+    assert!(!diff.contains("README.md"), "only the edited files change: {diff}");
+    let mut files: std::collections::BTreeMap<String, String> =
+        [("calc.py".to_owned(), CALC.to_owned()), ("README.md".to_owned(), "A calculator.\n".to_owned())].into();
+    apply_diff(&mut files, &diff);
+    for (file, tests) in [("calc.py", sub_tests), ("text/shout.py", shout_tests)] {
+        let report = edgecoder_executor::run_tests(&files[file], tests, edgecoder_executor::Lang::Python, &Default::default());
+        assert!(report.all_passed(), "{file} after the merged diff passes its subtask's tests:\n{}\n{report:#?}", files[file]);
+    }
+}
 const CALC_TESTS: &str = "assert add(1, 2) == 3\nassert sub(3, 1) == 2\nassert mul(2, 3) == 6\n";
 
 /// A `merge_patches` job whose two subtasks each append a function to `calc.py` (simulated

@@ -28,6 +28,9 @@ pub struct PlanItem {
     /// Positions (from 0) of earlier subtasks whose code this one uses.
     #[serde(default)]
     pub after: Vec<u16>,
+    /// The one file it changes, when the job edits a snapshot's files.
+    #[serde(default)]
+    pub file: Option<String>,
 }
 
 /// The longest instruction accepted, in bytes.
@@ -62,21 +65,32 @@ fn language(lang: Lang) -> &'static str {
     }
 }
 
-fn system_prompt(lang: Lang, max_subtasks: u16) -> String {
-    let example_test = match lang {
-        Lang::Python => "assert add(2, 3) == 5",
-        Lang::JavaScript => "console.assert(add(2, 3) === 5);",
+/// Most snapshot files named in a prompt; a job with more lists the first ones.
+const MAX_FILES_SHOWN: usize = 100;
+
+fn system_prompt(lang: Lang, max_subtasks: u16, edits_files: bool) -> String {
+    let (example_test, example_file) = match lang {
+        Lang::Python => ("assert add(2, 3) == 5", "calc.py"),
+        Lang::JavaScript => ("console.assert(add(2, 3) === 5);", "calc.js"),
+    };
+    let (file_field, file_rule) = if edits_files {
+        (
+            format!(", \"file\": \"{example_file}\""),
+            "\n- \"file\": the one file the subtask changes: one of the job's files, or a new file.",
+        )
+    } else {
+        (String::new(), "")
     };
     format!(
         "You split a {lang} programming job into small subtasks for code assistants.\n\
          Answer with JSON only, no other text, in exactly this shape:\n\
          {{\"subtasks\": [{{\"instruction\": \"Write a function add(a, b) that returns a + b.\", \
-         \"tests\": \"{example_test}\", \"after\": []}}]}}\n\
+         \"tests\": \"{example_test}\", \"after\": []{file_field}}}]}}\n\
          Rules:\n\
          - 1 to {max_subtasks} subtasks; each writes one function, named with its parameters.\n\
          - Every function the job asks for gets a subtask.\n\
          - \"tests\": {lang} assertions that check that function, or null.\n\
-         - \"after\": the positions (0 is the first) of earlier subtasks whose functions it calls.",
+         - \"after\": the positions (0 is the first) of earlier subtasks whose functions it calls.{file_rule}",
         lang = language(lang),
         example_test = example_test.replace('"', "\\\""),
     )
@@ -92,6 +106,14 @@ fn user_prompt(request: &DecomposeRequest, required: &[String]) -> String {
             "\nThe tests call these functions; write one subtask for each: {}\n",
             required.join(", ")
         ));
+    }
+    if !request.files.is_empty() {
+        let shown = &request.files[..request.files.len().min(MAX_FILES_SHOWN)];
+        prompt.push_str(&format!("\nThe job's files: {}", shown.join(", ")));
+        if request.files.len() > shown.len() {
+            prompt.push_str(&format!(" (and {} more)", request.files.len() - shown.len()));
+        }
+        prompt.push('\n');
     }
     prompt
 }
@@ -140,8 +162,15 @@ pub fn functions_called(tests: &str) -> Vec<String> {
 }
 
 /// Parses a model's reply and applies the plan rules; the error says what is wrong in words the
-/// model can act on. `required` are the functions the plan's instructions must name.
-pub fn validate(reply: &str, lang: Lang, max_subtasks: u16, required: &[String]) -> Result<Vec<PlannedSubtask>, String> {
+/// model can act on. `required` are the functions the plan's instructions must name; when
+/// `edits_files`, every subtask must name the file it changes.
+pub fn validate(
+    reply: &str,
+    lang: Lang,
+    max_subtasks: u16,
+    required: &[String],
+    edits_files: bool,
+) -> Result<Vec<PlannedSubtask>, String> {
     let json = json_part(reply).ok_or("there is no JSON object in it")?;
     let plan: PlanReply = serde_json::from_str(json).map_err(|e| format!("it does not match the JSON shape: {e}"))?;
     if plan.subtasks.is_empty() {
@@ -187,7 +216,17 @@ pub fn validate(reply: &str, lang: Lang, max_subtasks: u16, required: &[String])
                 Some(_) => WorkMode::MicroLoop { max_iterations: MICRO_LOOP_ITERATIONS },
                 None => WorkMode::Step,
             };
-            Ok(PlannedSubtask { instruction, mode, tests, after, model: None })
+            let file = match (item.file.map(|f| f.trim().trim_start_matches("./").to_owned()), edits_files) {
+                (None, true) => return Err(format!("subtask {i} has no \"file\": name the one file it changes")),
+                (Some(_), false) => return Err(format!("subtask {i} has a \"file\", but this job edits no files")),
+                (Some(file), true) => {
+                    edgecoder_protocol::swarm::check_snapshot_path(&file)
+                        .map_err(|e| format!("subtask {i}'s \"file\" {file:?} is not usable: {e}"))?;
+                    Some(file)
+                }
+                (None, false) => None,
+            };
+            Ok(PlannedSubtask { instruction, mode, tests, after, model: None, file })
         })
         .collect()
 }
@@ -205,10 +244,20 @@ pub async fn decompose(
     if request.max_subtasks == 0 {
         return Err(DecomposeError::BadRequest("max_subtasks is 0: ask for at least one subtask".into()));
     }
+    if let Some((file, error)) =
+        request.files.iter().find_map(|f| edgecoder_protocol::swarm::check_snapshot_path(f).err().map(|e| (f, e)))
+    {
+        return Err(DecomposeError::BadRequest(format!("the job's file {file:?} is not a snapshot path: {error}")));
+    }
+    let edits_files = !request.files.is_empty();
     let required = request.tests.as_deref().map(functions_called).unwrap_or_default();
-    let turns = vec![Turn::system(system_prompt(request.lang, request.max_subtasks)), Turn::user(user_prompt(request, &required))];
+    let turns = vec![
+        Turn::system(system_prompt(request.lang, request.max_subtasks, edits_files)),
+        Turn::user(user_prompt(request, &required)),
+    ];
     let span = tracing::info_span!("decompose", job = %request.job);
-    let check = |reply: &str| std::future::ready(validate(reply, request.lang, request.max_subtasks, &required));
+    let check =
+        |reply: &str| std::future::ready(validate(reply, request.lang, request.max_subtasks, &required, edits_files));
     let again = |error: &str| format!("That answer is invalid: {error}. Answer again with JSON only, in the shape given.");
     match ask_until(backend, turns, attempts, max_tokens, check, again).instrument(span).await? {
         Ok(subtasks) => Ok(DecomposeResponse { subtasks }),
@@ -223,7 +272,7 @@ mod tests {
     #[test]
     fn a_fenced_plan_with_dependencies_is_read() {
         let reply = "Here it is:\n```json\n{\"subtasks\": [{\"instruction\": \"Write f(x).\", \"tests\": \"assert f(1) == 2\", \"after\": []},\n {\"instruction\": \"Write g(x) using f.\", \"after\": [0]}]}\n```";
-        let plan = validate(reply, Lang::Python, 4, &[]).unwrap();
+        let plan = validate(reply, Lang::Python, 4, &[], false).unwrap();
         assert_eq!(plan.len(), 2);
         assert_eq!(plan[0].mode, WorkMode::MicroLoop { max_iterations: 3 });
         assert_eq!(plan[1].mode, WorkMode::Step);
@@ -244,7 +293,7 @@ mod tests {
             ("{\"subtasks\": [{\"instruction\": \"a\"}, {\"instruction\": \"b\"}, {\"instruction\": \"c\"}]}", "at most 2"),
         ];
         for (reply, expected) in cases {
-            let error = validate(reply, Lang::Python, 2, &[]).unwrap_err();
+            let error = validate(reply, Lang::Python, 2, &[], false).unwrap_err();
             assert!(error.contains(expected), "{reply}: {error}");
         }
     }
@@ -255,10 +304,40 @@ mod tests {
         let required = functions_called(tests);
         assert_eq!(required, vec!["is_prime", "primes_below"]);
         let partial = "{\"subtasks\": [{\"instruction\": \"Write is_prime(n).\"}]}";
-        let error = validate(partial, Lang::Python, 4, &required).unwrap_err();
+        let error = validate(partial, Lang::Python, 4, &required, false).unwrap_err();
         assert!(error.contains("no subtask writes primes_below"), "{error}");
         let full = "{\"subtasks\": [{\"instruction\": \"Write is_prime(n).\"}, {\"instruction\": \"Write primes_below(n).\", \"after\": [0]}]}";
-        assert_eq!(validate(full, Lang::Python, 4, &required).unwrap().len(), 2);
+        assert_eq!(validate(full, Lang::Python, 4, &required, false).unwrap().len(), 2);
         assert_eq!(functions_called("console.assert(add(2, 3) === 5);"), vec!["add"]);
+    }
+
+    #[test]
+    fn a_plan_for_a_job_that_edits_files_names_one_file_per_subtask() {
+        let plan = "{\"subtasks\": [{\"instruction\": \"Add sub(a, b).\", \"file\": \"./calc.py\"}, \
+                    {\"instruction\": \"Write shout(s).\", \"file\": \"text/shout.py\", \"after\": [0]}]}";
+        let subtasks = validate(plan, Lang::Python, 4, &[], true).unwrap();
+        assert_eq!(subtasks[0].file.as_deref(), Some("calc.py"));
+        assert_eq!(subtasks[1].file.as_deref(), Some("text/shout.py"));
+        let cases = [
+            ("{\"subtasks\": [{\"instruction\": \"Add sub.\"}]}", true, "has no \"file\""),
+            ("{\"subtasks\": [{\"instruction\": \"Add sub.\", \"file\": \"../etc/passwd\"}]}", true, "not usable"),
+            ("{\"subtasks\": [{\"instruction\": \"Add sub.\", \"file\": \"/etc/passwd\"}]}", true, "not usable"),
+            ("{\"subtasks\": [{\"instruction\": \"Add sub.\", \"file\": \"calc.py\"}]}", false, "edits no files"),
+        ];
+        for (reply, edits, expected) in cases {
+            let error = validate(reply, Lang::Python, 4, &[], edits).unwrap_err();
+            assert!(error.contains(expected), "{reply}: {error}");
+        }
+        let request = DecomposeRequest {
+            job: edgecoder_protocol::ids::MessageId([1; 16]),
+            lang: Lang::Python,
+            instruction: "Add sub(a, b) to calc.py.".into(),
+            tests: None,
+            max_subtasks: 4,
+            files: vec!["calc.py".into(), "README.md".into()],
+        };
+        assert!(system_prompt(Lang::Python, 4, true).contains("\"file\": \"calc.py\""));
+        assert!(!system_prompt(Lang::Python, 4, false).contains("\"file\""));
+        assert!(user_prompt(&request, &[]).contains("The job's files: calc.py, README.md"));
     }
 }

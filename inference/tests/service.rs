@@ -53,6 +53,7 @@ fn subtask(instruction: &str, tests: Option<&str>) -> SubtaskSpec {
         deps: vec![],
         model: None,
         limits: Limits::default(),
+        file: None,
     }
 }
 
@@ -68,7 +69,7 @@ async fn the_real_model_decomposes_a_job_and_escalates_a_subtask() {
     let client = InferenceClient::new(&url, Duration::from_secs(600));
     let job = job(PRIMES_JOB, Some(PRIMES_TESTS));
 
-    let subtasks = client.decompose(&job).await.expect("a valid decomposition");
+    let subtasks = client.decompose(&job, &[]).await.expect("a valid decomposition");
     assert!(!subtasks.is_empty() && subtasks.len() <= client.max_subtasks as usize);
     for (i, s) in subtasks.iter().enumerate() {
         assert!(!s.instruction.trim().is_empty());
@@ -196,7 +197,7 @@ async fn an_invalid_plan_is_asked_for_again_with_the_error_shown_to_the_model() 
         ServerConfig::default(),
     )
     .await;
-    let subtasks = InferenceClient::new(&url, Duration::from_secs(30)).decompose(&job(PRIMES_JOB, None)).await.unwrap();
+    let subtasks = InferenceClient::new(&url, Duration::from_secs(30)).decompose(&job(PRIMES_JOB, None), &[]).await.unwrap();
     assert_eq!(subtasks.len(), 2);
     assert_eq!(subtasks[0].mode, WorkMode::MicroLoop { max_iterations: 3 });
     assert_eq!(subtasks[1].deps, vec![subtasks[0].id]);
@@ -209,10 +210,43 @@ async fn an_invalid_plan_is_asked_for_again_with_the_error_shown_to_the_model() 
 }
 
 #[tokio::test]
+async fn a_job_that_edits_files_gets_a_plan_naming_the_file_of_each_subtask() {
+    let (url, seen) = service_over(
+        vec![
+            "{\"subtasks\": [{\"instruction\": \"Add sub(a, b) to calc.py.\"}]}",
+            "{\"subtasks\": [{\"instruction\": \"Add sub(a, b) to calc.py.\", \"file\": \"calc.py\"}, \
+             {\"instruction\": \"Write shout(s) in text/shout.py.\", \"file\": \"text/shout.py\"}]}",
+        ],
+        ServerConfig::default(),
+    )
+    .await;
+    let files = ["calc.py".to_owned(), "README.md".to_owned()];
+    let job = job("Add sub(a, b) to calc.py and write shout(s) in text/shout.py.", None);
+    let subtasks = InferenceClient::new(&url, Duration::from_secs(30)).decompose(&job, &files).await.unwrap();
+    let edited: Vec<_> = subtasks.iter().map(|s| s.file.as_deref()).collect();
+    assert_eq!(edited, vec![Some("calc.py"), Some("text/shout.py")]);
+    {
+        let seen = seen.lock().unwrap();
+        let first = seen[0]["messages"].as_array().unwrap();
+        assert!(first[1]["content"].as_str().unwrap().contains("The job's files: calc.py, README.md"), "{first:?}");
+        let retry = seen[1]["messages"].as_array().unwrap().last().unwrap()["content"].as_str().unwrap().to_owned();
+        assert!(retry.contains("subtask 0 has no \"file\""), "{retry}");
+    }
+
+    // A file list that leads out of the snapshot is refused before the model is asked.
+    let error = InferenceClient::new(&url, Duration::from_secs(30))
+        .decompose(&job, &["../../etc/passwd".to_owned()])
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("not a snapshot path"), "{error}");
+    assert_eq!(seen.lock().unwrap().len(), 2, "nothing more reached the model");
+}
+
+#[tokio::test]
 async fn a_plan_that_stays_invalid_fails_the_request_with_the_last_error() {
     let cyclic = "{\"subtasks\": [{\"instruction\": \"a\", \"after\": [0]}]}";
     let (url, seen) = service_over(vec![cyclic, cyclic], ServerConfig { attempts: 2, ..ServerConfig::default() }).await;
-    let error = InferenceClient::new(&url, Duration::from_secs(30)).decompose(&job(PRIMES_JOB, None)).await.unwrap_err();
+    let error = InferenceClient::new(&url, Duration::from_secs(30)).decompose(&job(PRIMES_JOB, None), &[]).await.unwrap_err();
     let PlannerError::Refused(message) = error else { panic!("refused, not {error:?}") };
     assert!(message.starts_with("422"), "{message}");
     assert!(message.contains("invalid 2 times") && message.contains("not an earlier subtask"), "{message}");
@@ -293,7 +327,7 @@ async fn bad_requests_tokens_and_a_dead_upstream_get_clear_answers() {
 
     let dead = OpenAiUpstream::new("http://127.0.0.1:9", "big-coder", None, Duration::from_secs(5));
     let url = serve(Arc::new(dead), ServerConfig::default()).await;
-    let error = InferenceClient::new(&url, Duration::from_secs(30)).decompose(&job(PRIMES_JOB, None)).await.unwrap_err();
+    let error = InferenceClient::new(&url, Duration::from_secs(30)).decompose(&job(PRIMES_JOB, None), &[]).await.unwrap_err();
     assert!(error.is_transient(), "a dead upstream is worth asking again later: {error:?}");
     let PlannerError::Unavailable { status, message, .. } = error else { panic!("unavailable, not {error:?}") };
     assert!(status == 502 && message.contains("127.0.0.1:9"), "{status} {message}");

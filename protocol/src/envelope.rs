@@ -18,8 +18,9 @@ use serde::{Deserialize, Serialize};
 use serde_bytes::Bytes;
 
 /// The protocol version this build speaks. A payload of another version is rejected with
-/// [`DecodeError::WrongVersion`]; the version is also the second level of every topic (`ec/v1`).
-pub const PROTOCOL_VERSION: u16 = 1;
+/// [`DecodeError::WrongVersion`]. Version 2 added the file a subtask edits to `Work`; the
+/// topics' second level (`ec/v1`) names their layout, which is unchanged since version 1.
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// The largest envelope accepted from the wire, in bytes.
 pub const MAX_ENVELOPE_BYTES: usize = 256 * 1024;

@@ -22,6 +22,11 @@ pub struct DecomposeRequest {
     pub tests: Option<String>,
     /// Most subtasks wanted.
     pub max_subtasks: u16,
+    /// For a job whose subtasks answer with patches (`merge_patches`): the snapshot's text
+    /// files, and each subtask must name the one file it edits (one of these, or a new one).
+    /// Empty: the subtasks answer with code.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
 }
 
 /// One subtask in a decomposition.
@@ -40,6 +45,10 @@ pub struct PlannedSubtask {
     /// The model it is best run with.
     #[serde(default)]
     pub model: Option<String>,
+    /// The snapshot file it edits (relative to the snapshot's root; new when the snapshot has
+    /// none): the agent answers with a unified diff of that file, for `merge_patches` jobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
 }
 
 /// The answer to a [`DecomposeRequest`].

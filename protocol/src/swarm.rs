@@ -328,7 +328,7 @@ impl Message for AgentFeatures {
 
 #[cfg(feature = "alloc")]
 pub use work::{
-    AnyMessage, ContextItem, InstallState, ManifestOffer, ModelReport, Snapshot, Work, WorkMode,
+    AnyMessage, MAX_SNAPSHOT_PATH, check_snapshot_path, ContextItem, InstallState, ManifestOffer, ModelReport, Snapshot, Work, WorkMode,
     WorkOutcome, WorkResult,
 };
 
@@ -343,6 +343,29 @@ mod work {
     use alloc::string::String;
     use alloc::vec::Vec;
     use serde::{Deserialize, Serialize};
+
+    /// Most bytes of a path inside a snapshot.
+    pub const MAX_SNAPSHOT_PATH: usize = 512;
+
+    /// Checks that `path` names a file inside a snapshot: relative, `/`-separated, without `.`,
+    /// `..` or empty parts, backslashes or control characters, at most [`MAX_SNAPSHOT_PATH`]
+    /// bytes. The coordinator checks a plan's files with it and the agent checks the work it
+    /// gets, so a path can never lead out of the unpacked snapshot.
+    pub fn check_snapshot_path(path: &str) -> Result<(), &'static str> {
+        if path.is_empty() || path.len() > MAX_SNAPSHOT_PATH {
+            return Err("a snapshot path has 1 to 512 bytes");
+        }
+        if path.starts_with('/') {
+            return Err("a snapshot path is relative to the snapshot's root, not absolute");
+        }
+        if path.chars().any(|c| c == '\\' || c.is_control()) {
+            return Err("a snapshot path uses `/` between its parts and no control characters");
+        }
+        if path.split('/').any(|part| part.is_empty() || part == "." || part == "..") {
+            return Err("a snapshot path has no empty, `.` or `..` parts");
+        }
+        Ok(())
+    }
 
     /// The frozen snapshot a subtask runs on: content-addressed, fetched read-only.
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -409,6 +432,10 @@ mod work {
         pub snapshot: Snapshot,
         /// The executor limits of every run.
         pub limits: Limits,
+        /// The file of the snapshot the subtask edits (a path relative to the snapshot's root;
+        /// a new file when the snapshot has none): the agent answers with a unified diff of the
+        /// snapshot in [`WorkOutcome::Completed::patch`]. `None`: the answer is code.
+        pub file: Option<String>,
     }
 
     impl Message for Work {
@@ -424,6 +451,9 @@ mod work {
             }
             if self.attempt == 0 {
                 return Err("attempts count from 1");
+            }
+            if let Some(file) = &self.file {
+                check_snapshot_path(file)?;
             }
             match self.mode {
                 WorkMode::MicroLoop { max_iterations: 0 } => {

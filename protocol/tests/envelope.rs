@@ -89,6 +89,7 @@ fn work() -> Work {
             bytes: 4096,
         },
         limits: Limits::default(),
+        file: Some("text/slug.py".into()),
     }
 }
 
@@ -224,14 +225,17 @@ fn small_messages_are_small() {
 fn wrong_version_unknown_kind_and_wrong_kind_are_named() {
     let mut wire = seal(&Ask { slots: 1 });
     assert_eq!(wire[0], PROTOCOL_VERSION as u8);
-    wire[0] = 2;
-    assert_eq!(
-        Envelope::parse(&wire),
-        Err(DecodeError::WrongVersion {
-            got: 2,
-            supported: PROTOCOL_VERSION
-        })
-    );
+    // An agent of version 1 (before `Work` named the file it edits) and a newer one.
+    for other in [1u8, PROTOCOL_VERSION as u8 + 1] {
+        wire[0] = other;
+        assert_eq!(
+            Envelope::parse(&wire),
+            Err(DecodeError::WrongVersion {
+                got: u16::from(other),
+                supported: PROTOCOL_VERSION
+            })
+        );
+    }
     wire[0] = PROTOCOL_VERSION as u8;
     for code in [0u8, Kind::ALL.len() as u8 + 1, 200] {
         wire[1] = code;
@@ -377,6 +381,42 @@ fn invalid_messages_are_refused_on_send_and_on_receipt() {
             reason: "cpu_cap_percent must be 1-100"
         })
     );
+
+    // Work may only name a file inside the snapshot; the receiver refuses any other path.
+    for (path, reason) in [
+        ("../etc/passwd", "a snapshot path has no empty, `.` or `..` parts"),
+        ("src/./x.py", "a snapshot path has no empty, `.` or `..` parts"),
+        ("src//x.py", "a snapshot path has no empty, `.` or `..` parts"),
+        ("src/", "a snapshot path has no empty, `.` or `..` parts"),
+        ("/etc/passwd", "a snapshot path is relative to the snapshot's root, not absolute"),
+        ("src\\x.py", "a snapshot path uses `/` between its parts and no control characters"),
+        ("x\n.py", "a snapshot path uses `/` between its parts and no control characters"),
+        ("", "a snapshot path has 1 to 512 bytes"),
+    ] {
+        let mut escaping = work();
+        escaping.file = Some(path.into());
+        assert_eq!(
+            Envelope::new::<Work>(MessageId::default(), agent(), 0).seal(&escaping),
+            Err(EncodeError::Invalid { kind: Kind::Work, reason }),
+            "{path:?}"
+        );
+        let sealed = seal(&work());
+        let raw = Envelope::parse(&sealed).unwrap();
+        let body = postcard::to_allocvec(&escaping).unwrap();
+        assert_eq!(
+            RawEnvelope { body: &body, ..raw }.decode_body::<Work>(),
+            Err(DecodeError::Invalid { kind: Kind::Work, reason }),
+            "{path:?}"
+        );
+    }
+    let mut long = work();
+    long.file = Some(format!("{}.py", "a/".repeat(300)));
+    assert!(Envelope::new::<Work>(MessageId::default(), agent(), 0).seal(&long).is_err());
+    for fine in ["calc.py", "src/deep/er/x.js", ".github/ci.yml", "a..b.py"] {
+        let mut edit = work();
+        edit.file = Some(fine.into());
+        assert!(Envelope::new::<Work>(MessageId::default(), agent(), 0).seal(&edit).is_ok(), "{fine}");
+    }
 
     let mut unconfined = result();
     unconfined.sandbox = SandboxLayers::RLIMITS;

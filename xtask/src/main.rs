@@ -9,8 +9,11 @@
 //!   check, and the portable code paths (`--cfg edgecoder_portable`: no Unix socket, no process
 //!   sandbox — what Windows builds) with warnings as errors; the other targets' own `cfg`s need
 //!   their runners (see the CI workflow).
+//! - `cargo xtask fuzz [--seconds 60] [--target NAME]…` runs the swarm decoders' cargo-fuzz
+//!   targets for a fixed time each and reports runs, speed, coverage and crashes.
 
 mod dist;
+mod fuzz;
 mod profile;
 
 use anyhow::Result;
@@ -62,6 +65,20 @@ enum Task {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Fuzz the swarm message decoders (protocol/fuzz, needs `cargo install cargo-fuzz`) for a
+    /// fixed time each; prints runs, speed and coverage per target and writes them as JSON.
+    /// Fails when a target finds a crash (the input is kept in protocol/fuzz/artifacts/).
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Only these targets (default: all).
+        #[arg(long = "target", value_name = "NAME")]
+        targets: Vec<String>,
+        /// Where the JSON report goes.
+        #[arg(long, default_value = "fuzz-report.json")]
+        json: PathBuf,
+    },
 }
 
 fn run(cli: Cli) -> Result<bool> {
@@ -94,6 +111,7 @@ fn run(cli: Cli) -> Result<bool> {
             Ok(true)
         }
         Task::CheckCfg { dry_run } => dist::check_cfg(dry_run),
+        Task::Fuzz { seconds, targets, json } => fuzz::run(&dist::workspace(), &targets, seconds, &json),
     }
 }
 

@@ -11,10 +11,13 @@ use crate::model::{
     Subtask, SubtaskSpec, SubtaskState, check_plan,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
+use edgecoder_broker::{AgentDirectory, Digest32, EnrolError};
+use edgecoder_protocol::envelope::unix_time_ms;
 use edgecoder_protocol::ids::{AgentId, MessageId, Sha256};
 use std::str::FromStr;
 use std::time::Duration;
 use tokio_postgres::{NoTls, Row};
+use tracing::Instrument;
 
 /// How many ready subtasks a claim looks at when it prefers those suiting the agent's models.
 const MODEL_LOOKAHEAD: i64 = 64;
@@ -63,6 +66,12 @@ CREATE INDEX IF NOT EXISTS subtasks_agent ON subtasks (agent) WHERE state = 'lea
 CREATE INDEX IF NOT EXISTS subtasks_job ON subtasks (job, state);
 CREATE INDEX IF NOT EXISTS subtasks_escalated ON subtasks (job_seq) WHERE state = 'escalated';
 CREATE TABLE IF NOT EXISTS audit (seq bigint PRIMARY KEY, entry bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS enrolled_agents (
+    id text PRIMARY KEY,
+    secret_hash bytea NOT NULL,
+    enrolled bigint NOT NULL
+);
+CREATE TABLE IF NOT EXISTS enrolment_tokens (hash bytea PRIMARY KEY, expires bigint NOT NULL);
 CREATE TABLE IF NOT EXISTS audit_head (
     one integer PRIMARY KEY CHECK (one = 1),
     seq bigint NOT NULL,
@@ -79,7 +88,10 @@ const SUBTASK_COLUMNS: &str = "job, job_seq, spec, state, not_before, lease, age
 pub struct Postgres {
     pool: Pool,
     backoff: Backoff,
+    /// Agents' reports wait here for the next group commit ([`commit_reports`]).
+    reports: tokio::sync::mpsc::UnboundedSender<PendingReport>,
 }
+
 
 fn backend(error: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(error.to_string())
@@ -165,7 +177,9 @@ impl Postgres {
             ))
             .await
             .map_err(pg)?;
-        Ok(Postgres { pool, backoff })
+        let (reports, queue) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(commit_reports(Committer { pool: pool.clone(), backoff }, queue));
+        Ok(Postgres { pool, backoff, reports })
     }
 
     /// Jobs in `state` (a partially indexed one: `decomposing` or `merging`), oldest first.
@@ -180,6 +194,81 @@ impl Postgres {
             .map_err(pg)?;
         rows.iter().map(job_from).collect()
     }
+}
+
+/// The broker's agent directory in the shared database: every coordinator on it admits the
+/// agents any of them enrolled, and an enrolment token issued by one works at all.
+#[async_trait::async_trait]
+impl AgentDirectory for Postgres {
+    async fn secret_hash(&self, agent: &AgentId) -> Result<Option<Digest32>, EnrolError> {
+        let client = self.pool.get().await.map_err(directory)?;
+        let row = client
+            .query_opt("SELECT secret_hash FROM enrolled_agents WHERE id = $1", &[&agent.as_str()])
+            .await
+            .map_err(|e| directory(pg(e)))?;
+        row.map(|row| {
+            let bytes: Vec<u8> = row.get(0);
+            bytes.try_into().map_err(|_| EnrolError::Store("a stored secret hash is not 32 bytes".into()))
+        })
+        .transpose()
+    }
+
+    async fn add_token(&self, token: Digest32, expires_ms: u64) -> Result<(), EnrolError> {
+        let client = self.pool.get().await.map_err(directory)?;
+        client
+            .execute("DELETE FROM enrolment_tokens WHERE expires <= $1", &[&(unix_time_ms() as i64)])
+            .await
+            .map_err(|e| directory(pg(e)))?;
+        client
+            .execute("INSERT INTO enrolment_tokens (hash, expires) VALUES ($1, $2)", &[&&token[..], &(expires_ms as i64)])
+            .await
+            .map_err(|e| directory(pg(e)))?;
+        Ok(())
+    }
+
+    async fn enrol(&self, token: Digest32, agent: &AgentId, secret: Digest32, now_ms: u64) -> Result<(), EnrolError> {
+        let mut client = self.pool.get().await.map_err(directory)?;
+        let transaction = client.transaction().await.map_err(|e| directory(pg(e)))?;
+        // The DELETE locks the token's row: of two enrolments with one token, one finds it gone.
+        let used = transaction
+            .execute("DELETE FROM enrolment_tokens WHERE hash = $1 AND expires > $2", &[&&token[..], &(now_ms as i64)])
+            .await
+            .map_err(|e| directory(pg(e)))?;
+        if used == 0 {
+            return Err(EnrolError::BadToken);
+        }
+        let added = transaction
+            .execute(
+                "INSERT INTO enrolled_agents (id, secret_hash, enrolled) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+                &[&agent.as_str(), &&secret[..], &(now_ms as i64)],
+            )
+            .await
+            .map_err(|e| directory(pg(e)))?;
+        if added == 0 {
+            // Dropping the transaction rolls it back: the token stays usable.
+            return Err(EnrolError::IdTaken(agent.clone()));
+        }
+        transaction.commit().await.map_err(|e| directory(pg(e)))
+    }
+
+    async fn revoke(&self, agent: &AgentId) -> Result<bool, EnrolError> {
+        let client = self.pool.get().await.map_err(directory)?;
+        let removed = client
+            .execute("DELETE FROM enrolled_agents WHERE id = $1", &[&agent.as_str()])
+            .await
+            .map_err(|e| directory(pg(e)))?;
+        Ok(removed > 0)
+    }
+
+    async fn enrolled(&self) -> Result<usize, EnrolError> {
+        let client = self.pool.get().await.map_err(directory)?;
+        let row = client.query_one("SELECT count(*) FROM enrolled_agents", &[]).await.map_err(|e| directory(pg(e)))?;
+        Ok(row.get::<_, i64>(0) as usize)
+    }
+}
+
+fn directory(error: impl std::fmt::Display) -> EnrolError {
+    EnrolError::Store(error.to_string())
 }
 
 fn retryable(e: &tokio_postgres::Error) -> bool {
@@ -539,6 +628,124 @@ macro_rules! in_tx {
     }};
 }
 
+/// Most reports recorded in one transaction.
+const MAX_REPORTS_PER_COMMIT: usize = 512;
+
+/// An agent's report waiting for its group commit, and where its caller waits for the answer.
+struct PendingReport {
+    lease: MessageId,
+    agent: AgentId,
+    report: Report,
+    now: Millis,
+    answer: tokio::sync::oneshot::Sender<Result<Accepted, StoreError>>,
+}
+
+/// What the group commit needs of the store.
+struct Committer {
+    pool: Pool,
+    backoff: Backoff,
+}
+
+/// Records reports in group commits: whatever has arrived while the last commit ran goes into
+/// the next transaction (up to [`MAX_REPORTS_PER_COMMIT`]), so the commit's cost — its WAL
+/// flush and the audit head, which every write takes — is paid once per group instead of once
+/// per report. Each report runs under its own savepoint: one that fails leaves the others.
+async fn commit_reports(committer: Committer, mut queue: tokio::sync::mpsc::UnboundedReceiver<PendingReport>) {
+    while let Some(first) = queue.recv().await {
+        let mut group = vec![first];
+        while group.len() < MAX_REPORTS_PER_COMMIT
+            && let Ok(next) = queue.try_recv()
+        {
+            group.push(next);
+        }
+        let span = tracing::debug_span!("report_group", reports = group.len());
+        let answers = committer.record(&group).instrument(span).await;
+        match answers {
+            Ok(answers) => {
+                for (pending, answer) in group.into_iter().zip(answers) {
+                    let _ = pending.answer.send(answer);
+                }
+            }
+            Err(error) => {
+                let message = error.to_string();
+                for pending in group {
+                    let _ = pending.answer.send(Err(StoreError::Backend(message.clone())));
+                }
+            }
+        }
+    }
+}
+
+impl Committer {
+    /// Records `group` in one transaction: each report's answer, or the error that failed the
+    /// whole transaction.
+    async fn record(&self, group: &[PendingReport]) -> Result<Vec<Result<Accepted, StoreError>>, StoreError> {
+        let backoff = self.backoff;
+        let leases: Vec<&[u8]> = group.iter().map(|p| &p.lease.0[..]).collect();
+        in_tx!(self, |tx| {
+            // Every job the group touches is locked first, in id order: the lock order of
+            // every transaction (job rows, then subtasks, then the audit head) holds, and two
+            // coordinators' groups cannot deadlock on each other.
+            let statement = tx
+                .prepare_cached(
+                    "SELECT id FROM jobs WHERE id IN (SELECT job FROM subtasks WHERE lease = ANY($1)) \
+                     ORDER BY id FOR UPDATE",
+                )
+                .await?;
+            tx.query(&statement, &[&leases]).await?;
+            let mut audit = Vec::new();
+            let mut answers = Vec::with_capacity(group.len());
+            for pending in group {
+                tx.batch_execute("SAVEPOINT report").await?;
+                let mut records = Vec::new();
+                let answer = record_report(tx, pending, &backoff, &mut records).await;
+                match answer {
+                    Ok(accepted) => {
+                        tx.batch_execute("RELEASE SAVEPOINT report").await?;
+                        audit.append(&mut records);
+                        answers.push(Ok(accepted));
+                    }
+                    Err(Failure::Db(e)) if retryable(&e) => return Err(Failure::Db(e)),
+                    Err(failure) => {
+                        tx.batch_execute("ROLLBACK TO SAVEPOINT report").await?;
+                        answers.push(Err(match failure {
+                            Failure::Db(e) => pg(e),
+                            Failure::Store(e) => e,
+                        }));
+                    }
+                }
+            }
+            append(tx, audit).await?;
+            Ok(answers)
+        })
+    }
+}
+
+/// Records one report inside a group's transaction; its audit records go to `audit`.
+async fn record_report(
+    tx: &Transaction<'_>,
+    pending: &PendingReport,
+    backoff: &Backoff,
+    audit: &mut Vec<Record>,
+) -> Step<Accepted> {
+    let Some((job, mut subtask)) = lock_subtask(tx, "lease", pending.lease).await? else {
+        return Ok(Accepted::Stale);
+    };
+    if !rules::holds(&subtask, pending.lease, &pending.agent) {
+        return Ok(Accepted::Stale);
+    }
+    let (moved, rec) =
+        rules::apply_report(&mut subtask, &job, pending.report.clone(), &pending.agent, backoff, pending.now);
+    save_subtask(tx, &subtask).await?;
+    audit.push(rec);
+    let job_done = if moved == Moved::Done {
+        after_done(tx, job, &subtask, pending.now, audit).await?
+    } else {
+        false
+    };
+    Ok(Accepted::Recorded { job_done })
+}
+
 #[async_trait::async_trait]
 impl Store for Postgres {
     async fn submit(&self, spec: JobSpec, now: Millis) -> Result<bool, StoreError> {
@@ -865,27 +1072,14 @@ impl Store for Postgres {
         report: Report,
         now: Millis,
     ) -> Result<Accepted, StoreError> {
-        let backoff = self.backoff;
-        let report = &report;
-        in_tx!(self, |tx| {
-            let Some((job, mut subtask)) = lock_subtask(tx, "lease", lease).await? else {
-                return Ok(Accepted::Stale);
-            };
-            if !rules::holds(&subtask, lease, agent) {
-                return Ok(Accepted::Stale);
-            }
-            let (moved, rec) =
-                rules::apply_report(&mut subtask, &job, report.clone(), agent, &backoff, now);
-            save_subtask(tx, &subtask).await?;
-            let mut audit = vec![rec];
-            let job_done = if moved == Moved::Done {
-                after_done(tx, job, &subtask, now, &mut audit).await?
-            } else {
-                false
-            };
-            append(tx, audit).await?;
-            Ok(Accepted::Recorded { job_done })
-        })
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let pending = PendingReport { lease, agent: agent.clone(), report, now, answer };
+        if self.reports.send(pending).is_err() {
+            return Err(StoreError::Backend("the store's group commit has stopped".into()));
+        }
+        answered
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Backend("the store's group commit has stopped".into())))
     }
 
     async fn expire(&self, now: Millis) -> Result<usize, StoreError> {

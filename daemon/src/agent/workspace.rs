@@ -229,13 +229,7 @@ pub struct Change {
 impl Change {
     /// The unified diff of this change (`a/PATH` → `b/PATH`; `/dev/null` for a new file).
     pub fn diff(&self) -> String {
-        let before = self.before.as_deref().unwrap_or("");
-        let old_name = if self.before.is_some() { format!("a/{}", self.path) } else { "/dev/null".to_owned() };
-        similar::TextDiff::from_lines(before, self.after.as_str())
-            .unified_diff()
-            .context_radius(3)
-            .header(&old_name, &format!("b/{}", self.path))
-            .to_string()
+        crate::patch::file_diff(&self.path, self.before.as_deref(), &self.after)
     }
 }
 

@@ -160,10 +160,6 @@ fn affixes(line: &str) -> Option<(&str, &str)> {
     Some((&line[..first], &line[end..]))
 }
 
-fn diff(before: &str, after: &str, old_name: &str, new_name: &str) -> String {
-    similar::TextDiff::from_lines(before, after).unified_diff().context_radius(3).header(old_name, new_name).to_string()
-}
-
 /// The proposal of `entry`'s result (or `edited`, the user's edit of it) against the device's
 /// code now.
 pub fn proposal(entry: &QueueEntry, redactor: &Redactor, edited: Option<&str>) -> Result<Proposal, DecideError> {
@@ -173,7 +169,7 @@ pub fn proposal(entry: &QueueEntry, redactor: &Redactor, edited: Option<&str>) -
     let sent = outgoing(entry, redactor).request.code;
     let (code, unresolved) = restore(edited.unwrap_or(&result.code), &sent, &entry.entry.code);
     let (Some(root), Some(file)) = (&entry.entry.workspace, &entry.entry.file) else {
-        let diff = diff(&entry.entry.code, &code, "a/queued", "b/proposed");
+        let diff = crate::patch::diff(&entry.entry.code, &code, "a/queued", "b/proposed");
         return Ok(Proposal { code, unresolved, diff, change: None, conflict: None });
     };
     let workspace = Workspace::open(root)?;
@@ -186,7 +182,7 @@ pub fn proposal(entry: &QueueEntry, redactor: &Redactor, edited: Option<&str>) -
         match diffy::merge(base.as_deref().unwrap_or(""), now.as_deref().unwrap_or(""), &code) {
             Ok(merged) => merged,
             Err(conflicted) => {
-                let shown = diff(now.as_deref().unwrap_or(""), &conflicted, &format!("a/{file}"), &format!("b/{file}"));
+                let shown = crate::patch::diff(now.as_deref().unwrap_or(""), &conflicted, &format!("a/{file}"), &format!("b/{file}"));
                 return Ok(Proposal { code, unresolved, diff: shown, change: None, conflict: Some(Conflict { file: file.clone(), merged: conflicted }) });
             }
         }

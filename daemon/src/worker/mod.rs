@@ -7,6 +7,7 @@
 
 pub mod credentials;
 pub mod device;
+pub mod edit;
 pub mod gate;
 pub mod models;
 pub mod session;

@@ -438,9 +438,9 @@ impl WorkerSession {
                         outcome: WorkOutcome::Failed { reason: error.to_string(), report: None },
                         layers: SandboxLayers::default(),
                     },
-                    Ok(_unpacked) => {
+                    Ok(unpacked) => {
                         let (writer, throttle, job) = (session.writer.clone(), session.throttle.clone(), work.clone());
-                        tokio::task::spawn_blocking(move || solve(&*writer, &job, memory_mb, &throttle, &cancel))
+                        tokio::task::spawn_blocking(move || solve(&*writer, &job, &unpacked, memory_mb, &throttle, &cancel))
                             .await
                             .unwrap_or_else(|panic| Solution {
                                 outcome: WorkOutcome::Failed { reason: format!("the worker crashed: {panic}"), report: None },

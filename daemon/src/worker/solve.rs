@@ -1,7 +1,9 @@
 //! Does one subtask: the local model writes code for it (with the outputs of the subtasks it
 //! depends on as context), the code runs against the subtask's tests in the executor's process
-//! sandbox, and in a micro-loop the failure goes back to the model for a fix.
+//! sandbox, and in a micro-loop the failure goes back to the model for a fix. A subtask that
+//! names a file of its snapshot edits that file and is answered with a patch ([`super::edit`]).
 
+use super::edit::{Target, context_code};
 use super::throttle::Throttle;
 use edgecoder_executor::extract::extract_code;
 use edgecoder_model::chat::ChatMessage;
@@ -9,6 +11,7 @@ use edgecoder_model::engine::{CancelToken, GenerateParams, Model, Prompt};
 use edgecoder_protocol::run::{Isolation, IsolationReport, Lang, Limits, TestReport, TestStatus};
 use edgecoder_protocol::swarm::{SandboxLayers, Work, WorkMode, WorkOutcome};
 use std::ops::ControlFlow;
+use std::path::Path;
 
 /// What writes code for a subtask.
 pub trait Writer: Send + Sync {
@@ -113,23 +116,45 @@ fn fence(lang: Lang) -> &'static str {
     }
 }
 
-fn system_prompt(lang: Lang) -> String {
-    let name = match lang {
+fn language(lang: Lang) -> &'static str {
+    match lang {
         Lang::Python => "Python",
         Lang::JavaScript => "JavaScript",
-    };
-    format!(
-        "You write {name} code for one subtask of a larger job. The code runs in a restricted \
-         interpreter: standard library only; no files, network, processes, threads or async. \
-         Answer with the complete code in one ```{} block and nothing else.",
-        fence(lang)
-    )
+    }
 }
 
-fn user_prompt(work: &Work) -> String {
+fn system_prompt(lang: Lang, editing: bool) -> String {
+    let restricted = "The code runs in a restricted interpreter: standard library only; no files, network, \
+                      processes, threads or async.";
+    if editing {
+        format!(
+            "You edit one {} file for one subtask of a larger job. {restricted} Keep what the file already \
+             has unless the subtask asks to change it. Answer with the complete new content of the file in one \
+             ```{} block and nothing else.",
+            language(lang),
+            fence(lang)
+        )
+    } else {
+        format!(
+            "You write {} code for one subtask of a larger job. {restricted} Answer with the complete code in one \
+             ```{} block and nothing else.",
+            language(lang),
+            fence(lang)
+        )
+    }
+}
+
+fn user_prompt(work: &Work, target: Option<&Target>) -> String {
     let mut prompt = format!("Subtask: {}\n", work.instruction.trim());
     if let WorkMode::MultiStep { step, of } = work.mode {
         prompt.push_str(&format!("This is step {step} of {of}.\n"));
+    }
+    match target {
+        Some(Target { path, original: Some(text) }) => {
+            prompt.push_str(&format!("\nThe file {path} now:\n```{}\n{}\n```\n", fence(work.lang), text.trim_end()));
+        }
+        Some(Target { path, original: None }) => prompt.push_str(&format!("\nThe file {path} is new: write all of it.\n")),
+        None => {}
     }
     if !work.context.is_empty() {
         prompt.push_str("\nCode already written (it is available to your code; do not repeat it):\n");
@@ -143,17 +168,33 @@ fn user_prompt(work: &Work) -> String {
     prompt
 }
 
-/// The code of the subtasks this one depends on, run before its own.
-fn prelude(work: &Work) -> String {
-    work.context.iter().map(|c| format!("{}\n", c.text.trim_end())).collect()
+/// The code of the subtasks this one depends on, run before its own (a dependency that edited
+/// files contributes their new content, read against the snapshot at `root`).
+fn prelude(work: &Work, root: &Path) -> String {
+    work.context
+        .iter()
+        .map(|c| format!("{}\n", context_code(&c.text, root, work.lang, work.file.as_deref()).trim_end()))
+        .collect()
 }
 
 /// Most tokens of one answer.
 const MAX_TOKENS: usize = 1024;
 
-/// Does `work` with `writer`; every run happens in the process sandbox with at most
-/// `memory_limit_mb`, and `throttle` paces the work. `cancel` ends it with `Released`.
-pub fn solve(writer: &dyn Writer, work: &Work, memory_limit_mb: u32, throttle: &Throttle, cancel: &CancelToken) -> Solution {
+/// Does `work` with `writer` on its snapshot, unpacked at `snapshot`; every run happens in the
+/// process sandbox with at most `memory_limit_mb`, and `throttle` paces the work. `cancel` ends
+/// it with `Released`. A subtask that names a file is answered with a patch of the snapshot.
+pub fn solve(
+    writer: &dyn Writer,
+    work: &Work,
+    snapshot: &Path,
+    memory_limit_mb: u32,
+    throttle: &Throttle,
+    cancel: &CancelToken,
+) -> Solution {
+    let target = match work.file.as_deref().map(|file| Target::read(snapshot, file)).transpose() {
+        Ok(target) => target,
+        Err(reason) => return Solution { outcome: WorkOutcome::Failed { reason, report: None }, layers: SandboxLayers::default() },
+    };
     let mut limits = work.limits.clone();
     limits.isolation = Isolation::Process;
     limits.memory_bytes = limits.memory_bytes.min(u64::from(memory_limit_mb) << 20);
@@ -161,7 +202,11 @@ pub fn solve(writer: &dyn Writer, work: &Work, memory_limit_mb: u32, throttle: &
         WorkMode::MicroLoop { max_iterations } => u32::from(max_iterations.max(1)),
         WorkMode::Step | WorkMode::MultiStep { .. } => 1,
     };
-    let mut messages = vec![ChatMessage::system(system_prompt(work.lang)), ChatMessage::user(user_prompt(work))];
+    let mut messages = vec![
+        ChatMessage::system(system_prompt(work.lang, target.is_some())),
+        ChatMessage::user(user_prompt(work, target.as_ref())),
+    ];
+    let prelude = prelude(work, snapshot);
     let mut layers: Option<SandboxLayers> = None;
     let mut last_failure = String::from("no attempt was made");
     let mut last_report = None;
@@ -185,14 +230,15 @@ pub fn solve(writer: &dyn Writer, work: &Work, memory_limit_mb: u32, throttle: &
         let verdict: Result<(), String> = match extract_code(&reply, work.lang) {
             None => Err("the answer holds no code".to_owned()),
             Some(mut found) => {
-                if work.lang == Lang::Python {
-                    // Small models append demo asserts and prints, sometimes wrong ones.
+                if work.lang == Lang::Python && target.is_none() {
+                    // Small models append demo asserts and prints, sometimes wrong ones (a file
+                    // being edited keeps what it has).
                     found.code = edgecoder_executor::pysrc::tidy(&found.code);
                 }
                 match edgecoder_executor::check(&found.code, work.lang) {
                 Err(violation) => Err(violation.to_string()),
                 Ok(()) => {
-                    let program = format!("{}{}", prelude(work), found.code);
+                    let program = format!("{prelude}{}", found.code);
                     let report = match &work.tests {
                         Some(tests) => edgecoder_executor::run_tests(&program, tests, work.lang, &limits),
                         None => {
@@ -215,14 +261,18 @@ pub fn solve(writer: &dyn Writer, work: &Work, memory_limit_mb: u32, throttle: &
                     let passed = report.all_passed();
                     let failure = report.failure_summary();
                     last_report = Some(report.clone());
-                    if passed {
-                        let report = work.tests.as_ref().map(|_| report);
-                        return Solution {
-                            outcome: WorkOutcome::Completed { output: found.code, patch: None, report },
-                            layers: layers.unwrap_or_default(),
-                        };
+                    let patch = target.as_ref().map(|t| t.patch(&found.code)).transpose();
+                    match (passed, patch) {
+                        (true, Ok(patch)) => {
+                            let report = work.tests.as_ref().map(|_| report);
+                            return Solution {
+                                outcome: WorkOutcome::Completed { output: found.code, patch, report },
+                                layers: layers.unwrap_or_default(),
+                            };
+                        }
+                        (true, Err(unchanged)) => Err(unchanged),
+                        (false, _) => Err(failure),
                     }
-                    Err(failure)
                 }
             }
             }
@@ -231,7 +281,8 @@ pub fn solve(writer: &dyn Writer, work: &Work, memory_limit_mb: u32, throttle: &
             tracing::info!(subtask = %work.subtask, version, %failure, "subtask attempt failed");
             messages.push(ChatMessage::assistant(reply));
             messages.push(ChatMessage::user(format!(
-                "That failed: {failure}. Fix it and answer with the complete code in one block."
+                "That failed: {failure}. Fix it and answer with the complete {} in one block.",
+                if target.is_some() { "file" } else { "code" }
             )));
             last_failure = failure;
         }
