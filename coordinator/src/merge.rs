@@ -144,6 +144,11 @@ pub fn text_files(snapshot: &[u8]) -> Result<Vec<String>, MergeError> {
     Ok(read_snapshot(snapshot)?.into_keys().collect())
 }
 
+/// The text file at `path` in `snapshot` (a tar archive); `None` when it has none there.
+pub fn text_file(snapshot: &[u8], path: &str) -> Result<Option<String>, MergeError> {
+    Ok(read_snapshot(snapshot)?.remove(path))
+}
+
 /// The snapshot's text files by path (binary files are left out: patches cannot change them).
 fn read_snapshot(snapshot: &[u8]) -> Result<BTreeMap<String, String>, MergeError> {
     let mut archive = tar::Archive::new(snapshot);
@@ -271,8 +276,8 @@ fn merge_file(original: Option<&str>, changes: &[(u32, Version)]) -> Result<Vers
 }
 
 /// The unified diff of one file from `original` (`None`: it is new) to `merged` (`None`:
-/// deleted), with git-style `a/` and `b/` names.
-fn file_diff(path: &str, original: Option<&String>, merged: Option<&str>) -> String {
+/// deleted), with git-style `a/` and `b/` names; empty when nothing changes.
+pub fn file_diff(path: &str, original: Option<&String>, merged: Option<&str>) -> String {
     let mut options = diffy::DiffOptions::new();
     options
         .set_original_filename(match original {

@@ -5,6 +5,7 @@
 use crate::model::{Job, SubtaskSpec};
 use edgecoder_protocol::ids::MessageId;
 use edgecoder_protocol::inference::{
+    EditedFile,
     ConflictedFile, DecomposeRequest, DecomposeResponse, ErrorResponse, EscalateRequest,
     EscalateResponse, ResolveRequest, ResolveResponse, ResolvedFile,
 };
@@ -57,11 +58,14 @@ pub trait Planner: Send + Sync {
     async fn decompose(&self, job: &Job, files: &[String]) -> Result<Vec<SubtaskSpec>, PlannerError>;
 
     /// Does a subtask the agents could not; `failure` is how the last attempt failed.
+    /// `file` is the snapshot file the subtask edits, as the snapshot has it; the answer is
+    /// then that file's whole new content.
     async fn escalate(
         &self,
         job: &Job,
         subtask: &SubtaskSpec,
         failure: &str,
+        file: Option<&EditedFile>,
     ) -> Result<String, PlannerError>;
 
     /// Resolves the files whose patches conflict: each one's whole new content.
@@ -220,6 +224,7 @@ impl Planner for InferenceClient {
         job: &Job,
         subtask: &SubtaskSpec,
         failure: &str,
+        file: Option<&EditedFile>,
     ) -> Result<String, PlannerError> {
         let request = EscalateRequest {
             job: job.spec.id,
@@ -229,6 +234,7 @@ impl Planner for InferenceClient {
             instruction: subtask.instruction.clone(),
             tests: subtask.tests.clone(),
             failure: failure.to_owned(),
+            file: file.cloned(),
         };
         let answer: EscalateResponse = self.call("/v1/escalate", &request).await?;
         Ok(answer.output)

@@ -7,7 +7,7 @@ use edgecoder_protocol::envelope::unix_time_ms;
 use crate::audit::{Event, Record};
 use crate::features::{FeatureError, Features, Level, Setting};
 use crate::merge::{MergeError, describe_conflicts, merge_stored};
-use crate::model::{Aggregate, Assignment, Job, Report, Settlement};
+use crate::model::{Aggregate, Assignment, Job, Report, Settlement, SubtaskSpec};
 use crate::snapshots::SnapshotStore;
 use crate::planner::{Planner, PlannerError};
 use crate::policy::{Policies, PolicyError, Scope};
@@ -16,7 +16,7 @@ use crate::rollout::{Change, Plan, Rollout, RolloutError, Rollouts};
 use crate::store::{Store, StoreError};
 use edgecoder_protocol::envelope::{DecodeCounters, Envelope, Message};
 use edgecoder_protocol::ids::AgentId;
-use edgecoder_protocol::inference::ConflictedFile;
+use edgecoder_protocol::inference::{ConflictedFile, EditedFile};
 use edgecoder_protocol::manifest::SignedStatement;
 use edgecoder_protocol::swarm::{
     AgentFeatures, Ask, ContextItem, Heartbeat, Hello, InstallState, ModelReport, Policy, Presence, SandboxLayers,
@@ -969,6 +969,28 @@ impl Inner {
         }
     }
 
+    /// The file `subtask` edits, as its job's snapshot has it (`None` when it edits none);
+    /// `Err` says why it cannot be read.
+    async fn edited_file(&self, job: &Job, subtask: &SubtaskSpec) -> Result<Option<EditedFile>, String> {
+        let Some(path) = subtask.file.clone() else {
+            return Ok(None);
+        };
+        let Some(store) = self.config.snapshots.clone() else {
+            return Err(format!("this coordinator keeps no snapshots, so {path} cannot be read for the parent model"));
+        };
+        let sha256 = job.spec.snapshot.sha256;
+        let wanted = path.clone();
+        let read = tokio::task::spawn_blocking(move || store.read(&sha256).map(|t| t.map(|t| crate::merge::text_file(&t, &wanted))))
+            .await
+            .expect("reading a snapshot does not panic");
+        match read {
+            Ok(Some(Ok(content))) => Ok(Some(EditedFile { path, content })),
+            Ok(None) => Err(format!("its snapshot {sha256} is no longer stored, so {path} cannot be read")),
+            Ok(Some(Err(error))) => Err(error.to_string()),
+            Err(error) => Err(format!("reading its snapshot {sha256} failed: {error}")),
+        }
+    }
+
     /// The text files of a `merge_patches` job's snapshot, which its subtasks edit (empty for
     /// other jobs); `Err` says why the job cannot be decomposed.
     async fn editable_files(&self, job: &Job) -> Result<Vec<String>, String> {
@@ -1112,8 +1134,31 @@ impl Inner {
         for (job, subtask, failure) in pending.into_iter().filter(|pending| self.planner_due(pending.1.id)) {
             let span = tracing::info_span!("escalate", job = %job.spec.id, subtask = %subtask.id);
             async {
-                let answer = planner.escalate(&job, &subtask, &failure).await;
+                let file = match self.edited_file(&job, &subtask).await {
+                    Ok(file) => file,
+                    Err(reason) => {
+                        tracing::error!(%reason, "escalation failed");
+                        if let Err(error) = self.store.resolve(subtask.id, Err(reason), unix_time_ms()).await {
+                            tracing::error!(%error, "recording the escalation failed");
+                        }
+                        return;
+                    }
+                };
+                let answer = planner.escalate(&job, &subtask, &failure, file.as_ref()).await;
                 self.planner_outcome(subtask.id, answer.as_ref().is_err_and(PlannerError::is_transient));
+                // A subtask that edits a file is answered with the file's new content; its
+                // output, like an agent's, is the diff of the snapshot.
+                let answer = match (answer, &file) {
+                    (Ok(content), Some(file)) => {
+                        let diff = crate::merge::file_diff(&file.path, file.content.as_ref(), Some(&content));
+                        if diff.is_empty() {
+                            Err(PlannerError::Invalid(format!("the parent model left {} as it is", file.path)))
+                        } else {
+                            Ok(diff)
+                        }
+                    }
+                    (answer, _) => answer,
+                };
                 match answer {
                     Err(error) if error.is_transient() => {
                         tracing::warn!(%error, "escalation postponed: the inference service is unavailable");

@@ -139,6 +139,30 @@ fn finish(code: &str) -> String {
     format!("{}\n", &trimmed[start.min(trimmed.len())..])
 }
 
+/// What a model is asked to answer with when it edits a file of `lang`: in Python only the
+/// functions and classes it adds or changes (what small models give even when asked for the
+/// whole file; [`edited_content`] puts them into the file), in JavaScript the whole file.
+pub fn edit_answer_shape(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Python => "the functions and classes you add or change, whole",
+        Lang::JavaScript => "the complete new content of the file",
+    }
+}
+
+/// A file's new content from a model's `answer` (code already extracted) to an edit of
+/// `original` (`None`: a new file). In Python the answer's definitions replace those of the same
+/// name, new ones are appended, the rest of the file is kept, and the demo asserts and prints
+/// models append are dropped; in JavaScript the answer is the whole file. It ends with one
+/// newline.
+pub fn edited_content(original: Option<&str>, answer: &str, lang: Lang) -> String {
+    let content = match (lang, original) {
+        (Lang::Python, Some(original)) => crate::pysrc::merge(original, &crate::pysrc::tidy(answer)),
+        (Lang::Python, None) => crate::pysrc::tidy(answer),
+        (Lang::JavaScript, _) => answer.to_owned(),
+    };
+    format!("{}\n", content.trim_end())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@
 use crate::backend::{Backend, BackendError, Turn, ask_until, lang_names};
 use tracing::Instrument;
 use edgecoder_executor::extract::extract_code;
-use edgecoder_protocol::inference::{EscalateRequest, EscalateResponse};
+use edgecoder_protocol::inference::{EditedFile, EscalateRequest, EscalateResponse};
 use edgecoder_protocol::run::{Lang, Limits};
 
 /// Why a subtask could not be escalated.
@@ -26,12 +26,20 @@ pub enum EscalateError {
     },
 }
 
-fn system_prompt(lang: Lang) -> String {
+fn system_prompt(lang: Lang, editing: bool) -> String {
     let (name, fence) = lang_names(lang);
+    let answer = if editing {
+        format!(
+            "Keep what the file already has unless the subtask asks to change it. Answer with {}",
+            edgecoder_executor::extract::edit_answer_shape(lang)
+        )
+    } else {
+        "Answer with the complete code".to_owned()
+    };
     format!(
         "You are an expert {name} programmer. Write the code the subtask asks for. It runs in a \
          restricted interpreter: standard library only, no files, network, processes, threads or \
-         async. Answer with the complete code in one ```{fence} block and nothing else."
+         async. {answer} in one ```{fence} block and nothing else."
     )
 }
 
@@ -41,6 +49,14 @@ fn user_prompt(request: &EscalateRequest) -> String {
         request.job_instruction.trim(),
         request.instruction.trim()
     );
+    match &request.file {
+        Some(EditedFile { path, content: Some(content) }) => {
+            let (_, fence) = lang_names(request.lang);
+            prompt.push_str(&format!("\nThe file {path} now:\n```{fence}\n{}\n```\n", content.trim_end()));
+        }
+        Some(EditedFile { path, content: None }) => prompt.push_str(&format!("\nThe file {path} is new: write all of it.\n")),
+        None => {}
+    }
     if let Some(tests) = &request.tests {
         prompt.push_str(&format!("\nTests the code must pass:\n{}\n", tests.trim()));
     }
@@ -51,9 +67,16 @@ fn user_prompt(request: &EscalateRequest) -> String {
 /// Checks one answer: its code, in the subset, passing the tests when there are any.
 async fn try_answer(reply: &str, request: &EscalateRequest, limits: &Limits) -> Result<String, String> {
     let mut code = extract_code(reply, request.lang).ok_or("the answer holds no code")?.code;
-    if request.lang == Lang::Python {
+    match &request.file {
+        Some(file) => {
+            code = edgecoder_executor::extract::edited_content(file.content.as_deref(), &code, request.lang);
+            if file.content.as_deref().is_some_and(|content| content.trim_end() == code.trim_end()) {
+                return Err(format!("the answer leaves {} as it is", file.path));
+            }
+        }
         // Small models append demo asserts and prints, sometimes wrong ones: not the solution.
-        code = edgecoder_executor::pysrc::tidy(&code);
+        None if request.lang == Lang::Python => code = edgecoder_executor::pysrc::tidy(&code),
+        None => {}
     }
     edgecoder_executor::check(&code, request.lang).map_err(|e| e.to_string())?;
     let Some(tests) = request.tests.clone() else {
@@ -82,13 +105,19 @@ pub async fn escalate(
         edgecoder_executor::check(tests, request.lang)
             .map_err(|e| EscalateError::BadRequest(format!("the subtask's tests cannot run here: {e}")))?;
     }
-    let turns = vec![Turn::system(system_prompt(request.lang)), Turn::user(user_prompt(request))];
+    if let Some(file) = &request.file {
+        edgecoder_protocol::swarm::check_snapshot_path(&file.path)
+            .map_err(|e| EscalateError::BadRequest(format!("the subtask's file {:?}: {e}", file.path)))?;
+    }
+    let turns =
+        vec![Turn::system(system_prompt(request.lang, request.file.is_some())), Turn::user(user_prompt(request))];
     let span = tracing::info_span!("escalate", subtask = %request.subtask);
     let check = |reply: &str| {
         let reply = reply.to_owned();
         async move { try_answer(&reply, request, limits).await }
     };
-    let again = |failure: &str| format!("That code failed: {failure}. Fix it and answer with the complete code in one block.");
+    let whole = if request.file.is_some() { "file" } else { "code" };
+    let again = |failure: &str| format!("That code failed: {failure}. Fix it and answer with the complete {whole} in one block.");
     match ask_until(backend, turns, attempts, max_tokens, check, again).instrument(span).await? {
         Ok(output) => Ok(EscalateResponse { output }),
         Err(last) => Err(EscalateError::Failed { attempts: attempts.max(1), last }),

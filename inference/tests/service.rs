@@ -11,7 +11,7 @@ use edgecoder_coordinator::model::{Aggregate, Job, JobSpec, JobState, SubtaskSpe
 use edgecoder_coordinator::planner::{InferenceClient, Planner, PlannerError};
 use edgecoder_inference::{Backend, LocalModel, OpenAiUpstream, ServerConfig, router};
 use edgecoder_protocol::ids::Sha256;
-use edgecoder_protocol::inference::ConflictedFile;
+use edgecoder_protocol::inference::{ConflictedFile, EditedFile};
 use edgecoder_protocol::run::{Lang, Limits};
 use edgecoder_protocol::swarm::{Snapshot, WorkMode};
 use std::sync::{Arc, Mutex};
@@ -81,7 +81,7 @@ async fn the_real_model_decomposes_a_job_and_escalates_a_subtask() {
     assert!(text.contains("prime"), "the plan is about the job: {subtasks:#?}");
 
     let escalated = subtask("Write is_prime(n) and primes_below(n) as the job says.", Some(PRIMES_TESTS));
-    let code = client.escalate(&job, &escalated, "NameError: name 'is_prime' is not defined").await.unwrap();
+    let code = client.escalate(&job, &escalated, "NameError: name 'is_prime' is not defined", None).await.unwrap();
     let report = edgecoder_executor::run_tests(&code, PRIMES_TESTS, Lang::Python, &Limits::default());
     assert!(report.all_passed(), "the returned code passes the tests: {code}\n{report:?}");
 }
@@ -266,7 +266,7 @@ async fn escalated_code_is_run_against_the_tests_and_fixed() {
     .await;
     let tests = "assert is_prime(7)\nassert not is_prime(9)\nassert not is_prime(1)\n";
     let client = InferenceClient::new(&url, Duration::from_secs(30));
-    let code = client.escalate(&job(PRIMES_JOB, None), &subtask("Write is_prime(n).", Some(tests)), "wrong").await.unwrap();
+    let code = client.escalate(&job(PRIMES_JOB, None), &subtask("Write is_prime(n).", Some(tests)), "wrong", None).await.unwrap();
     assert!(code.contains("all(n % d"), "{code}");
     let seen = seen.lock().unwrap();
     let fix = seen[1]["messages"].as_array().unwrap().last().unwrap()["content"].as_str().unwrap().to_owned();
@@ -276,12 +276,41 @@ async fn escalated_code_is_run_against_the_tests_and_fixed() {
 }
 
 #[tokio::test]
+async fn an_escalated_subtask_that_edits_a_file_sees_the_file_and_answers_with_all_of_it() {
+    let calc = "def add(a, b):\n    return a + b\n";
+    let (url, seen) = service_over(
+        vec![
+            "```python\ndef sub(a, b):\n    return b - a\n```",
+            "```python\ndef add(a, b):\n    return a + b\n```",
+            "```python\ndef sub(a, b):\n    return a - b\n\n\nprint(sub(5, 3))\n```",
+        ],
+        ServerConfig::default(),
+    )
+    .await;
+    let client = InferenceClient::new(&url, Duration::from_secs(30));
+    let mut edit = subtask("Add sub(a, b) to calc.py.", Some("assert add(1, 2) == 3\nassert sub(5, 3) == 2\n"));
+    edit.file = Some("calc.py".into());
+    let file = EditedFile { path: "calc.py".into(), content: Some(calc.into()) };
+    let content = client.escalate(&job("Add sub to calc.py.", None), &edit, "add was lost", Some(&file)).await.unwrap();
+    // The answer's new function joins the file; the demo print is dropped.
+    assert_eq!(content, "def add(a, b):\n    return a + b\n\ndef sub(a, b):\n    return a - b\n");
+    let seen = seen.lock().unwrap();
+    let first = seen[0]["messages"].as_array().unwrap();
+    assert!(first[0]["content"].as_str().unwrap().contains("the functions and classes you add or change"), "{first:?}");
+    assert!(first[1]["content"].as_str().unwrap().contains("The file calc.py now:\n```python\ndef add(a, b):"), "{first:?}");
+    let wrong = seen[1]["messages"].as_array().unwrap().last().unwrap()["content"].as_str().unwrap().to_owned();
+    assert!(wrong.contains("assert#2") && wrong.contains("complete file"), "the failing test is shown: {wrong}");
+    let unchanged = seen[2]["messages"].as_array().unwrap().last().unwrap()["content"].as_str().unwrap().to_owned();
+    assert!(unchanged.contains("leaves calc.py as it is"), "{unchanged}");
+}
+
+#[tokio::test]
 async fn escalation_that_keeps_failing_is_a_422_naming_the_failure() {
     let wrong = "```python\ndef is_prime(n):\n    return True\n```";
     let (url, _) = service_over(vec![wrong, wrong, wrong], ServerConfig::default()).await;
     let client = InferenceClient::new(&url, Duration::from_secs(30));
     let error = client
-        .escalate(&job(PRIMES_JOB, None), &subtask("Write is_prime(n).", Some("assert not is_prime(9)\n")), "x")
+        .escalate(&job(PRIMES_JOB, None), &subtask("Write is_prime(n).", Some("assert not is_prime(9)\n")), "x", None)
         .await
         .unwrap_err();
     let PlannerError::Refused(message) = error else { panic!("refused, not {error:?}") };

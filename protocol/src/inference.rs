@@ -75,6 +75,19 @@ pub struct EscalateRequest {
     pub tests: Option<String>,
     /// How the last attempt on an agent failed.
     pub failure: String,
+    /// The snapshot file the subtask edits, when it edits one: the answer is then the file's
+    /// whole new content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<EditedFile>,
+}
+
+/// A file a subtask edits, as its job's snapshot has it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EditedFile {
+    /// Its path, relative to the snapshot's root.
+    pub path: String,
+    /// Its content; `None` when the subtask creates it.
+    pub content: Option<String>,
 }
 
 /// The answer to an [`EscalateRequest`].

@@ -46,6 +46,12 @@ impl Target {
         Ok(Target { path: path.to_owned(), original: Some(text) })
     }
 
+    /// The file's new content from the model's `answer`
+    /// ([`edgecoder_executor::extract::edited_content`]).
+    pub fn content_from(&self, answer: &str, lang: Lang) -> String {
+        edgecoder_executor::extract::edited_content(self.original.as_deref(), answer, lang)
+    }
+
     /// The unified diff of the snapshot that gives this file `content`; `Err` when it changes
     /// nothing.
     pub fn patch(&self, content: &str) -> Result<String, String> {
@@ -115,6 +121,17 @@ mod tests {
         let new = Target::read(root.path(), "text/shout.py").unwrap();
         assert_eq!(new.original, None);
         assert!(new.patch("def shout(s):\n    return s.upper()\n").unwrap().starts_with("--- /dev/null\n+++ b/text/shout.py\n"));
+    }
+
+    #[test]
+    fn an_answer_with_only_the_new_function_keeps_the_rest_of_the_file() {
+        let calc = Target { path: "calc.py".into(), original: Some("import math\n\n\ndef add(a, b):\n    return a + b\n\n\nprint(add(1, 2))\n".into()) };
+        let content = calc.content_from("def sub(a, b):\n    return a - b\n\n\nassert sub(2, 1) == 1\n", Lang::Python);
+        assert_eq!(content, "import math\n\n\ndef add(a, b):\n    return a + b\n\n\nprint(add(1, 2))\n\ndef sub(a, b):\n    return a - b\n");
+        let changed = calc.content_from("def add(a, b):\n    return b + a\n", Lang::Python);
+        assert!(changed.contains("return b + a") && !changed.contains("return a + b") && changed.contains("print(add"), "{changed}");
+        let script = Target { path: "calc.js".into(), original: Some("const x = 1;\n".into()) };
+        assert_eq!(script.content_from("const y = 2;\n", Lang::JavaScript), "const y = 2;\n");
     }
 
     #[test]

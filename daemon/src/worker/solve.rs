@@ -129,9 +129,9 @@ fn system_prompt(lang: Lang, editing: bool) -> String {
     if editing {
         format!(
             "You edit one {} file for one subtask of a larger job. {restricted} Keep what the file already \
-             has unless the subtask asks to change it. Answer with the complete new content of the file in one \
-             ```{} block and nothing else.",
+             has unless the subtask asks to change it. Answer with {} in one ```{} block and nothing else.",
             language(lang),
+            edgecoder_executor::extract::edit_answer_shape(lang),
             fence(lang)
         )
     } else {
@@ -230,10 +230,11 @@ pub fn solve(
         let verdict: Result<(), String> = match extract_code(&reply, work.lang) {
             None => Err("the answer holds no code".to_owned()),
             Some(mut found) => {
-                if work.lang == Lang::Python && target.is_none() {
-                    // Small models append demo asserts and prints, sometimes wrong ones (a file
-                    // being edited keeps what it has).
-                    found.code = edgecoder_executor::pysrc::tidy(&found.code);
+                match &target {
+                    Some(target) => found.code = target.content_from(&found.code, work.lang),
+                    // Small models append demo asserts and prints, sometimes wrong ones.
+                    None if work.lang == Lang::Python => found.code = edgecoder_executor::pysrc::tidy(&found.code),
+                    None => {}
                 }
                 match edgecoder_executor::check(&found.code, work.lang) {
                 Err(violation) => Err(violation.to_string()),
