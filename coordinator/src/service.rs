@@ -969,26 +969,39 @@ impl Inner {
         }
     }
 
+    /// Reads `job`'s snapshot off the async threads and gives its tarball to `read`; `Err` says
+    /// why it cannot be had (`needed_for` ends the message: what could not be done).
+    async fn from_snapshot<T: Send + 'static>(
+        &self,
+        job: &Job,
+        needed_for: &str,
+        read: impl FnOnce(&[u8]) -> Result<T, crate::merge::MergeError> + Send + 'static,
+    ) -> Result<T, String> {
+        let Some(store) = self.config.snapshots.clone() else {
+            return Err(format!("this coordinator keeps no snapshots, so {needed_for}"));
+        };
+        let sha256 = job.spec.snapshot.sha256;
+        let got = tokio::task::spawn_blocking(move || store.read(&sha256).map(|t| t.map(|t| read(&t))))
+            .await
+            .expect("reading a snapshot does not panic");
+        match got {
+            Ok(Some(Ok(value))) => Ok(value),
+            Ok(None) => Err(format!("its snapshot {sha256} is no longer stored, so {needed_for}")),
+            Ok(Some(Err(error))) => Err(error.to_string()),
+            Err(error) => Err(format!("reading its snapshot {sha256} failed: {error}")),
+        }
+    }
+
     /// The file `subtask` edits, as its job's snapshot has it (`None` when it edits none);
     /// `Err` says why it cannot be read.
     async fn edited_file(&self, job: &Job, subtask: &SubtaskSpec) -> Result<Option<EditedFile>, String> {
         let Some(path) = subtask.file.clone() else {
             return Ok(None);
         };
-        let Some(store) = self.config.snapshots.clone() else {
-            return Err(format!("this coordinator keeps no snapshots, so {path} cannot be read for the parent model"));
-        };
-        let sha256 = job.spec.snapshot.sha256;
         let wanted = path.clone();
-        let read = tokio::task::spawn_blocking(move || store.read(&sha256).map(|t| t.map(|t| crate::merge::text_file(&t, &wanted))))
-            .await
-            .expect("reading a snapshot does not panic");
-        match read {
-            Ok(Some(Ok(content))) => Ok(Some(EditedFile { path, content })),
-            Ok(None) => Err(format!("its snapshot {sha256} is no longer stored, so {path} cannot be read")),
-            Ok(Some(Err(error))) => Err(error.to_string()),
-            Err(error) => Err(format!("reading its snapshot {sha256} failed: {error}")),
-        }
+        let needed_for = format!("{path} cannot be read for the parent model");
+        let content = self.from_snapshot(job, &needed_for, move |t| crate::merge::text_file(t, &wanted)).await?;
+        Ok(Some(EditedFile { path, content }))
     }
 
     /// The text files of a `merge_patches` job's snapshot, which its subtasks edit (empty for
@@ -997,19 +1010,7 @@ impl Inner {
         if job.spec.aggregate != Aggregate::MergePatches {
             return Ok(Vec::new());
         }
-        let Some(store) = self.config.snapshots.clone() else {
-            return Err("this coordinator keeps no snapshots, so a merge_patches job cannot be decomposed".into());
-        };
-        let sha256 = job.spec.snapshot.sha256;
-        let listed = tokio::task::spawn_blocking(move || store.read(&sha256).map(|t| t.map(|t| crate::merge::text_files(&t))))
-            .await
-            .expect("listing a snapshot does not panic");
-        match listed {
-            Ok(Some(Ok(files))) => Ok(files),
-            Ok(None) => Err(format!("its snapshot {sha256} is no longer stored, so its files cannot be planned")),
-            Ok(Some(Err(error))) => Err(error.to_string()),
-            Err(error) => Err(format!("reading its snapshot {sha256} failed: {error}")),
-        }
+        self.from_snapshot(job, "its files cannot be planned", crate::merge::text_files).await
     }
 
     /// Merges the patches of jobs whose subtasks are all done: a clean merge ends the job; a

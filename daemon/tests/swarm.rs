@@ -184,9 +184,9 @@ fn start_worker(client: &Http, api: &str, name: &str, ca: Option<&Path>, dir: &P
     )
 }
 
-/// Uploads the job's snapshot; returns its sha256.
-fn upload_snapshot(client: &Http, api: &str) -> String {
-    let snapshot = tarball(&[("README.md", "A prime number library.\n")]);
+/// Uploads a snapshot of `files`; returns its sha256.
+fn upload_snapshot(client: &Http, api: &str, files: &[(&str, &str)]) -> String {
+    let snapshot = tarball(files);
     let sha = {
         use sha2::Digest;
         sha2::Sha256::digest(&snapshot).iter().map(|b| format!("{b:02x}")).collect::<String>()
@@ -195,6 +195,9 @@ fn upload_snapshot(client: &Http, api: &str) -> String {
     assert_eq!(status, 201);
     sha
 }
+
+/// The prime job's snapshot.
+const PRIME_SNAPSHOT: &[(&str, &str)] = &[("README.md", "A prime number library.\n")];
 
 /// The job every test runs: two functions the inference service splits into subtasks.
 fn prime_job(sha: &str) -> serde_json::Value {
@@ -208,14 +211,14 @@ fn prime_job(sha: &str) -> serde_json::Value {
     })
 }
 
-/// Waits until job `id` ends while every process stays up; checks it is done and its result
-/// passes the job's tests.
-fn wait_until_done(client: &Http, api: &str, id: &str, processes: &mut [&mut Process]) {
+/// Waits up to 15 minutes until job `id` ends (done, failed, cancelled, or in conflict) while
+/// every process stays up; returns its status.
+fn wait_for_end(client: &Http, api: &str, id: &str, processes: &mut [&mut Process]) -> serde_json::Value {
     let deadline = Instant::now() + Duration::from_secs(900);
-    let status = loop {
+    loop {
         let status = client.get(&format!("{api}/v1/jobs/{id}"));
-        if ["done", "failed", "cancelled"].contains(&status["state"].as_str().unwrap_or("")) {
-            break status;
+        if ["done", "failed", "cancelled", "conflict"].contains(&status["state"].as_str().unwrap_or("")) {
+            return status;
         }
         assert!(Instant::now() < deadline, "the job did not finish in 15 minutes: {status:#}");
         for p in processes.iter_mut() {
@@ -224,7 +227,13 @@ fn wait_until_done(client: &Http, api: &str, id: &str, processes: &mut [&mut Pro
             }
         }
         std::thread::sleep(Duration::from_secs(1));
-    };
+    }
+}
+
+/// Waits until job `id` ends while every process stays up; checks it is done and its result
+/// passes the job's tests.
+fn wait_until_done(client: &Http, api: &str, id: &str, processes: &mut [&mut Process]) {
+    let status = wait_for_end(client, api, id, processes);
     assert_eq!(status["state"], "done", "{status:#}");
     let results = client.get(&format!("{api}/v1/jobs/{id}/results"));
     let code = results["result"].as_str().unwrap();
@@ -295,7 +304,7 @@ fn a_job_runs_through_inference_coordinator_and_three_sandboxed_workers() {
     let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("worker-0.json")).unwrap()).unwrap();
     assert_eq!(saved["broker"], format!("mqtts://127.0.0.1:{mqtt_tls}"), "the workers reach the broker over TLS");
 
-    let sha = upload_snapshot(&client, &api);
+    let sha = upload_snapshot(&client, &api, PRIME_SNAPSHOT);
     let job = prime_job(&sha);
     // The inference service dies (kill -9) as the job comes in: the job waits for it instead
     // of failing, and is decomposed once the service is back.
@@ -483,13 +492,7 @@ fn apply_diff(files: &mut std::collections::BTreeMap<String, String>, diff: &str
 /// each worker answers with a unified diff of the snapshot, and the coordinator merges them into
 /// one diff that, applied to the snapshot, passes every subtask's tests.
 fn workers_answer_with_patches_that_merge_into_one_diff(client: &Http, api: &str, processes: &mut [&mut Process]) {
-    let snapshot = tarball(&[("calc.py", CALC), ("README.md", "A calculator.\n")]);
-    let sha = {
-        use sha2::Digest;
-        sha2::Sha256::digest(&snapshot).iter().map(|b| format!("{b:02x}")).collect::<String>()
-    };
-    let (status, _) = client.send(client.client.put(format!("{api}/v1/snapshots/{sha}")).body(snapshot));
-    assert_eq!(status, 201);
+    let sha = upload_snapshot(client, api, &[("calc.py", CALC), ("README.md", "A calculator.\n")]);
     let sub_tests = "assert add(1, 2) == 3\nassert sub(5, 3) == 2\n";
     let shout_tests = "assert shout('hi') == 'HI!'\n";
     let micro_loop = serde_json::json!({"micro_loop": {"max_iterations": 3}});
@@ -505,24 +508,12 @@ fn workers_answer_with_patches_that_merge_into_one_diff(client: &Http, api: &str
     });
     let submitted = client.post(&format!("{api}/v1/jobs"), &job);
     let id = submitted["id"].as_str().unwrap_or_else(|| panic!("{submitted}")).to_owned();
-    let deadline = Instant::now() + Duration::from_secs(900);
-    let status = loop {
-        let status = client.get(&format!("{api}/v1/jobs/{id}"));
-        if ["done", "failed", "cancelled", "conflict"].contains(&status["state"].as_str().unwrap_or("")) {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the patch job did not end in 15 minutes: {status:#}");
-        for p in processes.iter_mut() {
-            if let Some(exit) = p.child.try_wait().unwrap() {
-                panic!("{} exited ({exit}) while the patch job ran:\n{}", p.name, p.log());
-            }
-        }
-        std::thread::sleep(Duration::from_secs(1));
-    };
+    let status = wait_for_end(client, api, &id, processes);
     assert_eq!(status["state"], "done", "{status:#}");
     let diff = client.get(&format!("{api}/v1/jobs/{id}/results"))["result"].as_str().unwrap().to_owned();
     assert!(diff.contains("--- a/calc.py\n+++ b/calc.py\n") && diff.contains("--- /dev/null\n+++ b/text/shout.py\n"), "{diff}");
     assert!(!diff.contains("README.md"), "only the edited files change: {diff}");
+    eprintln!("the workers' patches, merged by the coordinator:\n{diff}");
     let mut files: std::collections::BTreeMap<String, String> =
         [("calc.py".to_owned(), CALC.to_owned()), ("README.md".to_owned(), "A calculator.\n".to_owned())].into();
     apply_diff(&mut files, &diff);
@@ -545,13 +536,7 @@ fn conflicting_patches_are_resolved_by_the_parent_model(client: &Http, api: &str
             .arg(state.join("admin.token")),
         dir,
     );
-    let snapshot = tarball(&[("calc.py", CALC)]);
-    let sha = {
-        use sha2::Digest;
-        sha2::Sha256::digest(&snapshot).iter().map(|b| format!("{b:02x}")).collect::<String>()
-    };
-    let (status, _) = client.send(client.client.put(format!("{api}/v1/snapshots/{sha}")).body(snapshot));
-    assert_eq!(status, 201);
+    let sha = upload_snapshot(client, api, &[("calc.py", CALC)]);
     let append = |name: &str, op: &str| {
         format!("--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,6 @@\n def add(a, b):\n     return a + b\n+\n+\n+def {name}(a, b):\n+    return a {op} b\n")
     };
@@ -632,7 +617,7 @@ fn on_postgresql_a_job_submitted_to_one_coordinator_runs_on_the_workers_of_anoth
     client.token = token_b.clone();
     let mut workers: Vec<Process> = (0..2).map(|n| start_worker(&client, &api_b, &format!("worker-{n}"), None, dir.path())).collect();
     client.token = token_a;
-    let sha = upload_snapshot(&client, &api_a);
+    let sha = upload_snapshot(&client, &api_a, PRIME_SNAPSHOT);
     let id = client.post(&format!("{api_a}/v1/jobs"), &prime_job(&sha))["id"].as_str().unwrap().to_owned();
     let mut processes: Vec<&mut Process> = workers.iter_mut().chain([&mut a, &mut b, &mut inference_service]).collect();
     wait_until_done(&client, &api_a, &id, &mut processes);
