@@ -811,10 +811,10 @@ async fn the_embedded_queue_survives_a_restart() {
     assert_audit_verifies(&store).await;
 }
 
-/// Reports arriving all at once are recorded in group commits on PostgreSQL: each lease once,
-/// a duplicate and another agent's claim to it stale, every job finished, the chain intact.
+/// Reports arriving all at once on PostgreSQL, each lease's twice and once from another agent:
+/// each lease is recorded once, the others are stale, every job ends, the chain is intact.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_burst_of_reports_is_recorded_once_each_in_group_commits() {
+async fn a_burst_of_concurrent_reports_is_recorded_once_per_lease() {
     let (store, schema) = postgres().await;
     let (one, _) = running_job(&*store, 150, 3).await;
     let (two, _) = running_job(&*store, 150, 3).await;

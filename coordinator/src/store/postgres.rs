@@ -17,7 +17,6 @@ use edgecoder_protocol::ids::{AgentId, MessageId, Sha256};
 use std::str::FromStr;
 use std::time::Duration;
 use tokio_postgres::{NoTls, Row};
-use tracing::Instrument;
 
 /// How many ready subtasks a claim looks at when it prefers those suiting the agent's models.
 const MODEL_LOOKAHEAD: i64 = 64;
@@ -88,8 +87,6 @@ const SUBTASK_COLUMNS: &str = "job, job_seq, spec, state, not_before, lease, age
 pub struct Postgres {
     pool: Pool,
     backoff: Backoff,
-    /// Agents' reports wait here for the next group commit ([`commit_reports`]).
-    reports: tokio::sync::mpsc::UnboundedSender<PendingReport>,
 }
 
 
@@ -177,9 +174,7 @@ impl Postgres {
             ))
             .await
             .map_err(pg)?;
-        let (reports, queue) = tokio::sync::mpsc::unbounded_channel();
-        tokio::spawn(commit_reports(Committer { pool: pool.clone(), backoff }, queue));
-        Ok(Postgres { pool, backoff, reports })
+        Ok(Postgres { pool, backoff })
     }
 
     /// Jobs in `state` (a partially indexed one: `decomposing` or `merging`), oldest first.
@@ -628,123 +623,6 @@ macro_rules! in_tx {
     }};
 }
 
-/// Most reports recorded in one transaction.
-const MAX_REPORTS_PER_COMMIT: usize = 512;
-
-/// An agent's report waiting for its group commit, and where its caller waits for the answer.
-struct PendingReport {
-    lease: MessageId,
-    agent: AgentId,
-    report: Report,
-    now: Millis,
-    answer: tokio::sync::oneshot::Sender<Result<Accepted, StoreError>>,
-}
-
-/// What the group commit needs of the store.
-struct Committer {
-    pool: Pool,
-    backoff: Backoff,
-}
-
-/// Records reports in group commits: whatever has arrived while the last commit ran goes into
-/// the next transaction (up to [`MAX_REPORTS_PER_COMMIT`]), so the commit's cost — its WAL
-/// flush and the audit head, which every write takes — is paid once per group instead of once
-/// per report. Each report runs under its own savepoint: one that fails leaves the others.
-async fn commit_reports(committer: Committer, mut queue: tokio::sync::mpsc::UnboundedReceiver<PendingReport>) {
-    while let Some(first) = queue.recv().await {
-        let mut group = vec![first];
-        while group.len() < MAX_REPORTS_PER_COMMIT
-            && let Ok(next) = queue.try_recv()
-        {
-            group.push(next);
-        }
-        let span = tracing::debug_span!("report_group", reports = group.len());
-        let answers = committer.record(&group).instrument(span).await;
-        match answers {
-            Ok(answers) => {
-                for (pending, answer) in group.into_iter().zip(answers) {
-                    let _ = pending.answer.send(answer);
-                }
-            }
-            Err(error) => {
-                let message = error.to_string();
-                for pending in group {
-                    let _ = pending.answer.send(Err(StoreError::Backend(message.clone())));
-                }
-            }
-        }
-    }
-}
-
-impl Committer {
-    /// Records `group` in one transaction: each report's answer, or the error that failed the
-    /// whole transaction.
-    async fn record(&self, group: &[PendingReport]) -> Result<Vec<Result<Accepted, StoreError>>, StoreError> {
-        let backoff = self.backoff;
-        let leases: Vec<&[u8]> = group.iter().map(|p| &p.lease.0[..]).collect();
-        in_tx!(self, |tx| {
-            // Every job the group touches is locked first, in id order: the lock order of
-            // every transaction (job rows, then subtasks, then the audit head) holds, and two
-            // coordinators' groups cannot deadlock on each other.
-            let statement = tx
-                .prepare_cached(
-                    "SELECT id FROM jobs WHERE id IN (SELECT job FROM subtasks WHERE lease = ANY($1)) \
-                     ORDER BY id FOR UPDATE",
-                )
-                .await?;
-            tx.query(&statement, &[&leases]).await?;
-            let mut audit = Vec::new();
-            let mut answers = Vec::with_capacity(group.len());
-            for pending in group {
-                tx.batch_execute("SAVEPOINT report").await?;
-                let mut records = Vec::new();
-                let answer = record_report(tx, pending, &backoff, &mut records).await;
-                match answer {
-                    Ok(accepted) => {
-                        tx.batch_execute("RELEASE SAVEPOINT report").await?;
-                        audit.append(&mut records);
-                        answers.push(Ok(accepted));
-                    }
-                    Err(Failure::Db(e)) if retryable(&e) => return Err(Failure::Db(e)),
-                    Err(failure) => {
-                        tx.batch_execute("ROLLBACK TO SAVEPOINT report").await?;
-                        answers.push(Err(match failure {
-                            Failure::Db(e) => pg(e),
-                            Failure::Store(e) => e,
-                        }));
-                    }
-                }
-            }
-            append(tx, audit).await?;
-            Ok(answers)
-        })
-    }
-}
-
-/// Records one report inside a group's transaction; its audit records go to `audit`.
-async fn record_report(
-    tx: &Transaction<'_>,
-    pending: &PendingReport,
-    backoff: &Backoff,
-    audit: &mut Vec<Record>,
-) -> Step<Accepted> {
-    let Some((job, mut subtask)) = lock_subtask(tx, "lease", pending.lease).await? else {
-        return Ok(Accepted::Stale);
-    };
-    if !rules::holds(&subtask, pending.lease, &pending.agent) {
-        return Ok(Accepted::Stale);
-    }
-    let (moved, rec) =
-        rules::apply_report(&mut subtask, &job, pending.report.clone(), &pending.agent, backoff, pending.now);
-    save_subtask(tx, &subtask).await?;
-    audit.push(rec);
-    let job_done = if moved == Moved::Done {
-        after_done(tx, job, &subtask, pending.now, audit).await?
-    } else {
-        false
-    };
-    Ok(Accepted::Recorded { job_done })
-}
 
 #[async_trait::async_trait]
 impl Store for Postgres {
@@ -1072,14 +950,27 @@ impl Store for Postgres {
         report: Report,
         now: Millis,
     ) -> Result<Accepted, StoreError> {
-        let (answer, answered) = tokio::sync::oneshot::channel();
-        let pending = PendingReport { lease, agent: agent.clone(), report, now, answer };
-        if self.reports.send(pending).is_err() {
-            return Err(StoreError::Backend("the store's group commit has stopped".into()));
-        }
-        answered
-            .await
-            .unwrap_or_else(|_| Err(StoreError::Backend("the store's group commit has stopped".into())))
+        let backoff = self.backoff;
+        let report = &report;
+        in_tx!(self, |tx| {
+            let Some((job, mut subtask)) = lock_subtask(tx, "lease", lease).await? else {
+                return Ok(Accepted::Stale);
+            };
+            if !rules::holds(&subtask, lease, agent) {
+                return Ok(Accepted::Stale);
+            }
+            let (moved, rec) =
+                rules::apply_report(&mut subtask, &job, report.clone(), agent, &backoff, now);
+            save_subtask(tx, &subtask).await?;
+            let mut audit = vec![rec];
+            let job_done = if moved == Moved::Done {
+                after_done(tx, job, &subtask, now, &mut audit).await?
+            } else {
+                false
+            };
+            append(tx, audit).await?;
+            Ok(Accepted::Recorded { job_done })
+        })
     }
 
     async fn expire(&self, now: Millis) -> Result<usize, StoreError> {
