@@ -156,6 +156,7 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<BenchReport> {
             config.slots,
             shared.clone(),
             Some(ready_tx.clone()),
+            None,
         ));
     }
     for _ in 0..config.agents {

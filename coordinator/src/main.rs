@@ -283,6 +283,10 @@ enum Command {
         /// The coordinator's plain MQTT listener, when enrolment names a TLS one.
         #[arg(long, value_name = "HOST:PORT")]
         broker: Option<std::net::SocketAddr>,
+        /// Report work whose instruction contains TEXT as failed, so the run drives retries and,
+        /// after the job's last attempt, escalation to the parent model.
+        #[arg(long, value_name = "TEXT", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+        fail_marked: Option<String>,
     },
     /// Audit log commands.
     Audit {
@@ -371,10 +375,18 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Simulate { url, admin_token_file, agents, slots, prefix, broker } => {
+        Command::Simulate { url, admin_token_file, agents, slots, prefix, broker, fail_marked } => {
             let admin_token = token_from(&admin_token_file, false)?;
             let probe = Arc::new(Probe::default());
-            let config = FleetConfig { coordinator: url.clone(), admin_token, agents, slots: slots.max(1), prefix, broker };
+            let config = FleetConfig {
+                coordinator: url.clone(),
+                admin_token,
+                agents,
+                slots: slots.max(1),
+                prefix,
+                broker,
+                fail_marker: fail_marked,
+            };
             start_fleet(&config, probe.clone())
                 .await
                 .with_context(|| format!("cannot enrol simulated agents at {url}: is `edgecoder-coordinator serve` running, and is the admin token right?"))?;

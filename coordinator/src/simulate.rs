@@ -1,6 +1,7 @@
 //! Simulated agents: MQTT clients that answer each work item at once with its instruction, for
 //! the benchmark and for soak and fault runs against a running coordinator
-//! (`edgecoder-coordinator simulate`). They acknowledge model offers with an `installed` report
+//! (`edgecoder-coordinator simulate`); work whose instruction holds a chosen marker is answered
+//! with a failure instead, so a run can drive retries and escalations to the parent model. They acknowledge model offers with an `installed` report
 //! that says it was simulated (they download nothing), so rollouts can be driven across a large
 //! simulated fleet.
 
@@ -45,6 +46,7 @@ enum Incoming {
 
 /// One simulated agent: hello, then ask → work → result as fast as the coordinator allows,
 /// with heartbeats at the policy's period, reconnecting when the broker goes away. `ready` is told when the first policy arrived.
+/// Work whose instruction contains `fail_marker` is reported as failed.
 pub async fn agent(
     id: AgentId,
     secret: String,
@@ -52,6 +54,7 @@ pub async fn agent(
     slots: u8,
     probe: Arc<Probe>,
     mut ready: Option<tokio::sync::mpsc::Sender<()>>,
+    fail_marker: Option<Arc<str>>,
 ) {
     let mut options = MqttOptions::new(id.as_str(), broker.ip().to_string(), broker.port());
     options.set_credentials(id.as_str(), secret);
@@ -194,8 +197,13 @@ pub async fn agent(
             first_after_ask = false;
         }
         let work = opened.message;
-        let output = work.instruction.clone();
-        let outcome = WorkOutcome::Completed { output, patch: None, report: None };
+        let outcome = match &fail_marker {
+            Some(marker) if work.instruction.contains(&**marker) => WorkOutcome::Failed {
+                reason: format!("simulated agent: the instruction holds {marker:?}"),
+                report: None,
+            },
+            _ => WorkOutcome::Completed { output: work.instruction.clone(), patch: None, report: None },
+        };
         let result = WorkResult::answering(&work, SandboxLayers::REQUIRED_FOR_WORK, 0, outcome);
         if client.publish(format!("{base}/result"), QoS::AtLeastOnce, false, seal(&id, &result)).await.is_ok() {
             probe.completed.fetch_add(1, Ordering::Relaxed);
@@ -226,6 +234,9 @@ pub struct FleetConfig {
     /// The plain MQTT listener to use instead of the one enrolment names (a coordinator that
     /// tells agents `mqtts://…` also listens on plain MQTT).
     pub broker: Option<SocketAddr>,
+    /// Work whose instruction contains this text is reported as failed (to drive retries and
+    /// escalations).
+    pub fail_marker: Option<String>,
 }
 
 /// Enrols `config.agents` agents at the coordinator and starts them; they run until `probe.done`
@@ -233,6 +244,7 @@ pub struct FleetConfig {
 pub async fn start_fleet(config: &FleetConfig, probe: Arc<Probe>) -> anyhow::Result<()> {
     let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
     let base = config.coordinator.trim_end_matches('/');
+    let fail_marker: Option<Arc<str>> = config.fail_marker.as_deref().map(Arc::from);
     for n in 0..config.agents {
         let id = AgentId::new(&format!("{}-{n}", config.prefix))?;
         let token: serde_json::Value = http
@@ -259,7 +271,7 @@ pub async fn start_fleet(config: &FleetConfig, probe: Arc<Probe>) -> anyhow::Res
             })?,
         };
         let secret = enrolled["secret"].as_str().unwrap_or_default().to_owned();
-        tokio::spawn(agent(id, secret, broker, config.slots, probe.clone(), None));
+        tokio::spawn(agent(id, secret, broker, config.slots, probe.clone(), None, fail_marker.clone()));
     }
     Ok(())
 }

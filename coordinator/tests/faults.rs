@@ -1,9 +1,14 @@
-//! Real processes: `edgecoder-coordinator serve` and `edgecoder-coordinator simulate` agents,
-//! killed with SIGKILL mid-run. On the embedded store, a 10,000-subtask job survives the
-//! coordinator's death and restart and its agents' replacement; on PostgreSQL, two coordinators
+//! Real processes: `edgecoder-coordinator serve`, `edgecoder-coordinator simulate` agents and
+//! `edgecoder-inference` with the default model, killed with SIGKILL mid-run. On the embedded
+//! store, a 10,000-subtask job survives the coordinator's death and restart, its agents'
+//! replacement, and the inference service's death while it answers the subtasks the agents
+//! failed (escalations wait for its restart); on PostgreSQL, two coordinators
 //! share a job and one of them dies. Every subtask completes with its own output, the audit log
 //! holds exactly one completion per subtask, and its hash chain verifies. And the patches agents
 //! return are merged into one diff, a conflict waiting for a person's resolution.
+//!
+//! The inference binary is found next to the coordinator's (cargo builds every workspace binary
+//! for `--workspace` test runs).
 
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -24,11 +29,22 @@ struct Running {
     log: PathBuf,
 }
 
+/// A binary of the workspace, next to the coordinator's.
+fn binary(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_BIN_EXE_edgecoder-coordinator")).with_file_name(name);
+    assert!(path.is_file(), "{} is missing: build the workspace (cargo build --workspace)", path.display());
+    path
+}
+
 impl Running {
     fn spawn(name: &str, args: &[&str], dir: &Path) -> Running {
+        Running::spawn_program(Path::new(env!("CARGO_BIN_EXE_edgecoder-coordinator")), name, args, dir)
+    }
+
+    fn spawn_program(program: &Path, name: &str, args: &[&str], dir: &Path) -> Running {
         let log = dir.join(format!("{name}.log"));
         let file = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_edgecoder-coordinator"))
+        let child = Command::new(program)
             .args(args)
             .env("RUST_LOG", "info")
             .stdout(file.try_clone().unwrap())
@@ -44,6 +60,10 @@ impl Running {
         self.child.wait().unwrap();
     }
 
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
     fn stop(&mut self) {
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let status = self.child.wait().unwrap();
@@ -56,7 +76,7 @@ impl Drop for Running {
         let _ = self.child.kill();
         let _ = self.child.wait();
         if std::thread::panicking() {
-            eprintln!("----- {} -----\n{}", self.name, std::fs::read_to_string(&self.log).unwrap_or_default());
+            eprintln!("----- {} -----\n{}", self.name, self.log());
         }
     }
 }
@@ -78,11 +98,6 @@ impl Api {
         self.call(self.http.get(format!("{}{path}", self.base))).await.map(|(_, body)| body)
     }
 
-    /// Subtasks finished so far; `None` while the coordinator is down.
-    async fn finished(&self) -> Option<u64> {
-        self.get("/v1/admin/stats").await?["queue"]["finished"].as_u64()
-    }
-
     async fn wait_until_up(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);
         while self.get("/openapi.json").await.is_none() {
@@ -102,9 +117,16 @@ impl Api {
 
     /// Waits until at least `count` subtasks are finished.
     async fn wait_for(&self, count: u64, processes: &mut [&mut Running]) {
+        let what = format!("{count} subtasks finished");
+        self.wait_until(&what, processes, |queue| queue["finished"].as_u64().is_some_and(|n| n >= count)).await;
+    }
+
+    /// Waits (five minutes at most, while `processes` live) until the queue's counts in
+    /// `/v1/admin/stats` satisfy `reached`.
+    async fn wait_until(&self, what: &str, processes: &mut [&mut Running], reached: impl Fn(&Value) -> bool) {
         let deadline = Instant::now() + Duration::from_secs(300);
         loop {
-            if self.finished().await.is_some_and(|n| n >= count) {
+            if self.get("/v1/admin/stats").await.is_some_and(|stats| reached(&stats["queue"])) {
                 return;
             }
             for p in processes.iter_mut() {
@@ -112,7 +134,7 @@ impl Api {
                     panic!("{} exited ({status})", p.name);
                 }
             }
-            assert!(Instant::now() < deadline, "{count} subtasks were not finished in 5 minutes");
+            assert!(Instant::now() < deadline, "not reached in 5 minutes: {what}");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -129,17 +151,33 @@ async fn upload_snapshot(api: &Api, snapshot: Vec<u8>) -> String {
     sha
 }
 
-/// Submits a client-planned job of `count` subtasks `echo <i>`; returns its id.
-async fn submit(api: &Api, snapshot: &str, count: usize) -> String {
-    let subtasks: Vec<Value> = (0..count).map(|i| json!({"instruction": format!("echo {i}"), "mode": "step"})).collect();
-    let job = json!({"tenant": "faults", "lang": "python", "instruction": "many small steps", "snapshot": snapshot, "subtasks": subtasks});
+/// What the simulated agents fail (`simulate --fail-marked`), so those subtasks go to the
+/// parent model.
+const FAIL_MARKER: &str = "[agents fail this]";
+
+/// Submits a client-planned job of `count` subtasks `echo <i>`, except those at the ordinals
+/// `for_parent`: a function with tests, marked for the agents to fail, which the inference
+/// service answers after the job's two attempts. Returns the job's id.
+async fn submit(api: &Api, snapshot: &str, count: usize, for_parent: &[usize]) -> String {
+    let subtasks: Vec<Value> = (0..count)
+        .map(|i| match for_parent.contains(&i) {
+            true => json!({
+                "instruction": format!("Write a Python function double(x) that returns x times two. {FAIL_MARKER}"),
+                "mode": "step",
+                "tests": "assert double(3) == 6\nassert double(-2) == -4",
+            }),
+            false => json!({"instruction": format!("echo {i}"), "mode": "step"}),
+        })
+        .collect();
+    let job = json!({"tenant": "faults", "lang": "python", "instruction": "many small steps", "snapshot": snapshot, "subtasks": subtasks, "max_attempts": 2});
     let (status, submitted) = api.call(api.http.post(format!("{}/v1/jobs", api.base)).json(&job)).await.unwrap();
     assert_eq!(status, 201, "{submitted}");
     submitted["id"].as_str().unwrap().to_owned()
 }
 
-/// Waits for the job's results and checks each subtask's output is its own.
-async fn check_results(api: &Api, id: &str, count: usize) {
+/// Waits for the job's results and checks each subtask's output is its own: `echo <i>`, or the
+/// parent model's `double` for the ordinals in `for_parent`.
+async fn check_results(api: &Api, id: &str, count: usize, for_parent: &[usize]) {
     let deadline = Instant::now() + Duration::from_secs(60);
     let results = loop {
         let (status, body) = api.call(api.http.get(format!("{}/v1/jobs/{id}/results", api.base))).await.unwrap();
@@ -152,19 +190,25 @@ async fn check_results(api: &Api, id: &str, count: usize) {
     let outputs = results["outputs"].as_array().unwrap();
     assert_eq!(outputs.len(), count);
     for (i, output) in outputs.iter().enumerate() {
-        assert_eq!(output.as_str(), Some(format!("echo {i}").as_str()), "subtask {i}");
+        let output = output.as_str().unwrap_or_default();
+        match for_parent.contains(&i) {
+            true => assert!(output.contains("def double"), "subtask {i} holds the parent model's function: {output}"),
+            false => assert_eq!(output, format!("echo {i}"), "subtask {i}"),
+        }
     }
 }
 
-/// What the audit log says: completions per subtask, requeues, and the agents that completed.
+/// What the audit log says: completions per subtask, requeues, escalations, and the agents that
+/// completed.
 struct Audit {
     completions: HashMap<String, usize>,
     requeues: usize,
+    escalations: usize,
     agents: HashMap<String, usize>,
 }
 
 async fn read_audit(api: &Api) -> Audit {
-    let mut audit = Audit { completions: HashMap::new(), requeues: 0, agents: HashMap::new() };
+    let mut audit = Audit { completions: HashMap::new(), requeues: 0, escalations: 0, agents: HashMap::new() };
     let mut after = 0;
     loop {
         let page = api.get(&format!("/v1/admin/audit?after={after}&limit=1000")).await.unwrap();
@@ -180,6 +224,7 @@ async fn read_audit(api: &Api) -> Audit {
                     *audit.agents.entry(fleet).or_default() += 1;
                 }
                 "requeue" => audit.requeues += 1,
+                "escalate" => audit.escalations += 1,
                 _ => {}
             }
         }
@@ -209,19 +254,46 @@ fn verify_audit(store: &[&str]) {
 }
 
 fn simulate(api: &Api, token_file: &Path, prefix: &str, dir: &Path) -> Running {
-    let args = ["simulate", "--url", &api.base, "--admin-token-file", token_file.to_str().unwrap(), "--agents", "20", "--prefix", prefix];
+    let args = [
+        "simulate", "--url", &api.base, "--admin-token-file", token_file.to_str().unwrap(), "--agents", "20", "--prefix", prefix,
+        "--fail-marked", FAIL_MARKER,
+    ];
     Running::spawn(&format!("agents-{prefix}"), &args, dir)
 }
 
+/// `edgecoder-inference` with the default model on `address`, up when this returns.
+async fn start_inference(name: &str, address: &str, dir: &Path, processes: &mut [&mut Running]) -> Running {
+    let args = ["--listen", address, "--model", "qwen2.5-coder-0.5b", "--threads", "2"];
+    let mut inference = Running::spawn_program(&binary("edgecoder-inference"), name, &args, dir);
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let health = format!("http://{address}/healthz");
+    while !reqwest::get(&health).await.is_ok_and(|r| r.status().is_success()) {
+        if let Some(status) = inference.child.try_wait().unwrap() {
+            panic!("the inference service exited ({status})");
+        }
+        for p in processes.iter_mut() {
+            if let Some(status) = p.child.try_wait().unwrap() {
+                panic!("{} exited ({status})", p.name);
+            }
+        }
+        assert!(Instant::now() < deadline, "the inference service did not come up at {address}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    inference
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killing_the_coordinator_and_the_agents_loses_no_subtask_and_accepts_none_twice() {
+async fn killing_the_coordinator_the_agents_and_the_inference_service_loses_no_subtask_and_accepts_none_twice() {
     const SUBTASKS: usize = 10_000;
+    const FOR_PARENT: [usize; 3] = [6_000, 6_001, 6_002];
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let (mqtt, http) = (free_port(), free_port());
-    let (mqtt, http) = (format!("127.0.0.1:{mqtt}"), format!("127.0.0.1:{http}"));
+    let (mqtt, http, inference) = (free_port(), free_port(), free_port());
+    let (mqtt, http, inference) = (format!("127.0.0.1:{mqtt}"), format!("127.0.0.1:{http}"), format!("127.0.0.1:{inference}"));
+    let mut inference_service = start_inference("inference", &inference, dir.path(), &mut []).await;
     let state_arg = state.to_str().unwrap();
-    let serve = ["serve", "--state", state_arg, "--mqtt", &mqtt, "--http", &http, "--lease", "3s"];
+    let inference_url = format!("http://{inference}");
+    let serve = ["serve", "--state", state_arg, "--mqtt", &mqtt, "--http", &http, "--lease", "3s", "--inference", &inference_url];
     let mut coordinator = Running::spawn("coordinator", &serve, dir.path());
     let mut api = Api { base: format!("http://{http}"), token: String::new(), http: reqwest::Client::new() };
     api.wait_until_up().await;
@@ -229,26 +301,49 @@ async fn killing_the_coordinator_and_the_agents_loses_no_subtask_and_accepts_non
     api.token = std::fs::read_to_string(&token_file).unwrap();
     let mut agents = simulate(&api, &token_file, "first", dir.path());
     let snapshot = upload_snapshot(&api, b"a snapshot".to_vec()).await;
-    let id = submit(&api, &snapshot, SUBTASKS).await;
+    let id = submit(&api, &snapshot, SUBTASKS, &FOR_PARENT).await;
 
     // The coordinator dies with leases out and results in flight, and comes back on its state.
-    api.wait_for(2_000, &mut [&mut coordinator, &mut agents]).await;
+    api.wait_for(2_000, &mut [&mut coordinator, &mut agents, &mut inference_service]).await;
     api.wait_for_leases().await;
     coordinator.kill_9();
     coordinator = Running::spawn("coordinator-restarted", &serve, dir.path());
     api.wait_until_up().await;
 
     // The agents die holding leases; a new fleet takes over once those leases expire.
-    api.wait_for(5_000, &mut [&mut coordinator, &mut agents]).await;
+    api.wait_for(5_000, &mut [&mut coordinator, &mut agents, &mut inference_service]).await;
     api.wait_for_leases().await;
     agents.kill_9();
     let mut agents = simulate(&api, &token_file, "second", dir.path());
 
-    api.wait_for(SUBTASKS as u64, &mut [&mut coordinator, &mut agents]).await;
-    check_results(&api, &id, SUBTASKS).await;
-    read_audit(&api).await.check(SUBTASKS);
+    // The agents fail the marked subtasks twice, so they go to the parent model; the inference
+    // service dies as it answers them, and the escalations wait for its return while the agents
+    // go on with the rest of the job.
+    let escalated = format!("{} subtasks escalated", FOR_PARENT.len());
+    api.wait_until(&escalated, &mut [&mut coordinator, &mut agents, &mut inference_service], |queue| {
+        queue["escalated"].as_u64().is_some_and(|n| n >= FOR_PARENT.len() as u64)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    inference_service.kill_9();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !coordinator.log().contains("escalation postponed") {
+        assert!(Instant::now() < deadline, "the coordinator did not notice the missing inference service");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let waiting = api.get("/v1/admin/stats").await.unwrap();
+    assert!(waiting["queue"]["escalated"].as_u64().is_some_and(|n| n > 0), "escalations wait for the parent model: {waiting}");
+    let mut inference_service =
+        start_inference("inference-restarted", &inference, dir.path(), &mut [&mut coordinator, &mut agents]).await;
+
+    api.wait_for(SUBTASKS as u64, &mut [&mut coordinator, &mut agents, &mut inference_service]).await;
+    check_results(&api, &id, SUBTASKS, &FOR_PARENT).await;
+    let audit = read_audit(&api).await;
+    audit.check(SUBTASKS);
+    assert_eq!(audit.escalations, FOR_PARENT.len(), "each marked subtask went to the parent model once");
     agents.stop();
     coordinator.stop();
+    inference_service.stop();
     verify_audit(&["--queue", state.join("queue.redb").to_str().unwrap()]);
 }
 
@@ -280,7 +375,7 @@ async fn two_coordinators_on_postgresql_share_a_job_and_one_of_them_dies() {
     let mut fleet_b = simulate(&api_b, &b_token, "b", dir.path());
 
     let snapshot = upload_snapshot(&api_a, b"a snapshot".to_vec()).await;
-    let id = submit(&api_a, &snapshot, SUBTASKS).await;
+    let id = submit(&api_a, &snapshot, SUBTASKS, &[]).await;
     let (_, shown) = api_b.call(api_b.http.get(format!("{}/v1/jobs/{id}", api_b.base))).await.unwrap();
     assert_eq!(shown["state"], "running", "coordinator b sees the job submitted to a: {shown}");
 
@@ -289,7 +384,7 @@ async fn two_coordinators_on_postgresql_share_a_job_and_one_of_them_dies() {
     b.kill_9();
     fleet_b.kill_9();
     api_a.wait_for(SUBTASKS as u64, &mut [&mut a, &mut fleet_a]).await;
-    check_results(&api_a, &id, SUBTASKS).await;
+    check_results(&api_a, &id, SUBTASKS, &[]).await;
     let audit = read_audit(&api_a).await;
     audit.check(SUBTASKS);
     assert!(audit.agents.get("a").is_some_and(|&n| n > 0) && audit.agents.get("b").is_some_and(|&n| n > 0), "both fleets worked: {:?}", audit.agents);

@@ -464,7 +464,7 @@ async fn a_rollout_reaches_a_simulated_fleet_stage_by_stage_until_complete() {
         let id = AgentId::new(&format!("sim-{n}")).unwrap();
         let token = swarm.credentials.issue_enrolment_token(Duration::from_secs(60)).await.unwrap();
         let secret = swarm.credentials.enrol(&token, &id).await.unwrap().secret;
-        tokio::spawn(agent(id, secret, swarm.broker.address(), 1, probe.clone(), Some(ready_tx.clone())));
+        tokio::spawn(agent(id, secret, swarm.broker.address(), 1, probe.clone(), Some(ready_tx.clone()), None));
     }
     for _ in 0..fleet {
         tokio::time::timeout(Duration::from_secs(30), ready.recv()).await.unwrap().unwrap();

@@ -14,8 +14,10 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Transacti
 use edgecoder_broker::{AgentDirectory, Digest32, EnrolError};
 use edgecoder_protocol::envelope::unix_time_ms;
 use edgecoder_protocol::ids::{AgentId, MessageId, Sha256};
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 /// How many ready subtasks a claim looks at when it prefers those suiting the agent's models.
@@ -471,18 +473,93 @@ async fn lock_subtask(
     column: &'static str,
     key: MessageId,
 ) -> Step<Option<(Job, Subtask)>> {
-    let find = format!("SELECT job FROM subtasks WHERE {column} = $1");
+    // The subtask's job never changes, so finding it and locking it is one statement.
+    let find = format!(
+        "SELECT *, remaining FROM jobs WHERE id = (SELECT job FROM subtasks WHERE {column} = $1) FOR UPDATE"
+    );
+    let find = tx.prepare_cached(&find).await?;
     let Some(row) = tx.query_opt(&find, &[&&key.0[..]]).await? else {
         return Ok(None);
     };
-    let Some((job, _)) = lock_job(tx, id(row.get(0))?).await? else {
-        return Ok(None);
-    };
-    let lock = format!("SELECT id, {SUBTASK_COLUMNS} FROM subtasks WHERE {column} = $1 FOR UPDATE");
+    let job = job_from(&row)?;
+    let lock = tx
+        .prepare_cached(&format!("SELECT id, {SUBTASK_COLUMNS} FROM subtasks WHERE {column} = $1 FOR UPDATE"))
+        .await?;
     match tx.query_opt(&lock, &[&&key.0[..]]).await? {
         Some(row) => Ok(Some((job, subtask_from(&row)?))),
         None => Ok(None),
     }
+}
+
+/// Locks up to `slots` subtasks that can be handed out now, in queue order, preferring those
+/// among the next [`MODEL_LOOKAHEAD`] that name one of `models` (as the embedded store does).
+/// Rows other claims hold are skipped, so concurrent claims never wait for each other.
+async fn take_ready(tx: &Transaction<'_>, models: &[String], slots: usize, now: Millis) -> Step<Vec<Subtask>> {
+    let mut chosen: Vec<Subtask> = Vec::new();
+    if !models.is_empty() {
+        let look = tx
+            .prepare_cached(
+                "SELECT id, model FROM subtasks WHERE state = 'ready' AND not_before <= $1 \
+                 ORDER BY ordinal, job_seq LIMIT $2",
+            )
+            .await?;
+        let suiting: Vec<Vec<u8>> = tx
+            .query(&look, &[&(now as i64), &MODEL_LOOKAHEAD.max(slots as i64)])
+            .await?
+            .iter()
+            .filter(|r| r.get::<_, Option<String>>(1).is_some_and(|m| models.contains(&m)))
+            .map(|r| r.get(0))
+            .collect();
+        if !suiting.is_empty() {
+            let take = tx
+                .prepare_cached(&format!(
+                    "SELECT id, {SUBTASK_COLUMNS} FROM subtasks \
+                     WHERE id = ANY($1) AND state = 'ready' ORDER BY ordinal, job_seq LIMIT $2 \
+                     FOR UPDATE SKIP LOCKED"
+                ))
+                .await?;
+            for row in tx.query(&take, &[&suiting, &(slots as i64)]).await? {
+                chosen.push(subtask_from(&row)?);
+            }
+        }
+    }
+    if chosen.len() < slots {
+        let taken: Vec<&[u8]> = chosen.iter().map(|s| &s.spec.id.0[..]).collect();
+        let rest = tx
+            .prepare_cached(&format!(
+                "SELECT id, {SUBTASK_COLUMNS} FROM subtasks \
+                 WHERE state = 'ready' AND not_before <= $1 AND NOT (id = ANY($2)) \
+                 ORDER BY ordinal, job_seq LIMIT $3 FOR UPDATE SKIP LOCKED"
+            ))
+            .await?;
+        let rows = tx.query(&rest, &[&(now as i64), &taken, &((slots - chosen.len()) as i64)]).await?;
+        for row in rows {
+            chosen.push(subtask_from(&row)?);
+        }
+    }
+    Ok(chosen)
+}
+
+/// The outputs of a subtask's dependencies, in ordinal order: the context it is handed.
+async fn dependency_outputs(tx: &Transaction<'_>, spec: &SubtaskSpec) -> Step<Vec<(u32, String, String)>> {
+    if spec.deps.is_empty() {
+        return Ok(Vec::new());
+    }
+    let deps: Vec<&[u8]> = spec.deps.iter().map(|d| &d.0[..]).collect();
+    let rows = tx
+        .query(
+            "SELECT ordinal, spec, output FROM subtasks \
+             WHERE id = ANY($1) AND state = 'done' ORDER BY ordinal",
+            &[&deps],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let dep: SubtaskSpec = unjson(row.get(1))?;
+            Ok((row.get::<_, i32>(0) as u32, dep.instruction, row.get::<_, Option<String>>(2).unwrap_or_default()))
+        })
+        .collect::<Result<_, StoreError>>()
+        .map_err(Failure::from)
 }
 
 /// Appends audit records after the chain's head (locked last in every transaction).
@@ -490,12 +567,8 @@ async fn append(tx: &Transaction<'_>, records: Vec<Record>) -> Step<()> {
     if records.is_empty() {
         return Ok(());
     }
-    let head_row = tx
-        .query_one(
-            "SELECT seq, hash FROM audit_head WHERE one = 1 FOR UPDATE",
-            &[],
-        )
-        .await?;
+    let lock_head = tx.prepare_cached("SELECT seq, hash FROM audit_head WHERE one = 1 FOR UPDATE").await?;
+    let head_row = tx.query_one(&lock_head, &[]).await?;
     let mut head = Head {
         seq: head_row.get::<_, i64>(0) as u64,
         hash: digest(head_row.get(1))?,
@@ -507,15 +580,14 @@ async fn append(tx: &Transaction<'_>, records: Vec<Record>) -> Step<()> {
         seqs.push(entry.seq as i64);
         bodies.push(json(&entry));
     }
-    let statement = tx
+    let insert = tx
         .prepare_cached("INSERT INTO audit SELECT * FROM unnest($1::bigint[], $2::bytea[])")
         .await?;
-    tx.execute(&statement, &[&seqs, &bodies]).await?;
-    tx.execute(
-        "UPDATE audit_head SET seq = $1, hash = $2 WHERE one = 1",
-        &[&(head.seq as i64), &&head.hash.0[..]],
-    )
-    .await?;
+    let move_head = tx.prepare_cached("UPDATE audit_head SET seq = $1, hash = $2 WHERE one = 1").await?;
+    let (head_seq, head_hash) = (head.seq as i64, &head.hash.0[..]);
+    let insert_params: [&(dyn ToSql + Sync); 2] = [&seqs, &bodies];
+    let head_params: [&(dyn ToSql + Sync); 2] = [&head_seq, &head_hash];
+    tokio::try_join!(tx.execute(&insert, &insert_params), tx.execute(&move_head, &head_params))?;
     Ok(())
 }
 
@@ -527,7 +599,7 @@ async fn after_done(
     now: Millis,
     audit: &mut Vec<Record>,
 ) -> Step<bool> {
-    let statement = tx
+    let unblock = tx
         .prepare_cached(
             "UPDATE subtasks SET waiting = waiting - 1, \
              state = CASE WHEN waiting = 1 THEN 'ready' ELSE state END, \
@@ -535,20 +607,18 @@ async fn after_done(
              WHERE job = $1 AND state = 'blocked' AND $2 = ANY(deps)",
         )
         .await?;
-    tx.execute(
-        &statement,
-        &[&&job.spec.id.0[..], &&done.spec.id.0[..], &(now as i64)],
-    )
-    .await?;
-    let statement = tx
-        .prepare_cached(
-            "UPDATE jobs SET remaining = remaining - 1 WHERE id = $1 RETURNING remaining",
-        )
+    let count_down = tx
+        .prepare_cached("UPDATE jobs SET remaining = remaining - 1 WHERE id = $1 RETURNING remaining")
         .await?;
-    let remaining: i32 = tx
-        .query_one(&statement, &[&&job.spec.id.0[..]])
-        .await?
-        .get(0);
+    // Both go to the server at once (pipelined on the transaction's connection).
+    let (job_id, done_id, now_ms) = (&job.spec.id.0[..], &done.spec.id.0[..], now as i64);
+    let unblock_params: [&(dyn ToSql + Sync); 3] = [&job_id, &done_id, &now_ms];
+    let count_down_params: [&(dyn ToSql + Sync); 1] = [&job_id];
+    let (_, remaining) = tokio::try_join!(
+        tx.execute(&unblock, &unblock_params),
+        tx.query_one(&count_down, &count_down_params),
+    )?;
+    let remaining: i32 = remaining.get(0);
     if remaining > 0 {
         return Ok(false);
     }
@@ -821,86 +891,40 @@ impl Store for Postgres {
         }
         in_tx!(self, |tx| {
             // Two coordinators answering the same agent at once must not both fill its limit.
-            tx.execute(
-                "SELECT pg_advisory_xact_lock(hashtext($1))",
-                &[&agent.as_str()],
-            )
-            .await?;
-            let held: i64 = tx
-                .query_one(
-                    "SELECT count(*) FROM subtasks WHERE state = 'leased' AND agent = $1",
-                    &[&agent.as_str()],
-                )
-                .await?
-                .get(0);
+            let serialise = tx.prepare_cached("SELECT pg_advisory_xact_lock(hashtext($1))").await?;
+            tx.execute(&serialise, &[&agent.as_str()]).await?;
+            let count = tx
+                .prepare_cached("SELECT count(*) FROM subtasks WHERE state = 'leased' AND agent = $1")
+                .await?;
+            let held: i64 = tx.query_one(&count, &[&agent.as_str()]).await?.get(0);
             let slots = slots.min(limit.saturating_sub(held as usize));
             if slots == 0 {
                 return Ok(Vec::new());
             }
-            let look = tx
-                .prepare_cached(
-                    "SELECT id, model FROM subtasks WHERE state = 'ready' AND not_before <= $1 \
-                     ORDER BY ordinal, job_seq LIMIT $2",
-                )
-                .await?;
-            let candidates = tx
-                .query(&look, &[&(now as i64), &MODEL_LOOKAHEAD.max(slots as i64)])
-                .await?;
-            let mut ids: Vec<(bool, Vec<u8>)> = candidates
-                .iter()
-                .map(|r| {
-                    let model: Option<String> = r.get(1);
-                    let suits = model.is_some_and(|m| models.contains(&m));
-                    (!suits, r.get::<_, Vec<u8>>(0))
-                })
-                .collect();
-            ids.sort_by_key(|(rank, _)| *rank);
-            let ordered: Vec<Vec<u8>> = ids.into_iter().map(|(_, id)| id).collect();
-            let take = tx
-                .prepare_cached(&format!(
-                    "SELECT id, {SUBTASK_COLUMNS} FROM subtasks \
-                     WHERE id = ANY($1) AND state = 'ready' FOR UPDATE SKIP LOCKED"
-                ))
-                .await?;
-            let mut locked: Vec<Subtask> = tx
-                .query(&take, &[&ordered])
-                .await?
-                .iter()
-                .map(subtask_from)
-                .collect::<Result<_, _>>()?;
-            locked.sort_by_key(|s| ordered.iter().position(|o| o[..] == s.spec.id.0[..]));
-            locked.truncate(slots);
+            let locked = take_ready(tx, models, slots, now).await?;
             let mut audit = Vec::new();
-            let mut out = Vec::new();
+            let mut granted = Vec::with_capacity(locked.len());
             for mut subtask in locked {
                 audit.push(rules::grant(&mut subtask, agent, MessageId::random(), lease, now));
-                save_subtask(tx, &subtask).await?;
-                let job_row = tx
-                    .query_one(
-                        "SELECT spec FROM jobs WHERE id = $1",
-                        &[&&subtask.job.0[..]],
-                    )
-                    .await?;
-                let spec: JobSpec = unjson(job_row.get(0))?;
-                let deps: Vec<&[u8]> = subtask.spec.deps.iter().map(|d| &d.0[..]).collect();
-                let mut context: Vec<(u32, String, String)> = Vec::new();
-                if !deps.is_empty() {
-                    for row in tx
-                        .query(
-                            "SELECT ordinal, spec, output FROM subtasks \
-                             WHERE id = ANY($1) AND state = 'done' ORDER BY ordinal",
-                            &[&deps],
-                        )
-                        .await?
-                    {
-                        let dep: SubtaskSpec = unjson(row.get(1))?;
-                        context.push((
-                            row.get::<_, i32>(0) as u32,
-                            dep.instruction,
-                            row.get::<_, Option<String>>(2).unwrap_or_default(),
-                        ));
-                    }
-                }
+                granted.push(subtask);
+            }
+            futures_util::future::try_join_all(granted.iter().map(|s| save_subtask(tx, s))).await?;
+            let mut jobs: Vec<&[u8]> = granted.iter().map(|s| &s.job.0[..]).collect();
+            jobs.sort_unstable();
+            jobs.dedup();
+            let read_specs = tx.prepare_cached("SELECT id, spec FROM jobs WHERE id = ANY($1)").await?;
+            let specs: HashMap<Vec<u8>, JobSpec> = tx
+                .query(&read_specs, &[&jobs])
+                .await?
+                .iter()
+                .map(|row| Ok((row.get::<_, Vec<u8>>(0), unjson::<JobSpec>(row.get(1))?)))
+                .collect::<Result<_, StoreError>>()?;
+            let mut out = Vec::with_capacity(granted.len());
+            for subtask in granted {
+                let spec = specs
+                    .get(&subtask.job.0[..])
+                    .ok_or_else(|| StoreError::NoJob(subtask.job))?;
+                let context = dependency_outputs(tx, &subtask.spec).await?;
                 let SubtaskState::Leased { lease, expires, .. } = subtask.state else {
                     unreachable!("granted subtasks are leased")
                 };
@@ -911,7 +935,7 @@ impl Store for Postgres {
                     expires,
                     attempt: subtask.attempts,
                     lang: spec.lang,
-                    snapshot: spec.snapshot,
+                    snapshot: spec.snapshot.clone(),
                     context,
                 });
             }
@@ -932,14 +956,14 @@ impl Store for Postgres {
         }
         let client = self.pool.get().await.map_err(backend)?;
         let expires = (now + lease.as_millis() as u64) as i64;
-        let n = client
-            .execute(
+        let statement = client
+            .prepare_cached(
                 "UPDATE subtasks SET expires = GREATEST(expires, $2) \
                  WHERE state = 'leased' AND agent = $1",
-                &[&agent.as_str(), &expires],
             )
             .await
             .map_err(pg)?;
+        let n = client.execute(&statement, &[&agent.as_str(), &expires]).await.map_err(pg)?;
         Ok(n as usize)
     }
 
