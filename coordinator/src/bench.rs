@@ -13,9 +13,13 @@ use edgecoder_protocol::ids::{AgentId, Sha256};
 use edgecoder_protocol::run::{Lang, Limits};
 use edgecoder_protocol::swarm::{Snapshot, WorkMode};
 use serde::Serialize;
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
+
+/// Agents started together; each wave waits until the one before it is connected.
+const AGENTS_PER_WAVE: usize = 100;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -88,27 +92,53 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<BenchReport> {
     )
     .await?;
     let dir = tempfile::tempdir()?;
-    let (store, store_name): (Arc<dyn Store>, &str) = match &config.postgres {
+    match &config.postgres {
         Some(url) => {
             let schema = format!("ec_bench_{}", MessageId::random());
-            (
-                Arc::new(Postgres::connect(url, &schema, Backoff::default()).await?),
-                "postgres",
-            )
+            let store = Arc::new(Postgres::connect(url, &schema, Backoff::default()).await?);
+            // The schema is thrown away however the run ends, Ctrl-C included.
+            let outcome = tokio::select! {
+                outcome = measure(&config, store.clone(), "postgres", &broker, &credentials, &password) => outcome,
+                _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+            };
+            // Handlers still finishing their last statements may hold locks the drop needs
+            // (PostgreSQL then ends one side as a deadlock): try again shortly.
+            let mut tries = 0;
+            while let Err(error) = store.drop_schema().await {
+                tries += 1;
+                if tries == 10 {
+                    eprintln!("edgecoder-coordinator bench: could not drop the schema {schema}: {error}; drop it by hand");
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            outcome
         }
-        None => (
-            Arc::new(Embedded::open(
-                &dir.path().join("queue.redb"),
-                Backoff::default(),
-            )?),
-            "embedded",
-        ),
-    };
+        None => {
+            let store = Arc::new(Embedded::open(&dir.path().join("queue.redb"), Backoff::default())?);
+            // Ctrl-C ends the run here too, so the temporary queue file is removed.
+            tokio::select! {
+                outcome = measure(&config, store, "embedded", &broker, &credentials, &password) => outcome,
+                _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+            }
+        }
+    }
+}
+
+/// Runs the job of `config.subtasks` through the service on `store` with simulated agents.
+async fn measure(
+    config: &BenchConfig,
+    store: Arc<dyn Store>,
+    store_name: &str,
+    broker: &Broker,
+    credentials: &Credentials,
+    password: &str,
+) -> anyhow::Result<BenchReport> {
     let mut policy = default_policy();
     policy.concurrency = config.slots;
     policy.heartbeat_s = 60;
     let policies = Arc::new(Policies::in_memory(policy.clone()));
-    let mut service_config = ServiceConfig::new(broker.address(), "coordinator", &password);
+    let mut service_config = ServiceConfig::new(broker.address(), "coordinator", password);
     service_config.lease = Duration::from_secs(300);
     let service = Service::start(service_config, store.clone(), policies, None).await?;
 
@@ -126,6 +156,37 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<BenchReport> {
         aggregate: Aggregate::Concatenate,
         max_attempts: 3,
     };
+    let shared = Arc::new(Probe::default());
+    let progress = indicatif::ProgressBar::new(config.subtasks as u64);
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(config.agents);
+    let mut ready = 0;
+    for n in 0..config.agents {
+        // The fleet comes up a hundred agents at a time: a thousand CONNECTs at once outlast
+        // the clients' connect timeout, and their retries knock live sessions off the broker
+        // (losing the work in flight to them) well into the run.
+        while ready + AGENTS_PER_WAVE <= n {
+            ready_rx.recv().await;
+            ready += 1;
+        }
+        let id = AgentId::new(&format!("bench-{n}"))?;
+        let token = credentials.issue_enrolment_token(Duration::from_secs(60)).await?;
+        let secret = credentials.enrol(&token, &id).await?.secret;
+        tokio::spawn(agent(
+            id,
+            secret,
+            broker.address(),
+            config.slots,
+            shared.clone(),
+            Some(ready_tx.clone()),
+            None,
+        ));
+    }
+    while ready < config.agents {
+        ready_rx.recv().await;
+        ready += 1;
+    }
+    // The job goes in once every agent is connected and asking, so the clock measures work
+    // only (agents that were ready early would otherwise work through the fleet's start-up).
     store.submit(job.clone(), 0).await?;
     let subtasks: Vec<SubtaskSpec> = (0..config.subtasks)
         .map(|i| SubtaskSpec {
@@ -142,35 +203,29 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<BenchReport> {
         .collect();
     store.plan(job.id, subtasks, unix_time_ms()).await?;
 
-    let shared = Arc::new(Probe::default());
-    let progress = indicatif::ProgressBar::new(config.subtasks as u64);
-    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(config.agents);
-    for n in 0..config.agents {
-        let id = AgentId::new(&format!("bench-{n}"))?;
-        let token = credentials.issue_enrolment_token(Duration::from_secs(60)).await?;
-        let secret = credentials.enrol(&token, &id).await?.secret;
-        tokio::spawn(agent(
-            id,
-            secret,
-            broker.address(),
-            config.slots,
-            shared.clone(),
-            Some(ready_tx.clone()),
-            None,
-        ));
-    }
-    for _ in 0..config.agents {
-        ready_rx.recv().await;
-    }
     let started = Instant::now();
+    // Without a terminal the bar hides itself: a line every ten seconds shows the run is alive.
+    let mut next_line = (!std::io::stderr().is_terminal()).then(|| started + Duration::from_secs(10));
     loop {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let view = store.job_only(job.id).await?.expect("the job exists");
         // The service's own counter: counting the store's rows would scan them under the
         // queue's lock while agents claim.
-        progress.set_position(service.stats().results);
+        let results = service.stats().results;
+        progress.set_position(results);
         if matches!(view.state, JobState::Done { .. }) {
             break;
+        }
+        if let Some(at) = next_line
+            && Instant::now() >= at
+        {
+            let seconds = started.elapsed().as_secs_f64();
+            eprintln!(
+                "edgecoder-coordinator bench: {results} of {} subtasks after {seconds:.0} s ({:.0}/s)",
+                config.subtasks,
+                results as f64 / seconds
+            );
+            next_line = Some(at + Duration::from_secs(10));
         }
     }
     let seconds = started.elapsed().as_secs_f64();

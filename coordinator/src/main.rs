@@ -305,7 +305,8 @@ enum Command {
         /// Subtasks an agent holds at once.
         #[arg(long, default_value_t = 4)]
         slots: u8,
-        /// Run on PostgreSQL (a fresh schema) instead of the embedded store.
+        /// Run on PostgreSQL (a fresh schema, dropped when the run ends) instead of the
+        /// embedded store.
         #[arg(long)]
         postgres: Option<String>,
         /// Where the JSON report goes.

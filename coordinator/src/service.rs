@@ -440,8 +440,11 @@ async fn receive(
     ready: tokio::sync::watch::Sender<bool>,
 ) {
     let permits = Arc::new(Semaphore::new(inner.config.parallel));
+    // Handlers live in a set owned by this task, so stopping the service stops them too.
+    let mut handlers = tokio::task::JoinSet::new();
     let mut subscribed = 0;
     loop {
+        while handlers.try_join_next().is_some() {}
         match eventloop.poll().await {
             Ok(MqttEvent::Incoming(Packet::SubAck(_))) => {
                 subscribed += 1;
@@ -461,7 +464,7 @@ async fn receive(
                 // (keep-alive pings, acks) while every handler waits on a slow store, or the
                 // broker drops the coordinator.
                 let (inner, permits) = (inner.clone(), permits.clone());
-                tokio::spawn(async move {
+                handlers.spawn(async move {
                     let Ok(_permit) = permits.acquire_owned().await else {
                         return;
                     };

@@ -1,4 +1,5 @@
-//! `edgecoder-coordinator audit verify` on an intact embedded log and a tampered PostgreSQL one.
+//! `edgecoder-coordinator audit verify` on an intact embedded log and a tampered PostgreSQL one;
+//! `bench` on PostgreSQL leaves no schema behind; `simulate` refuses an empty failure marker.
 
 use edgecoder_protocol::ids::MessageId;
 use edgecoder_coordinator::model::{Aggregate, Backoff, JobSpec};
@@ -92,4 +93,40 @@ async fn verify_passes_an_intact_log_and_names_the_altered_entry() {
     ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("is PostgreSQL running?"));
+}
+
+/// The schemas the coordinator's benchmark makes.
+async fn bench_schemas(url: &str) -> Vec<String> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let rows = client
+        .query("SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'ec\\_bench\\_%'", &[])
+        .await
+        .unwrap();
+    rows.iter().map(|row| row.get(0)).collect()
+}
+
+#[tokio::test]
+async fn a_postgres_bench_reports_and_drops_its_schema() {
+    let url = std::env::var("EDGECODER_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1/test".into());
+    let before = bench_schemas(&url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let out = coordinator(&[
+        "bench", "--agents", "4", "--subtasks", "40", "--postgres", &url, "--json", json.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!((report["store"].as_str(), report["subtasks"].as_u64()), (Some("postgres"), Some(40)));
+    assert!(report["subtasks_per_second"].as_f64().is_some_and(|rate| rate > 0.0), "{report}");
+    let left: Vec<String> = bench_schemas(&url).await.into_iter().filter(|s| !before.contains(s)).collect();
+    assert!(left.is_empty(), "the bench left its schema behind: {left:?}");
+}
+
+#[test]
+fn simulate_refuses_an_empty_failure_marker() {
+    let out = coordinator(&["simulate", "--fail-marked", ""]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--fail-marked"), "{stderr}");
 }

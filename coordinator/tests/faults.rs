@@ -391,6 +391,9 @@ async fn two_coordinators_on_postgresql_share_a_job_and_one_of_them_dies() {
     fleet_a.stop();
     a.stop();
     verify_audit(&["--postgres", &url, "--schema", &schema]);
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.unwrap();
 }
 
 const CALC: &str = "def add(a, b):\n    return 0\n\n\ndef middle():\n    pass\n\n\ndef sub(a, b):\n    return 0\n";

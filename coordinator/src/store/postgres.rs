@@ -89,6 +89,7 @@ const SUBTASK_COLUMNS: &str = "job, job_seq, spec, state, not_before, lease, age
 pub struct Postgres {
     pool: Pool,
     backoff: Backoff,
+    schema: String,
 }
 
 
@@ -176,7 +177,14 @@ impl Postgres {
             ))
             .await
             .map_err(pg)?;
-        Ok(Postgres { pool, backoff })
+        Ok(Postgres { pool, backoff, schema: schema.to_owned() })
+    }
+
+    /// Drops the schema and everything the queue kept in it (for throw-away schemas such as the
+    /// benchmark's).
+    pub async fn drop_schema(&self) -> Result<(), StoreError> {
+        let client = self.pool.get().await.map_err(backend)?;
+        client.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema)).await.map_err(pg)
     }
 
     /// Jobs in `state` (a partially indexed one: `decomposing` or `merging`), oldest first.
