@@ -149,6 +149,12 @@ pub fn edit_answer_shape(lang: Lang) -> &'static str {
     }
 }
 
+/// What a model is asked to answer with, in its first prompt and in each retry: when it edits a
+/// file, [`edit_answer_shape`]; otherwise the complete code.
+pub fn answer_shape(lang: Lang, editing: bool) -> &'static str {
+    if editing { edit_answer_shape(lang) } else { "the complete code" }
+}
+
 /// A file's new content from a model's `answer` (code already extracted) to an edit of
 /// `original` (`None`: a new file). In Python the answer's definitions replace those of the same
 /// name, new ones are appended, the rest of the file is kept, and the demo asserts and prints

@@ -3,7 +3,7 @@
 
 use crate::backend::{Backend, BackendError, Turn, ask_until, lang_names};
 use tracing::Instrument;
-use edgecoder_executor::extract::extract_code;
+use edgecoder_executor::extract::{answer_shape, extract_code};
 use edgecoder_protocol::inference::{EditedFile, EscalateRequest, EscalateResponse};
 use edgecoder_protocol::run::{Lang, Limits};
 
@@ -28,14 +28,8 @@ pub enum EscalateError {
 
 fn system_prompt(lang: Lang, editing: bool) -> String {
     let (name, fence) = lang_names(lang);
-    let answer = if editing {
-        format!(
-            "Keep what the file already has unless the subtask asks to change it. Answer with {}",
-            edgecoder_executor::extract::edit_answer_shape(lang)
-        )
-    } else {
-        "Answer with the complete code".to_owned()
-    };
+    let keep = if editing { "Keep what the file already has unless the subtask asks to change it. " } else { "" };
+    let answer = format!("{keep}Answer with {}", answer_shape(lang, editing));
     format!(
         "You are an expert {name} programmer. Write the code the subtask asks for. It runs in a \
          restricted interpreter: standard library only, no files, network, processes, threads or \
@@ -116,8 +110,8 @@ pub async fn escalate(
         let reply = reply.to_owned();
         async move { try_answer(&reply, request, limits).await }
     };
-    let whole = if request.file.is_some() { "file" } else { "code" };
-    let again = |failure: &str| format!("That code failed: {failure}. Fix it and answer with the complete {whole} in one block.");
+    let shape = answer_shape(request.lang, request.file.is_some());
+    let again = |failure: &str| format!("That code failed: {failure}. Fix it and answer with {shape} in one block.");
     match ask_until(backend, turns, attempts, max_tokens, check, again).instrument(span).await? {
         Ok(output) => Ok(EscalateResponse { output }),
         Err(last) => Err(EscalateError::Failed { attempts: attempts.max(1), last }),

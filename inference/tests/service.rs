@@ -299,7 +299,10 @@ async fn an_escalated_subtask_that_edits_a_file_sees_the_file_and_answers_with_a
     assert!(first[0]["content"].as_str().unwrap().contains("the functions and classes you add or change"), "{first:?}");
     assert!(first[1]["content"].as_str().unwrap().contains("The file calc.py now:\n```python\ndef add(a, b):"), "{first:?}");
     let wrong = seen[1]["messages"].as_array().unwrap().last().unwrap()["content"].as_str().unwrap().to_owned();
-    assert!(wrong.contains("assert#2") && wrong.contains("complete file"), "the failing test is shown: {wrong}");
+    assert!(
+        wrong.contains("assert#2") && wrong.contains("the functions and classes you add or change"),
+        "the failing test is shown, and the retry asks for the answer the first prompt asked for: {wrong}"
+    );
     let unchanged = seen[2]["messages"].as_array().unwrap().last().unwrap()["content"].as_str().unwrap().to_owned();
     assert!(unchanged.contains("leaves calc.py as it is"), "{unchanged}");
 }

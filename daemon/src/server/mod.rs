@@ -281,13 +281,17 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     let mut listening = vec![format!("unix:{}", socket_path.display())];
     #[cfg(any(not(unix), edgecoder_portable))]
     let mut listening = Vec::new();
-    if let Some(tcp) = &tcp {
-        let addr = tcp.local_addr().map_err(|error| ServerError::Bind { what: "tcp".into(), error })?;
+    let tcp_addr = tcp
+        .as_ref()
+        .map(|tcp| tcp.local_addr())
+        .transpose()
+        .map_err(|error| ServerError::Bind { what: "tcp".into(), error })?;
+    if let Some(addr) = tcp_addr {
         listening.push(format!("http://{addr}"));
     }
     #[cfg(any(not(unix), edgecoder_portable))]
     let address_file = {
-        let addr = tcp.as_ref().and_then(|tcp| tcp.local_addr().ok()).expect("bound above: the TCP address is always set here");
+        let addr = tcp_addr.expect("bound above: the TCP address is always set here");
         let file = config.address_file()?;
         std::fs::write(&file, format!("{addr}\n")).map_err(|error| ServerError::Bind { what: file.display().to_string(), error })?;
         tracing::warn!(%addr, "unix sockets need Linux or macOS: the CLI and IDEs reach this daemon over loopback TCP with the token (its address is in {})", file.display());

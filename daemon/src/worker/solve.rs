@@ -5,7 +5,7 @@
 
 use super::edit::{Target, context_code};
 use super::throttle::Throttle;
-use edgecoder_executor::extract::extract_code;
+use edgecoder_executor::extract::{answer_shape, extract_code};
 use edgecoder_model::chat::ChatMessage;
 use edgecoder_model::engine::{CancelToken, GenerateParams, Model, Prompt};
 use edgecoder_protocol::run::{Isolation, IsolationReport, Lang, Limits, TestReport, TestStatus};
@@ -126,21 +126,15 @@ fn language(lang: Lang) -> &'static str {
 fn system_prompt(lang: Lang, editing: bool) -> String {
     let restricted = "The code runs in a restricted interpreter: standard library only; no files, network, \
                       processes, threads or async.";
+    let answer = format!("Answer with {} in one ```{} block and nothing else.", answer_shape(lang, editing), fence(lang));
     if editing {
         format!(
             "You edit one {} file for one subtask of a larger job. {restricted} Keep what the file already \
-             has unless the subtask asks to change it. Answer with {} in one ```{} block and nothing else.",
-            language(lang),
-            edgecoder_executor::extract::edit_answer_shape(lang),
-            fence(lang)
+             has unless the subtask asks to change it. {answer}",
+            language(lang)
         )
     } else {
-        format!(
-            "You write {} code for one subtask of a larger job. {restricted} Answer with the complete code in one \
-             ```{} block and nothing else.",
-            language(lang),
-            fence(lang)
-        )
+        format!("You write {} code for one subtask of a larger job. {restricted} {answer}", language(lang))
     }
 }
 
@@ -282,8 +276,8 @@ pub fn solve(
             tracing::info!(subtask = %work.subtask, version, %failure, "subtask attempt failed");
             messages.push(ChatMessage::assistant(reply));
             messages.push(ChatMessage::user(format!(
-                "That failed: {failure}. Fix it and answer with the complete {} in one block.",
-                if target.is_some() { "file" } else { "code" }
+                "That failed: {failure}. Fix it and answer with {} in one block.",
+                answer_shape(work.lang, target.is_some())
             )));
             last_failure = failure;
         }
