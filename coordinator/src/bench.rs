@@ -162,8 +162,8 @@ async fn measure(
     let mut ready = 0;
     for n in 0..config.agents {
         // The fleet comes up a hundred agents at a time: a thousand CONNECTs at once outlast
-        // the clients' connect timeout, and their retries knock live sessions off the broker
-        // (losing the work in flight to them) well into the run.
+        // the clients' connect timeout, their retries replace sessions on the broker, and runs
+        // started that way lost work in flight and waited out its leases.
         while ready + AGENTS_PER_WAVE <= n {
             ready_rx.recv().await;
             ready += 1;

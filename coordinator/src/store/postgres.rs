@@ -522,11 +522,11 @@ async fn take_ready(tx: &Transaction<'_>, models: &[String], slots: usize, now: 
             let take = tx
                 .prepare_cached(&format!(
                     "SELECT id, {SUBTASK_COLUMNS} FROM subtasks \
-                     WHERE id = ANY($1) AND state = 'ready' ORDER BY ordinal, job_seq LIMIT $2 \
-                     FOR UPDATE SKIP LOCKED"
+                     WHERE id = ANY($1) AND state = 'ready' AND not_before <= $3 \
+                     ORDER BY ordinal, job_seq LIMIT $2 FOR UPDATE SKIP LOCKED"
                 ))
                 .await?;
-            for row in tx.query(&take, &[&suiting, &(slots as i64)]).await? {
+            for row in tx.query(&take, &[&suiting, &(slots as i64), &(now as i64)]).await? {
                 chosen.push(subtask_from(&row)?);
             }
         }
