@@ -149,7 +149,7 @@ pub struct SubmitJob {
     pub tests: Option<String>,
     /// The sha256 of the snapshot it runs on, uploaded first with `PUT /v1/snapshots/{sha256}`.
     pub snapshot: String,
-    /// Attempts per subtask before it goes to the parent model (default 3).
+    /// Attempts per subtask before it goes to the parent model (at least 1; default 3).
     pub max_attempts: Option<u16>,
     /// How the subtasks' outputs become the result: `concatenate` (the default), or
     /// `merge_patches` (each output is a unified diff of the snapshot; they are merged
@@ -304,6 +304,9 @@ async fn submit(State(api): Shared, body: Result<Json<SubmitJob>, JsonRejection>
     if job.tenant.trim().is_empty() || job.instruction.trim().is_empty() {
         return Err(bad("tenant and instruction must not be empty".into()));
     }
+    if job.max_attempts == Some(0) {
+        return Err(bad("max_attempts must be at least 1: it counts the agents' tries of a subtask before the parent model gets it".into()));
+    }
     let spec = JobSpec {
         id,
         tenant: job.tenant,
@@ -312,7 +315,7 @@ async fn submit(State(api): Shared, body: Result<Json<SubmitJob>, JsonRejection>
         tests: job.tests,
         snapshot,
         aggregate,
-        max_attempts: job.max_attempts.unwrap_or(3).max(1),
+        max_attempts: job.max_attempts.unwrap_or(3),
     };
     // A client's plan is checked before the job exists, so a bad one leaves nothing behind.
     let plan = match job.subtasks {

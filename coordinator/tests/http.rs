@@ -155,6 +155,11 @@ async fn jobs_are_submitted_once_shown_and_cancelled() {
     let (status, body) = c.call(reqwest::Method::POST, "/v1/jobs", Some(CLIENT), Some(bad_lang)).await;
     assert_eq!(status, 400);
     assert!(error(&body).contains("`python` or `js`"));
+    let mut no_attempts = job.clone();
+    no_attempts["max_attempts"] = json!(0);
+    let (status, body) = c.call(reqwest::Method::POST, "/v1/jobs", Some(CLIENT), Some(no_attempts)).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(error(&body).contains("max_attempts must be at least 1"), "{body}");
     let (status, body) = c.call(reqwest::Method::POST, "/v1/jobs", Some(CLIENT), Some(json!({"tenant": 3}))).await;
     assert_eq!(status, 422, "{body}");
     assert!(error(&body).contains("tenant: invalid type"), "{body}");
