@@ -81,6 +81,15 @@ impl Drop for Running {
     }
 }
 
+/// Fails the test when one of `processes` has exited.
+fn assert_alive(processes: &mut [&mut Running]) {
+    for p in processes.iter_mut() {
+        if let Some(status) = p.child.try_wait().unwrap() {
+            panic!("{} exited ({status})", p.name);
+        }
+    }
+}
+
 struct Api {
     base: String,
     token: String,
@@ -129,11 +138,7 @@ impl Api {
             if self.get("/v1/admin/stats").await.is_some_and(|stats| reached(&stats["queue"])) {
                 return;
             }
-            for p in processes.iter_mut() {
-                if let Some(status) = p.child.try_wait().unwrap() {
-                    panic!("{} exited ({status})", p.name);
-                }
-            }
+            assert_alive(processes);
             assert!(Instant::now() < deadline, "not reached in 5 minutes: {what}");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -268,14 +273,8 @@ async fn start_inference(name: &str, address: &str, dir: &Path, processes: &mut 
     let deadline = Instant::now() + Duration::from_secs(300);
     let health = format!("http://{address}/healthz");
     while !reqwest::get(&health).await.is_ok_and(|r| r.status().is_success()) {
-        if let Some(status) = inference.child.try_wait().unwrap() {
-            panic!("the inference service exited ({status})");
-        }
-        for p in processes.iter_mut() {
-            if let Some(status) = p.child.try_wait().unwrap() {
-                panic!("{} exited ({status})", p.name);
-            }
-        }
+        assert_alive(&mut [&mut inference]);
+        assert_alive(processes);
         assert!(Instant::now() < deadline, "the inference service did not come up at {address}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
