@@ -60,6 +60,11 @@ impl Running {
         self.child.wait().unwrap();
     }
 
+    /// Sends `signal` to the process (SIGSTOP freezes it where it is, SIGCONT lets it go on).
+    fn signal(&self, signal: i32) {
+        assert_eq!(unsafe { libc::kill(self.child.id() as i32, signal) }, 0, "signal {signal} to {}", self.name);
+    }
+
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -378,8 +383,25 @@ async fn two_coordinators_on_postgresql_share_a_job_and_one_of_them_dies() {
     let (_, shown) = api_b.call(api_b.http.get(format!("{}/v1/jobs/{id}", api_b.base))).await.unwrap();
     assert_eq!(shown["state"], "running", "coordinator b sees the job submitted to a: {shown}");
 
-    // Coordinator b dies mid-run; its agents' leases expire and a's agents finish the job.
+    // Coordinator b dies mid-run while its agents hold leases; the leases expire and a's agents
+    // finish the job. The fleet is frozen first, so the leases seen in the database are still
+    // held when both die (a fleet between two claims holds none).
     api_a.wait_for(600, &mut [&mut a, &mut b, &mut fleet_a, &mut fleet_b]).await;
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let held_by_b = format!("SELECT count(*) FROM {schema}.subtasks WHERE state = 'leased' AND agent LIKE 'b-%'");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        fleet_b.signal(libc::SIGSTOP);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let held: i64 = client.query_one(&held_by_b, &[]).await.unwrap().get(0);
+        if held > 0 {
+            break;
+        }
+        fleet_b.signal(libc::SIGCONT);
+        assert!(Instant::now() < deadline, "fleet b held no lease in a minute");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     b.kill_9();
     fleet_b.kill_9();
     api_a.wait_for(SUBTASKS as u64, &mut [&mut a, &mut fleet_a]).await;
@@ -390,8 +412,6 @@ async fn two_coordinators_on_postgresql_share_a_job_and_one_of_them_dies() {
     fleet_a.stop();
     a.stop();
     verify_audit(&["--postgres", &url, "--schema", &schema]);
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
-    tokio::spawn(connection);
     client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.unwrap();
 }
 
