@@ -182,3 +182,19 @@ fn ndarray_backend_matches_flex() {
     let max = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
     assert!(max < 1e-3, "max |Δ logit| {max}");
 }
+
+#[test]
+fn a_chat_reply_prompt_is_the_chat_prompt_followed_by_the_answer_s_start() {
+    let m = model();
+    let messages = vec![edgecoder_model::chat::ChatMessage::user("Write a function that adds two numbers.")];
+    let chat = m.tokenize(&Prompt::Chat(messages.clone())).unwrap();
+    let reply = m.tokenize(&Prompt::ChatReply { messages: messages.clone(), reply_start: "```python\n".into() }).unwrap();
+    assert!(reply.len() > chat.len() && reply.starts_with(&chat), "{chat:?} is not a prefix of {reply:?}");
+    let mut generation = m.generate(Prompt::ChatReply { messages: messages.clone(), reply_start: "```python\n".into() }, greedy(4, false)).unwrap();
+    for event in &mut generation {
+        event.expect("step");
+    }
+    assert_eq!(generation.stats().prompt_tokens, reply.len(), "the answer's start is part of the prompt the model reads");
+    let empty = m.tokenize(&Prompt::ChatReply { messages, reply_start: String::new() }).unwrap();
+    assert_eq!(empty, chat);
+}

@@ -24,6 +24,9 @@ pub enum CoderError {
 pub struct CoderRequest {
     /// The conversation, rendered with the model's chat template.
     pub messages: Vec<ChatMessage>,
+    /// The first words of the answer, which the model goes on from (empty: none). An opening
+    /// code fence here makes a small model answer with code from its first token.
+    pub reply_start: String,
     /// Most tokens to generate.
     pub max_tokens: usize,
     /// Sampling temperature (0 = greedy).
@@ -52,7 +55,7 @@ pub enum End {
 /// A model's answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Completion {
-    /// The generated text.
+    /// The answer: the request's `reply_start`, then the generated text.
     pub text: String,
     /// Tokens in the rendered prompt.
     pub prompt_tokens: usize,
@@ -141,8 +144,14 @@ pub fn complete(model: &Model, request: &CoderRequest, on_text: &mut dyn FnMut(&
         ..GenerateParams::default()
     };
     let mut past_deadline = false;
-    let mut text = String::new();
-    let stats = crate::engine::stream(model, Prompt::Chat(request.messages.clone()), params, &mut |piece: &str| {
+    let mut text = request.reply_start.clone();
+    let prompt = if text.is_empty() {
+        Prompt::Chat(request.messages.clone())
+    } else {
+        on_text(&text);
+        Prompt::ChatReply { messages: request.messages.clone(), reply_start: text.clone() }
+    };
+    let stats = crate::engine::stream(model, prompt, params, &mut |piece: &str| {
         on_text(piece);
         text.push_str(piece);
         past_deadline = request.deadline.is_some_and(|d| Instant::now() > d);

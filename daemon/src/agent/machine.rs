@@ -345,10 +345,11 @@ impl<C: Coder> Run<'_, C> {
     }
 
     /// One model call, streaming its text as `Token` events.
-    fn generate(&mut self, messages: Vec<ChatMessage>, max_tokens: usize, temperature: f32) -> Result<String, Stop> {
+    fn generate(&mut self, messages: Vec<ChatMessage>, reply_start: &str, max_tokens: usize, temperature: f32) -> Result<String, Stop> {
         let left = self.check_budgets()?;
         let request = CoderRequest {
             messages,
+            reply_start: reply_start.to_owned(),
             max_tokens: max_tokens.min(usize::try_from(left).unwrap_or(usize::MAX)),
             temperature,
             seed: self.config().seed.wrapping_add(u64::from(self.iteration)),
@@ -414,7 +415,7 @@ impl<C: Coder> Run<'_, C> {
         let lang = self.task.lang;
         let plan = if self.config().plan {
             let messages = vec![self.system(), ChatMessage::user(prompt::plan_request(block))];
-            self.generate(messages, self.config().plan_tokens, 0.0)?.trim().to_owned()
+            self.generate(messages, "", self.config().plan_tokens, 0.0)?.trim().to_owned()
         } else {
             String::new()
         };
@@ -426,7 +427,7 @@ impl<C: Coder> Run<'_, C> {
             Some(tests) => tests,
             None => {
                 let messages = vec![self.system(), ChatMessage::user(prompt::tests_request(block, lang))];
-                let reply = self.generate(messages, self.config().tests_tokens, 0.0)?;
+                let reply = self.generate(messages, "", self.config().tests_tokens, 0.0)?;
                 let code = extract_code(&reply, lang).map_or(reply, |e| e.code);
                 let written = testsrc::from_model_reply(&code, lang, 5);
                 if written.is_none() {
@@ -473,7 +474,10 @@ impl<C: Coder> Run<'_, C> {
                 (_, true) => self.config().restart_temperature,
                 (_, false) => self.config().fix_temperature,
             };
-            let reply = self.generate(messages, self.config().code_tokens, temperature)?;
+            // A fresh request for code gets its answer started with the opening fence: the model
+            // then writes code at once, instead of prose or a row of imports it never uses.
+            let reply_start = if conversation.has_turns() { String::new() } else { format!("```{}\n", prompt::fence(lang)) };
+            let reply = self.generate(messages, &reply_start, self.config().code_tokens, temperature)?;
             let Some(extracted) = extract_code(&reply, lang) else {
                 let diagnosis = Diagnosis {
                     summary: "the answer had no code".into(),

@@ -8,10 +8,12 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// Replies with the next scripted answer and records the prompts and temperatures it was given.
+/// Replies with the next scripted answer (a whole answer, whatever start the request gave it)
+/// and records the prompts, answer starts and temperatures it was given.
 struct Scripted {
     replies: Mutex<VecDeque<String>>,
     prompts: Mutex<Vec<Vec<ChatMessage>>>,
+    reply_starts: Mutex<Vec<String>>,
     temperatures: Mutex<Vec<f32>>,
 }
 
@@ -20,6 +22,7 @@ impl Scripted {
         Scripted {
             replies: Mutex::new(replies.iter().map(|r| r.to_string()).collect()),
             prompts: Mutex::new(Vec::new()),
+            reply_starts: Mutex::new(Vec::new()),
             temperatures: Mutex::new(Vec::new()),
         }
     }
@@ -35,6 +38,7 @@ impl Coder for Scripted {
     fn complete(&self, request: &CoderRequest, on_text: &mut dyn FnMut(&str)) -> Result<Completion, CoderError> {
         self.prompts.lock().unwrap().push(request.messages.clone());
         self.temperatures.lock().unwrap().push(request.temperature);
+        self.reply_starts.lock().unwrap().push(request.reply_start.clone());
         let reply = self.replies.lock().unwrap().pop_front().expect("a scripted reply is left");
         let tokens: Vec<&str> = reply.split_inclusive(' ').collect();
         let n = tokens.len().min(request.max_tokens);
@@ -143,6 +147,8 @@ fn a_fix_without_progress_is_followed_by_a_fresh_sample() {
         temperatures,
         [0.0, config.fix_temperature, config.restart_temperature, config.fix_temperature, config.restart_temperature]
     );
+    let starts = agent.coder().reply_starts.lock().unwrap().clone();
+    assert_eq!(starts, ["```python\n", "", "```python\n", "", "```python\n"], "fresh requests for code get their answer started with the fence");
 }
 
 #[test]

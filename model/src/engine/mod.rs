@@ -142,6 +142,15 @@ pub enum Prompt {
     Text(String),
     /// Chat messages, rendered with the model's chat template (generation prompt appended).
     Chat(Vec<ChatMessage>),
+    /// Chat messages as in [`Prompt::Chat`], followed by the first words of the answer, which
+    /// the model goes on from (e.g. an opening code fence, so the answer is code from its
+    /// first token).
+    ChatReply {
+        /// The conversation so far.
+        messages: Vec<ChatMessage>,
+        /// The start of the assistant's answer.
+        reply_start: String,
+    },
     /// Token ids, used as they are.
     Tokens(Vec<u32>),
 }
@@ -274,12 +283,9 @@ impl Model {
     pub fn tokenize(&self, prompt: &Prompt) -> Result<Vec<u32>, EngineError> {
         let tokens = match prompt {
             Prompt::Text(text) => self.tokenizer.encode(text, true, true)?,
-            Prompt::Chat(messages) => {
-                let template =
-                    self.chat_template.as_ref().map_err(|e| EngineError::Chat(e.clone()))?;
-                let text = template
-                    .render(messages, &ChatOptions::default())
-                    .map_err(|e| EngineError::Chat(e.to_string()))?;
+            Prompt::Chat(messages) => self.tokenizer.encode(&self.render_chat(messages)?, false, true)?,
+            Prompt::ChatReply { messages, reply_start } => {
+                let text = self.render_chat(messages)? + reply_start;
                 self.tokenizer.encode(&text, false, true)?
             }
             Prompt::Tokens(tokens) => tokens.clone(),
@@ -288,6 +294,12 @@ impl Model {
             return Err(EngineError::EmptyPrompt);
         }
         Ok(tokens)
+    }
+
+    /// `messages` rendered with the chat template, the generation prompt appended.
+    fn render_chat(&self, messages: &[ChatMessage]) -> Result<String, EngineError> {
+        let template = self.chat_template.as_ref().map_err(|e| EngineError::Chat(e.clone()))?;
+        template.render(messages, &ChatOptions::default()).map_err(|e| EngineError::Chat(e.to_string()))
     }
 
     /// The logits after running `tokens` from an empty cache (one row of `vocab` values).
