@@ -457,7 +457,9 @@ impl<C: Coder> Run<'_, C> {
             Some(target) => target.before.clone().unwrap_or_default(),
             None => skeleton(&task.text, lang),
         };
-        let fresh_conversation = || Conversation::new(prompt::system(lang), prompt::code_request(&block, &plan, tests.as_ref(), lang));
+        let editing = current.filter(|(_, content)| !content.is_empty()).map(|(path, _)| path);
+        let fresh_conversation =
+            || Conversation::new(prompt::system(lang), prompt::code_request(&block, &plan, tests.as_ref(), lang, editing));
         let mut conversation = fresh_conversation();
         let budgets = self.config().budgets.clone();
         let mut tried: Vec<String> = Vec::new();
@@ -474,9 +476,15 @@ impl<C: Coder> Run<'_, C> {
                 (_, true) => self.config().restart_temperature,
                 (_, false) => self.config().fix_temperature,
             };
-            // A fresh request for code gets its answer started with the opening fence: the model
-            // then writes code at once, instead of prose or a row of imports it never uses.
-            let reply_start = if conversation.has_turns() { String::new() } else { format!("```{}\n", prompt::fence(lang)) };
+            // A fresh request for new code gets its answer started with the opening fence: the
+            // model then writes code at once, instead of prose or a row of imports it never uses.
+            // Not when a file's current content is in the prompt: a fence there makes it copy
+            // the file as it is (seen with the 0.5B model on a one-line fix).
+            let reply_start = if conversation.has_turns() || task.target.is_some() {
+                String::new()
+            } else {
+                format!("```{}\n", prompt::fence(lang))
+            };
             let reply = self.generate(messages, &reply_start, self.config().code_tokens, temperature)?;
             let Some(extracted) = extract_code(&reply, lang) else {
                 let diagnosis = Diagnosis {

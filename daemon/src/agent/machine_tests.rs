@@ -348,6 +348,7 @@ fn workspace_tasks_end_with_a_diff_and_write_nothing() {
     let agent = Agent::new(Scripted::new(&["```python\ndef add(a, b):\n    return a + b\n```"]), config(), None);
     let (report, _) = run(&agent, &task);
     assert_eq!(report.state, State::Done, "{}", report.message);
+    assert_eq!(agent.coder().reply_starts.lock().unwrap().clone(), [""], "with the file in the prompt the answer is not started for the model");
     let diff = report.diff.clone().unwrap();
     assert!(diff.contains("-    return a - b\n+    return a + b\n"), "{diff}");
     assert!(report.code.as_deref().unwrap().contains("def sub(a, b):"), "the rest of the file is kept");

@@ -62,8 +62,10 @@ One per line, in one ```{} block. Only the tests, no solution.",
     )
 }
 
-/// Asks for the first code.
-pub fn code_request(task_block: &str, plan: &str, tests: Option<&TestSuite>, lang: Lang) -> String {
+/// Asks for the first code; `editing` names the file whose current content the task block
+/// shows (the model is asked for its new content: asked for "the complete code", the 0.5B model
+/// copied the file unchanged).
+pub fn code_request(task_block: &str, plan: &str, tests: Option<&TestSuite>, lang: Lang, editing: Option<&str>) -> String {
     let mut text = task_block.to_owned();
     if !plan.trim().is_empty() {
         text.push_str(&format!("\n\nPlan:\n{}", plan.trim()));
@@ -72,8 +74,12 @@ pub fn code_request(task_block: &str, plan: &str, tests: Option<&TestSuite>, lan
     if !shown.is_empty() {
         text.push_str(&format!("\n\nThese tests must pass:\n```{}\n{}\n```", fence(lang), shown.join("\n")));
     }
+    let what = match editing {
+        Some(path) => format!("the new content of {path}, with the change the task asks for,"),
+        None => "the complete code".to_owned(),
+    };
     text.push_str(&format!(
-        "\n\nWrite the complete code in one ```{} block. Import only what the code uses. Do not write tests or examples.",
+        "\n\nWrite {what} in one ```{} block. Import only what the code uses. Do not write tests or examples.",
         fence(lang)
     ));
     text
@@ -221,6 +227,14 @@ mod tests {
         assert_eq!(small.last().unwrap().content, "fix 4");
         let err = c.fit(&by_bytes, 60, 50).unwrap_err();
         assert!(err.to_string().contains("raise --context"), "{err}");
+    }
+
+    #[test]
+    fn code_requests_ask_for_a_file_s_new_content_when_it_is_shown() {
+        let fresh = code_request("Task:\nwrite add", "", None, Lang::Python, None);
+        assert!(fresh.ends_with("Write the complete code in one ```python block. Import only what the code uses. Do not write tests or examples."), "{fresh}");
+        let edit = code_request("Task:\nfix add", "", None, Lang::Python, Some("calc.py"));
+        assert!(edit.contains("Write the new content of calc.py, with the change the task asks for, in one ```python block."), "{edit}");
     }
 
     #[test]
