@@ -406,7 +406,7 @@ impl<C: Coder> Run<'_, C> {
     }
 
     fn system(&self) -> ChatMessage {
-        ChatMessage::system(prompt::system(self.task.lang))
+        ChatMessage::system(prompt::system(self.task.lang, self.task.target.is_some()))
     }
 
     /// Plan: the plan text and the tests that decide (`None`: the task has none and the model
@@ -457,9 +457,9 @@ impl<C: Coder> Run<'_, C> {
             Some(target) => target.before.clone().unwrap_or_default(),
             None => skeleton(&task.text, lang),
         };
-        let editing = current.filter(|(_, content)| !content.is_empty()).map(|(path, _)| path);
+        let editing = task.target.is_some();
         let fresh_conversation =
-            || Conversation::new(prompt::system(lang), prompt::code_request(&block, &plan, tests.as_ref(), lang, editing));
+            || Conversation::new(prompt::system(lang, editing), prompt::code_request(&block, &plan, tests.as_ref(), lang, editing));
         let mut conversation = fresh_conversation();
         let budgets = self.config().budgets.clone();
         let mut tried: Vec<String> = Vec::new();

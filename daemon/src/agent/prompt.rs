@@ -16,11 +16,19 @@ pub fn fence(lang: Lang) -> &'static str {
     }
 }
 
-/// The system message: who the model is and the subset rules. Modules are not listed: a
-/// sub-1B model copies such a list into its answer as a row of imports (12 of the first 64
-/// HumanEval answers did, and failed).
-pub fn system(lang: Lang) -> String {
+/// The system message: who the model is and the subset rules. For new code the modules are
+/// not listed: a sub-1B model copies such a list into its answer as a row of imports (12 of the
+/// first 64 HumanEval answers did, and failed). A task that edits a file keeps the wording with
+/// the list, under which the 0.5B model makes the workspace tests' fix; without it, it copied the
+/// file unchanged there.
+pub fn system(lang: Lang, editing: bool) -> String {
     match lang {
+        Lang::Python if editing => "You are an expert Python programmer. Your code runs in a sandbox.\n\
+Rules:\n\
+- Standard library only: math, re, string, itertools, functools, collections, heapq, bisect, typing, fractions, decimal, statistics, json, random, datetime.\n\
+- No files, os, sys.argv, network, threads, subprocess, async, eval or exec.\n\
+- Answer with one ```python code block."
+            .to_owned(),
         Lang::Python => "You are an expert Python programmer. Your code runs in a sandbox: the Python standard library \
 only (no numpy or other packages), and no files, os, sys.argv, network, threads, subprocess, async, eval or exec.\n\
 Answer with one ```python code block."
@@ -62,10 +70,8 @@ One per line, in one ```{} block. Only the tests, no solution.",
     )
 }
 
-/// Asks for the first code; `editing` names the file whose current content the task block
-/// shows (the model is asked for its new content: asked for "the complete code", the 0.5B model
-/// copied the file unchanged).
-pub fn code_request(task_block: &str, plan: &str, tests: Option<&TestSuite>, lang: Lang, editing: Option<&str>) -> String {
+/// Asks for the first code (`editing`: the task edits a file, see [`system`]).
+pub fn code_request(task_block: &str, plan: &str, tests: Option<&TestSuite>, lang: Lang, editing: bool) -> String {
     let mut text = task_block.to_owned();
     if !plan.trim().is_empty() {
         text.push_str(&format!("\n\nPlan:\n{}", plan.trim()));
@@ -74,12 +80,10 @@ pub fn code_request(task_block: &str, plan: &str, tests: Option<&TestSuite>, lan
     if !shown.is_empty() {
         text.push_str(&format!("\n\nThese tests must pass:\n```{}\n{}\n```", fence(lang), shown.join("\n")));
     }
-    let what = match editing {
-        Some(path) => format!("the new content of {path}, with the change the task asks for,"),
-        None => "the complete code".to_owned(),
-    };
+    let imports = if editing { ", with its imports," } else { "" };
+    let only = if editing { "" } else { " Import only what the code uses." };
     text.push_str(&format!(
-        "\n\nWrite {what} in one ```{} block. Import only what the code uses. Do not write tests or examples.",
+        "\n\nWrite the complete code{imports} in one ```{} block.{only} Do not write tests or examples.",
         fence(lang)
     ));
     text
@@ -230,11 +234,13 @@ mod tests {
     }
 
     #[test]
-    fn code_requests_ask_for_a_file_s_new_content_when_it_is_shown() {
-        let fresh = code_request("Task:\nwrite add", "", None, Lang::Python, None);
+    fn new_code_is_asked_for_without_a_module_list_and_edits_keep_theirs() {
+        let fresh = code_request("Task:\nwrite add", "", None, Lang::Python, false);
         assert!(fresh.ends_with("Write the complete code in one ```python block. Import only what the code uses. Do not write tests or examples."), "{fresh}");
-        let edit = code_request("Task:\nfix add", "", None, Lang::Python, Some("calc.py"));
-        assert!(edit.contains("Write the new content of calc.py, with the change the task asks for, in one ```python block."), "{edit}");
+        assert!(!system(Lang::Python, false).contains("heapq"));
+        let edit = code_request("Task:\nfix add", "", None, Lang::Python, true);
+        assert!(edit.ends_with("Write the complete code, with its imports, in one ```python block. Do not write tests or examples."), "{edit}");
+        assert!(system(Lang::Python, true).contains("Standard library only: math, re"));
     }
 
     #[test]
@@ -248,6 +254,6 @@ mod tests {
         };
         let text = fix_request(&d, Lang::Python);
         assert!(text.contains("Failing test: assert f(2) == 4\nError: AssertionError\nThe left side was: 5\n"), "{text}");
-        assert!(system(Lang::Python).contains("no files, os"));
+        assert!(system(Lang::Python, false).contains("no files, os"));
     }
 }
