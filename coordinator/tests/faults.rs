@@ -70,7 +70,7 @@ impl Running {
     }
 
     fn stop(&mut self) {
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        self.signal(libc::SIGTERM);
         let status = self.child.wait().unwrap();
         assert!(status.success() || status.code().is_none(), "{} stopped with {status}", self.name);
     }

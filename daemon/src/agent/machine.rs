@@ -478,9 +478,8 @@ impl<C: Coder> Run<'_, C> {
             };
             // A fresh request for new code gets its answer started with the opening fence: the
             // model then writes code at once, instead of prose or a row of imports it never uses.
-            // Not when a file's current content is in the prompt: a fence there makes it copy
-            // the file as it is (seen with the 0.5B model on a one-line fix).
-            let reply_start = if conversation.has_turns() || task.target.is_some() {
+            // Not for a file edit, which keeps the earlier wording (see `prompt::system`).
+            let reply_start = if conversation.has_turns() || editing {
                 String::new()
             } else {
                 format!("```{}\n", prompt::fence(lang))
