@@ -391,16 +391,19 @@ async fn two_coordinators_on_postgresql_share_a_job_and_one_of_them_dies() {
     tokio::spawn(connection);
     let held_by_b = format!("SELECT count(*) FROM {schema}.subtasks WHERE state = 'leased' AND agent LIKE 'b-%'");
     let deadline = Instant::now() + Duration::from_secs(60);
+    let held = async || client.query_one(&held_by_b, &[]).await.unwrap().get::<_, i64>(0);
     loop {
+        assert!(Instant::now() < deadline, "fleet b held no lease in a minute");
+        if held().await == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            continue;
+        }
         fleet_b.signal(libc::SIGSTOP);
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let held: i64 = client.query_one(&held_by_b, &[]).await.unwrap().get(0);
-        if held > 0 {
+        if held().await > 0 {
             break;
         }
         fleet_b.signal(libc::SIGCONT);
-        assert!(Instant::now() < deadline, "fleet b held no lease in a minute");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     b.kill_9();
     fleet_b.kill_9();
