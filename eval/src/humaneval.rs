@@ -80,6 +80,20 @@ pub fn humaneval_js() -> Result<Vec<Problem>, EvalError> {
     parse_problems(Cursor::new(HUMANEVAL_JS), Path::new("eval/data/humaneval_js.jsonl"))
 }
 
+/// The seed tasks of the distillation data set (`edgecoder distill data`): Python function
+/// tasks written for this project — none of them is a HumanEval problem, so a student trained
+/// on them is still measured fairly by HumanEval — each with a reference solution and hidden
+/// tests in the same format.
+const DISTILL_SEED: &str = include_str!("../data/distill_seed.jsonl");
+
+/// Where the distillation seed tasks come from when no file is given.
+pub const DISTILL_SEED_SOURCE: &str = "the distillation seed tasks bundled with edgecoder (eval/data/distill_seed.jsonl)";
+
+/// The bundled distillation seed tasks.
+pub fn distill_seed() -> Result<Vec<Problem>, EvalError> {
+    parse_problems(Cursor::new(DISTILL_SEED), Path::new("eval/data/distill_seed.jsonl"))
+}
+
 fn parse_problems(reader: impl BufRead, path: &Path) -> Result<Vec<Problem>, EvalError> {
     let mut problems = Vec::new();
     for (n, line) in reader.lines().enumerate() {
@@ -121,6 +135,21 @@ pub fn hidden_check(problem: &Problem, code: &str, limits: &Limits) -> TestRepor
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_distillation_seed_task_passes_with_its_solution_and_fails_without_it() {
+        let tasks = distill_seed().unwrap();
+        assert!(tasks.len() >= 20);
+        let limits = Limits::default();
+        for task in &tasks {
+            assert!(!task.task_id.starts_with("HumanEval"), "{}", task.task_id);
+            let solved = format!("{}{}", task.prompt, task.canonical_solution);
+            let report = hidden_check(task, &solved, &limits);
+            assert!(report.all_passed(), "{}: {}", task.task_id, report.failure_summary());
+            let stub = format!("{}    return None\n", task.prompt);
+            assert!(!hidden_check(task, &stub, &limits).all_passed(), "{}: a stub passes", task.task_id);
+        }
+    }
     use std::io::Write;
 
     fn problem() -> Problem {

@@ -7,3 +7,5 @@ pub mod gguf;
 pub mod tokenizer;
 pub mod chat;
 pub mod embed;
+#[cfg(feature = "train")]
+pub mod distill;

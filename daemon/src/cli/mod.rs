@@ -126,6 +126,8 @@ subcommands! {
     Decode(decode::DecodeArgs),
     /// Lend this device to a swarm: enrol, probe the sandbox, run the worker.
     Worker(worker::WorkerArgs),
+    /// Distil a teacher model into a small student: executor-verified data, training, export.
+    Distill(distill::DistillArgs),
 }
 
 /// The module of `edgecoder bench model` (a target of [`bench::BenchTarget`]).

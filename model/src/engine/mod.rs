@@ -329,6 +329,31 @@ impl Model {
             .collect())
     }
 
+    /// For each position of `tokens` from `from` on (`from >= 1`), the `k` most likely tokens
+    /// to follow the ones before it, with their logits, most likely first: the teacher's
+    /// distribution that token-level distillation learns from.
+    pub fn top_logits(&self, tokens: &[u32], from: usize, k: usize) -> Result<Vec<(Vec<u32>, Vec<f32>)>, EngineError> {
+        if from == 0 || from > tokens.len() || k == 0 {
+            return Ok(Vec::new());
+        }
+        let mut cache = self.transformer.new_cache();
+        let rows = self.transformer.forward(&tokens[..tokens.len() - 1], &mut cache, Logits::All)?;
+        let vocab = rows.len() / (tokens.len() - 1);
+        Ok(rows
+            .chunks_exact(vocab)
+            .skip(from - 1)
+            .map(|row| {
+                let mut order: Vec<u32> = (0..vocab as u32).collect();
+                let k = k.min(vocab);
+                order.select_nth_unstable_by(k - 1, |&a, &b| row[b as usize].total_cmp(&row[a as usize]));
+                order.truncate(k);
+                order.sort_by(|&a, &b| row[b as usize].total_cmp(&row[a as usize]));
+                let logits = order.iter().map(|&t| row[t as usize]).collect();
+                (order, logits)
+            })
+            .collect())
+    }
+
     /// Starts a generation; tokens are produced by iterating over the result.
     pub fn generate(
         &self,
