@@ -231,10 +231,33 @@ unsafe fn f16_raw(p: *const u8) -> u16 {
     unsafe { u16::from_le_bytes([*p, *p.add(1)]) }
 }
 
-/// Up to eight f16 values (one per tile row) to f32 lanes; lane `r` is row `r`.
+/// Byte offsets of a tile's `R` rows (`stride` apart), one per lane, for [`rows_f16`]; lanes
+/// from `R` on repeat the last row.
 #[inline(always)]
-unsafe fn rows_f16(h: &[u16; 8]) -> __m256 {
-    unsafe { _mm256_cvtph_ps(_mm_loadu_si128(h.as_ptr() as *const __m128i)) }
+unsafe fn row_offsets<const R: usize>(stride: usize) -> __m256i {
+    debug_assert!(stride * R <= i32::MAX as usize);
+    unsafe {
+        let rows = _mm256_min_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(R as i32 - 1));
+        _mm256_mullo_epi32(rows, _mm256_set1_epi32(stride as i32))
+    }
+}
+
+/// The f16 held in the low (`HIGH = false`) or high half of the 32-bit word at `base +
+/// offsets[r]`, as f32 lane `r`: one scale of every tile row, gathered in one instruction.
+/// (Collecting them through a small array on the stack made every load of that array wait
+/// for the narrow stores before it: a store-forwarding stall per block.)
+///
+/// # Safety
+/// Every `base + offsets[r]` points at four readable bytes.
+#[inline(always)]
+unsafe fn rows_f16<const HIGH: bool>(base: *const u8, offsets: __m256i) -> __m256 {
+    unsafe {
+        let words = _mm256_i32gather_epi32::<1>(base as *const i32, offsets);
+        let halves = if HIGH { _mm256_srli_epi32::<16>(words) } else { _mm256_and_si256(words, _mm256_set1_epi32(0xFFFF)) };
+        // Per 128-bit half: the four u16 twice; then quadwords 0 and 2 hold rows 0..4 and 4..8.
+        let packed = _mm256_permute4x64_epi64::<0b1000>(_mm256_packus_epi32(halves, halves));
+        _mm256_cvtph_ps(_mm256_castsi256_si128(packed))
+    }
 }
 
 /// Spreads per-row lanes (lane `r` = row `r`) over the pairs of group `g` of an `R × C` tile:
@@ -379,24 +402,23 @@ unsafe fn tile_32<D: Dot, const R: usize, const C: usize>(
         let mut lanes = [_mm256_setzero_ps(); 16];
         let mut summs = [_mm256_setzero_ps(); 2];
         let base = data.as_ptr().add(r0 * rb);
+        let offsets = row_offsets::<R>(rb);
         for b in 0..a.blocks {
             if C == 1 {
                 prefetch_ahead::<R>(base, rb, bb, b);
             }
             let mut wv = [zero; R];
-            let mut hw = [0u16; 8];
-            let mut hm = [0u16; 8];
             for r in 0..R {
-                (wv[r], hw[r], hm[r]) = unpack32::<D>(ty, base.add(r * rb + b * bb));
+                wv[r] = unpack32::<D>(ty, base.add(r * rb + b * bb));
             }
             let i0 = a.bidx(t0, b);
-            let dw = rows_f16(&hw);
+            let dw = rows_f16::<false>(base.add(b * bb), offsets);
             let dx = tok_lanes::<C>(a.d.as_ptr().add(i0));
             let mut scales = [0.0f32; 16];
             for g in 0..groups {
                 _mm256_storeu_ps(scales.as_mut_ptr().add(8 * g), _mm256_mul_ps(row_lanes::<C>(dw, g), dx));
                 if ty == QuantType::Q4_1 {
-                    let m = row_lanes::<C>(rows_f16(&hm), g);
+                    let m = row_lanes::<C>(rows_f16::<true>(base.add(b * bb), offsets), g);
                     summs[g] = _mm256_fmadd_ps(m, tok_lanes::<C>(a.s.as_ptr().add(i0)), summs[g]);
                 }
             }
@@ -447,26 +469,23 @@ unsafe fn tile_k<D: Dot, const R: usize, const C: usize>(
         let mut accm = [_mm256_setzero_ps(); 2];
         let mut lanes = [_mm256_setzero_ps(); 16];
         let base = data.as_ptr().add(r0 * rb);
+        let offsets = row_offsets::<R>(rb);
         for b in 0..a.blocks {
             if C == 1 {
                 prefetch_ahead::<R>(base, rb, bb, b);
             }
-            let mut d = [0u16; 8];
             let mut xp = [std::ptr::null::<u8>(); C];
             for c in 0..C {
                 xp[c] = a.qs.as_ptr().add((t0 + c) * a.cols + b * QK_K) as *const u8;
             }
             let dx = tok_lanes::<C>(a.d.as_ptr().add(a.bidx(t0, b)));
             if ty == QuantType::Q4_K {
-                let mut dmin = [0u16; 8];
                 let mut sc16 = [[zero; 8]; R];
                 let mut mins = [[0u8; 8]; R];
                 let mut qs = [std::ptr::null::<u8>(); R];
                 for r in 0..R {
                     let wb = base.add(r * rb + b * bb);
                     let blk = std::slice::from_raw_parts(wb, bb);
-                    d[r] = f16_raw(wb);
-                    dmin[r] = f16_raw(wb.add(2));
                     let (sc, m) = q4k_scales_mins(&blk[Q4_K_SCALES..Q4_K_SCALES + 12]);
                     for j in 0..8 {
                         sc16[r][j] = _mm256_set1_epi16(sc[j] as i16);
@@ -474,8 +493,9 @@ unsafe fn tile_k<D: Dot, const R: usize, const C: usize>(
                     mins[r] = m;
                     qs[r] = wb.add(Q4_K_QS);
                 }
-                let dv = rows_f16(&d);
-                let dminv = rows_f16(&dmin);
+                // d and dmin are the two halves of the block's first word.
+                let dv = rows_f16::<false>(base.add(b * bb), offsets);
+                let dminv = rows_f16::<true>(base.add(b * bb), offsets);
                 let mut scale = [_mm256_setzero_ps(); 2];
                 let mut mscale = [_mm256_setzero_ps(); 2];
                 for g in 0..groups {
@@ -526,7 +546,6 @@ unsafe fn tile_k<D: Dot, const R: usize, const C: usize>(
                 for r in 0..R {
                     let wb = base.add(r * rb + b * bb);
                     let blk = std::slice::from_raw_parts(wb, bb);
-                    d[r] = f16_raw(wb.add(Q6_K_D));
                     let sc = &blk[Q6_K_SCALES..Q6_K_SCALES + 16];
                     for k in 0..8 {
                         let lo = _mm_set1_epi16(sc[2 * k] as i8 as i16);
@@ -565,7 +584,8 @@ unsafe fn tile_k<D: Dot, const R: usize, const C: usize>(
                         }
                     }
                 }
-                let dv = rows_f16(&d);
+                // d is the high half of the word ending the block (it ends the block).
+                let dv = rows_f16::<true>(base.add(b * bb + Q6_K_D - 2), offsets);
                 for g in 0..groups {
                     if q6k_tiled {
                         let mut sub = [zero; 8];
@@ -603,19 +623,19 @@ unsafe fn tile_k<D: Dot, const R: usize, const C: usize>(
     }
 }
 
-/// Unpacks one 32-element weight block to 32 bytes (signed, offset removed; unsigned for
-/// Q4_1), its f16 scale bits and (Q4_1) its f16 minimum bits.
+/// Unpacks the quants of one 32-element weight block to 32 bytes (signed, offset removed;
+/// unsigned for Q4_1). Its scale (and Q4_1's minimum) come from [`rows_f16`].
 #[inline(always)]
-unsafe fn unpack32<D: Dot>(ty: QuantType, wb: *const u8) -> (__m256i, u16, u16) {
+unsafe fn unpack32<D: Dot>(ty: QuantType, wb: *const u8) -> __m256i {
     unsafe {
         match ty {
-            QuantType::Q8_0 => (load(wb.add(2)), f16_raw(wb), 0),
-            QuantType::Q4_0 => (_mm256_sub_epi8(nibbles32(wb.add(2)), _mm256_set1_epi8(8)), f16_raw(wb), 0),
-            QuantType::Q4_1 => (nibbles32(wb.add(4)), f16_raw(wb), f16_raw(wb.add(2))),
+            QuantType::Q8_0 => load(wb.add(2)),
+            QuantType::Q4_0 => _mm256_sub_epi8(nibbles32(wb.add(2)), _mm256_set1_epi8(8)),
+            QuantType::Q4_1 => nibbles32(wb.add(4)),
             _ => {
                 let qh = std::ptr::read_unaligned(wb.add(2) as *const u32).to_le();
                 let q = _mm256_or_si256(nibbles32(wb.add(6)), D::q5_high(qh));
-                (_mm256_sub_epi8(q, _mm256_set1_epi8(16)), f16_raw(wb), 0)
+                _mm256_sub_epi8(q, _mm256_set1_epi8(16))
             }
         }
     }
@@ -690,18 +710,17 @@ unsafe fn tile_t32<D: Dot, const R: usize>(
         let mut lanes = [[_mm256_setzero_ps(); 8]; R];
         let mut summs = [_mm256_setzero_ps(); R];
         let base = data.as_ptr().add(r0 * rb);
+        let offsets = row_offsets::<R>(rb);
         let lane = |j: i32| _mm256_set1_epi32(j);
         for b in 0..a.blocks {
             let mut wv = [zero; R];
-            let mut hw = [0u16; 8];
-            let mut hm = [0u16; 8];
             for r in 0..R {
-                (wv[r], hw[r], hm[r]) = unpack32::<D>(ty, base.add(r * rb + b * bb));
+                wv[r] = unpack32::<D>(ty, base.add(r * rb + b * bb));
             }
             let i0 = a.bidx(t0, b);
             let dx = _mm256_loadu_ps(a.d.as_ptr().add(i0));
-            let dw = rows_f16(&hw);
-            let mw = rows_f16(&hm);
+            let dw = rows_f16::<false>(base.add(b * bb), offsets);
+            let mw = rows_f16::<true>(base.add(b * bb), offsets);
             let mut scale = [_mm256_setzero_ps(); R];
             for r in 0..R {
                 scale[r] = _mm256_mul_ps(_mm256_permutevar8x32_ps(dw, lane(r as i32)), dx);
@@ -779,6 +798,7 @@ unsafe fn tile_tk<D: Dot, const R: usize>(
         let mut acc = [_mm256_setzero_ps(); R];
         let mut accm = [_mm256_setzero_ps(); R];
         let base = data.as_ptr().add(r0 * rb);
+        let offsets = row_offsets::<R>(rb);
         for b in 0..a.blocks {
             let xp = pack.as_ptr().add(b * 512) as *const u8;
             let bs = a.packed_bsums.as_ptr().add((g * a.blocks + b) * 128);
@@ -786,18 +806,14 @@ unsafe fn tile_tk<D: Dot, const R: usize>(
             let dx = _mm256_loadu_ps(a.d.as_ptr().add(a.bidx(t0, b)));
             let mut isum = [zero; R];
             let mut corr = [zero; R];
-            let mut hd = [0u16; 8];
-            let mut hmin = [0u16; 8];
             let mut sc = [[0u8; 8]; R];
             let mut mins = [[0u8; 8]; R];
             for r in 0..R {
                 let wb = base.add(r * rb + b * bb);
-                hd[r] = f16_raw(wb);
-                hmin[r] = f16_raw(wb.add(2));
                 (sc[r], mins[r]) = q4k_scales_mins(std::slice::from_raw_parts(wb.add(Q4_K_SCALES), 12));
             }
-            let dv = rows_f16(&hd);
-            let dminv = rows_f16(&hmin);
+            let dv = rows_f16::<false>(base.add(b * bb), offsets);
+            let dminv = rows_f16::<true>(base.add(b * bb), offsets);
             let mut scale = [_mm256_setzero_ps(); R];
             let mut mscale = [_mm256_setzero_ps(); R];
             for r in 0..R {
